@@ -1,0 +1,30 @@
+#!/bin/bash
+# Install (as root, on Debian 12) everything img-tools needs to build and
+# to run its whole test suite.  Idempotent: apt is only asked when a
+# package is missing.
+set -euo pipefail
+
+packages=(
+    # build
+    build-essential autoconf automake libtool pkg-config
+    libnbd-dev zlib1g-dev
+    # run: non-raw images are served by qemu-nbd
+    qemu-utils
+    # tests: fixture builders and independent oracles
+    fdisk parted gdisk lvm2 e2fsprogs xfsprogs btrfs-progs dosfstools
+    cryptsetup-bin util-linux jq cpio file
+    # tests: the real Debian 12 guests
+    debootstrap qemu-system-x86
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f '${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    [ "$(id -u)" = 0 ] || { echo "setup.sh: run as root to install: ${missing[*]}" >&2; exit 1; }
+    echo "setup.sh: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,342 @@
+/* The disk layer: a byte-addressable image.  Raw files and block devices
+ * are read and written with pread/pwrite; every other format qemu reads
+ * goes through a qemu-nbd we start and libnbd (nbd.c).  The format comes
+ * from magic bytes only. */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "private.h"
+
+struct img_disk {
+  struct img_ctx *ctx;
+  char *name;
+  const char *format;
+  int fd;                       /* raw backend */
+  struct img_nbd *nbd;          /* every other format */
+  uint64_t size;
+  bool writable;
+  bool blockdev;
+};
+
+/* Magic numbers of the container formats qemu knows.  Everything else,
+ * including LUKS (a volume inside a guest, not a container we open) and
+ * fixed VHD (raw data with a footer), is treated as raw. */
+const char *
+img_disk_detect_format (const unsigned char *buf, size_t len)
+{
+  static const struct { size_t off; const char *magic; size_t mlen; const char *fmt; } tab[] = {
+    { 0, "QED\0", 4, "qed" },
+    { 0, "KDMV", 4, "vmdk" },
+    { 0, "COWD", 4, "vmdk" },
+    { 0, "# Disk DescriptorFile", 21, "vmdk" },
+    { 0, "vhdxfile", 8, "vhdx" },
+    { 0, "conectix", 8, "vpc" },
+    { 0, "WithoutFreeSpace", 16, "parallels" },
+    { 0, "WithouFreSpacExt", 16, "parallels" },
+    { 0, "Bochs Virtual HD Image", 22, "bochs" },
+    { 0, "#!/bin/sh\n#V2.0 Format\n", 23, "cloop" },
+  };
+  size_t i;
+
+  if (len >= 8 && memcmp (buf, "QFI\xfb", 4) == 0)
+    return get_be32 (buf + 4) == 1 ? "qcow" : "qcow2";
+  for (i = 0; i < ARRAY_SIZE (tab); i++)
+    if (len >= tab[i].off + tab[i].mlen
+        && memcmp (buf + tab[i].off, tab[i].magic, tab[i].mlen) == 0)
+      return tab[i].fmt;
+  if (len >= 68 && get_le32 (buf + 64) == 0xbeda107fU)
+    return "vdi";
+  return "raw";
+}
+
+/* qemu's file-posix driver takes OFD locks on bytes 100+ (permissions
+ * held) and 200+ (permissions not shared).  Any lock there means a qemu
+ * process (a running VM, qemu-img, qemu-nbd) has the image open. */
+#define QEMU_LOCK_PERM_BASE 100
+#define QEMU_LOCK_SHARED_BASE 200
+#define QEMU_PERM_CONSISTENT_READ 0
+#define QEMU_PERM_WRITE 1
+
+static int
+qemu_lock_check (struct img_disk *disk)
+{
+  struct flock fl = {
+    .l_type = F_WRLCK, .l_whence = SEEK_SET,
+    .l_start = QEMU_LOCK_PERM_BASE, .l_len = 200,
+  };
+
+  if (fcntl (disk->fd, F_OFD_GETLK, &fl) == -1)
+    return 0;                   /* no OFD locks here (e.g. some network fs) */
+  if (fl.l_type != F_UNLCK)
+    return img_err (disk->ctx, -EBUSY,
+                    "%s: disk: image is in use by another process (a qemu lock is held); shut the VM down first",
+                    disk->name);
+  return 0;
+}
+
+/* Takes the locks a qemu reader (or writer) would, so that a VM started
+ * while we work refuses the image instead of corrupting it. */
+static void
+qemu_lock_take (struct img_disk *disk)
+{
+  int bytes[4], n = 0, i;
+
+  bytes[n++] = QEMU_LOCK_PERM_BASE + QEMU_PERM_CONSISTENT_READ;
+  bytes[n++] = QEMU_LOCK_SHARED_BASE + QEMU_PERM_WRITE;
+  if (disk->writable) {
+    bytes[n++] = QEMU_LOCK_PERM_BASE + QEMU_PERM_WRITE;
+    bytes[n++] = QEMU_LOCK_SHARED_BASE + QEMU_PERM_CONSISTENT_READ;
+  }
+  for (i = 0; i < n; i++) {
+    struct flock fl = {
+      .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = bytes[i], .l_len = 1,
+    };
+    if (fcntl (disk->fd, F_OFD_SETLK, &fl) == -1)
+      img_dbg (disk->ctx, "%s: disk: could not take qemu lock byte %d: %m",
+               disk->name, bytes[i]);
+  }
+}
+
+int
+img_disk_open (struct img_ctx *ctx, const char *path, int flags,
+               struct img_disk **diskp)
+{
+  struct img_disk *disk;
+  struct stat st;
+  unsigned char head[512];
+  ssize_t n;
+  int r;
+
+  disk = calloc (1, sizeof *disk);
+  if (disk == NULL)
+    return img_err (ctx, -ENOMEM, "%s: disk: out of memory", path);
+  disk->ctx = ctx;
+  disk->fd = -1;
+  disk->writable = (flags & IMG_DISK_RDWR) != 0;
+  disk->name = strdup (path);
+  if (disk->name == NULL) {
+    r = img_err (ctx, -ENOMEM, "%s: disk: out of memory", path);
+    goto err_free;
+  }
+
+  disk->fd = open (path, (disk->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+  if (disk->fd == -1) {
+    r = -errno;
+    img_err (ctx, r, "%s: disk: cannot open: %s", path, strerror (-r));
+    goto err_free;
+  }
+  if (fstat (disk->fd, &st) == -1) {
+    r = -errno;
+    img_err (ctx, r, "%s: disk: cannot stat: %s", path, strerror (-r));
+    goto err_close;
+  }
+  if (S_ISBLK (st.st_mode)) {
+    disk->blockdev = true;
+    if (ioctl (disk->fd, BLKGETSIZE64, &disk->size) == -1) {
+      r = -errno;
+      img_err (ctx, r, "%s: disk: cannot get the device size: %s", path,
+               strerror (-r));
+      goto err_close;
+    }
+  }
+  else if (S_ISREG (st.st_mode))
+    disk->size = st.st_size;
+  else {
+    r = img_err (ctx, -EINVAL, "%s: disk: not a file or a block device", path);
+    goto err_close;
+  }
+
+  r = qemu_lock_check (disk);
+  if (r < 0)
+    goto err_close;
+
+  memset (head, 0, sizeof head);
+  n = pread (disk->fd, head, sizeof head, 0);
+  if (n == -1) {
+    r = -errno;
+    img_err (ctx, r, "%s: disk: cannot read: %s", path, strerror (-r));
+    goto err_close;
+  }
+  disk->format = img_disk_detect_format (head, n);
+  img_dbg (ctx, "%s: disk: format %s, %s", path, disk->format,
+           disk->blockdev ? "block device" : "file");
+
+  if (strcmp (disk->format, "raw") == 0) {
+    qemu_lock_take (disk);
+    *diskp = disk;
+    return 0;
+  }
+
+  /* qemu-nbd opens and locks the image itself. */
+  close (disk->fd);
+  disk->fd = -1;
+  r = img_internal_nbd_start (ctx, path, disk->format, disk->writable,
+                              &disk->nbd, &disk->size);
+  if (r < 0)
+    goto err_free;
+  *diskp = disk;
+  return 0;
+
+ err_close:
+  close (disk->fd);
+ err_free:
+  free (disk->name);
+  free (disk);
+  return r;
+}
+
+int
+img_disk_flush (struct img_disk *disk)
+{
+  int r;
+
+  if (!disk->writable)
+    return 0;
+  if (disk->nbd)
+    return img_internal_nbd_flush (disk->nbd);
+  if (fdatasync (disk->fd) == -1) {
+    r = -errno;
+    return img_err (disk->ctx, r, "%s: disk: flush failed: %s", disk->name,
+                    strerror (-r));
+  }
+  return 0;
+}
+
+int
+img_disk_close (struct img_disk *disk)
+{
+  int r = 0, r2;
+
+  if (disk == NULL)
+    return 0;
+  if (disk->writable)
+    r = img_disk_flush (disk);
+  if (disk->nbd) {
+    r2 = img_internal_nbd_stop (disk->nbd);
+    if (r == 0)
+      r = r2;
+  }
+  if (disk->fd >= 0 && close (disk->fd) == -1 && r == 0)
+    r = img_err (disk->ctx, -errno, "%s: disk: close failed: %m", disk->name);
+  free (disk->name);
+  free (disk);
+  return r;
+}
+
+static int
+check_range (struct img_disk *disk, size_t len, uint64_t offset)
+{
+  uint64_t end;
+
+  if (add_overflow_u64 (offset, len, &end) || end > disk->size)
+    return img_err (disk->ctx, -EIO,
+                    "%s: disk: image is truncated: read of %zu bytes at offset %" PRIu64 " is past its end (%" PRIu64 " bytes)",
+                    disk->name, len, offset, disk->size);
+  return 0;
+}
+
+int
+img_disk_pread (struct img_disk *disk, void *buf, size_t len, uint64_t offset)
+{
+  unsigned char *p = buf;
+  int r;
+
+  r = check_range (disk, len, offset);
+  if (r < 0)
+    return r;
+  if (disk->nbd)
+    return img_internal_nbd_pread (disk->nbd, buf, len, offset);
+  while (len > 0) {
+    ssize_t n = pread (disk->fd, p, len, offset);
+    if (n == -1) {
+      if (errno == EINTR)
+        continue;
+      r = -errno;
+      return img_err (disk->ctx, r, "%s: disk: read at offset %" PRIu64 " failed: %s",
+                      disk->name, offset, strerror (-r));
+    }
+    if (n == 0)                 /* shrank under us */
+      return img_err (disk->ctx, -EIO,
+                      "%s: disk: image is truncated at offset %" PRIu64,
+                      disk->name, offset);
+    p += n;
+    len -= n;
+    offset += n;
+  }
+  return 0;
+}
+
+int
+img_disk_pwrite (struct img_disk *disk, const void *buf, size_t len,
+                 uint64_t offset)
+{
+  const unsigned char *p = buf;
+  int r;
+
+  if (!disk->writable)
+    return img_err (disk->ctx, -EROFS, "%s: disk: opened read-only",
+                    disk->name);
+  r = check_range (disk, len, offset);
+  if (r < 0)
+    return r;
+  if (disk->nbd)
+    return img_internal_nbd_pwrite (disk->nbd, buf, len, offset);
+  while (len > 0) {
+    ssize_t n = pwrite (disk->fd, p, len, offset);
+    if (n == -1) {
+      if (errno == EINTR)
+        continue;
+      r = -errno;
+      return img_err (disk->ctx, r, "%s: disk: write at offset %" PRIu64 " failed: %s",
+                      disk->name, offset, strerror (-r));
+    }
+    p += n;
+    len -= n;
+    offset += n;
+  }
+  return 0;
+}
+
+uint64_t
+img_disk_size (const struct img_disk *disk)
+{
+  return disk->size;
+}
+
+const char *
+img_disk_format (const struct img_disk *disk)
+{
+  return disk->format;
+}
+
+const char *
+img_disk_name (const struct img_disk *disk)
+{
+  return disk->name;
+}
+
+bool
+img_disk_is_block_device (const struct img_disk *disk)
+{
+  return disk->blockdev;
+}
+
+bool
+img_disk_is_writable (const struct img_disk *disk)
+{
+  return disk->writable;
+}
+
+struct img_ctx *
+img_disk_ctx (const struct img_disk *disk)
+{
+  return disk->ctx;
+}

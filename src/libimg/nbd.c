@@ -1,0 +1,406 @@
+/* Non-raw images: a qemu-nbd of our own on a private unix socket, spoken
+ * to with libnbd.  We hand qemu-nbd an already listening socket (systemd
+ * socket activation), so there is no start-up race, and the server:
+ *   - runs in its own process group, so a Ctrl-C reaches only us and we can
+ *     still finish (or roll back) our writes;
+ *   - gets SIGTERM from the kernel when we die, however we die
+ *     (PR_SET_PDEATHSIG), and exits on its own when we disconnect;
+ *   - has its stderr captured, so its complaint becomes our one error line.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <libnbd.h>
+
+#include "private.h"
+
+/* qemu-nbd refuses requests above 32 MiB. */
+#define NBD_MAX_REQUEST (8u << 20)
+
+struct img_nbd {
+  struct img_ctx *ctx;
+  char *path;
+  struct nbd_handle *h;
+  pid_t pid;
+  int errfd;                    /* read end of the server's stderr */
+  uint64_t align;               /* the server's minimum block size */
+};
+
+/* Reads what the server wrote to stderr (non-blocking, bounded) and
+ * returns its last non-empty line without the "qemu-nbd: " prefix. */
+static void
+server_message (struct img_nbd *nbd, char *out, size_t outlen)
+{
+  char buf[8192];
+  size_t len = 0;
+  char *line, *end;
+
+  out[0] = '\0';
+  if (nbd->errfd < 0)
+    return;
+  for (;;) {
+    struct pollfd pfd = { .fd = nbd->errfd, .events = POLLIN };
+    ssize_t n;
+
+    if (poll (&pfd, 1, 2000) <= 0)
+      break;
+    n = read (nbd->errfd, buf + len, sizeof buf - 1 - len);
+    if (n <= 0)
+      break;
+    len += n;
+    if (len == sizeof buf - 1)
+      break;
+  }
+  buf[len] = '\0';
+  img_dbg (nbd->ctx, "%s: qemu-nbd said: %s", nbd->path, buf);
+
+  /* Last non-empty line. */
+  end = buf + len;
+  while (end > buf && (end[-1] == '\n' || end[-1] == ' '))
+    *--end = '\0';
+  line = strrchr (buf, '\n');
+  line = line ? line + 1 : buf;
+  /* qemu's lock failure spans two lines; the first says what. */
+  if (strstr (buf, "lock") && strncmp (line, "Is another process", 18) == 0) {
+    snprintf (out, outlen, "image is in use by another process (a qemu lock is held); shut the VM down first");
+    return;
+  }
+  if (strncmp (line, "qemu-nbd: ", 10) == 0)
+    line += 10;
+  /* "Failed to blk_new_open './x.qcow2': REASON": the image is named
+   * already; keep the reason. */
+  if (strncmp (line, "Failed to blk_new_open '", 24) == 0) {
+    char *reason = strstr (line + 24, "': ");
+    if (reason)
+      line = reason + 3;
+  }
+  snprintf (out, outlen, "%s", line);
+}
+
+static int
+reap (struct img_nbd *nbd, bool force)
+{
+  int status = 0, i;
+
+  if (nbd->pid <= 0)
+    return 0;
+  /* The server exits when we disconnect; give it a moment to flush. */
+  for (i = 0; i < 300; i++) {
+    pid_t p = waitpid (nbd->pid, &status, WNOHANG);
+    if (p == nbd->pid || (p == -1 && errno == ECHILD)) {
+      nbd->pid = 0;
+      return status;
+    }
+    if (force && i == 0)
+      kill (nbd->pid, SIGTERM);
+    usleep (10000);
+  }
+  kill (nbd->pid, SIGKILL);
+  waitpid (nbd->pid, &status, 0);
+  nbd->pid = 0;
+  return status;
+}
+
+static void
+nbd_free (struct img_nbd *nbd)
+{
+  if (nbd->h)
+    nbd_close (nbd->h);
+  reap (nbd, true);
+  if (nbd->errfd >= 0)
+    close (nbd->errfd);
+  free (nbd->path);
+  free (nbd);
+}
+
+int
+img_internal_nbd_start (struct img_ctx *ctx, const char *path,
+                        const char *format, int writable,
+                        struct img_nbd **nbdp, uint64_t *sizep)
+{
+  struct img_nbd *nbd;
+  char dir[] = "/tmp/img-nbd-XXXXXX";
+  char *qpath = NULL;
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  int lfd = -1, errpipe[2] = { -1, -1 };
+  const char *tmpdir = getenv ("TMPDIR");
+  char dirbuf[PATH_MAX];
+  pid_t parent = getpid ();
+  int64_t size;
+  int r;
+
+  nbd = calloc (1, sizeof *nbd);
+  if (nbd == NULL)
+    return img_err (ctx, -ENOMEM, "%s: disk: out of memory", path);
+  nbd->ctx = ctx;
+  nbd->errfd = -1;
+  nbd->path = strdup (path);
+
+  /* A private directory for the socket: nobody else can connect. */
+  if (tmpdir && *tmpdir && strlen (tmpdir) + 20 < sizeof addr.sun_path)
+    snprintf (dirbuf, sizeof dirbuf, "%s/img-nbd-XXXXXX", tmpdir);
+  else
+    snprintf (dirbuf, sizeof dirbuf, "%s", dir);
+  if (mkdtemp (dirbuf) == NULL) {
+    r = -errno;
+    img_err (ctx, r, "%s: disk: cannot create a private socket directory: %s",
+             path, strerror (-r));
+    goto err;
+  }
+  if (snprintf (addr.sun_path, sizeof addr.sun_path, "%s/sock", dirbuf)
+      >= (int) sizeof addr.sun_path) {
+    r = img_err (ctx, -ENAMETOOLONG, "%s: disk: socket path too long", path);
+    goto err_rmdir;
+  }
+  lfd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (lfd == -1 || bind (lfd, (struct sockaddr *) &addr, sizeof addr) == -1
+      || listen (lfd, 1) == -1) {
+    r = -errno;
+    img_err (ctx, r, "%s: disk: cannot create the NBD socket: %s", path,
+             strerror (-r));
+    goto err_rmdir;
+  }
+  if (pipe2 (errpipe, O_CLOEXEC) == -1) {
+    r = -errno;
+    img_err (ctx, r, "%s: disk: pipe: %s", path, strerror (-r));
+    goto err_unlink;
+  }
+
+  /* qemu parses "proto:..." in a file name; "./" keeps a relative path a
+   * plain file.  An absolute path has its '/' before any ':'. */
+  if (path[0] != '/' && asprintf (&qpath, "./%s", path) == -1) {
+    r = img_err (ctx, -ENOMEM, "%s: disk: out of memory", path);
+    goto err_unlink;
+  }
+
+  nbd->pid = fork ();
+  if (nbd->pid == -1) {
+    r = -errno;
+    img_err (ctx, r, "%s: disk: fork: %s", path, strerror (-r));
+    goto err_unlink;
+  }
+  if (nbd->pid == 0) {
+    char pidstr[32];
+    const char *argv[16];
+    int i = 0;
+
+    setpgid (0, 0);
+    prctl (PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid () != parent)
+      _exit (1);
+    /* Socket activation: the listening socket is fd 3. */
+    if (lfd == 3)
+      fcntl (3, F_SETFD, 0);
+    else if (dup2 (lfd, 3) == -1)
+      _exit (1);
+    dup2 (errpipe[1], 2);
+    i = open ("/dev/null", O_RDWR);
+    if (i >= 0) {
+      dup2 (i, 0);
+      dup2 (i, 1);
+    }
+    snprintf (pidstr, sizeof pidstr, "%d", (int) getpid ());
+    setenv ("LISTEN_PID", pidstr, 1);
+    setenv ("LISTEN_FDS", "1", 1);
+    signal (SIGPIPE, SIG_DFL);
+    i = 0;
+    argv[i++] = QEMU_NBD;
+    argv[i++] = "-f";
+    argv[i++] = format;
+    if (!writable)
+      argv[i++] = "--read-only";
+    argv[i++] = "--";
+    argv[i++] = qpath ? qpath : path;
+    argv[i] = NULL;
+    execvp (argv[0], (char **) argv);
+    fprintf (stderr, "cannot run %s: %s\n", argv[0], strerror (errno));
+    _exit (127);
+  }
+
+  /* Only the server may hold the listening socket: if it dies, our
+   * connection attempt fails instead of waiting forever. */
+  close (lfd);
+  lfd = -1;
+  close (errpipe[1]);
+  errpipe[1] = -1;
+  nbd->errfd = errpipe[0];
+  free (qpath);
+  qpath = NULL;
+
+  nbd->h = nbd_create ();
+  if (nbd->h == NULL) {
+    r = img_err (ctx, -ENOMEM, "%s: disk: libnbd: %s", path, nbd_get_error ());
+    goto err_unlink;
+  }
+  if (nbd_connect_unix (nbd->h, addr.sun_path) == -1) {
+    char msg[1024];
+    int status;
+
+    nbd_close (nbd->h);
+    nbd->h = NULL;
+    status = reap (nbd, false);
+    server_message (nbd, msg, sizeof msg);
+    if (WIFEXITED (status) && WEXITSTATUS (status) == 127)
+      r = img_err (ctx, -ENOENT, "%s: disk: %s images need qemu-nbd: %s",
+                   path, format, msg);
+    else if (strstr (msg, "in use by another process"))
+      r = img_err (ctx, -EBUSY, "%s: disk: %s", path, msg);
+    else
+      r = img_err (ctx, -EINVAL, "%s: %s: %s", path, format,
+                   msg[0] ? msg : "qemu-nbd could not open the image");
+    goto err_unlink;
+  }
+  /* Connected: the socket's name is no longer needed. */
+  unlink (addr.sun_path);
+  rmdir (dirbuf);
+
+  size = nbd_get_size (nbd->h);
+  if (size < 0) {
+    r = img_err (ctx, -EIO, "%s: disk: libnbd: %s", path, nbd_get_error ());
+    nbd_free (nbd);
+    return r;
+  }
+  /* Some formats (qed, vhdx) make qemu-nbd demand 512-byte alignment. */
+  {
+    int64_t min = nbd_get_block_size (nbd->h, LIBNBD_SIZE_MINIMUM);
+    nbd->align = min > 0 && min <= 65536 && (min & (min - 1)) == 0 ? min : 1;
+  }
+  img_dbg (ctx, "%s: disk: qemu-nbd pid %d serves %" PRId64 " bytes (alignment %" PRIu64 ")",
+           path, (int) nbd->pid, size, nbd->align);
+  *sizep = size;
+  *nbdp = nbd;
+  return 0;
+
+ err_unlink:
+  unlink (addr.sun_path);
+ err_rmdir:
+  rmdir (dirbuf);
+ err:
+  if (lfd >= 0)
+    close (lfd);
+  if (errpipe[1] >= 0)
+    close (errpipe[1]);
+  if (errpipe[0] >= 0 && nbd->errfd != errpipe[0])
+    close (errpipe[0]);
+  free (qpath);
+  nbd_free (nbd);
+  return r;
+}
+
+static int
+raw_io (struct img_nbd *nbd, void *buf, size_t len, uint64_t offset,
+        bool write)
+{
+  unsigned char *p = buf;
+
+  while (len > 0) {
+    size_t n = len > NBD_MAX_REQUEST ? NBD_MAX_REQUEST : len;
+    int r = write ? nbd_pwrite (nbd->h, p, n, offset, 0)
+                  : nbd_pread (nbd->h, p, n, offset, 0);
+    if (r == -1)
+      return img_err (nbd->ctx, -EIO, "%s: disk: %s at offset %" PRIu64 " failed: %s",
+                      nbd->path, write ? "write" : "read", offset,
+                      nbd_get_error ());
+    p += n;
+    len -= n;
+    offset += n;
+  }
+  return 0;
+}
+
+/* Unaligned head and tail go through a bounce block (read-modify-write
+ * for writes); the aligned middle goes straight through. */
+static int
+aligned_io (struct img_nbd *nbd, unsigned char *p, size_t len,
+            uint64_t offset, bool write)
+{
+  uint64_t a = nbd->align;
+  unsigned char *bounce = NULL;
+  int r = 0;
+
+  if (a <= 1)
+    return raw_io (nbd, p, len, offset, write);
+  while (len > 0 && r == 0) {
+    uint64_t head = offset % a;
+    if (head == 0 && len >= a) {
+      size_t n = len - len % a;
+      r = raw_io (nbd, p, n, offset, write);
+      p += n;
+      len -= n;
+      offset += n;
+      continue;
+    }
+    if (bounce == NULL && (bounce = malloc (a)) == NULL)
+      return img_err (nbd->ctx, -ENOMEM, "%s: disk: out of memory", nbd->path);
+    {
+      size_t n = a - head < len ? a - head : len;
+      r = raw_io (nbd, bounce, a, offset - head, false);
+      if (r == 0 && write) {
+        memcpy (bounce + head, p, n);
+        r = raw_io (nbd, bounce, a, offset - head, true);
+      }
+      else if (r == 0)
+        memcpy (p, bounce + head, n);
+      p += n;
+      len -= n;
+      offset += n;
+    }
+  }
+  free (bounce);
+  return r;
+}
+
+int
+img_internal_nbd_pread (struct img_nbd *nbd, void *buf, size_t len,
+                        uint64_t offset)
+{
+  return aligned_io (nbd, buf, len, offset, false);
+}
+
+int
+img_internal_nbd_pwrite (struct img_nbd *nbd, const void *buf, size_t len,
+                         uint64_t offset)
+{
+  return aligned_io (nbd, (void *) buf, len, offset, true);
+}
+
+int
+img_internal_nbd_flush (struct img_nbd *nbd)
+{
+  if (nbd_flush (nbd->h, 0) == -1)
+    return img_err (nbd->ctx, -EIO, "%s: disk: flush failed: %s", nbd->path,
+                    nbd_get_error ());
+  return 0;
+}
+
+int
+img_internal_nbd_stop (struct img_nbd *nbd)
+{
+  int r = 0, status;
+
+  if (nbd->h) {
+    /* A clean NBD disconnect lets qemu-nbd flush and exit by itself. */
+    nbd_shutdown (nbd->h, 0);
+    nbd_close (nbd->h);
+    nbd->h = NULL;
+  }
+  status = reap (nbd, false);
+  if (!(WIFEXITED (status) && WEXITSTATUS (status) == 0))
+    r = img_err (nbd->ctx, -EIO, "%s: disk: qemu-nbd did not exit cleanly (status %d)",
+                 nbd->path, status);
+  nbd_free (nbd);
+  return r;
+}

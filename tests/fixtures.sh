@@ -1,0 +1,57 @@
+# Helpers that build small synthetic images with the real tools (sfdisk,
+# mke2fs -d, lvm2, qemu-img).  Source after functions.sh.
+
+MiB=$((1024 * 1024))
+
+# new_image FILE SIZE: a sparse file.
+new_image () { rm -f "$1"; truncate -s "$2" "$1"; }
+
+# partition FILE < sfdisk-script
+partition () { sfdisk -q --no-reread --no-tell-kernel "$1" >/dev/null; }
+
+# part_start FILE N / part_size FILE N: bytes, as sfdisk reads them.
+part_start () { sfdisk --json "$1" | jq -r ".partitiontable.partitions[$(($2 - 1))].start * 512"; }
+part_size () { sfdisk --json "$1" | jq -r ".partitiontable.partitions[$(($2 - 1))].size * 512"; }
+
+# mk_ext FILE OFFSET BYTES TYPE UUID LABEL [DIR]: an ext2/3/4 filesystem
+# written straight into the image at OFFSET (no loop device).
+mk_ext () {
+    local file=$1 off=$2 bytes=$3 type=$4 uuid=$5 label=$6 dir=${7:-}
+    mke2fs -q -F -t "$type" -U "$uuid" -L "$label" -E offset="$off" \
+        ${dir:+-d "$dir"} "$file" "$((bytes / 1024))k" >/dev/null
+}
+
+# lvm_begin SPEC...: SPEC is FILE:START:LENGTH (bytes).  Attaches each range
+# to a loop device (a PV-to-be) and points lvm2 at a private configuration
+# that sees only those devices and never activates anything, so the host's
+# LVM is untouched.  Sets LVM_LOOPS (array) and exports LVM_SYSTEM_DIR.
+lvm_begin () {
+    requires_root
+    local spec file start len dev filter=""
+    LVM_LOOPS=()
+    for spec in "$@"; do
+        IFS=: read -r file start len <<<"$spec"
+        dev=$(losetup -f --show -o "$start" --sizelimit "$len" "$file") || bail "losetup failed"
+        at_exit "losetup -d $dev"
+        LVM_LOOPS+=("$dev")
+        filter="$filter\"a|^$dev\$|\", "
+    done
+    LVM_SYSTEM_DIR=$(mktemp -d "$TMP/lvm.XXXXXX")
+    export LVM_SYSTEM_DIR
+    cat >"$LVM_SYSTEM_DIR/lvm.conf" <<EOC
+global { activation = 0 use_lvmpolld = 0 event_activation = 0 }
+devices { filter = [ $filter"r|.*|" ] global_filter = [ $filter"r|.*|" ] use_devicesfile = 0 obtain_device_list_from_udev = 0 scan = [ "/dev" ] }
+activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }
+backup { backup = 0 archive = 0 }
+EOC
+}
+
+# lvm_end: detach the loop devices now (they are also detached at exit).
+lvm_end () {
+    local dev
+    for dev in "${LVM_LOOPS[@]}"; do losetup -d "$dev" 2>/dev/null || true; done
+    LVM_LOOPS=()
+}
+
+# Quiet lvm2 command runner (lvm2 warns about the missing udev/dm here).
+lvm_q () { "$@" 2>"$TMP/lvm.err" >/dev/null || { cat "$TMP/lvm.err" >&2; return 1; }; }

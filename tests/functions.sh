@@ -1,0 +1,85 @@
+# Shared shell helpers for the TAP test scripts.  Source it first thing:
+#   . "$top_srcdir/tests/functions.sh"
+# A missing prerequisite is a failure ("Bail out!"), never a silent skip:
+# the project's setup installs everything the tests need.
+set -u
+
+: "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+PATH=$top_builddir/src:$PATH
+export top_srcdir top_builddir PATH
+
+_tap_n=0
+_tap_failed=0
+
+plan () { echo "1..$1"; }
+diag () { printf '# %s\n' "$@"; }
+bail () { echo "Bail out! $*"; exit 99; }
+
+ok () {   # ok COND-STATUS NAME
+    _tap_n=$((_tap_n + 1))
+    if [ "$1" -eq 0 ]; then
+        echo "ok $_tap_n - $2"
+    else
+        echo "not ok $_tap_n - $2"
+        _tap_failed=$((_tap_failed + 1))
+    fi
+}
+
+# is GOT WANT NAME
+is () {
+    if [ "$1" = "$2" ]; then
+        ok 0 "$3"
+    else
+        ok 1 "$3"
+        diag "got:  $1" "want: $2"
+    fi
+}
+
+# run_ok NAME CMD...: the command must succeed.
+run_ok () {
+    local name=$1; shift
+    local out
+    if out=$("$@" 2>&1); then ok 0 "$name"; else ok 1 "$name"; diag "$out" | head -20; fi
+}
+
+# fails_with NAME REGEX CMD...: the command must exit non-zero (but not
+# crash: no signal, no sanitizer report) and print exactly one line on
+# stderr matching REGEX.
+fails_with () {
+    local name=$1 re=$2; shift 2
+    local err rc lines
+    err=$("$@" 2>&1 >/dev/null); rc=$?
+    lines=$(printf '%s\n' "$err" | grep -c .)
+    if [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] && [ "$lines" -eq 1 ] \
+        && printf '%s\n' "$err" | grep -Eq -- "$re"; then
+        ok 0 "$name"
+    else
+        ok 1 "$name"
+        diag "exit $rc, $lines stderr lines, wanted /$re/:" "$err"
+    fi
+}
+
+requires () {
+    command -v "$1" >/dev/null 2>&1 || bail "missing prerequisite '$1' (run scripts/setup.sh)"
+}
+
+requires_root () {
+    [ "$(id -u)" = 0 ] || bail "this test builds fixtures with loop devices and needs root"
+}
+
+done_testing () {
+    [ "$_tap_failed" -eq 0 ]
+    exit $?
+}
+
+# A scratch directory removed on exit (plus whatever cleanup hooks add).
+_cleanup_hooks=()
+at_exit () { _cleanup_hooks+=("$*"); }
+_run_cleanup () {
+    local i
+    for ((i=${#_cleanup_hooks[@]}-1; i>=0; i--)); do eval "${_cleanup_hooks[$i]}" || true; done
+}
+trap _run_cleanup EXIT
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/img-tests.XXXXXX")
+at_exit "rm -rf '$TMP'"

@@ -1,0 +1,35 @@
+#!/bin/bash
+# Build (once) and cache a Debian 12 root tree for the test guests.
+# The tree lives outside the source tree so that every clone and every CI
+# run shares it; it is keyed by the package list so a change rebuilds it.
+# Usage: debian-tree.sh [CACHE_DIR]   prints the tree's path on stdout.
+set -euo pipefail
+
+cache=${1:-${IMG_TOOLS_CACHE:-/var/cache/img-tools}}
+mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+suite=bookworm
+include=linux-image-amd64,initramfs-tools,grub-pc,lvm2,systemd-sysv,udev,kmod,e2fsprogs,ifupdown,iproute2,procps
+key=$(printf '%s %s %s v1' "$suite" "$include" "$mirror" | sha1sum | cut -c1-12)
+tree=$cache/debian-$suite-$key
+
+if [ -f "$tree/.img-tools-complete" ]; then
+    echo "$tree"
+    exit 0
+fi
+
+[ "$(id -u)" = 0 ] || { echo "debian-tree.sh: building the guest tree needs root (debootstrap)" >&2; exit 1; }
+mkdir -p "$cache"
+rm -rf "$tree.tmp"
+echo "debian-tree.sh: debootstrap $suite into $tree (once; takes a few minutes)" >&2
+debootstrap --variant=minbase --include="$include" "$suite" "$tree.tmp" "$mirror" >"$cache/debootstrap.log" 2>&1 || {
+    echo "debian-tree.sh: debootstrap failed; see $cache/debootstrap.log" >&2
+    tail -20 "$cache/debootstrap.log" >&2
+    exit 1
+}
+# The apt caches are large and useless in a test image.
+rm -rf "$tree.tmp"/var/cache/apt/archives/*.deb "$tree.tmp"/var/lib/apt/lists/*
+echo root:root | chroot "$tree.tmp" chpasswd
+touch "$tree.tmp/.img-tools-complete"
+rm -rf "$tree"
+mv "$tree.tmp" "$tree"
+echo "$tree"

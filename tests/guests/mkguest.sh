@@ -1,0 +1,477 @@
+#!/bin/bash
+# Build one bootable Debian 12 test guest disk image (3 GiB, sparse raw) from
+# the cached tree that debian-tree.sh makes.
+#
+# Usage: mkguest.sh [--hvm] [--tree DIR] LAYOUT OUTPUT.img
+#   LAYOUT  mbr-plain | mbr-lvm | gpt-lvm
+#   --hvm   add HVM-era traits (/dev/sdX names, 70-persistent-net.rules,
+#           /lib/tls) for the conversion tool to find and fix
+#   --tree  use this Debian tree (default: IMG_TOOLS_GUEST_TREE, else
+#           whatever debian-tree.sh prints)
+# Writes OUTPUT.img and OUTPUT.img.facts (shell-sourceable KEY=VALUE lines
+# describing what was built).  Needs root.
+#
+# This machine has no device-mapper, no nbd and no partition parsers in the
+# kernel, so nothing here relies on them: partition tables are written to the
+# file, filesystems are written at byte offsets with mke2fs -d, LVM metadata is
+# written through an offset loop device with activation disabled, and GRUB's
+# tools see the partitions (and the root LV) as partx/addpart partitions of
+# one loop device.
+set -euo pipefail
+
+prog=mkguest.sh
+die() { echo "$prog: $*" >&2; exit 1; }
+usage() { sed -n '4,11s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2; }
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+hvm=0
+tree=${IMG_TOOLS_GUEST_TREE:-}
+while [ $# -gt 0 ]; do
+    case $1 in
+        --hvm) hvm=1; shift ;;
+        --tree) [ $# -ge 2 ] || usage; tree=$2; shift 2 ;;
+        -h|--help) usage ;;
+        --) shift; break ;;
+        -*) usage ;;
+        *) break ;;
+    esac
+done
+[ $# -eq 2 ] || usage
+layout=$1
+out=$2
+case $layout in
+    mbr-plain|mbr-lvm|gpt-lvm) ;;
+    *) die "unknown layout '$layout' (mbr-plain, mbr-lvm, gpt-lvm)" ;;
+esac
+[ "$(id -u)" = 0 ] || die "needs root (loop devices, mounts, chroot)"
+[ -n "$tree" ] || tree=$(bash "$here/debian-tree.sh")
+[ -f "$tree/.img-tools-complete" ] || die "$tree is not a complete Debian tree"
+
+name=$layout
+if [ "$hvm" = 1 ]; then name=$layout-hvm; fi
+case $layout in *-lvm) lvm=1 ;; *) lvm=0 ;; esac
+
+MiB=$((1024 * 1024))
+img_size=$((3 * 1024 * MiB))
+boot_size=$((256 * MiB))
+root_lv_size=$((2048 * MiB))
+swap_lv_size=$((128 * MiB))
+vg=guestvg
+mac=52:54:00:12:34:56
+
+# One builder at a time: concurrent runs would race for loop devices and
+# partx/addpart partition numbers.
+lockdir=${IMG_TOOLS_LOCK_DIR:-/run/lock}
+exec 9>"$lockdir/img-tools-mkguest.lock"
+flock 9
+
+# --- cleanup: whatever happens, leave no mount, loop device or temp dir ---
+mounts=()
+loops=()
+pv="" sw="" disk=""
+work=
+tmp_out=
+cleanup() {
+    local rc=$? i
+    set +e
+    trap - EXIT INT TERM HUP
+    for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
+        umount "${mounts[i]}" 2>/dev/null || umount -l "${mounts[i]}"
+    done
+    for ((i = ${#loops[@]} - 1; i >= 0; i--)); do
+        # partx/addpart partitions are not dropped by detaching the loop.
+        delpart "${loops[i]}" 9 2>/dev/null
+        partx -d "${loops[i]}" 2>/dev/null
+        losetup -d "${loops[i]}"
+    done
+    if [ -n "$work" ]; then rm -rf "$work"; fi
+    if [ "$rc" != 0 ] && [ -n "$tmp_out" ]; then
+        rm -f "$tmp_out" "$tmp_out.facts"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
+trap 'echo "$prog: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
+
+attach() {  # attach VAR [losetup options] IMG: VAR=the new loop device
+    # Not run in $(...): the device must be recorded in this shell's list.
+    local -n dev_=$1
+    shift
+    dev_=$(losetup -f --show "$@")
+    loops+=("$dev_")
+}
+detach() {
+    local dev=$1 i
+    losetup -d "$dev"
+    for i in "${!loops[@]}"; do [ "${loops[i]}" = "$dev" ] && unset 'loops[i]'; done
+    loops=("${loops[@]}")
+}
+do_mount() {
+    mount "$@"
+    mounts+=("${!#}")
+}
+
+# Stable UUIDs per image name: facts, fstab and grub.cfg stay the same from
+# one rebuild to the next, and two layouts never share a UUID.
+uuid_for() {
+    local h
+    h=$(printf 'img-tools guest %s %s' "$name" "$1" | sha1sum | cut -c1-32)
+    printf '%s-%s-4%s-%x%s-%s\n' "${h:0:8}" "${h:8:4}" "${h:13:3}" \
+        $(((16#${h:16:1} & 3) | 8)) "${h:17:3}" "${h:20:12}"
+}
+
+facts=()
+fact() {  # fact KEY VALUE: one shell-sourceable line of the facts file
+    local v=$2
+    [[ $v =~ ^[A-Za-z0-9_./:=+,@-]*$ ]] || v="'${v//\'/\'\\\'\'}'"
+    facts+=("$1=$v")
+}
+
+# --- the staging tree ---------------------------------------------------------
+# cp -al must stay on the cache's filesystem, hence the work dir beside it.
+work=$(mktemp -d "$(dirname "$tree")/.mkguest.XXXXXX")
+stage=$work/root
+bootstage=$work/boot
+tmp_out=$out.tmp.$$
+
+t0=$SECONDS
+# A hardlink copy is quick, but every file in it is also a file of the cache:
+# from here on files are only ever replaced (new inode), never written in place.
+cp -al "$tree" "$stage"
+rm -f "$stage/.img-tools-complete"
+mv "$stage/boot" "$bootstage"
+mkdir -m 755 "$stage/boot"
+echo "$prog: staging copy of the tree: $((SECONDS - t0)) s" >&2
+
+put() {  # put PATH_IN_GUEST < content  (replaces, never writes in place)
+    rm -f "$stage$1"
+    cat >"$stage$1"
+}
+
+kvers=()
+for k in "$bootstage"/vmlinuz-*; do
+    if [ -e "$k" ]; then kvers+=("${k##*/vmlinuz-}"); fi
+done
+[ ${#kvers[@]} = 1 ] || die "expected one kernel in $tree/boot, found ${#kvers[@]}"
+kver=${kvers[0]}
+
+boot_uuid=$(uuid_for boot)
+root_uuid=$(uuid_for root)
+swap_uuid=$(uuid_for swap)
+
+# --- partition table ------------------------------------------------------------
+truncate -s "$img_size" "$tmp_out"
+case $layout in
+    mbr-*)
+        pttype=dos
+        disk_id=0x$(uuid_for disk | cut -c1-8)
+        [ $lvm = 1 ] && data_type=8e || data_type=83
+        sfdisk --quiet --no-reread --no-tell-kernel "$tmp_out" <<EOF
+label: dos
+label-id: $disk_id
+unit: sectors
+start=2048, size=$((boot_size / 512)), type=83, bootable
+start=$((2048 + boot_size / 512)), type=$data_type
+EOF
+        boot_part=1 data_part=2
+        ;;
+    gpt-*)
+        pttype=gpt
+        disk_id=$(uuid_for disk)
+        sfdisk --quiet --no-reread --no-tell-kernel "$tmp_out" <<EOF
+label: gpt
+label-id: $disk_id
+unit: sectors
+start=2048, size=2048, type=21686148-6449-6E6F-744E-656564454649, uuid=$(uuid_for part1), name=bios
+start=4096, size=$((boot_size / 512)), type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, uuid=$(uuid_for part2), name=boot
+start=$((4096 + boot_size / 512)), type=E6D6D379-F507-44C2-A23C-238F2A3DF928, uuid=$(uuid_for part3), name=lvm
+EOF
+        boot_part=2 data_part=3
+        ;;
+esac
+
+fact LAYOUT "$layout"
+fact NAME "$name"
+fact HVM "$hvm"
+fact IMAGE_SIZE "$img_size"
+fact PTTYPE "$pttype"
+fact DISK_ID "$disk_id"
+# Read the table back rather than trusting the script: sfdisk rounds the last
+# partition (and GPT keeps its backup header at the end).
+declare -A pstart psize
+nparts=0
+while read -r nr start sectors type flags puuid; do
+    pstart[$nr]=$((start * 512))
+    psize[$nr]=$((sectors * 512))
+    fact "PART${nr}_START" "${pstart[$nr]}"
+    fact "PART${nr}_SIZE" "${psize[$nr]}"
+    fact "PART${nr}_TYPE" "$type"
+    fact "PART${nr}_FLAGS" "$flags"  # dos: 0x80 = bootable
+    if [ "$pttype" = gpt ]; then fact "PART${nr}_UUID" "$puuid"; fi
+    nparts=$nr
+done < <(partx -g -r -o NR,START,SECTORS,TYPE,FLAGS,UUID "$tmp_out")
+fact PART_COUNT "$nparts"
+fact BOOT_PART "$boot_part"
+if [ $lvm = 1 ]; then fact PV_PART "$data_part"; else fact ROOT_PART "$data_part"; fi
+
+# --- LVM ----------------------------------------------------------------------------
+# Metadata only: no device-mapper here, so nothing is ever activated.  A
+# private LVM_SYSTEM_DIR keeps the host's configuration, devices file, hints,
+# backups and locks out of it, and the filter lets LVM see only our loop.
+if [ $lvm = 1 ]; then
+    attach pv -o "${pstart[$data_part]}" --sizelimit "${psize[$data_part]}" "$tmp_out"
+    export LVM_SYSTEM_DIR=$work/lvm LVM_SUPPRESS_FD_WARNINGS=1
+    mkdir -p "$LVM_SYSTEM_DIR/lock" "$LVM_SYSTEM_DIR/run"
+    cat >"$LVM_SYSTEM_DIR/lvm.conf" <<EOF
+devices {
+    filter = [ "a|^$pv\$|", "r|.*|" ]
+    global_filter = [ "a|^$pv\$|", "r|.*|" ]
+    use_devicesfile = 0
+    obtain_device_list_from_udev = 0
+    external_device_info_source = "none"
+    hints = "none"
+}
+global {
+    activation = 0
+    use_lvmlockd = 0
+    event_activation = 0
+    notify_dbus = 0
+    system_id_source = "none"
+    locking_dir = "$LVM_SYSTEM_DIR/lock"
+}
+activation {
+    udev_sync = 0
+    udev_rules = 0
+    monitoring = 0
+}
+backup {
+    backup = 0
+    archive = 0
+    backup_dir = "$LVM_SYSTEM_DIR/backup"
+    archive_dir = "$LVM_SYSTEM_DIR/archive"
+}
+EOF
+    # LVM warns that it activates nothing, zeroes nothing and backs nothing
+    # up: all intended, so its chatter is shown only when a command fails.
+    lvm_do() { "$@" >/dev/null 2>"$work/lvm.err" || { cat "$work/lvm.err" >&2; return 1; }; }
+    lvm_do pvcreate --yes "$pv"
+    lvm_do vgcreate --yes "$vg" "$pv"
+    # contiguous: each LV is one byte range of the image, which is what the
+    # facts (and the tests' offset tricks) describe.
+    for lv in root:$root_lv_size swap:$swap_lv_size; do
+        lvm_do lvcreate --yes --activate n --zero n --wipesignatures n \
+            --alloc contiguous -n "${lv%%:*}" -L "${lv#*:}b" "$vg"
+    done
+    lvmq() { "$@" --noheadings --nosuffix --units b 2>/dev/null | sed 's/^ *//'; }
+    pe_start=$(lvmq pvs -o pe_start "$pv")
+    read -r pv_uuid < <(lvmq pvs -o pv_uuid "$pv")
+    read -r vg_uuid extent < <(lvmq vgs -o vg_uuid,vg_extent_size "$vg")
+    fact VG_NAME "$vg"
+    fact VG_UUID "$vg_uuid"
+    fact VG_EXTENT_SIZE "$extent"
+    fact PV_UUID "$pv_uuid"
+    fact PV_PE_START "$pe_start"
+    declare -A lvoff lvlen
+    lvnames=()
+    while read -r lvname segs pestart pecount lvuuid; do
+        [ "$segs" = 1 ] || die "LV $lvname is not contiguous"
+        lvoff[$lvname]=$((pstart[$data_part] + pe_start + pestart * extent))
+        lvlen[$lvname]=$((pecount * extent))
+        lvnames+=("$lvname")
+        up=${lvname^^}
+        fact "LV_${up}_OFFSET" "${lvoff[$lvname]}"
+        fact "LV_${up}_SIZE" "${lvlen[$lvname]}"
+        fact "LV_${up}_UUID" "$lvuuid"
+        fact "LV_${up}_PATH" "/dev/mapper/$vg-$lvname"
+    done < <(lvmq pvs --segments -o lv_name,seg_count,pvseg_start,pvseg_size,lv_uuid \
+                 --select 'lv_name!=""' "$pv")
+    fact LVS "${lvnames[*]}"
+    if [ -z "${lvoff[root]:-}" ] || [ -z "${lvoff[swap]:-}" ]; then
+        die "LVs not found after lvcreate"
+    fi
+    detach "$pv"
+    unset LVM_SYSTEM_DIR
+
+    root_off=${lvoff[root]} root_len=${lvlen[root]}
+    swap_off=${lvoff[swap]} swap_len=${lvlen[swap]}
+else
+    root_off=${pstart[$data_part]} root_len=${psize[$data_part]}
+fi
+boot_off=${pstart[$boot_part]} boot_len=${psize[$boot_part]}
+
+# --- guest configuration ------------------------------------------------------------
+# What the guest calls its devices: UUIDs normally; --hvm mimics an old HVM
+# guest with /dev/sdX names for plain partitions (an LVM root has a stable
+# name of its own and keeps it).
+if [ "$hvm" = 1 ]; then
+    boot_spec=/dev/sda$boot_part
+    if [ $lvm = 1 ]; then
+        root_spec=/dev/mapper/$vg-root swap_spec=/dev/mapper/$vg-swap
+    else
+        root_spec=/dev/sda$data_part
+    fi
+    kernel_root=$root_spec
+else
+    boot_spec=UUID=$boot_uuid root_spec=UUID=$root_uuid swap_spec=UUID=$swap_uuid
+    if [ $lvm = 1 ]; then kernel_root=/dev/mapper/$vg-root; else kernel_root=UUID=$root_uuid; fi
+fi
+
+{
+    echo "# <file system> <mount point> <type> <options> <dump> <pass>"
+    echo "$root_spec / ext4 errors=remount-ro 0 1"
+    echo "$boot_spec /boot ext4 defaults 0 2"
+    if [ $lvm = 1 ]; then echo "$swap_spec none swap sw 0 0"; fi
+} | put /etc/fstab
+
+echo "$name" | put /etc/hostname
+printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n' "$name" \
+    | put /etc/hosts
+printf 'auto lo\niface lo inet loopback\n' | put /etc/network/interfaces
+# No hibernation: keeps the initramfs from ever waiting for a resume device.
+echo RESUME=none | put /etc/initramfs-tools/conf.d/resume
+
+# The test suite talks to the guest over the serial console.
+sed -e '/^GRUB_TIMEOUT=/d' -e '/^GRUB_CMDLINE_LINUX_DEFAULT=/d' \
+    -e '/^GRUB_TERMINAL=/d' -e '/^GRUB_SERIAL_COMMAND=/d' \
+    "$stage/etc/default/grub" >"$work/grub.default"
+cat >>"$work/grub.default" <<'EOF'
+
+# img-tools test guest: boot fast, console on the first serial port.
+GRUB_TIMEOUT=1
+GRUB_CMDLINE_LINUX_DEFAULT="console=tty0 console=ttyS0,115200n8"
+GRUB_TERMINAL="console serial"
+GRUB_SERIAL_COMMAND="serial --speed=115200"
+EOF
+put /etc/default/grub <"$work/grub.default"
+
+if [ "$hvm" = 1 ]; then
+    mkdir -p "$stage/etc/udev/rules.d"
+    put /etc/udev/rules.d/70-persistent-net.rules <<EOF
+# This file was automatically generated by the /lib/udev/write_net_rules
+# program, run by the persistent-net-generator.rules rules file.
+#
+# You can modify it, as long as you keep each rule on a single
+# line, and change only the value of the NAME= key.
+
+# PCI device 0x8086:0x100e (e1000)
+SUBSYSTEM=="net", ACTION=="add", DRIVERS=="?*", ATTR{address}=="$mac", ATTR{dev_id}=="0x0", ATTR{type}=="1", KERNEL=="eth*", NAME="eth0"
+EOF
+    # /lib is a symlink to usr/lib in bookworm; mkdir follows it in the
+    # staging tree, whose directories are its own (cp -al links only files).
+    mkdir -p "$stage/lib/tls"
+    echo "img-tools test guest: dummy file in an HVM-era /lib/tls" | put /lib/tls/dummy
+    fact NET_MAC "$mac"
+fi
+
+# --- filesystems ----------------------------------------------------------------------
+mkext4() {  # mkext4 UUID LABEL OFFSET LENGTH SRCDIR
+    # nodiscard: never punch holes outside the range in the image file.
+    mke2fs -q -F -t ext4 -U "$1" -L "$2" -E "offset=$3,nodiscard" -d "$5" \
+        "$tmp_out" "$(($4 / 1024))k"
+}
+t0=$SECONDS
+mkext4 "$boot_uuid" boot "$boot_off" "$boot_len" "$bootstage"
+mkext4 "$root_uuid" root "$root_off" "$root_len" "$stage"
+echo "$prog: filesystems written: $((SECONDS - t0)) s" >&2
+rm -rf "$stage" "$bootstage"
+
+fact BOOT_FSTYPE ext4
+fact BOOT_UUID "$boot_uuid"
+fact BOOT_LABEL boot
+fact BOOT_OFFSET "$boot_off"
+fact BOOT_SIZE "$boot_len"
+fact BOOT_DEVICE "$boot_spec"
+fact ROOT_FSTYPE ext4
+fact ROOT_UUID "$root_uuid"
+fact ROOT_LABEL root
+fact ROOT_OFFSET "$root_off"
+fact ROOT_SIZE "$root_len"
+fact ROOT_DEVICE "$root_spec"
+if [ $lvm = 1 ]; then
+    attach sw -o "$swap_off" --sizelimit "$swap_len" "$tmp_out"
+    mkswap -q -U "$swap_uuid" -L swap "$sw"
+    detach "$sw"
+    fact SWAP_UUID "$swap_uuid"
+    fact SWAP_LABEL swap
+    fact SWAP_OFFSET "$swap_off"
+    fact SWAP_SIZE "$swap_len"
+    fact SWAP_DEVICE "$swap_spec"
+fi
+
+# --- bootloader ---------------------------------------------------------------------
+# grub-install and grub-mkconfig need real block devices: the whole disk as a
+# loop device, its partitions via partx (the kernel here does not parse
+# partition tables), and an LVM root as an extra partition over the LV's
+# bytes (10_linux gives up on a root that is a whole loop device).
+t0=$SECONDS
+attach disk "$tmp_out"
+# Partitions added by partx outlive a detach: drop any that a careless
+# earlier user of this loop device left, or adding ours fails with EBUSY.
+partx -d "$disk" 2>/dev/null || true
+delpart "$disk" 9 2>/dev/null || true
+if [ $lvm = 1 ]; then
+    # The kernel refuses overlapping partitions, so the PV partition itself
+    # stays hidden and only the LV inside it is added.
+    partx -a --nr "1:$boot_part" "$disk"
+    addpart "$disk" 9 $((root_off / 512)) $((root_len / 512))
+    rootdev=${disk}p9
+else
+    partx -a "$disk"
+    rootdev=${disk}p$data_part
+fi
+mnt=$work/mnt
+mkdir "$mnt"
+do_mount "$rootdev" "$mnt"
+do_mount "${disk}p$boot_part" "$mnt/boot"
+do_mount --bind /dev "$mnt/dev"
+do_mount -t proc proc "$mnt/proc"
+do_mount -t sysfs sysfs "$mnt/sys"
+in_guest() { chroot "$mnt" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C "$@"; }
+
+if [ $lvm = 1 ]; then
+    # The initramfs must bring up the LVM root: Debian's lvm2 hook copies lvm
+    # and its udev rules in, which activate the VG at boot.  bookworm's hook
+    # is unconditional, so the tree's initrd normally has it already and the
+    # slow (~80 s) rebuild is only done when it does not.
+    has_lvm() {
+        in_guest lsinitramfs "/boot/initrd.img-$kver" | grep -Eq '(^|/)sbin/lvm$'
+    }
+    if ! has_lvm; then
+        in_guest update-initramfs -u -k all >/dev/null
+        has_lvm || die "initramfs has no lvm: the LVM root would not boot"
+    fi
+fi
+in_guest grub-install --target=i386-pc "$disk" 2>&1 | sed "s/^/$prog: grub-install: /" >&2
+in_guest update-grub 2>&1 | sed "s/^/$prog: update-grub: /" >&2
+# Without udev there is no /dev/disk/by-uuid, so 10_linux wrote the loop
+# partition it saw; put in what the guest will really have.  For the LV
+# partition grub-probe finds no fs UUID either (it lies inside another
+# partition), so the menu entry ids name the loop too: give them the root
+# UUID as on a real install.
+cfg=$mnt/boot/grub/grub.cfg
+grep -q 'root=/dev/loop' "$cfg" || die "no root=/dev/loop... in grub.cfg to rewrite"
+sed -i -E -e "s#root=/dev/loop[0-9]+p[0-9]+#root=$kernel_root#g" \
+    -e "s#(gnulinux-[a-z0-9.-]*)/dev/loop[0-9]+p[0-9]+'#\\1$root_uuid'#g" "$cfg"
+! grep -n '/dev/loop' "$cfg" || die "grub.cfg still names a loop device"
+grep -q "root=$kernel_root " "$cfg" || die "grub.cfg has no kernel line with root=$kernel_root"
+fact KERNEL_VERSION "$kver"
+fact KERNEL_ROOT "$kernel_root"
+fact HOSTNAME "$name"
+fact ROOT_PASSWORD root
+fact SERIAL_CONSOLE ttyS0
+
+for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do umount "${mounts[i]}"; done
+mounts=()
+delpart "$disk" 9 2>/dev/null || true
+partx -d "$disk"
+detach "$disk"
+echo "$prog: bootloader installed: $((SECONDS - t0)) s" >&2
+
+printf '%s\n' "# img-tools test guest, written by tests/guests/mkguest.sh" "${facts[@]}" \
+    >"$tmp_out.facts"
+mv -f "$tmp_out.facts" "$out.facts"
+mv -f "$tmp_out" "$out"
+tmp_out=
+echo "$prog: built $out ($name)" >&2
