@@ -7,12 +7,14 @@ set -euo pipefail
 packages=(
     # build
     build-essential autoconf automake libtool pkg-config
-    libnbd-dev zlib1g-dev
+    libnbd-dev zlib1g-dev libext2fs-dev comerr-dev
+    libzstd-dev liblzma-dev liblz4-dev libbz2-dev
     # run: non-raw images are served by qemu-nbd
     qemu-utils
     # tests: fixture builders and independent oracles
     fdisk parted gdisk lvm2 e2fsprogs xfsprogs btrfs-progs dosfstools
     cryptsetup-bin util-linux jq cpio file
+    zstd xz-utils lz4 bzip2 lzma
     # tests: the real Debian 12 guests
     debootstrap qemu-system-x86
 )

@@ -32,12 +32,12 @@ lvm_begin () {
     for spec in "$@"; do
         IFS=: read -r file start len <<<"$spec"
         dev=$(losetup -f --show -o "$start" --sizelimit "$len" "$file") || bail "losetup failed"
-        at_exit "losetup -d $dev"
+        at_exit "losetup -d $dev 2>/dev/null"
         LVM_LOOPS+=("$dev")
         filter="$filter\"a|^$dev\$|\", "
     done
     LVM_SYSTEM_DIR=$(mktemp -d "$TMP/lvm.XXXXXX")
-    export LVM_SYSTEM_DIR
+    export LVM_SYSTEM_DIR LVM_SUPPRESS_FD_WARNINGS=1
     cat >"$LVM_SYSTEM_DIR/lvm.conf" <<EOC
 global { activation = 0 use_lvmpolld = 0 event_activation = 0 }
 devices { filter = [ $filter"r|.*|" ] global_filter = [ $filter"r|.*|" ] use_devicesfile = 0 obtain_device_list_from_udev = 0 scan = [ "/dev" ] }

@@ -12,7 +12,8 @@ export top_srcdir top_builddir PATH
 _tap_n=0
 _tap_failed=0
 
-plan () { echo "1..$1"; }
+_tap_planned=
+plan () { echo "1..$1"; _tap_planned=1; }
 diag () { printf '# %s\n' "$@"; }
 bail () { echo "Bail out! $*"; exit 99; }
 
@@ -68,7 +69,10 @@ requires_root () {
     [ "$(id -u)" = 0 ] || bail "this test builds fixtures with loop devices and needs root"
 }
 
+# Ends the script; prints the plan here if plan was not called up front.
 done_testing () {
+    [ -n "$_tap_planned" ] || echo "1..$_tap_n"
+    [ "$_tap_n" -gt 0 ] || bail "no test ran"
     [ "$_tap_failed" -eq 0 ]
     exit $?
 }

@@ -24,7 +24,9 @@ struct gpt_header {
 
 /* Reads and checks the header at LBA and its entry array.  On success
  * *entriesp is a malloc'd copy of the array.  On failure writes the reason
- * to WHY and returns < 0 without touching the context's error. */
+ * to WHY and returns < 0 without touching the context's error: -ENOENT
+ * when there is no header at all (no signature, sector outside the image),
+ * -EINVAL when there is a damaged one, -ENOMEM. */
 static int
 read_header (struct img_disk *disk, unsigned ss, uint64_t lba,
              struct gpt_header *h, unsigned char **entriesp,
@@ -38,12 +40,18 @@ read_header (struct img_disk *disk, unsigned ss, uint64_t lba,
   hdr = malloc (ss);
   if (hdr == NULL)
     return -ENOMEM;
-  if (lba >= n_sectors || img_disk_pread (disk, hdr, ss, lba * ss) < 0) {
+  if (lba >= n_sectors) {
+    snprintf (why, whylen, "sector %" PRIu64 " is outside the image", lba);
+    r = -ENOENT;
+    goto out;
+  }
+  if (img_disk_pread (disk, hdr, ss, lba * ss) < 0) {
     snprintf (why, whylen, "cannot read sector %" PRIu64, lba);
     goto out;
   }
   if (memcmp (hdr, GPT_SIGNATURE, 8) != 0) {
     snprintf (why, whylen, "no signature at sector %" PRIu64, lba);
+    r = -ENOENT;
     goto out;
   }
   hsize = get_le32 (hdr + 12);
@@ -113,28 +121,50 @@ read_header (struct img_disk *disk, unsigned ss, uint64_t lba,
   return r;
 }
 
-/* UTF-16LE (UCS-2 in practice) to UTF-8. */
+/* UTF-16LE to UTF-8.  Names outside the BMP (sfdisk and gdisk write them)
+ * come as surrogate pairs; a lone surrogate becomes U+FFFD. */
 static void
 name_to_utf8 (const unsigned char *p, size_t units, char *out, size_t outlen)
 {
   size_t i, o = 0;
 
   for (i = 0; i < units; i++) {
-    unsigned c = get_le16 (p + 2 * i);
+    uint32_t c = get_le16 (p + 2 * i);
+    size_t n;
+
     if (c == 0)
       break;
-    if (c < 0x80 && o + 1 < outlen)
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < units) {
+      uint32_t lo = get_le16 (p + 2 * (i + 1));
+      if (lo >= 0xdc00 && lo <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
+        i++;
+      }
+    }
+    if (c >= 0xd800 && c <= 0xdfff)
+      c = 0xfffd;
+    n = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+    if (o + n >= outlen)
+      break;
+    switch (n) {
+    case 1:
       out[o++] = c;
-    else if (c < 0x800 && o + 2 < outlen) {
+      break;
+    case 2:
       out[o++] = 0xc0 | (c >> 6);
       out[o++] = 0x80 | (c & 0x3f);
-    }
-    else if (o + 3 < outlen) {
-      if (c >= 0xd800 && c <= 0xdfff)
-        c = 0xfffd;             /* lone surrogate */
+      break;
+    case 3:
       out[o++] = 0xe0 | (c >> 12);
       out[o++] = 0x80 | ((c >> 6) & 0x3f);
       out[o++] = 0x80 | (c & 0x3f);
+      break;
+    default:
+      out[o++] = 0xf0 | (c >> 18);
+      out[o++] = 0x80 | ((c >> 12) & 0x3f);
+      out[o++] = 0x80 | ((c >> 6) & 0x3f);
+      out[o++] = 0x80 | (c & 0x3f);
+      break;
     }
   }
   out[o] = '\0';
@@ -147,42 +177,83 @@ guid_is_zero (const unsigned char *g)
   return memcmp (g, zero, 16) == 0;
 }
 
+/* Looks for the primary header (LBA 1) or the backup (last sector) at each
+ * of N_SIZES sector sizes, stopping at the first size where there is one,
+ * good or damaged: *ssp and *lbap say where.  WHY gets the reason at that
+ * size, or at the first size if there is no header at any. */
+static int
+find_header (struct img_disk *disk, const unsigned *sizes, size_t n_sizes,
+             bool backup, unsigned *ssp, uint64_t *lbap,
+             struct gpt_header *h, unsigned char **entriesp,
+             char *why, size_t whylen)
+{
+  char why_here[256];
+  size_t i;
+  int r = -ENOENT;
+
+  for (i = 0; i < n_sizes; i++) {
+    uint64_t lba = 1;
+
+    if (backup) {
+      lba = img_disk_size (disk) / sizes[i];
+      if (lba == 0) {
+        if (i == 0)
+          snprintf (why, whylen, "the image is smaller than one sector");
+        continue;
+      }
+      lba--;
+    }
+    r = read_header (disk, sizes[i], lba, h, entriesp,
+                     i == 0 ? why : why_here, i == 0 ? whylen : sizeof why_here);
+    if (r != -ENOENT) {
+      if (i > 0)
+        snprintf (why, whylen, "%s", why_here);
+      *ssp = sizes[i];
+      *lbap = lba;
+      return r;
+    }
+  }
+  return r;
+}
+
 int
 img_internal_gpt_read (struct img_ctx *ctx, struct img_disk *disk,
                        struct img_ptable *pt)
 {
+  /* The header sits at LBA 1, whose byte offset depends on the logical
+   * sector size, which an image file does not record: try both. */
   static const unsigned sizes[] = { 512, 4096 };
   CLEANUP_FREE unsigned char *entries = NULL;
   struct gpt_header h;
   char why1[256] = "", why2[256] = "";
   const char *name = img_disk_name (disk);
-  unsigned ss = 512;
+  unsigned ss = 512, primary_ss;
+  uint64_t lba = 1;
   size_t i;
-  int r = -EINVAL;
+  int r;
 
-  /* The header sits at LBA 1, whose byte offset depends on the logical
-   * sector size, which an image file does not record: try both. */
-  for (i = 0; i < ARRAY_SIZE (sizes); i++) {
-    ss = sizes[i];
-    r = read_header (disk, ss, 1, &h, &entries, why1, sizeof why1);
-    if (r == 0 || strstr (why1, "no signature") == NULL)
-      break;
-  }
+  r = find_header (disk, sizes, ARRAY_SIZE (sizes), false, &ss, &lba, &h,
+                   &entries, why1, sizeof why1);
   if (r == -ENOMEM)
     return img_err (ctx, r, "%s: gpt: out of memory", name);
   if (r < 0) {
-    uint64_t last;
-
-    if (strstr (why1, "no signature"))
-      ss = 512;
-    last = img_disk_size (disk) / ss - 1;
-    r = read_header (disk, ss, last, &h, &entries, why2, sizeof why2);
+    /* A damaged primary fixes the sector size; with none at all, the
+     * backup may be at either. */
+    primary_ss = ss;
+    if (r == -ENOENT)
+      r = find_header (disk, sizes, ARRAY_SIZE (sizes), true, &ss, &lba, &h,
+                       &entries, why2, sizeof why2);
+    else
+      r = find_header (disk, &primary_ss, 1, true, &ss, &lba, &h,
+                       &entries, why2, sizeof why2);
+    if (r == -ENOMEM)
+      return img_err (ctx, r, "%s: gpt: out of memory", name);
     if (r < 0)
-      return img_err (ctx, r == -ENOMEM ? r : -EINVAL,
+      return img_err (ctx, -EINVAL,
                       "%s: gpt: both GPT headers are damaged (primary: %s; backup: %s)",
                       name, why1, why2);
     img_warn (ctx, "%s: gpt: primary GPT header is damaged (%s); using the backup at sector %" PRIu64,
-              name, why1, last);
+              name, why1, lba);
     pt->used_backup = true;
   }
 

@@ -249,6 +249,169 @@ void img_lvm_free (struct img_lvm *lvm);
 size_t img_lvm_n_vgs (const struct img_lvm *lvm);
 const struct img_lvm_vg *img_lvm_vg (const struct img_lvm *lvm, size_t i);
 
+/* ---- fs: one filesystem (ext2/3/4 via libext2fs, or a host dir) ----- */
+
+struct img_fs;
+
+enum {
+  IMG_FS_RDONLY = 0,
+  IMG_FS_RDWR = 1,
+};
+
+struct img_stat {
+  uint64_t ino;
+  uint32_t mode;                /* S_IFMT bits | permission bits */
+  uint32_t uid, gid;
+  uint32_t nlink;
+  uint64_t size;
+  uint64_t blocks;              /* allocated, in 512-byte units */
+  uint32_t rdev_major, rdev_minor;
+  int64_t atime, mtime, ctime;  /* seconds since the epoch */
+  uint32_t atime_ns, mtime_ns, ctime_ns;
+};
+
+struct img_dirent {
+  char *name;
+  uint64_t ino;
+  unsigned char type;           /* DT_REG, DT_DIR, DT_LNK, ... (DT_UNKNOWN) */
+};
+
+/* Opens the ext2/3/4 filesystem on VOL, read-only or read-write, in place
+ * (no copy, no loop device).  A read-write open is refused when the
+ * journal needs recovery, when the filesystem is marked with errors, or
+ * when it has features libext2fs cannot write.  The caller owns *fs
+ * (img_fs_close); VOL must outlive it. */
+int img_fs_open (struct img_ctx *ctx, const struct img_volume *vol,
+                 int flags, struct img_fs **fs);
+/* A host directory treated as a filesystem root (the "dir" backend). No
+ * path ever escapes DIR: lookups refuse symlinks and "..". */
+int img_fs_open_dir (struct img_ctx *ctx, const char *dir, int flags,
+                     struct img_fs **fs);
+/* Writes back everything and frees; returns the first write error. */
+int img_fs_close (struct img_fs *fs);
+int img_fs_sync (struct img_fs *fs);
+const char *img_fs_type (const struct img_fs *fs);   /* "ext4", "dir" */
+const char *img_fs_name (const struct img_fs *fs);   /* for messages */
+bool img_fs_is_writable (const struct img_fs *fs);
+
+/* Path operations on ONE filesystem.  PATH is absolute within it ("/etc/
+ * fstab") and must not pass through a symlink: symlinks are the guest
+ * layer's business, because an absolute link in a guest resolves from the
+ * guest's root, across mount points.  A symlink or non-directory in a
+ * non-final component gives -ENOTDIR; ".." and "." components -EINVAL.
+ * Nothing here follows a symlink. */
+int img_fs_lstat (struct img_fs *fs, const char *path, struct img_stat *st);
+/* *target is malloc'd, NUL-terminated, owned by the caller. */
+int img_fs_readlink (struct img_fs *fs, const char *path, char **target);
+/* Entries other than "." and ".."; *ents owned by the caller
+ * (img_dirents_free). */
+int img_fs_readdir (struct img_fs *fs, const char *path,
+                    struct img_dirent **ents, size_t *n);
+void img_dirents_free (struct img_dirent *ents, size_t n);
+/* Reads up to LEN bytes at OFF; *got is what was read (0 at EOF). */
+int img_fs_pread (struct img_fs *fs, const char *path, void *buf, size_t len,
+                  uint64_t off, size_t *got);
+/* Reads a whole regular file of at most MAX bytes (-EFBIG beyond);
+ * *buf is malloc'd (NUL-terminated after *len bytes), owned by the
+ * caller. */
+int img_fs_read_file (struct img_fs *fs, const char *path, size_t max,
+                      void **buf, size_t *len);
+/* Creates an empty regular file; -EEXIST if PATH exists. */
+int img_fs_create (struct img_fs *fs, const char *path, uint32_t mode,
+                   uint32_t uid, uint32_t gid);
+/* Writes LEN bytes at OFF into an existing regular file, growing it. */
+int img_fs_pwrite (struct img_fs *fs, const char *path, const void *buf,
+                   size_t len, uint64_t off);
+/* Sets the size; growing leaves a hole. */
+int img_fs_truncate (struct img_fs *fs, const char *path, uint64_t size);
+int img_fs_mkdir (struct img_fs *fs, const char *path, uint32_t mode,
+                  uint32_t uid, uint32_t gid);
+int img_fs_symlink (struct img_fs *fs, const char *target, const char *path,
+                    uint32_t uid, uint32_t gid);
+/* MODE carries the file type (S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK). */
+int img_fs_mknod (struct img_fs *fs, const char *path, uint32_t mode,
+                  uint32_t major, uint32_t minor, uint32_t uid, uint32_t gid);
+int img_fs_link (struct img_fs *fs, const char *oldpath, const char *newpath);
+/* Removes a non-directory (the inode is freed with its last link). */
+int img_fs_unlink (struct img_fs *fs, const char *path);
+int img_fs_rmdir (struct img_fs *fs, const char *path);      /* empty only */
+/* Renames within the filesystem; an existing non-directory NEWPATH is
+ * replaced. */
+int img_fs_rename (struct img_fs *fs, const char *oldpath,
+                   const char *newpath);
+int img_fs_chmod (struct img_fs *fs, const char *path, uint32_t mode);
+int img_fs_chown (struct img_fs *fs, const char *path, uint32_t uid,
+                  uint32_t gid);
+int img_fs_utimes (struct img_fs *fs, const char *path, int64_t atime,
+                   uint32_t atime_ns, int64_t mtime, uint32_t mtime_ns);
+
+/* ---- initrd: initramfs images as chains of cpio segments ------------- */
+
+struct img_initrd;
+
+struct img_cpio_entry {
+  char *name;                   /* as stored, without a leading "./" or "/" */
+  uint32_t mode, uid, gid, nlink;
+  uint64_t mtime;
+  uint32_t ino;
+  uint32_t dev_major, dev_minor, rdev_major, rdev_minor;
+  uint64_t size;
+  const unsigned char *data;    /* size bytes (link target for symlinks);
+                                 * owned by the initrd */
+  unsigned segment;             /* which segment holds it */
+};
+
+struct img_initrd_segment {
+  uint64_t offset;              /* in the initrd file */
+  uint64_t length;              /* bytes of the file it covers */
+  const char *compression;      /* "none", "gzip", "zstd", "xz", "lzma",
+                                 * "lz4", "bzip2" */
+  uint64_t uncompressed;        /* bytes of cpio */
+  size_t n_entries;
+};
+
+/* Parses a whole initramfs held in BUF (LEN bytes): every segment, every
+ * member.  NAME is used in messages.  Decompressed sizes are bounded
+ * (MAX_UNCOMPRESSED bytes in all; 0 means 4 GiB).  The caller owns
+ * *initrd (img_initrd_free); it does not refer to BUF afterwards. */
+int img_initrd_parse (struct img_ctx *ctx, const char *name, const void *buf,
+                      size_t len, uint64_t max_uncompressed,
+                      struct img_initrd **initrd);
+void img_initrd_free (struct img_initrd *initrd);
+size_t img_initrd_n_segments (const struct img_initrd *initrd);
+const struct img_initrd_segment *
+img_initrd_segment (const struct img_initrd *initrd, size_t i);
+size_t img_initrd_n_entries (const struct img_initrd *initrd);
+const struct img_cpio_entry *
+img_initrd_entry (const struct img_initrd *initrd, size_t i);
+/* The entry the kernel would end up with for PATH (the last one wins);
+ * NULL if none. */
+const struct img_cpio_entry *
+img_initrd_lookup (const struct img_initrd *initrd, const char *path);
+
+/* A newc archive being built in memory. */
+struct img_cpio;
+int img_cpio_new (struct img_ctx *ctx, struct img_cpio **cpio);
+void img_cpio_free (struct img_cpio *cpio);
+/* Adds a member; DATA is LEN bytes (file contents, or the target of a
+ * symlink).  Names are stored without a leading "/". */
+int img_cpio_add (struct img_cpio *cpio, const char *name, uint32_t mode,
+                  uint32_t uid, uint32_t gid, uint64_t mtime,
+                  uint32_t rdev_major, uint32_t rdev_minor,
+                  const void *data, size_t len);
+/* Ends the archive (TRAILER!!!) and hands over the bytes: *buf is
+ * malloc'd, owned by the caller. */
+int img_cpio_finish (struct img_cpio *cpio, void **buf, size_t *len);
+
+/* An initrd extended with a layer: ORIG, padded with zeros to a 4-byte
+ * boundary (the kernel only recognises an appended cpio there), then
+ * LAYER (a finished newc archive), compressed with COMPRESSION ("none",
+ * "gzip", "zstd", "xz").  *out is malloc'd, owned by the caller. */
+int img_initrd_append (struct img_ctx *ctx, const void *orig, size_t orig_len,
+                       const void *layer, size_t layer_len,
+                       const char *compression, void **out,
+                       size_t *out_len);
+
 /* ---- checksums (crc.c) ------------------------------------------------ */
 
 uint32_t img_crc32 (const void *buf, size_t len);       /* as GPT uses it */

@@ -110,7 +110,8 @@ walk_ebr_chain (struct img_ctx *ctx, struct img_disk *disk,
     }
     if (next.sectors == 0 || !is_extended (next.type))
       return 0;
-    if (next.lba == 0 || (uint64_t) next.lba >= ext_sectors)
+    /* A link of 0 points back at the first EBR: the loop check says so. */
+    if ((uint64_t) next.lba >= ext_sectors)
       return img_err (ctx, -EINVAL,
                       "%s: mbr: EBR at sector %" PRIu64 " links to sector %" PRIu64 ", outside the extended partition",
                       img_disk_name (disk), ebr, ext_lba + next.lba);

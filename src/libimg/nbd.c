@@ -87,7 +87,7 @@ server_message (struct img_nbd *nbd, char *out, size_t outlen)
     if (reason)
       line = reason + 3;
   }
-  snprintf (out, outlen, "%s", line);
+  snprintf (out, outlen, "%.900s", line);
 }
 
 static int

@@ -23,6 +23,19 @@ read_at (struct img_ctx *ctx, const struct img_volume *vol, void *buf,
   return *r == 0;
 }
 
+/* A UUID of all zeros means "none" (tune2fs -U clear); blkid does not
+ * report it either. */
+static void
+set_uuid (char *out, const unsigned char *u)
+{
+  static const unsigned char zero[16];
+
+  if (memcmp (u, zero, sizeof zero) == 0)
+    out[0] = '\0';
+  else
+    img_internal_uuid_to_string (u, out);
+}
+
 /* Copies a fixed-size, maybe unterminated, label field. */
 static void
 copy_label (char *out, size_t outlen, const unsigned char *p, size_t len)
@@ -68,7 +81,7 @@ probe_ext (const unsigned char *sb, struct img_fsinfo *info)
     snprintf (info->type, sizeof info->type, "ext3");
   else
     snprintf (info->type, sizeof info->type, "ext2");
-  img_internal_uuid_to_string (sb + 104, info->uuid);
+  set_uuid (info->uuid, sb + 104);
   copy_label (info->label, sizeof info->label, sb + 120, 16);
   return true;
 }
@@ -97,7 +110,7 @@ img_probe (struct img_ctx *ctx, const struct img_volume *vol,
            struct img_fsinfo *info)
 {
   unsigned char buf[4096];
-  static const unsigned page_sizes[] = { 4096, 8192, 16384, 65536 };
+  static const unsigned page_sizes[] = { 4096, 8192, 16384, 32768, 65536 };
   size_t i;
   int r;
 
@@ -124,7 +137,7 @@ img_probe (struct img_ctx *ctx, const struct img_volume *vol,
     }
     if (memcmp (buf, "XFSB", 4) == 0) {
       snprintf (info->type, sizeof info->type, "xfs");
-      img_internal_uuid_to_string (buf + 32, info->uuid);
+      set_uuid (info->uuid, buf + 32);
       copy_label (info->label, sizeof info->label, buf + 108, 12);
       return 0;
     }
@@ -155,7 +168,7 @@ img_probe (struct img_ctx *ctx, const struct img_volume *vol,
   if (read_at (ctx, vol, buf, sizeof buf, 65536, &r)
       && memcmp (buf + 64, "_BHRfS_M", 8) == 0) {
     snprintf (info->type, sizeof info->type, "btrfs");
-    img_internal_uuid_to_string (buf + 32, info->uuid);
+    set_uuid (info->uuid, buf + 32);
     copy_label (info->label, sizeof info->label, buf + 0x12b, 256);
     return 0;
   }
@@ -174,7 +187,7 @@ img_probe (struct img_ctx *ctx, const struct img_volume *vol,
       snprintf (info->type, sizeof info->type, "swap");
       if (memcmp (sig, "SWAPSPACE2", 10) == 0
           && read_at (ctx, vol, buf, 64, 1024, &r)) {
-        img_internal_uuid_to_string (buf + 12, info->uuid);
+        set_uuid (info->uuid, buf + 12);
         copy_label (info->label, sizeof info->label, buf + 28, 16);
       }
       return r;

@@ -56,9 +56,13 @@ img_ptable_read (struct img_ctx *ctx, struct img_disk *disk,
                     img_disk_name (disk));
   pt->sector_size = 512;
 
+  /* Less than a sector holds neither a table nor a filesystem: an empty
+   * or cut-off file, not a disk to report as blank. */
   if (img_disk_size (disk) < 512) {
-    *ptp = pt;                  /* too small for any table */
-    return 0;
+    r = img_err (ctx, -EINVAL,
+                 "%s: disk: image is only %" PRIu64 " bytes, smaller than one 512-byte sector; it is empty or truncated",
+                 img_disk_name (disk), img_disk_size (disk));
+    goto err;
   }
   r = img_disk_pread (disk, s0, sizeof s0, 0);
   if (r < 0)

@@ -23,9 +23,8 @@ cache=${IMG_TOOLS_CACHE:-/var/cache/img-tools}
 [ $# -le 1 ] || die "usage: guests.sh [DIR]"
 [ "$(id -u)" = 0 ] || die "needs root (debootstrap, loop devices, mounts)"
 
-# NAME:mkguest arguments
-guests=(mbr-plain:mbr-plain mbr-lvm:mbr-lvm gpt-lvm:gpt-lvm
-        mbr-plain-hvm:--hvm,mbr-plain mbr-lvm-hvm:--hvm,mbr-lvm)
+# NAME is the layout, with -hvm for mkguest.sh --hvm.
+guests=(mbr-plain mbr-lvm gpt-lvm mbr-plain-hvm mbr-lvm-hvm)
 
 # One lock for everything, taken before the tree is asked for: debian-tree.sh
 # has no lock of its own, and two debootstraps into one place would wreck it.
@@ -47,7 +46,7 @@ mkdir -p "$dir"
 outputs() {
     local g
     for g in "${guests[@]}"; do
-        printf '%s\n' "$dir/${g%%:*}".{img,img.facts,qcow2,qcow2.facts}
+        printf '%s\n' "$dir/$g".{img,img.facts,qcow2,qcow2.facts}
     done
 }
 # Leftovers of an interrupted run; finished images of another key (a DIR
@@ -59,9 +58,11 @@ if [ "$(cat "$dir/.key" 2>/dev/null)" != "$key" ]; then
 fi
 trap 'rm -f "$dir"/.*.tmp.*' EXIT
 
-for g in "${guests[@]}"; do
-    name=${g%%:*}
-    IFS=, read -r -a args <<<"${g#*:}"
+for name in "${guests[@]}"; do
+    case $name in
+        *-hvm) args=(--hvm "${name%-hvm}") ;;
+        *) args=("$name") ;;
+    esac
     if [ -f "$dir/$name.qcow2" ]; then
         continue  # renamed last, so everything of $name is there
     fi
