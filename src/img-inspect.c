@@ -1,6 +1,7 @@
-/* img-inspect: what is inside a disk image (block layout for now:
- * container format, partition table, LVM, filesystems).  A thin front end
- * over libimg: options, the walk, text or JSON output, exit status. */
+/* img-inspect: what is inside disk images: the block layout (container
+ * format, partition table, LVM, filesystems) and the guest (OS, mount map,
+ * kernels, initrds, bootloader entries).  A thin front end over libimg:
+ * options, text or JSON output, exit status. */
 #include <config.h>
 
 #include <errno.h>

@@ -9,7 +9,7 @@
 . "$top_srcdir/tests/fixtures.sh"
 requires jq; requires sfdisk; requires mke2fs; requires losetup; requires lvm
 requires_root
-plan 60
+plan 69
 
 cd "$TMP"
 
@@ -290,6 +290,25 @@ is "$(lv_json e2.json vgc small '.error')" "vgc/small: lvm: PV pv0 (UUID $pv0_uu
    "(e) only c2.img: small names the missing PV"
 is "$(lv_json e2.json vgc late '.error')" null "(e) only c2.img: late still readable"
 
+# ---- (f) two metadata copies on one PV, metadata ignored on another ----
+# The ignored area keeps a stale copy that must neither win nor warn.
+new_image f1.img 32M
+new_image f2.img 32M
+lvm_setup "f1.img:0:$((32 * MiB))" "f2.img:0:$((32 * MiB))"
+lvm_q pvcreate --pvmetadatacopies 2 "${LVM_LOOPS[0]}" || bail "pvcreate"
+lvm_q pvcreate "${LVM_LOOPS[1]}" || bail "pvcreate"
+lvm_q vgcreate -s 1M vgf "${LVM_LOOPS[@]}" || bail "vgcreate"
+lvm_q lvcreate --activate n --zero n -n big -L 40M vgf || bail "lvcreate big"
+lvm_q pvchange --metadataignore y "${LVM_LOOPS[1]}" || bail "pvchange"
+lvm_q lvcreate --activate n --zero n -n after -L 2M vgf || bail "lvcreate after"
+oracle f vgf
+lvm_end
+img-inspect --json f1.img f2.img >f.json 2>f.err; is $? 0 "(f) img-inspect --json f1.img f2.img"
+is "$(cat f.err)" "" "(f) no warning about the ignored stale copy"
+compare_vg f f.json vgf "(f)"
+img-inspect --json f2.img >f2.json 2>&1; is $? 0 "(f) only the PV with ignored metadata: no error"
+is "$(jq -r '.volume_groups | length' f2.json)" 0 "(f) ... and no VG assembled from it"
+
 # ---- (d) thin pool, thin LV and an old-style snapshot ------------------
 # lvm2 creates neither without device-mapper, so the metadata is edited
 # (vgcfgbackup, awk, vgcfgrestore --force) the way lvm2 itself writes it.
@@ -302,10 +321,10 @@ for lv in plain:4M tdata:8M tmeta:4M cow:4M; do
 done
 lvm_q vgcfgbackup -f vgd.txt vgd || bail "vgcfgbackup"
 awk '
-function sec(name, uuid, vis, type, count, extra,   i, n, kv) {
+function sec(name, uuid, status, type, count, extra,   i, n, kv) {
     print "\t\t" name " {"
     print "\t\t\tid = \"" uuid "\""
-    print "\t\t\tstatus = [\"READ\", \"WRITE\"" (vis ? ", \"VISIBLE\"" : "") "]"
+    print "\t\t\tstatus = [\"READ\", \"WRITE\"" status "]"
     print "\t\t\tflags = []"
     print "\t\t\tsegment_count = 1"
     print "\t\t\tsegment1 {"
@@ -320,11 +339,11 @@ function sec(name, uuid, vis, type, count, extra,   i, n, kv) {
 $0 == "\tlogical_volumes {" { inlv = 1 }
 inlv && /^\t\t[A-Za-z0-9_.+-]+ \{$/ { cur = $1 }
 inlv && $0 == "\t}" {
-    sec("pool", "Pool00-0000-0000-0000-0000-0000-000000", 1, "thin-pool", 8,
+    sec("pool", "Pool00-0000-0000-0000-0000-0000-000000", ", \"VISIBLE\"", "thin-pool", 8,
         "metadata = \"pool_tmeta\";pool = \"pool_tdata\";transaction_id = 1;chunk_size = 128;discards = \"passdown\";zero_new_blocks = 1")
-    sec("thin1", "Thin00-0000-0000-0000-0000-0000-000000", 1, "thin", 16,
+    sec("thin1", "Thin00-0000-0000-0000-0000-0000-000000", ", \"VISIBLE\"", "thin", 16,
         "thin_pool = \"pool\";transaction_id = 0;device_id = 1")
-    sec("snapshot0", "Snap00-0000-0000-0000-0000-0000-000000", 0, "snapshot", 4,
+    sec("snapshot0", "Snap00-0000-0000-0000-0000-0000-000000", "", "snapshot", 4,
         "chunk_size = 8;origin = \"plain\";cow_store = \"cow\"")
     inlv = 0
 }

@@ -412,6 +412,211 @@ int img_initrd_append (struct img_ctx *ctx, const void *orig, size_t orig_len,
                        const char *compression, void **out,
                        size_t *out_len);
 
+/* ---- guest: the guest as its OS sees it ----------------------------- */
+
+struct img_guest;
+
+/* One line of the guest's mount map (from its /etc/fstab, plus the root). */
+struct img_guest_mount {
+  char *mountpoint;             /* "/", "/boot", or "swap" for swap */
+  char *spec;                   /* as fstab says; NULL for a root found
+                                 * without a matching fstab line */
+  char *vfstype;
+  char *options;
+  char *device;                 /* the volume it resolved to
+                                 * ("disk.img:p1", "vg/lv"), or NULL */
+  char *fs_uuid;                /* of that volume, or NULL */
+  bool mounted;                 /* readable through the guest API */
+  char *why_not;                /* when not mounted: why */
+  unsigned fstab_line;          /* 0 if not from fstab */
+};
+
+/* Opens the guest on IMAGES (read-only or read-write): partitions, LVM,
+ * filesystems; finds the root (a filesystem with /etc and a release file
+ * or /etc/fstab; the first if there are several) and mounts, in memory,
+ * what its /etc/fstab names on ext2/3/4.  Nothing is mounted on the host.
+ * Finding no root is not an error (img_guest_n_roots is then 0 and the
+ * path API has nothing to read).  The caller owns *g (img_guest_close). */
+int img_guest_open (struct img_ctx *ctx, const char *const *images,
+                    size_t n_images, int flags, struct img_guest **g);
+/* A host directory as the guest's whole tree (dir backend; no fstab). */
+int img_guest_open_dir (struct img_ctx *ctx, const char *dir, int flags,
+                        struct img_guest **g);
+/* Writes back and closes everything; returns the first error. */
+int img_guest_close (struct img_guest *g);
+struct img_ctx *img_guest_ctx (const struct img_guest *g);
+/* The mount map (owned by the guest). */
+size_t img_guest_n_mounts (const struct img_guest *g);
+const struct img_guest_mount *img_guest_mount (const struct img_guest *g,
+                                               size_t i);
+/* Every filesystem that looked like a root, by volume name (owned by the
+ * guest); the first is the one in use. */
+size_t img_guest_n_roots (const struct img_guest *g);
+const char *img_guest_root (const struct img_guest *g, size_t i);
+/* What the guest was opened on, all owned by the guest: the disks in the
+ * order given, their partition tables, the LVM found on them, and every
+ * volume (partitions or whole disks, then LVs) with the signature probed
+ * on it, its partition (NULL for whole disks and LVs) and its disk's
+ * index.  Out-parameters may be NULL. */
+size_t img_guest_n_disks (const struct img_guest *g);
+struct img_disk *img_guest_disk (const struct img_guest *g, size_t i);
+const struct img_ptable *img_guest_ptable (const struct img_guest *g,
+                                           size_t i);
+const struct img_lvm *img_guest_lvm (const struct img_guest *g);
+size_t img_guest_n_volumes (const struct img_guest *g);
+const struct img_volume *img_guest_volume (const struct img_guest *g,
+                                           size_t i,
+                                           const struct img_fsinfo **info,
+                                           const struct img_part **part,
+                                           size_t *image);
+
+/* Path API across the guest's mount points.  Paths are the guest's own
+ * ("/etc/fstab"); symlinks, absolute ones included, resolve inside the
+ * guest and never reach the host; ".." stops at the guest's root; at most
+ * 40 links are followed (-ELOOP beyond). */
+/* The path with every symlink resolved (FOLLOW_LAST: the last one too);
+ * the final component need not exist.  *canon malloc'd, caller owns. */
+int img_guest_realpath (struct img_guest *g, const char *path,
+                        bool follow_last, char **canon);
+int img_guest_stat (struct img_guest *g, const char *path,
+                    struct img_stat *st);
+int img_guest_lstat (struct img_guest *g, const char *path,
+                     struct img_stat *st);
+bool img_guest_exists (struct img_guest *g, const char *path);
+int img_guest_readlink (struct img_guest *g, const char *path, char **target);
+int img_guest_readdir (struct img_guest *g, const char *path,
+                       struct img_dirent **ents, size_t *n);
+int img_guest_read_file (struct img_guest *g, const char *path, size_t max,
+                         void **buf, size_t *len);
+/* Atomic replace: the new contents go to a temporary file in the same
+ * directory, which is then renamed over PATH (following symlinks to the
+ * real file).  An existing file keeps its mode and owner; a new one gets
+ * MODE (permission bits) and root ownership. */
+int img_guest_write_file (struct img_guest *g, const char *path,
+                          const void *buf, size_t len, uint32_t mode);
+int img_guest_unlink (struct img_guest *g, const char *path);
+int img_guest_rmdir (struct img_guest *g, const char *path);
+/* Both paths must be on the same filesystem (-EXDEV otherwise). */
+int img_guest_rename (struct img_guest *g, const char *oldpath,
+                      const char *newpath);
+int img_guest_mkdir (struct img_guest *g, const char *path, uint32_t mode);
+int img_guest_mkdir_p (struct img_guest *g, const char *path, uint32_t mode);
+int img_guest_symlink (struct img_guest *g, const char *target,
+                       const char *path);
+int img_guest_chmod (struct img_guest *g, const char *path, uint32_t mode);
+int img_guest_chown (struct img_guest *g, const char *path, uint32_t uid,
+                     uint32_t gid);
+int img_guest_utimes (struct img_guest *g, const char *path, int64_t atime,
+                      int64_t mtime);
+/* Calls FN for PATH and everything under it (pre-order; symlinks not
+ * followed; mount points crossed as the guest would).  FN returning
+ * non-zero stops the walk with that value. */
+typedef int (*img_guest_walk_fn) (struct img_guest *g, const char *path,
+                                  const struct img_stat *st, void *data);
+int img_guest_walk (struct img_guest *g, const char *path,
+                    img_guest_walk_fn fn, void *data);
+/* Copies the host tree HOSTDIR into the guest as GUESTDIR (created if
+ * missing): files (holes kept, any size), directories, symlinks, device
+ * nodes, fifos, hard links, modes, owners, mtimes.  Host symlinks are
+ * copied as links, never followed. */
+int img_guest_copy_in (struct img_guest *g, const char *hostdir,
+                       const char *guestdir);
+
+/* ---- config-file parsers (fstab.c, bootcfg.c) ------------------------ */
+
+struct img_fstab_entry {
+  char *spec;                   /* "UUID=...", "/dev/sda1", "LABEL=..." */
+  char *file;                   /* mount point, or "none"/"swap" */
+  char *vfstype;
+  char *options;
+  int freq, passno;
+  unsigned line;                /* 1-based line number in the file */
+};
+
+/* Parses fstab text (octal escapes like \040 decoded).  Malformed lines are
+ * skipped with a debug message; *entries owned by the caller
+ * (img_fstab_free). */
+int img_fstab_parse (struct img_ctx *ctx, const char *text, size_t len,
+                     struct img_fstab_entry **entries, size_t *n);
+void img_fstab_free (struct img_fstab_entry *entries, size_t n);
+
+enum img_boot_kind {
+  IMG_BOOT_GRUB2 = 1,           /* grub.cfg menuentry */
+  IMG_BOOT_GRUB_LEGACY,         /* menu.lst / grub.conf title */
+  IMG_BOOT_BLS,                 /* /boot/loader/entries/NAME.conf */
+  IMG_BOOT_EXTLINUX,            /* extlinux.conf / syslinux.cfg LABEL */
+};
+
+struct img_boot_entry {
+  enum img_boot_kind kind;
+  char *title;
+  char *id;                     /* grub2 --id / $menuentry_id_option, BLS
+                                 * file name; NULL if none */
+  char *kernel;                 /* path as the config names it */
+  char *initrd;                 /* first initrd, or NULL */
+  char *args;                   /* kernel command line, or NULL */
+  char *root;                   /* grub "root" device/search uuid, or NULL */
+  unsigned line;                /* where the entry starts */
+  int depth;                    /* grub2 submenu nesting */
+};
+
+/* Parses a bootloader configuration of KIND.  *entries owned by the
+ * caller (img_boot_entries_free).  For GRUB legacy, *default_index gets
+ * the "default" value (or -1); for GRUB 2 the "set default=" value if it
+ * is a number (or -1).  DEFAULT_INDEX may be NULL. */
+int img_bootcfg_parse (struct img_ctx *ctx, enum img_boot_kind kind,
+                       const char *text, size_t len,
+                       struct img_boot_entry **entries, size_t *n,
+                       int *default_index);
+void img_boot_entries_free (struct img_boot_entry *entries, size_t n);
+const char *img_boot_kind_name (enum img_boot_kind kind);
+
+/* ---- inspection (inspect.c) ------------------------------------------ */
+
+struct img_kernel_info {
+  char *version;                /* "6.1.0-28-amd64" */
+  char *vmlinuz;                /* guest path */
+  char *initrd;                 /* guest path, NULL if none found */
+  char *modules;                /* "/lib/modules/VER", NULL if missing */
+  char *config;                 /* "/boot/config-VER", NULL if missing */
+  /* Xen PV capability: "pvops" (CONFIG_XEN_PV or, before it existed,
+   * CONFIG_XEN), "xenified" (an old -xen kernel), "none", or "unknown"
+   * (no config to tell). */
+  const char *xen;
+};
+
+struct img_bootcfg {
+  char *path;                   /* guest path of the file */
+  enum img_boot_kind kind;
+  int default_index;            /* -1 if not a plain number */
+  size_t n_entries;
+  struct img_boot_entry *entries;
+};
+
+struct img_inspection {
+  /* From os-release, or else the legacy release files. */
+  char *os_id, *os_id_like, *os_name, *os_pretty_name, *os_version_id,
+       *os_codename;
+  char *os_source;              /* the file it came from */
+  char *hostname;
+  char *arch;                   /* from the ELF header of /bin/sh */
+  /* "initramfs-tools", "dracut", "mkinitrd" or "unknown". */
+  const char *initramfs;
+  size_t n_kernels;
+  struct img_kernel_info *kernels;      /* newest version first */
+  size_t n_bootcfgs;
+  struct img_bootcfg *bootcfgs;
+};
+
+/* Inspects the guest's OS, kernels, initramfs tooling and bootloader
+ * configurations.  Unreadable or hostile files are skipped (debug
+ * message), never fatal.  The caller owns *out (img_inspection_free). */
+int img_guest_inspect (struct img_guest *g, struct img_inspection **out);
+void img_inspection_free (struct img_inspection *insp);
+/* Compares kernel version strings the way package managers order them
+ * (numeric runs compared as numbers). */
+int img_version_cmp (const char *a, const char *b);
+
 /* ---- checksums (crc.c) ------------------------------------------------ */
 
 uint32_t img_crc32 (const void *buf, size_t len);       /* as GPT uses it */

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,9 +65,12 @@ struct img_lvm {
 struct found_pv {
   struct img_volume *vol;
   char uuid[39];
+  uint64_t da_start;            /* first data area; 0 if none listed */
 };
 
-/* One metadata text read from one metadata area. */
+/* One metadata text read from one metadata area.  Only the newest copy
+ * of each VG keeps its parsed tree (conf and vg); the others are kept
+ * for the warning when copies disagree. */
 struct meta {
   struct img_lvmconf *conf;
   const struct img_lvmconf_node *vg;
@@ -207,6 +211,7 @@ read_label (struct img_ctx *ctx, struct img_volume *vol, bool *has_label,
                       vol->name);
   format_uuid (p, fp->uuid);
   fp->vol = vol;
+  fp->da_start = 0;
   dev_size = get_le64 (p + PV_UUID_LEN);
   p += PV_UUID_LEN + 8;
 
@@ -225,8 +230,11 @@ read_label (struct img_ctx *ctx, struct img_volume *vol, bool *has_label,
       p += DISK_LOCN_SIZE;
       if (off == 0)
         break;
-      if (list == 0)
+      if (list == 0) {
+        if (fp->da_start == 0)
+          fp->da_start = off;
         continue;
+      }
       if (*n_mdas == MAX_MDAS)
         return img_err (ctx, -EINVAL,
                         "%s: lvm: PV header lists more than %d metadata areas",
@@ -388,6 +396,33 @@ parse_meta (struct img_ctx *ctx, const char *src, const char *text,
   return r;
 }
 
+/* Every PV of a VG usually carries a copy of its metadata: keep one
+ * parsed tree per VG, the newest, so memory does not grow with the
+ * number of copies. */
+static void
+keep_newest (struct scan *sc, struct meta *m)
+{
+  size_t i;
+
+  for (i = 0; i < sc->n_metas; i++) {
+    struct meta *o = &sc->metas[i];
+
+    if (o->conf == NULL || strcmp (o->vg_uuid, m->vg_uuid) != 0)
+      continue;
+    if (m->seqno > o->seqno) {
+      img_lvmconf_free (o->conf);
+      o->conf = NULL;
+      o->vg = NULL;
+    }
+    else {
+      img_lvmconf_free (m->conf);
+      m->conf = NULL;
+      m->vg = NULL;
+    }
+    return;
+  }
+}
+
 static int
 scan_volume (struct scan *sc, struct img_volume *vol)
 {
@@ -436,6 +471,7 @@ scan_volume (struct scan *sc, struct img_volume *vol)
     img_dbg (sc->ctx, "%s: lvm: metadata of VG %s (%s), seqno %" PRIu64,
              vol->name, ms[sc->n_metas].vg->key, ms[sc->n_metas].vg_uuid,
              ms[sc->n_metas].seqno);
+    keep_newest (sc, &ms[sc->n_metas]);
     sc->n_metas++;
   }
   return 0;
@@ -447,7 +483,11 @@ scan_volume (struct scan *sc, struct img_volume *vol)
 struct lv_work {
   const char *unsupported;      /* first segment type we cannot map */
   const char *cow_of;           /* a snapshot's COW store: its snapshot */
+  const char *layered_on;       /* an LV a stripe sits on (pvmove) */
 };
+
+/* A stripe that sits on another LV, not on a PV. */
+#define STRIPE_ON_LV SIZE_MAX
 
 /* Messages about metadata content name the source volume and VG[/LV]. */
 #define VGERR(err, fmt, ...) \
@@ -455,12 +495,6 @@ struct lv_work {
 #define LVERR(err, fmt, ...) \
   img_err (ctx, (err), "%s: lvm: %s/%s: " fmt, src, vg->name, lv->name, \
            ##__VA_ARGS__)
-
-static int
-get_u64 (const struct img_lvmconf_node *sec, const char *key, uint64_t *v)
-{
-  return img_lvmconf_u64 (sec, key, v);
-}
 
 static int
 build_pvs (struct img_ctx *ctx, const char *src, struct img_lvm_vg *vg,
@@ -498,11 +532,11 @@ build_pvs (struct img_ctx *ctx, const char *src, struct img_lvm_vg *vg,
     if (img_lvmconf_string (n, "id", &id) < 0 || !uuid_text_ok (id))
       return VGERR (-EINVAL, "%s: missing or malformed PV id", pv->name);
     snprintf (pv->uuid, sizeof pv->uuid, "%s", id);
-    if (get_u64 (n, "pe_start", &pe_start) < 0
-        || get_u64 (n, "pe_count", &pv->pe_count) < 0)
+    if (img_lvmconf_u64 (n, "pe_start", &pe_start) < 0
+        || img_lvmconf_u64 (n, "pe_count", &pv->pe_count) < 0)
       return VGERR (-EINVAL, "%s: missing or malformed pe_start or pe_count",
                     pv->name);
-    r = get_u64 (n, "dev_size", &dev_size);
+    r = img_lvmconf_u64 (n, "dev_size", &dev_size);
     if (r < 0 && r != -ENOENT)
       return VGERR (-EINVAL, "%s: malformed dev_size", pv->name);
     if (mul_overflow_u64 (pe_start, SECTOR_SIZE, &pv->pe_start)
@@ -512,11 +546,14 @@ build_pvs (struct img_ctx *ctx, const char *src, struct img_lvm_vg *vg,
       return VGERR (-EOVERFLOW,
                     "%s: pe_start %" PRIu64 " + %" PRIu64 " extents overflows",
                     pv->name, pe_start, pv->pe_count);
-    idx[i].name = pv->name;
-    idx[i].idx = i;
     for (k = 0; k < sc->n_found; k++)
-      if (strcmp (sc->found[k].uuid, pv->uuid) == 0)
+      if (strcmp (sc->found[k].uuid, pv->uuid) == 0) {
         pv->dev = sc->found[k].vol;
+        /* lvm2 goes by the metadata's pe_start too; only worth a note. */
+        if (sc->found[k].da_start != pv->pe_start)
+          img_dbg (ctx, "%s: lvm: %s: pe_start %" PRIu64 " in the metadata, %" PRIu64 " in the PV label",
+                   vg->name, pv->name, pv->pe_start, sc->found[k].da_start);
+      }
     if (pv->dev == NULL) {
       vg->partial = true;
       img_dbg (ctx, "%s: lvm: PV %s (UUID %s) is missing", vg->name, pv->name,
@@ -546,15 +583,16 @@ build_pvs (struct img_ctx *ctx, const char *src, struct img_lvm_vg *vg,
 /* stripes = [ "pv0", first_pe, "pv1", first_pe, ... ] */
 static int
 parse_stripes (struct img_ctx *ctx, const char *src, struct img_lvm_vg *vg,
-               struct img_lvm_lv *lv, size_t segno,
+               struct img_lvm_lv *lv, struct lv_work *w, size_t segno,
                const struct img_lvmconf_node *segsec, struct img_lvm_seg *seg,
-               const struct name_idx *pv_idx)
+               const struct name_idx *pv_idx,
+               const struct img_lvmconf_node *lvs)
 {
   const struct img_lvmconf_node *list, *it;
   uint64_t stripe_count, per_stripe, stripe_size = 0, chunk, per_bytes;
   size_t i;
 
-  if (get_u64 (segsec, "stripe_count", &stripe_count) < 0)
+  if (img_lvmconf_u64 (segsec, "stripe_count", &stripe_count) < 0)
     return LVERR (-EINVAL, "segment%zu: missing or malformed stripe_count",
                   segno);
   if (stripe_count == 0 || stripe_count > MAX_STRIPES)
@@ -566,7 +604,8 @@ parse_stripes (struct img_ctx *ctx, const char *src, struct img_lvm_vg *vg,
                   segno, seg->extent_count, stripe_count);
   per_stripe = seg->extent_count / stripe_count;
   if (stripe_count > 1) {
-    if (get_u64 (segsec, "stripe_size", &stripe_size) < 0 || stripe_size == 0)
+    if (img_lvmconf_u64 (segsec, "stripe_size", &stripe_size) < 0
+        || stripe_size == 0)
       return LVERR (-EINVAL, "segment%zu: missing or malformed stripe_size",
                     segno);
     /* extent_count * extent_size did not overflow, so neither do these. */
@@ -602,13 +641,23 @@ parse_stripes (struct img_ctx *ctx, const char *src, struct img_lvm_vg *vg,
       return LVERR (-EINVAL,
                     "segment%zu: stripe %zu is not a PV name and an extent number",
                     segno, i);
+    seg->stripes[i].first_pe = (uint64_t) it->next->i;
     ni = name_lookup (pv_idx, vg->n_pvs, it->s);
-    if (ni == NULL)
-      return LVERR (-EINVAL, "segment%zu: stripe %zu is on unknown PV '%.64s'",
-                    segno, i, it->s);
+    if (ni == NULL) {
+      const struct img_lvmconf_node *under = img_lvmconf_find (lvs, it->s);
+
+      /* An unfinished pvmove leaves LVs layered on its pvmoveN LV. */
+      if (under == NULL || under->type != IMG_LVMCONF_SECTION
+          || strcmp (under->key, lv->name) == 0)
+        return LVERR (-EINVAL, "segment%zu: stripe %zu is on unknown PV '%.64s'",
+                      segno, i, it->s);
+      seg->stripes[i].pv = STRIPE_ON_LV;
+      if (w->layered_on == NULL)
+        w->layered_on = under->key;
+      continue;
+    }
     pv = &vg->pvs[ni->idx];
     seg->stripes[i].pv = ni->idx;
-    seg->stripes[i].first_pe = (uint64_t) it->next->i;
     if (add_overflow_u64 (seg->stripes[i].first_pe, per_stripe, &end)
         || end > pv->pe_count)
       return LVERR (-ERANGE,
@@ -634,7 +683,8 @@ type_name_ok (const char *s)
 static int
 parse_lv (struct img_ctx *ctx, const char *src, struct img_lvm_vg *vg,
           struct img_lvm_lv *lv, struct lv_work *w,
-          const struct img_lvmconf_node *lvsec, const struct name_idx *pv_idx)
+          const struct img_lvmconf_node *lvsec, const struct name_idx *pv_idx,
+          const struct img_lvmconf_node *lvs)
 {
   uint64_t n_segs, total = 0;
   const char *id;
@@ -648,7 +698,7 @@ parse_lv (struct img_ctx *ctx, const char *src, struct img_lvm_vg *vg,
     return LVERR (-EINVAL, "missing or malformed LV id");
   snprintf (lv->uuid, sizeof lv->uuid, "%s", id);
   lv->visible = img_lvmconf_list_has (lvsec, "status", "VISIBLE");
-  if (get_u64 (lvsec, "segment_count", &n_segs) < 0)
+  if (img_lvmconf_u64 (lvsec, "segment_count", &n_segs) < 0)
     return LVERR (-EINVAL, "missing or malformed segment_count");
   if (n_segs == 0 || n_segs > MAX_SEGMENTS)
     return LVERR (-EINVAL, "segment_count %" PRIu64 " is out of range (1-%d)",
@@ -668,8 +718,8 @@ parse_lv (struct img_ctx *ctx, const char *src, struct img_lvm_vg *vg,
     snprintf (key, sizeof key, "segment%zu", i + 1);
     if (img_lvmconf_section (lvsec, key, &segsec) < 0)
       return LVERR (-EINVAL, "%s is missing", key);
-    if (get_u64 (segsec, "start_extent", &seg->start_extent) < 0
-        || get_u64 (segsec, "extent_count", &seg->extent_count) < 0)
+    if (img_lvmconf_u64 (segsec, "start_extent", &seg->start_extent) < 0
+        || img_lvmconf_u64 (segsec, "extent_count", &seg->extent_count) < 0)
       return LVERR (-EINVAL, "%s: missing or malformed start_extent or extent_count",
                     key);
     if (seg->start_extent != total)
@@ -686,7 +736,8 @@ parse_lv (struct img_ctx *ctx, const char *src, struct img_lvm_vg *vg,
       return LVERR (-EINVAL, "%s: missing or malformed type", key);
     snprintf (seg->type, sizeof seg->type, "%s", type);
     if (strcmp (type, "striped") == 0 || strcmp (type, "linear") == 0) {
-      r = parse_stripes (ctx, src, vg, lv, i + 1, segsec, seg, pv_idx);
+      r = parse_stripes (ctx, src, vg, lv, w, i + 1, segsec, seg, pv_idx,
+                         lvs);
       if (r < 0)
         return r;
     }
@@ -817,6 +868,10 @@ build_lv_volume (struct img_ctx *ctx, struct img_lvm_vg *vg,
     return set_lv_error (ctx, vg, lv,
                          "snapshot LVs are not supported (this is the copy-on-write store of %s)",
                          w->cow_of);
+  if (w->layered_on)
+    return set_lv_error (ctx, vg, lv,
+                         "LV is layered on LV %s (an unfinished pvmove?); not supported",
+                         w->layered_on);
   for (i = 0; i < lv->n_segs; i++)
     for (k = 0; k < lv->segs[i].n_stripes; k++) {
       const struct img_lvm_pv *pv = &vg->pvs[lv->segs[i].stripes[k].pv];
@@ -842,14 +897,14 @@ build_lv_volume (struct img_ctx *ctx, struct img_lvm_vg *vg,
       while (left > 0) {
         r = pv_locate (pv->dev, off, &st[0], &run);
         if (r < 0) {
-          img_volume_free (vol);
-          return locate_error (ctx, vg, lv, pv, r, off, left);
+          r = locate_error (ctx, vg, lv, pv, r, off, left);
+          goto out;
         }
         if (run > left)
           run = left;
         r = img_volume_add_segment (ctx, vol, run, 0, 1, st);
         if (r < 0)
-          goto fail;
+          goto out;
         off += run;
         left -= run;
       }
@@ -864,19 +919,19 @@ build_lv_volume (struct img_ctx *ctx, struct img_lvm_vg *vg,
       if (r == 0 && run < per_len)
         r = off + per_len <= pv->dev->size ? -EXDEV : -ERANGE;
       if (r < 0) {
-        img_volume_free (vol);
-        return locate_error (ctx, vg, lv, pv, r, off, per_len);
+        r = locate_error (ctx, vg, lv, pv, r, off, per_len);
+        goto out;
       }
     }
     r = img_volume_add_segment (ctx, vol, seg->extent_count * vg->extent_size,
                                 seg->stripe_size, seg->n_stripes, st);
     if (r < 0)
-      goto fail;
+      goto out;
   }
   lv->vol = vol;
-  return 0;
+  vol = NULL;
 
- fail:
+ out:
   img_volume_free (vol);
   return r;
 }
@@ -917,7 +972,7 @@ build_vg (struct scan *sc, const struct meta *m, struct img_lvm_vg *vg)
   snprintf (vg->name, sizeof vg->name, "%s", m->vg->key);
   snprintf (vg->uuid, sizeof vg->uuid, "%s", m->vg_uuid);
   vg->seqno = m->seqno;
-  if (get_u64 (m->vg, "extent_size", &extent_size) < 0)
+  if (img_lvmconf_u64 (m->vg, "extent_size", &extent_size) < 0)
     return VGERR (-EINVAL, "missing or malformed extent_size");
   if (extent_size == 0 || mul_overflow_u64 (extent_size, SECTOR_SIZE,
                                             &vg->extent_size))
@@ -949,7 +1004,7 @@ build_vg (struct scan *sc, const struct meta *m, struct img_lvm_vg *vg)
                  n->key, n->line);
       goto out;
     }
-    r = parse_lv (ctx, src, vg, &vg->lvs[i], &work[i], n, pv_idx);
+    r = parse_lv (ctx, src, vg, &vg->lvs[i], &work[i], n, pv_idx, lvs);
     if (r < 0)
       goto out;
   }
@@ -981,18 +1036,19 @@ assemble (struct scan *sc, struct img_lvm *lvm)
   int r;
 
   for (i = 0; i < sc->n_metas; i++) {
-    const struct meta *best = &sc->metas[i];
+    const struct meta *best = NULL;
     const struct meta *older = NULL;
     struct img_lvm_vg *vgs;
 
     if (sc->metas[i].used)
       continue;
-    for (k = i; k < sc->n_metas; k++) {
-      struct meta *m = &sc->metas[k];
-      if (!m->used && strcmp (m->vg_uuid, best->vg_uuid) == 0
-          && m->seqno > best->seqno)
-        best = m;
-    }
+    for (k = i; k < sc->n_metas && best == NULL; k++)
+      if (sc->metas[k].conf != NULL
+          && strcmp (sc->metas[k].vg_uuid, sc->metas[i].vg_uuid) == 0)
+        best = &sc->metas[k];
+    if (best == NULL)           /* cannot happen: one copy keeps its tree */
+      return img_err (sc->ctx, -EINVAL, "%s: lvm: lost the metadata of a VG",
+                      sc->metas[i].src);
     for (k = i; k < sc->n_metas; k++) {
       struct meta *m = &sc->metas[k];
       if (m->used || strcmp (m->vg_uuid, best->vg_uuid) != 0)

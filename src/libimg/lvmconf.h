@@ -51,14 +51,15 @@ int img_lvmconf_parse (struct img_ctx *ctx, const char *name,
                        struct img_lvmconf **conf);
 void img_lvmconf_free (struct img_lvmconf *conf);
 /* The top-level section; owned by CONF. */
-const struct img_lvmconf_node *img_lvmconf_root (const struct img_lvmconf *conf);
+const struct img_lvmconf_node *
+img_lvmconf_root (const struct img_lvmconf *conf);
 
 /* Lookups in SECTION.  They record no error message: a missing key is
  * often fine, and the caller knows which VG or LV to name.  They return
  * 0, -ENOENT when KEY is absent or -EINVAL when it has another type;
  * results point into the tree. */
-const struct img_lvmconf_node *img_lvmconf_find (const struct img_lvmconf_node *section,
-                                                 const char *key);
+const struct img_lvmconf_node *
+img_lvmconf_find (const struct img_lvmconf_node *section, const char *key);
 int img_lvmconf_section (const struct img_lvmconf_node *section,
                          const char *key,
                          const struct img_lvmconf_node **sub);

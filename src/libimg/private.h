@@ -119,4 +119,11 @@ int img_internal_ptable_add (struct img_ctx *ctx, struct img_disk *disk,
                              struct img_ptable *pt,
                              const struct img_part *part);
 
+/* guest.c: resolve a guest path (symlinks followed inside the guest) to
+ * its canonical form (*canon, malloc'd) and the filesystem and path in it
+ * that hold it (*rel points into *canon). */
+int img_internal_guest_resolve (struct img_guest *g, const char *path,
+                                bool follow_last, char **canon,
+                                struct img_fs **fs, const char **rel);
+
 #endif /* LIBIMG_PRIVATE_H */

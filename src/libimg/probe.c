@@ -123,7 +123,8 @@ img_probe (struct img_ctx *ctx, const struct img_volume *vol,
       if (memcmp (s, "LABELONE", 8) == 0 && memcmp (s + 24, "LVM2 001", 8) == 0) {
         uint32_t off = get_le32 (s + 20);       /* pv_header offset */
         snprintf (info->type, sizeof info->type, "LVM2_member");
-        if (off >= 32 && off + 32 <= 512)
+        /* (Not off + 32 <= 512: near 2^32 that wraps.) */
+        if (off >= 32 && off <= 512 - 32)
           lvm_uuid (s + off, info->uuid);
         return 0;
       }

@@ -88,7 +88,8 @@ img_ptable_read (struct img_ctx *ctx, struct img_disk *disk,
     r = img_internal_mbr_read (ctx, disk, s0, pt);
   if (r < 0)
     goto err;
-  qsort (pt->parts, pt->n_parts, sizeof *pt->parts, cmp_part);
+  if (pt->n_parts > 1)          /* parts is NULL when there are none */
+    qsort (pt->parts, pt->n_parts, sizeof *pt->parts, cmp_part);
   *ptp = pt;
   return 0;
 

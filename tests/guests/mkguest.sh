@@ -21,7 +21,7 @@ set -euo pipefail
 
 prog=mkguest.sh
 die() { echo "$prog: $*" >&2; exit 1; }
-usage() { sed -n '4,11s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2; }
+usage() { sed -n '4,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2; }
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 hvm=0
@@ -60,31 +60,49 @@ vg=guestvg
 mac=52:54:00:12:34:56
 
 # One builder at a time: concurrent runs would race for loop devices and
-# partx/addpart partition numbers.
+# partx/addpart partition numbers.  (fd 8: a caller's lock on fd 9, such as
+# guests.sh's, stays held by us until we are done.)
 lockdir=${IMG_TOOLS_LOCK_DIR:-/run/lock}
-exec 9>"$lockdir/img-tools-mkguest.lock"
-flock 9
+mkdir -p "$lockdir"
+exec 8>"$lockdir/img-tools-mkguest.lock"
+flock 8
 
 # --- cleanup: whatever happens, leave no mount, loop device or temp dir ---
-mounts=()
-loops=()
-pv="" sw="" disk=""
+# Found afresh rather than tracked, so that a signal arriving between a
+# mount/losetup and its bookkeeping cannot leak one: every loop device backed
+# by our temporary image, every mount under our work dir.
 work=
 tmp_out=
+# Partitions added by partx/addpart outlive a detach of their loop device, so
+# drop them first; just after an unmount the kernel may still call them busy.
+drop_parts() {  # drop_parts /dev/loopN
+    local dev=$1 try p
+    for try in 1 2 3 4 5 6 7 8 9 10; do
+        set -- /sys/block/"${dev#/dev/}"/"${dev#/dev/}"p*
+        [ -e "$1" ] || return 0
+        for p; do delpart "$dev" "${p##*p}" 2>/dev/null || true; done
+        sleep "0.$try"
+    done
+    echo "$prog: could not remove the partitions of $dev" >&2
+    return 1
+}
 cleanup() {
-    local rc=$? i
+    local rc=$? dev
     set +e
-    trap - EXIT INT TERM HUP
-    for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
-        umount "${mounts[i]}" 2>/dev/null || umount -l "${mounts[i]}"
-    done
-    for ((i = ${#loops[@]} - 1; i >= 0; i--)); do
-        # partx/addpart partitions are not dropped by detaching the loop.
-        delpart "${loops[i]}" 9 2>/dev/null
-        partx -d "${loops[i]}" 2>/dev/null
-        losetup -d "${loops[i]}"
-    done
-    if [ -n "$work" ]; then rm -rf "$work"; fi
+    trap - EXIT
+    trap '' INT TERM HUP  # a second Ctrl-C must not cut the cleanup short
+    if [ -n "$work" ] && mountpoint -q "$work/mnt"; then
+        umount -R "$work/mnt" || umount -R -l "$work/mnt"
+    fi
+    if [ -n "$tmp_out" ] && [ -e "$tmp_out" ]; then
+        for dev in $(losetup -n -O NAME -j "$tmp_out"); do
+            drop_parts "$dev"
+            losetup -d "$dev"
+        done
+    fi
+    # --one-file-system: should an unmount have failed, never descend into
+    # the image, let alone the host's /dev bound inside it.
+    if [ -n "$work" ]; then rm -rf --one-file-system "$work"; fi
     if [ "$rc" != 0 ] && [ -n "$tmp_out" ]; then
         rm -f "$tmp_out" "$tmp_out.facts"
     fi
@@ -94,24 +112,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 trap 'echo "$prog: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
-
-attach() {  # attach VAR [losetup options] IMG: VAR=the new loop device
-    # Not run in $(...): the device must be recorded in this shell's list.
-    local -n dev_=$1
-    shift
-    dev_=$(losetup -f --show "$@")
-    loops+=("$dev_")
-}
-detach() {
-    local dev=$1 i
-    losetup -d "$dev"
-    for i in "${!loops[@]}"; do [ "${loops[i]}" = "$dev" ] && unset 'loops[i]'; done
-    loops=("${loops[@]}")
-}
-do_mount() {
-    mount "$@"
-    mounts+=("${!#}")
-}
 
 # Stable UUIDs per image name: facts, fstab and grub.cfg stay the same from
 # one rebuild to the next, and two layouts never share a UUID.
@@ -134,7 +134,8 @@ fact() {  # fact KEY VALUE: one shell-sourceable line of the facts file
 work=$(mktemp -d "$(dirname "$tree")/.mkguest.XXXXXX")
 stage=$work/root
 bootstage=$work/boot
-tmp_out=$out.tmp.$$
+# Absolute, so that losetup -j finds the loops over it whatever the cwd.
+tmp_out=$(cd "$(dirname "$out")" && pwd)/$(basename "$out").tmp.$$
 
 t0=$SECONDS
 # A hardlink copy is quick, but every file in it is also a file of the cache:
@@ -221,7 +222,7 @@ if [ $lvm = 1 ]; then fact PV_PART "$data_part"; else fact ROOT_PART "$data_part
 # private LVM_SYSTEM_DIR keeps the host's configuration, devices file, hints,
 # backups and locks out of it, and the filter lets LVM see only our loop.
 if [ $lvm = 1 ]; then
-    attach pv -o "${pstart[$data_part]}" --sizelimit "${psize[$data_part]}" "$tmp_out"
+    pv=$(losetup -f --show -o "${pstart[$data_part]}" --sizelimit "${psize[$data_part]}" "$tmp_out")
     export LVM_SYSTEM_DIR=$work/lvm LVM_SUPPRESS_FD_WARNINGS=1
     mkdir -p "$LVM_SYSTEM_DIR/lock" "$LVM_SYSTEM_DIR/run"
     cat >"$LVM_SYSTEM_DIR/lvm.conf" <<EOF
@@ -291,7 +292,7 @@ EOF
     if [ -z "${lvoff[root]:-}" ] || [ -z "${lvoff[swap]:-}" ]; then
         die "LVs not found after lvcreate"
     fi
-    detach "$pv"
+    losetup -d "$pv"
     unset LVM_SYSTEM_DIR
 
     root_off=${lvoff[root]} root_len=${lvlen[root]}
@@ -390,9 +391,9 @@ fact ROOT_OFFSET "$root_off"
 fact ROOT_SIZE "$root_len"
 fact ROOT_DEVICE "$root_spec"
 if [ $lvm = 1 ]; then
-    attach sw -o "$swap_off" --sizelimit "$swap_len" "$tmp_out"
+    sw=$(losetup -f --show -o "$swap_off" --sizelimit "$swap_len" "$tmp_out")
     mkswap -q -U "$swap_uuid" -L swap "$sw"
-    detach "$sw"
+    losetup -d "$sw"
     fact SWAP_UUID "$swap_uuid"
     fact SWAP_LABEL swap
     fact SWAP_OFFSET "$swap_off"
@@ -406,11 +407,10 @@ fi
 # partition tables), and an LVM root as an extra partition over the LV's
 # bytes (10_linux gives up on a root that is a whole loop device).
 t0=$SECONDS
-attach disk "$tmp_out"
-# Partitions added by partx outlive a detach: drop any that a careless
-# earlier user of this loop device left, or adding ours fails with EBUSY.
-partx -d "$disk" 2>/dev/null || true
-delpart "$disk" 9 2>/dev/null || true
+disk=$(losetup -f --show "$tmp_out")
+# Drop any partitions that a careless earlier user of this loop device left
+# behind, or adding ours fails with EBUSY.
+drop_parts "$disk"
 if [ $lvm = 1 ]; then
     # The kernel refuses overlapping partitions, so the PV partition itself
     # stays hidden and only the LV inside it is added.
@@ -423,11 +423,11 @@ else
 fi
 mnt=$work/mnt
 mkdir "$mnt"
-do_mount "$rootdev" "$mnt"
-do_mount "${disk}p$boot_part" "$mnt/boot"
-do_mount --bind /dev "$mnt/dev"
-do_mount -t proc proc "$mnt/proc"
-do_mount -t sysfs sysfs "$mnt/sys"
+mount "$rootdev" "$mnt"
+mount "${disk}p$boot_part" "$mnt/boot"
+mount --bind /dev "$mnt/dev"
+mount -t proc proc "$mnt/proc"
+mount -t sysfs sysfs "$mnt/sys"
 in_guest() { chroot "$mnt" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C "$@"; }
 
 if [ $lvm = 1 ]; then
@@ -436,7 +436,8 @@ if [ $lvm = 1 ]; then
     # is unconditional, so the tree's initrd normally has it already and the
     # slow (~80 s) rebuild is only done when it does not.
     has_lvm() {
-        in_guest lsinitramfs "/boot/initrd.img-$kver" | grep -Eq '(^|/)sbin/lvm$'
+        # not grep -q: with pipefail, its early exit would fail lsinitramfs
+        in_guest lsinitramfs "/boot/initrd.img-$kver" | grep -E '(^|/)sbin/lvm$' >/dev/null
     }
     if ! has_lvm; then
         in_guest update-initramfs -u -k all >/dev/null
@@ -462,11 +463,9 @@ fact HOSTNAME "$name"
 fact ROOT_PASSWORD root
 fact SERIAL_CONSOLE ttyS0
 
-for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do umount "${mounts[i]}"; done
-mounts=()
-delpart "$disk" 9 2>/dev/null || true
-partx -d "$disk"
-detach "$disk"
+umount -R "$mnt"
+drop_parts "$disk"
+losetup -d "$disk"
 echo "$prog: bootloader installed: $((SECONDS - t0)) s" >&2
 
 printf '%s\n' "# img-tools test guest, written by tests/guests/mkguest.sh" "${facts[@]}" \

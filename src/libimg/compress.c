@@ -1,0 +1,753 @@
+/* Compressed initramfs segments: one stream at a time, from a buffer.
+ * Each decompressor stops where its stream ends, as the kernel's own
+ * (lib/decompress_*.c) do, and reports how much input it used, so that
+ * the segment walk can go on with whatever follows; output is bounded so
+ * that a decompression bomb is an error, not an exhausted host. */
+#include <config.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bzlib.h>
+#include <lz4.h>
+#include <lz4hc.h>
+#include <lzma.h>
+#include <zlib.h>
+#include <zstd.h>
+#include <zstd_errors.h>
+
+#include "private.h"
+#include "initrd-private.h"
+
+/* The kernel's legacy lz4 format: magic, then chunks of at most 8 MiB of
+ * output, each preceded by its compressed length; no end marker (the
+ * stream ends with the input or at four zero bytes). */
+#define LZ4_LEGACY_MAGIC 0x184C2102u
+#define LZ4_LEGACY_CHUNK (8 << 20)
+
+/* zstd's own command-line default: frames asking for a larger window
+ * need --long / --memory there too. */
+#define ZSTD_WINDOWLOG_LIMIT 27
+/* xz -9 needs 65 MiB to decompress; far more is a hostile header. */
+#define LZMA_MEMLIMIT ((uint64_t) 1 << 30)
+
+/* zlib and libbz2 count in unsigned int: feed them in slices. */
+#define SLICE ((size_t) 1 << 30)
+
+static const struct {
+  const char *name;
+  unsigned char magic[6];
+  size_t magic_len;
+} formats[] = {
+  [IMG_COMP_NONE] = { "none", { 0 }, 0 },
+  [IMG_COMP_GZIP] = { "gzip", { 0x1f, 0x8b }, 2 },
+  [IMG_COMP_ZSTD] = { "zstd", { 0x28, 0xb5, 0x2f, 0xfd }, 4 },
+  [IMG_COMP_XZ] = { "xz", { 0xfd, '7', 'z', 'X', 'Z', 0 }, 6 },
+  /* What the kernel matches: the usual properties byte (lc=3 lp=0 pb=2)
+   * and a dictionary size whose low byte is zero. */
+  [IMG_COMP_LZMA] = { "lzma", { 0x5d, 0x00 }, 2 },
+  [IMG_COMP_LZ4] = { "lz4", { 0x02, 0x21, 0x4c, 0x18 }, 4 },
+  [IMG_COMP_BZIP2] = { "bzip2", { 'B', 'Z', 'h' }, 3 },
+  [IMG_COMP_LZO] = { "lzo", { 0x89, 'L', 'Z', 'O', 0, 0x0d }, 6 },
+  [IMG_COMP_LZ4_FRAME] = { "lz4-frame", { 0x04, 0x22, 0x4d, 0x18 }, 4 },
+};
+
+int
+img_internal_comp_detect (const unsigned char *buf, size_t len)
+{
+  size_t i;
+
+  for (i = 1; i < ARRAY_SIZE (formats); i++)
+    if (len >= formats[i].magic_len
+        && memcmp (buf, formats[i].magic, formats[i].magic_len) == 0)
+      return (int) i;
+  return -1;
+}
+
+const char *
+img_internal_comp_name (int comp)
+{
+  if (comp < 0 || (size_t) comp >= ARRAY_SIZE (formats))
+    return "unknown";
+  return formats[comp].name;
+}
+
+int
+img_internal_comp_from_name (const char *name)
+{
+  size_t i;
+
+  for (i = 0; i < ARRAY_SIZE (formats); i++)
+    if (strcmp (formats[i].name, name) == 0)
+      return (int) i;
+  return -1;
+}
+
+/* ---- bounded output ----------------------------------------------------- */
+
+struct outbuf {
+  unsigned char *p;
+  size_t len, cap;
+  size_t max;                   /* output allowed */
+};
+
+/* Room for at least one more byte, but never more than max + 1 bytes in
+ * all: a stream that produces more than max shows itself without the
+ * host paying for it. */
+static int
+outbuf_grow (struct outbuf *o)
+{
+  size_t hard, want;
+  unsigned char *p;
+
+  if (o->len < o->cap)
+    return 0;
+  hard = o->max + 1;
+  if (o->cap >= hard)
+    return -EFBIG;
+  if (o->cap == 0)
+    want = 1 << 20;
+  else if (__builtin_mul_overflow (o->cap, 2, &want))
+    want = hard;
+  if (want > hard)
+    want = hard;
+  p = realloc (o->p, want);
+  if (p == NULL)
+    return -ENOMEM;
+  o->p = p;
+  o->cap = want;
+  return 0;
+}
+
+/* Gives the bytes to the caller, trimmed. */
+static void
+outbuf_take (struct outbuf *o, unsigned char **out, size_t *out_len)
+{
+  unsigned char *p;
+
+  if (o->len > 0 && o->len < o->cap && (p = realloc (o->p, o->len)) != NULL)
+    o->p = p;
+  *out = o->p;
+  *out_len = o->len;
+  o->p = NULL;
+}
+
+static int
+too_big (struct img_ctx *ctx, const char *where, uint64_t limit)
+{
+  return img_err (ctx, -EFBIG,
+                  "%s: decompressed data exceeds the limit of %" PRIu64 " bytes (a decompression bomb, or raise the limit)",
+                  where, limit);
+}
+
+static int
+grow_or_fail (struct img_ctx *ctx, const char *where, struct outbuf *o,
+              uint64_t limit)
+{
+  int r = outbuf_grow (o);
+
+  if (r == -EFBIG)
+    return too_big (ctx, where, limit);
+  if (r < 0)
+    return img_err (ctx, r, "%s: out of memory", where);
+  return 0;
+}
+
+static int
+truncated (struct img_ctx *ctx, const char *where, const char *fmt_name)
+{
+  return img_err (ctx, -EIO, "%s: truncated %s stream", where, fmt_name);
+}
+
+/* ---- gzip (one member, as the kernel's decompress_inflate reads) ------- */
+
+static int
+gunzip (struct img_ctx *ctx, const char *where, const unsigned char *in,
+        size_t in_len, struct outbuf *o, uint64_t limit, size_t *used)
+{
+  z_stream zs;
+  size_t fed = 0, before_in, before_out;
+  int zr, r;
+
+  memset (&zs, 0, sizeof zs);
+  if (inflateInit2 (&zs, 16 + MAX_WBITS) != Z_OK)
+    return img_err (ctx, -ENOMEM, "%s: out of memory", where);
+  for (;;) {
+    if (zs.avail_in == 0 && fed < in_len) {
+      size_t n = in_len - fed < SLICE ? in_len - fed : SLICE;
+      zs.next_in = (unsigned char *) in + fed;
+      zs.avail_in = (uInt) n;
+      fed += n;
+    }
+    if ((r = grow_or_fail (ctx, where, o, limit)) < 0)
+      goto out;
+    zs.next_out = o->p + o->len;
+    zs.avail_out = (uInt) (o->cap - o->len < SLICE ? o->cap - o->len : SLICE);
+    before_in = zs.avail_in;
+    before_out = zs.avail_out;
+    zr = inflate (&zs, Z_NO_FLUSH);
+    o->len += before_out - zs.avail_out;
+    if (o->len > o->max) {
+      r = too_big (ctx, where, limit);
+      goto out;
+    }
+    if (zr == Z_STREAM_END)
+      break;
+    if (zr == Z_MEM_ERROR) {
+      r = img_err (ctx, -ENOMEM, "%s: out of memory", where);
+      goto out;
+    }
+    if (zr == Z_DATA_ERROR || zr == Z_NEED_DICT || zr == Z_STREAM_ERROR) {
+      r = img_err (ctx, -EIO, "%s: corrupt gzip stream (%s)", where,
+                   zs.msg ? zs.msg : "bad data");
+      goto out;
+    }
+    /* Z_OK or Z_BUF_ERROR: no progress with all the input given and
+     * room left for output means the stream stops short. */
+    if (zs.avail_in == 0 && fed == in_len && zs.avail_out > 0) {
+      r = truncated (ctx, where, "gzip");
+      goto out;
+    }
+    if (before_in == zs.avail_in && before_out == zs.avail_out
+        && zs.avail_out > 0) {
+      r = truncated (ctx, where, "gzip");
+      goto out;
+    }
+  }
+  *used = fed - zs.avail_in;
+  r = 0;
+ out:
+  inflateEnd (&zs);
+  return r;
+}
+
+/* ---- zstd (one frame, as decompress_unzstd reads) ---------------------- */
+
+static int
+unzstd (struct img_ctx *ctx, const char *where, const unsigned char *in,
+        size_t in_len, struct outbuf *o, uint64_t limit, size_t *used)
+{
+  ZSTD_DCtx *d;
+  ZSTD_inBuffer ib = { in, in_len, 0 };
+  ZSTD_outBuffer ob;
+  size_t ret;
+  int r;
+
+  d = ZSTD_createDCtx ();
+  if (d == NULL)
+    return img_err (ctx, -ENOMEM, "%s: out of memory", where);
+  ZSTD_DCtx_setParameter (d, ZSTD_d_windowLogMax, ZSTD_WINDOWLOG_LIMIT);
+  for (;;) {
+    if ((r = grow_or_fail (ctx, where, o, limit)) < 0)
+      goto out;
+    ob.dst = o->p + o->len;
+    ob.size = o->cap - o->len;
+    ob.pos = 0;
+    ret = ZSTD_decompressStream (d, &ob, &ib);
+    o->len += ob.pos;
+    if (ZSTD_isError (ret)) {
+      if (ZSTD_getErrorCode (ret) == ZSTD_error_frameParameter_windowTooLarge)
+        r = img_err (ctx, -EIO,
+                     "%s: zstd frame needs a window larger than %u MiB",
+                     where, (1u << ZSTD_WINDOWLOG_LIMIT) >> 20);
+      else
+        r = img_err (ctx, -EIO, "%s: corrupt zstd stream (%s)", where,
+                     ZSTD_getErrorName (ret));
+      goto out;
+    }
+    if (o->len > o->max) {
+      r = too_big (ctx, where, limit);
+      goto out;
+    }
+    if (ret == 0)
+      break;
+    /* Room left for output and all input used: the frame stops short. */
+    if (ib.pos == ib.size && ob.pos < ob.size) {
+      r = truncated (ctx, where, "zstd");
+      goto out;
+    }
+  }
+  *used = ib.pos;
+  r = 0;
+ out:
+  ZSTD_freeDCtx (d);
+  return r;
+}
+
+/* ---- xz and lzma (one stream; liblzma without LZMA_CONCATENATED) ------- */
+
+static int
+unlzma_common (struct img_ctx *ctx, const char *where, int comp,
+               const unsigned char *in, size_t in_len, struct outbuf *o,
+               uint64_t limit, size_t *used)
+{
+  lzma_stream s = LZMA_STREAM_INIT;
+  const char *fmt_name = img_internal_comp_name (comp);
+  lzma_ret lr;
+  size_t before_out;
+  int r;
+
+  if (comp == IMG_COMP_XZ)
+    lr = lzma_stream_decoder (&s, LZMA_MEMLIMIT, 0);
+  else
+    lr = lzma_alone_decoder (&s, LZMA_MEMLIMIT);
+  if (lr != LZMA_OK)
+    return img_err (ctx, -ENOMEM, "%s: out of memory", where);
+  s.next_in = in;
+  s.avail_in = in_len;
+  for (;;) {
+    if ((r = grow_or_fail (ctx, where, o, limit)) < 0)
+      goto out;
+    s.next_out = o->p + o->len;
+    s.avail_out = o->cap - o->len;
+    before_out = s.avail_out;
+    lr = lzma_code (&s, LZMA_FINISH);
+    o->len += before_out - s.avail_out;
+    if (o->len > o->max) {
+      r = too_big (ctx, where, limit);
+      goto out;
+    }
+    switch (lr) {
+    case LZMA_STREAM_END:
+      *used = in_len - s.avail_in;
+      r = 0;
+      goto out;
+    case LZMA_OK:
+      if (s.avail_out > 0 && s.avail_in == 0) {
+        r = truncated (ctx, where, fmt_name);
+        goto out;
+      }
+      break;
+    case LZMA_BUF_ERROR:
+      r = truncated (ctx, where, fmt_name);
+      goto out;
+    case LZMA_MEM_ERROR:
+      r = img_err (ctx, -ENOMEM, "%s: out of memory", where);
+      goto out;
+    case LZMA_MEMLIMIT_ERROR:
+      r = img_err (ctx, -EIO,
+                   "%s: %s stream needs more than %" PRIu64 " MiB of memory to decompress",
+                   where, fmt_name, LZMA_MEMLIMIT >> 20);
+      goto out;
+    case LZMA_OPTIONS_ERROR:
+      r = img_err (ctx, -EIO, "%s: %s stream uses unsupported options",
+                   where, fmt_name);
+      goto out;
+    default:
+      r = img_err (ctx, -EIO, "%s: corrupt %s stream", where, fmt_name);
+      goto out;
+    }
+  }
+ out:
+  lzma_end (&s);
+  return r;
+}
+
+/* ---- bzip2 (one stream) ------------------------------------------------- */
+
+static int
+bunzip2 (struct img_ctx *ctx, const char *where, const unsigned char *in,
+         size_t in_len, struct outbuf *o, uint64_t limit, size_t *used)
+{
+  bz_stream b;
+  size_t fed = 0, before_in, before_out;
+  int br, r;
+
+  memset (&b, 0, sizeof b);
+  if (BZ2_bzDecompressInit (&b, 0, 0) != BZ_OK)
+    return img_err (ctx, -ENOMEM, "%s: out of memory", where);
+  for (;;) {
+    if (b.avail_in == 0 && fed < in_len) {
+      size_t n = in_len - fed < SLICE ? in_len - fed : SLICE;
+      b.next_in = (char *) in + fed;
+      b.avail_in = (unsigned) n;
+      fed += n;
+    }
+    if ((r = grow_or_fail (ctx, where, o, limit)) < 0)
+      goto out;
+    b.next_out = (char *) o->p + o->len;
+    b.avail_out = (unsigned) (o->cap - o->len < SLICE ? o->cap - o->len : SLICE);
+    before_in = b.avail_in;
+    before_out = b.avail_out;
+    br = BZ2_bzDecompress (&b);
+    o->len += before_out - b.avail_out;
+    if (o->len > o->max) {
+      r = too_big (ctx, where, limit);
+      goto out;
+    }
+    if (br == BZ_STREAM_END)
+      break;
+    if (br == BZ_MEM_ERROR) {
+      r = img_err (ctx, -ENOMEM, "%s: out of memory", where);
+      goto out;
+    }
+    if (br != BZ_OK) {
+      r = img_err (ctx, -EIO, "%s: corrupt bzip2 stream", where);
+      goto out;
+    }
+    if (b.avail_in == 0 && fed == in_len && b.avail_out > 0) {
+      r = truncated (ctx, where, "bzip2");
+      goto out;
+    }
+    if (before_in == b.avail_in && before_out == b.avail_out) {
+      r = truncated (ctx, where, "bzip2");
+      goto out;
+    }
+  }
+  *used = fed - b.avail_in;
+  r = 0;
+ out:
+  BZ2_bzDecompressEnd (&b);
+  return r;
+}
+
+/* ---- lz4, legacy format (as decompress_unlz4 reads) -------------------- */
+
+static int
+unlz4 (struct img_ctx *ctx, const char *where, const unsigned char *in,
+       size_t in_len, struct outbuf *o, uint64_t limit, size_t *used)
+{
+  const size_t bound = LZ4_COMPRESSBOUND (LZ4_LEGACY_CHUNK);
+  char *chunk;
+  size_t pos = 4;
+  uint32_t csize;
+  int n, r = 0;
+
+  chunk = malloc (LZ4_LEGACY_CHUNK);
+  if (chunk == NULL)
+    return img_err (ctx, -ENOMEM, "%s: out of memory", where);
+  /* Each round consumes at least 4 bytes: bounded by the input. */
+  while (pos < in_len) {
+    if (in_len - pos < 4) {
+      /* A short tail of zeros is padding; anything else a cut chunk. */
+      size_t i;
+      for (i = pos; i < in_len && in[i] == 0; i++)
+        ;
+      if (i == in_len)
+        break;
+      r = truncated (ctx, where, "lz4");
+      goto out;
+    }
+    csize = get_le32 (in + pos);
+    if (csize == 0)             /* zero padding ends the stream */
+      break;
+    if (csize == LZ4_LEGACY_MAGIC) {
+      pos += 4;
+      continue;
+    }
+    if (csize > bound) {
+      r = img_err (ctx, -EIO,
+                   "%s: corrupt lz4 stream (chunk of %" PRIu32 " bytes at offset %zu; data after an lz4 segment needs zero padding)",
+                   where, csize, pos);
+      goto out;
+    }
+    pos += 4;
+    if (csize > in_len - pos) {
+      r = truncated (ctx, where, "lz4");
+      goto out;
+    }
+    n = LZ4_decompress_safe ((const char *) in + pos, chunk, (int) csize,
+                             LZ4_LEGACY_CHUNK);
+    if (n < 0) {
+      r = img_err (ctx, -EIO, "%s: corrupt lz4 stream (chunk at offset %zu)",
+                   where, pos - 4);
+      goto out;
+    }
+    pos += csize;
+    if ((size_t) n > o->max - o->len) {
+      r = too_big (ctx, where, limit);
+      goto out;
+    }
+    while (o->cap - o->len < (size_t) n)
+      if ((r = grow_or_fail (ctx, where, o, limit)) < 0)
+        goto out;
+    memcpy (o->p + o->len, chunk, n);
+    o->len += n;
+  }
+  *used = pos;
+ out:
+  free (chunk);
+  return r;
+}
+
+int
+img_internal_decompress (struct img_ctx *ctx, const char *where, int comp,
+                         const unsigned char *in, size_t in_len,
+                         uint64_t max_out, uint64_t limit,
+                         unsigned char **out, size_t *out_len, size_t *used)
+{
+  struct outbuf o = { NULL, 0, 0, 0 };
+  size_t u = 0;
+  int r;
+
+  o.max = max_out < SIZE_MAX - 1 ? (size_t) max_out : SIZE_MAX - 1;
+  switch (comp) {
+  case IMG_COMP_GZIP:
+    r = gunzip (ctx, where, in, in_len, &o, limit, &u);
+    break;
+  case IMG_COMP_ZSTD:
+    r = unzstd (ctx, where, in, in_len, &o, limit, &u);
+    break;
+  case IMG_COMP_XZ:
+  case IMG_COMP_LZMA:
+    r = unlzma_common (ctx, where, comp, in, in_len, &o, limit, &u);
+    break;
+  case IMG_COMP_BZIP2:
+    r = bunzip2 (ctx, where, in, in_len, &o, limit, &u);
+    break;
+  case IMG_COMP_LZ4:
+    r = unlz4 (ctx, where, in, in_len, &o, limit, &u);
+    break;
+  case IMG_COMP_LZO:
+    return img_err (ctx, -ENOTSUP,
+                    "%s: lzo compression is not supported (repack the initrd with gzip, zstd or xz)",
+                    where);
+  case IMG_COMP_LZ4_FRAME:
+    return img_err (ctx, -ENOTSUP,
+                    "%s: lz4 frame format, which the kernel cannot read (initrds need the legacy format, lz4 -l)",
+                    where);
+  default:
+    return img_err (ctx, -EINVAL, "%s: unknown compression", where);
+  }
+  if (r < 0) {
+    free (o.p);
+    return r;
+  }
+  /* Every format has a header of several bytes: a stream that used no
+   * input would stall the walk. */
+  if (u == 0 || u > in_len) {
+    free (o.p);
+    return img_err (ctx, -EIO, "%s: empty %s stream", where,
+                    img_internal_comp_name (comp));
+  }
+  outbuf_take (&o, out, out_len);
+  *used = u;
+  return 0;
+}
+
+/* ---- compression, for appended layers ----------------------------------- */
+
+static int
+gzip_buf (const unsigned char *in, size_t in_len, unsigned char **out,
+          size_t *out_len)
+{
+  z_stream zs;
+  uLong bound;
+  unsigned char *p;
+  int zr;
+
+  if (in_len > UINT_MAX / 2)
+    return -EFBIG;
+  memset (&zs, 0, sizeof zs);
+  if (deflateInit2 (&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8,
+                    Z_DEFAULT_STRATEGY) != Z_OK)
+    return -ENOMEM;
+  bound = deflateBound (&zs, in_len) + 32;
+  p = malloc (bound);
+  if (p == NULL) {
+    deflateEnd (&zs);
+    return -ENOMEM;
+  }
+  zs.next_in = (unsigned char *) in;
+  zs.avail_in = in_len;
+  zs.next_out = p;
+  zs.avail_out = bound;
+  zr = deflate (&zs, Z_FINISH);
+  deflateEnd (&zs);
+  if (zr != Z_STREAM_END) {
+    free (p);
+    return -EIO;
+  }
+  *out = p;
+  *out_len = bound - zs.avail_out;
+  return 0;
+}
+
+static int
+zstd_buf (const unsigned char *in, size_t in_len, unsigned char **out,
+          size_t *out_len)
+{
+  size_t bound = ZSTD_compressBound (in_len), n;
+  unsigned char *p;
+  ZSTD_CCtx *c;
+
+  if (ZSTD_isError (bound))
+    return -EFBIG;
+  p = malloc (bound);
+  c = ZSTD_createCCtx ();
+  if (p == NULL || c == NULL) {
+    free (p);
+    ZSTD_freeCCtx (c);
+    return -ENOMEM;
+  }
+  /* With a checksum, as the zstd command writes it: a damaged layer is
+   * then an error, not garbage. */
+  ZSTD_CCtx_setParameter (c, ZSTD_c_compressionLevel, 19);
+  ZSTD_CCtx_setParameter (c, ZSTD_c_checksumFlag, 1);
+  n = ZSTD_compress2 (c, p, bound, in, in_len);
+  ZSTD_freeCCtx (c);
+  if (ZSTD_isError (n)) {
+    free (p);
+    return -EIO;
+  }
+  *out = p;
+  *out_len = n;
+  return 0;
+}
+
+static int
+xz_buf (int comp, const unsigned char *in, size_t in_len, unsigned char **out,
+        size_t *out_len)
+{
+  lzma_stream s = LZMA_STREAM_INIT;
+  lzma_options_lzma opt;
+  size_t bound = lzma_stream_buffer_bound (in_len);
+  unsigned char *p;
+  lzma_ret lr;
+
+  if (bound == 0)
+    return -EFBIG;
+  p = malloc (bound);
+  if (p == NULL)
+    return -ENOMEM;
+  if (comp == IMG_COMP_XZ) {
+    size_t pos = 0;
+    /* The kernel's xz decoder checks CRC32 only (xz --check=crc32). */
+    lr = lzma_easy_buffer_encode (6, LZMA_CHECK_CRC32, NULL, in, in_len,
+                                  p, &pos, bound);
+    if (lr != LZMA_OK) {
+      free (p);
+      return lr == LZMA_MEM_ERROR ? -ENOMEM : -EIO;
+    }
+    *out = p;
+    *out_len = pos;
+    return 0;
+  }
+  if (lzma_lzma_preset (&opt, 6) || lzma_alone_encoder (&s, &opt) != LZMA_OK) {
+    free (p);
+    return -ENOMEM;
+  }
+  s.next_in = in;
+  s.avail_in = in_len;
+  s.next_out = p;
+  s.avail_out = bound;
+  lr = lzma_code (&s, LZMA_FINISH);
+  lzma_end (&s);
+  if (lr != LZMA_STREAM_END) {
+    free (p);
+    return lr == LZMA_MEM_ERROR ? -ENOMEM : -EIO;
+  }
+  *out = p;
+  *out_len = bound - s.avail_out;
+  return 0;
+}
+
+static int
+bzip2_buf (const unsigned char *in, size_t in_len, unsigned char **out,
+           size_t *out_len)
+{
+  unsigned int n;
+  size_t bound;
+  unsigned char *p;
+
+  /* bzip2's documented worst case: 1% larger plus 600 bytes. */
+  if (in_len > UINT_MAX / 2)
+    return -EFBIG;
+  bound = in_len + in_len / 100 + 601;
+  p = malloc (bound);
+  if (p == NULL)
+    return -ENOMEM;
+  n = (unsigned int) bound;
+  if (BZ2_bzBuffToBuffCompress ((char *) p, &n, (char *) in,
+                                (unsigned int) in_len, 9, 0, 0) != BZ_OK) {
+    free (p);
+    return -EIO;
+  }
+  *out = p;
+  *out_len = n;
+  return 0;
+}
+
+static int
+lz4_buf (const unsigned char *in, size_t in_len, unsigned char **out,
+         size_t *out_len)
+{
+  const size_t bound = LZ4_COMPRESSBOUND (LZ4_LEGACY_CHUNK);
+  size_t chunks = in_len / LZ4_LEGACY_CHUNK + 1, cap, pos = 0, off;
+  unsigned char *p;
+  int n;
+
+  if (__builtin_mul_overflow (chunks, bound + 4, &cap)
+      || __builtin_add_overflow (cap, 4, &cap))
+    return -EFBIG;
+  p = malloc (cap);
+  if (p == NULL)
+    return -ENOMEM;
+  memcpy (p, (const unsigned char[]) { 0x02, 0x21, 0x4c, 0x18 }, 4);
+  pos = 4;
+  for (off = 0; off < in_len; off += LZ4_LEGACY_CHUNK) {
+    size_t len = in_len - off < LZ4_LEGACY_CHUNK ? in_len - off
+                                                 : LZ4_LEGACY_CHUNK;
+    uint32_t le;
+    n = LZ4_compress_HC ((const char *) in + off, (char *) p + pos + 4,
+                         (int) len, (int) bound, 9);
+    if (n <= 0) {
+      free (p);
+      return -EIO;
+    }
+    le = htole32 ((uint32_t) n);
+    memcpy (p + pos, &le, 4);
+    pos += 4 + n;
+  }
+  *out = p;
+  *out_len = pos;
+  return 0;
+}
+
+int
+img_internal_compress (struct img_ctx *ctx, const char *where, int comp,
+                       const unsigned char *in, size_t in_len,
+                       unsigned char **out, size_t *out_len)
+{
+  int r;
+
+  switch (comp) {
+  case IMG_COMP_NONE:
+    *out = malloc (in_len ? in_len : 1);
+    if (*out == NULL)
+      return img_err (ctx, -ENOMEM, "%s: out of memory", where);
+    memcpy (*out, in, in_len);
+    *out_len = in_len;
+    return 0;
+  case IMG_COMP_GZIP:
+    r = gzip_buf (in, in_len, out, out_len);
+    break;
+  case IMG_COMP_ZSTD:
+    r = zstd_buf (in, in_len, out, out_len);
+    break;
+  case IMG_COMP_XZ:
+  case IMG_COMP_LZMA:
+    r = xz_buf (comp, in, in_len, out, out_len);
+    break;
+  case IMG_COMP_BZIP2:
+    r = bzip2_buf (in, in_len, out, out_len);
+    break;
+  case IMG_COMP_LZ4:
+    r = lz4_buf (in, in_len, out, out_len);
+    break;
+  default:
+    return img_err (ctx, -ENOTSUP, "%s: cannot compress with %s", where,
+                    img_internal_comp_name (comp));
+  }
+  if (r == -ENOMEM)
+    return img_err (ctx, r, "%s: out of memory", where);
+  if (r == -EFBIG)
+    return img_err (ctx, r, "%s: %zu bytes are too many to compress with %s",
+                    where, in_len, img_internal_comp_name (comp));
+  if (r < 0)
+    return img_err (ctx, r, "%s: %s compression failed", where,
+                    img_internal_comp_name (comp));
+  return 0;
+}

@@ -1,0 +1,502 @@
+/* cpio in the two forms the kernel unpacks: "newc" (070701) and its "crc"
+ * variant (070702).  The reader takes hostile bytes: every field is
+ * checked against what is left before it is used.  The writer builds the
+ * newc archives that img_initrd_append() adds as a layer. */
+#include <config.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "private.h"
+#include "initrd-private.h"
+
+#define HDR_LEN 110             /* magic + 13 eight-digit hex fields */
+#define TRAILER "TRAILER!!!"
+
+enum {
+  F_INO, F_MODE, F_UID, F_GID, F_NLINK, F_MTIME, F_FILESIZE,
+  F_DEVMAJOR, F_DEVMINOR, F_RDEVMAJOR, F_RDEVMINOR, F_NAMESIZE, F_CHECK,
+  N_FIELDS
+};
+
+static const char *const field_names[N_FIELDS] = {
+  "ino", "mode", "uid", "gid", "nlink", "mtime", "filesize",
+  "devmajor", "devminor", "rdevmajor", "rdevminor", "namesize", "check",
+};
+
+_Static_assert (6 + 8 * N_FIELDS == HDR_LEN, "newc header size");
+
+/* Rounds up to the 4-byte alignment newc keeps names and data at. */
+static inline size_t
+pad4 (size_t x)
+{
+  return (4 - (x & 3)) & 3;
+}
+
+static int
+parse_hex8 (const unsigned char *p, uint32_t *v)
+{
+  uint32_t r = 0;
+  int i, d;
+
+  for (i = 0; i < 8; i++) {
+    if (p[i] >= '0' && p[i] <= '9')
+      d = p[i] - '0';
+    else if (p[i] >= 'a' && p[i] <= 'f')
+      d = p[i] - 'a' + 10;
+    else if (p[i] >= 'A' && p[i] <= 'F')
+      d = p[i] - 'A' + 10;
+    else
+      return -1;
+    r = (r << 4) | (uint32_t) d;
+  }
+  *v = r;
+  return 0;
+}
+
+/* A member name made safe for a one-line message. */
+static void
+printable (char *dst, size_t dstlen, const char *src)
+{
+  size_t i;
+
+  for (i = 0; i + 1 < dstlen && src[i]; i++)
+    dst[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
+  dst[i] = '\0';
+  if (src[i] && dstlen > 4)
+    memcpy (dst + dstlen - 4, "...", 4);
+}
+
+struct pstate {
+  struct img_ctx *ctx;
+  const char *where;
+  uint64_t base;
+  bool inner;
+  unsigned segment;
+  struct img_cpio_entries *ents;
+};
+
+static int hdr_err (const struct pstate *ps, int err, size_t off,
+                    const char *fmt, ...)
+  __attribute__((format (printf, 4, 5)));
+
+static int
+hdr_err (const struct pstate *ps, int err, size_t off, const char *fmt, ...)
+{
+  char msg[512];
+  va_list ap;
+
+  va_start (ap, fmt);
+  vsnprintf (msg, sizeof msg, fmt, ap);
+  va_end (ap);
+  return img_err (ps->ctx, err, "%s: cpio header at %soffset %" PRIu64 ": %s",
+                  ps->where, ps->inner ? "uncompressed " : "",
+                  ps->base + off, msg);
+}
+
+static int
+push_entry (const struct pstate *ps, const struct img_cpio_entry *e)
+{
+  struct img_cpio_entries *ents = ps->ents;
+
+  if (ents->n >= ents->max)
+    return img_err (ps->ctx, -EFBIG, "%s: more than %zu members", ps->where,
+                    ents->max);
+  if (ents->n == ents->cap) {
+    size_t cap = ents->cap ? ents->cap * 2 : 256;
+    struct img_cpio_entry *v;
+    if (cap > ents->max)
+      cap = ents->max;
+    v = realloc (ents->v, cap * sizeof *v);
+    if (v == NULL)
+      return img_err (ps->ctx, -ENOMEM, "%s: out of memory", ps->where);
+    ents->v = v;
+    ents->cap = cap;
+  }
+  ents->v[ents->n++] = *e;
+  return 0;
+}
+
+struct link_key {
+  uint32_t ino, major, minor;
+  size_t idx;
+};
+
+static int
+link_key_cmp (const void *a, const void *b)
+{
+  const struct link_key *x = a, *y = b;
+
+  if (x->major != y->major)
+    return x->major < y->major ? -1 : 1;
+  if (x->minor != y->minor)
+    return x->minor < y->minor ? -1 : 1;
+  if (x->ino != y->ino)
+    return x->ino < y->ino ? -1 : 1;
+  return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* newc stores the data of a hard-linked file once, with the last link;
+ * the kernel links every name of the group (within one archive) to one
+ * inode, so each name ends up with that data. */
+static int
+resolve_hard_links (const struct pstate *ps, size_t first)
+{
+  struct img_cpio_entry *v = ps->ents->v;
+  struct link_key *keys;
+  size_t i, j, k, n = 0, data_idx;
+
+  for (i = first; i < ps->ents->n; i++)
+    if (S_ISREG (v[i].mode) && v[i].nlink >= 2)
+      n++;
+  if (n < 2)
+    return 0;
+  keys = malloc (n * sizeof *keys);
+  if (keys == NULL)
+    return img_err (ps->ctx, -ENOMEM, "%s: out of memory", ps->where);
+  for (i = first, n = 0; i < ps->ents->n; i++)
+    if (S_ISREG (v[i].mode) && v[i].nlink >= 2)
+      keys[n++] = (struct link_key) { v[i].ino, v[i].dev_major,
+                                      v[i].dev_minor, i };
+  qsort (keys, n, sizeof *keys, link_key_cmp);
+  for (i = 0; i < n; i = j) {
+    data_idx = SIZE_MAX;
+    for (j = i; j < n && keys[j].ino == keys[i].ino
+         && keys[j].major == keys[i].major && keys[j].minor == keys[i].minor;
+         j++)
+      if (v[keys[j].idx].size > 0)
+        data_idx = keys[j].idx;
+    if (data_idx == SIZE_MAX)
+      continue;
+    for (k = i; k < j; k++)
+      if (v[keys[k].idx].size == 0) {
+        v[keys[k].idx].size = v[data_idx].size;
+        v[keys[k].idx].data = v[data_idx].data;
+      }
+  }
+  free (keys);
+  return 0;
+}
+
+/* One archive from POS up to its TRAILER!!!; *endp is the offset after
+ * the trailer and its padding (at most LEN). */
+static int
+parse_archive (const struct pstate *ps, unsigned char *buf, size_t len,
+               size_t pos, size_t *endp)
+{
+  size_t first = ps->ents->n;
+  uint32_t f[N_FIELDS];
+  int i, r;
+
+  /* Every round moves POS forward by at least HDR_LEN + 2 bytes. */
+  for (;;) {
+    struct img_cpio_entry e;
+    unsigned char *name, *nul, *data;
+    size_t name_off, data_off, left, end;
+    bool crc;
+    char pname[128];
+
+    if (len - pos < HDR_LEN) {
+      if (len == pos)
+        return hdr_err (ps, -EIO, pos,
+                        "the archive ends without " TRAILER " (truncated)");
+      return hdr_err (ps, -EIO, pos, "truncated header (%zu of %d bytes)",
+                      len - pos, HDR_LEN);
+    }
+    if (memcmp (buf + pos, "070707", 6) == 0)
+      return hdr_err (ps, -EINVAL, pos,
+                      "old portable cpio format (070707); the kernel reads newc only");
+    crc = memcmp (buf + pos, "070702", 6) == 0;
+    if (!crc && memcmp (buf + pos, "070701", 6) != 0)
+      return hdr_err (ps, -EINVAL, pos, "bad cpio magic");
+    for (i = 0; i < N_FIELDS; i++)
+      if (parse_hex8 (buf + pos + 6 + 8 * i, &f[i]) < 0)
+        return hdr_err (ps, -EINVAL, pos, "field %s is not hexadecimal",
+                        field_names[i]);
+
+    name_off = pos + HDR_LEN;
+    left = len - name_off;
+    if (f[F_NAMESIZE] == 0)
+      return hdr_err (ps, -EINVAL, pos, "namesize is 0");
+    if (f[F_NAMESIZE] > IMG_CPIO_PATH_MAX)
+      return hdr_err (ps, -EINVAL, pos,
+                      "namesize %" PRIu32 " is absurd (more than %d)",
+                      f[F_NAMESIZE], IMG_CPIO_PATH_MAX);
+    if (f[F_NAMESIZE] > left)
+      return hdr_err (ps, -EIO, pos,
+                      "namesize %" PRIu32 " exceeds the %zu bytes left",
+                      f[F_NAMESIZE], left);
+    name = buf + name_off;
+    nul = memchr (name, '\0', f[F_NAMESIZE]);
+    if (nul == NULL)
+      return hdr_err (ps, -EINVAL, pos,
+                      "name is not NUL-terminated within its namesize of %" PRIu32,
+                      f[F_NAMESIZE]);
+    if (nul == name)
+      return hdr_err (ps, -EINVAL, pos, "empty name");
+    printable (pname, sizeof pname, (const char *) name);
+
+    /* Data starts at the next 4-byte boundary; at the very end of the
+     * input the trailer's padding may be missing. */
+    data_off = name_off + f[F_NAMESIZE];
+    data_off += pad4 (data_off);
+    left = data_off <= len ? len - data_off : 0;
+    if (f[F_FILESIZE] > left)
+      return hdr_err (ps, -EIO, pos,
+                      "filesize %" PRIu32 " of %s exceeds the %zu bytes left",
+                      f[F_FILESIZE], pname, left);
+    data = buf + (data_off <= len ? data_off : len);
+    end = (data_off <= len ? data_off : len) + f[F_FILESIZE];
+    end += pad4 (end);
+    if (end > len)
+      end = len;
+
+    if (strcmp ((const char *) name, TRAILER) == 0) {
+      *endp = end;
+      break;
+    }
+
+    if (S_ISLNK (f[F_MODE])) {
+      if (f[F_FILESIZE] == 0)
+        return hdr_err (ps, -EINVAL, pos, "symlink %s has an empty target",
+                        pname);
+      if (f[F_FILESIZE] >= IMG_CPIO_PATH_MAX)
+        return hdr_err (ps, -EINVAL, pos,
+                        "symlink %s has an absurd target of %" PRIu32 " bytes",
+                        pname, f[F_FILESIZE]);
+      if (memchr (data, '\0', f[F_FILESIZE]))
+        return hdr_err (ps, -EINVAL, pos,
+                        "symlink %s has a NUL byte in its target", pname);
+    }
+    if (crc && S_ISREG (f[F_MODE])) {
+      uint32_t sum = 0;
+      size_t k;
+      for (k = 0; k < f[F_FILESIZE]; k++)
+        sum += data[k];
+      if (sum != f[F_CHECK])
+        return hdr_err (ps, -EIO, pos,
+                        "checksum of %s is %08" PRIx32 ", header says %08" PRIx32,
+                        pname, sum, f[F_CHECK]);
+    }
+
+    memset (&e, 0, sizeof e);
+    e.name = (char *) name;
+    e.mode = f[F_MODE];
+    e.uid = f[F_UID];
+    e.gid = f[F_GID];
+    e.nlink = f[F_NLINK];
+    e.mtime = f[F_MTIME];
+    e.ino = f[F_INO];
+    e.dev_major = f[F_DEVMAJOR];
+    e.dev_minor = f[F_DEVMINOR];
+    e.rdev_major = f[F_RDEVMAJOR];
+    e.rdev_minor = f[F_RDEVMINOR];
+    e.size = f[F_FILESIZE];
+    e.data = data;
+    e.segment = ps->segment;
+    if ((r = push_entry (ps, &e)) < 0)
+      return r;
+    pos = end;
+  }
+  return resolve_hard_links (ps, first);
+}
+
+int
+img_internal_cpio_parse (struct img_ctx *ctx, const char *where,
+                         unsigned char *buf, size_t len, uint64_t base,
+                         bool one_archive, bool inner, unsigned segment,
+                         struct img_cpio_entries *ents, size_t *used)
+{
+  struct pstate ps = { ctx, where, base, inner, segment, ents };
+  size_t pos = 0, end;
+  unsigned archives = 0;
+  int r;
+
+  if (one_archive) {
+    if ((r = parse_archive (&ps, buf, len, 0, &end)) < 0)
+      return r;
+    *used = end;
+    return 0;
+  }
+  /* A decompressed stream: archives with zero padding between them, and
+   * nothing else, or the kernel stops with "junk at the end of
+   * compressed archive". */
+  for (;;) {
+    while (pos < len && buf[pos] == 0)
+      pos++;
+    if (pos == len)
+      break;
+    if (buf[pos] != '0')
+      return img_err (ctx, -EINVAL,
+                      "%s: junk after the cpio data at uncompressed offset %" PRIu64,
+                      where, base + pos);
+    if (pos & 3)
+      return img_err (ctx, -EINVAL,
+                      "%s: cpio header at misaligned uncompressed offset %" PRIu64 " (the kernel reads cpio headers at 4-byte boundaries only)",
+                      where, base + pos);
+    if ((r = parse_archive (&ps, buf, len, pos, &end)) < 0)
+      return r;
+    pos = end;
+    archives++;
+  }
+  if (archives == 0)
+    return img_err (ctx, -EINVAL, "%s: holds no cpio archive", where);
+  *used = len;
+  return 0;
+}
+
+/* ---- the writer ----------------------------------------------------------- */
+
+struct img_cpio {
+  struct img_ctx *ctx;
+  unsigned char *buf;
+  size_t len, cap;
+  uint32_t next_ino;
+  bool finished;
+};
+
+int
+img_cpio_new (struct img_ctx *ctx, struct img_cpio **cpiop)
+{
+  struct img_cpio *c;
+
+  c = calloc (1, sizeof *c);
+  if (c == NULL)
+    return img_err (ctx, -ENOMEM, "layer: initrd: out of memory");
+  c->ctx = ctx;
+  /* Inode numbers only have to be distinct within the archive; start
+   * high so that they never look like a real filesystem's. */
+  c->next_ino = 0x10000;
+  *cpiop = c;
+  return 0;
+}
+
+void
+img_cpio_free (struct img_cpio *c)
+{
+  if (c == NULL)
+    return;
+  free (c->buf);
+  free (c);
+}
+
+static int
+put_member (struct img_cpio *c, const char *name, uint32_t mode,
+            uint32_t uid, uint32_t gid, uint32_t nlink, uint32_t mtime,
+            uint32_t rdev_major, uint32_t rdev_minor,
+            const void *data, size_t len)
+{
+  size_t namesize = strlen (name) + 1, need, npad, dpad;
+  char hdr[HDR_LEN + 1];
+  unsigned char *p;
+
+  npad = pad4 (HDR_LEN + namesize);
+  dpad = pad4 (len);
+  if (__builtin_add_overflow (c->len, HDR_LEN + namesize + npad, &need)
+      || __builtin_add_overflow (need, len, &need)
+      || __builtin_add_overflow (need, dpad, &need))
+    return img_err (c->ctx, -EFBIG, "layer: initrd: archive too large");
+  if (need > c->cap) {
+    size_t cap = c->cap ? c->cap : 4096;
+    while (cap < need)
+      if (__builtin_mul_overflow (cap, 2, &cap))
+        return img_err (c->ctx, -EFBIG, "layer: initrd: archive too large");
+    p = realloc (c->buf, cap);
+    if (p == NULL)
+      return img_err (c->ctx, -ENOMEM, "layer: initrd: out of memory");
+    c->buf = p;
+    c->cap = cap;
+  }
+  snprintf (hdr, sizeof hdr,
+            "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X",
+            strcmp (name, TRAILER) == 0 ? 0 : c->next_ino++, mode, uid, gid,
+            nlink, mtime, (uint32_t) len, 0u, 0u, rdev_major, rdev_minor,
+            (uint32_t) namesize, 0u);
+  p = c->buf + c->len;
+  memcpy (p, hdr, HDR_LEN);
+  memcpy (p + HDR_LEN, name, namesize);
+  memset (p + HDR_LEN + namesize, 0, npad);
+  p += HDR_LEN + namesize + npad;
+  if (len)
+    memcpy (p, data, len);
+  memset (p + len, 0, dpad);
+  c->len = need;
+  return 0;
+}
+
+int
+img_cpio_add (struct img_cpio *c, const char *name, uint32_t mode,
+              uint32_t uid, uint32_t gid, uint64_t mtime,
+              uint32_t rdev_major, uint32_t rdev_minor,
+              const void *data, size_t len)
+{
+  char pname[128];
+
+  if (c->finished)
+    return img_err (c->ctx, -EINVAL, "layer: initrd: archive already finished");
+  while (*name == '/')
+    name++;
+  printable (pname, sizeof pname, name);
+  if (*name == '\0')
+    return img_err (c->ctx, -EINVAL, "layer: initrd: member with an empty name");
+  if (strlen (name) + 1 > IMG_CPIO_PATH_MAX)
+    return img_err (c->ctx, -ENAMETOOLONG, "layer: initrd: member %s: name too long",
+                    pname);
+  if (strcmp (name, TRAILER) == 0)
+    return img_err (c->ctx, -EINVAL,
+                    "layer: initrd: member name " TRAILER " would end the archive");
+  if (mtime > UINT32_MAX)
+    return img_err (c->ctx, -EOVERFLOW,
+                    "layer: initrd: member %s: mtime does not fit newc's 32 bits",
+                    pname);
+  switch (mode & S_IFMT) {
+  case S_IFREG:
+    if (len > UINT32_MAX)
+      return img_err (c->ctx, -EFBIG,
+                      "layer: initrd: member %s: %zu bytes do not fit newc's 32-bit size",
+                      pname, len);
+    break;
+  case S_IFLNK:
+    if (len == 0 || len >= IMG_CPIO_PATH_MAX || memchr (data, '\0', len))
+      return img_err (c->ctx, -EINVAL,
+                      "layer: initrd: member %s: bad symlink target", pname);
+    break;
+  case S_IFDIR:
+  case S_IFCHR:
+  case S_IFBLK:
+  case S_IFIFO:
+  case S_IFSOCK:
+    if (len != 0)
+      return img_err (c->ctx, -EINVAL,
+                      "layer: initrd: member %s: only files and symlinks carry data",
+                      pname);
+    break;
+  default:
+    return img_err (c->ctx, -EINVAL,
+                    "layer: initrd: member %s: mode %o has no valid file type",
+                    pname, mode);
+  }
+  return put_member (c, name, mode, uid, gid, S_ISDIR (mode) ? 2 : 1,
+                     (uint32_t) mtime, rdev_major, rdev_minor, data, len);
+}
+
+int
+img_cpio_finish (struct img_cpio *c, void **buf, size_t *len)
+{
+  int r;
+
+  if (c->finished)
+    return img_err (c->ctx, -EINVAL, "layer: initrd: archive already finished");
+  if ((r = put_member (c, TRAILER, 0, 0, 0, 1, 0, 0, 0, NULL, 0)) < 0)
+    return r;
+  c->finished = true;
+  *buf = c->buf;
+  *len = c->len;
+  c->buf = NULL;
+  c->len = c->cap = 0;
+  return 0;
+}

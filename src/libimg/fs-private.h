@@ -1,0 +1,97 @@
+/* The fs layer's insides: the operations table each backend (ext.c,
+ * dirfs.c) fills in, and the parsed path that fs.c hands them after the
+ * checks every backend shares. */
+#ifndef LIBIMG_FS_PRIVATE_H
+#define LIBIMG_FS_PRIVATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "private.h"
+
+/* Bounds on a path, checked once in fs.c: a whole path shorter than
+ * PATH_MAX, no name longer than NAME_MAX.  The component count follows
+ * from those (every component costs at least two bytes, "/x"), so the
+ * backends' component walks are bounded too. */
+#define IMG_FS_PATH_MAX 4096
+#define IMG_FS_NAME_MAX 255
+#define IMG_FS_MAX_COMPONENTS (IMG_FS_PATH_MAX / 2)
+
+/* An absolute path split into components: no empty ones, no "." or "..".
+ * n == 0 is the root. */
+struct img_fs_path {
+  const char *path;             /* as the caller gave it, for messages */
+  size_t n;
+  char **comp;                  /* n NUL-terminated names */
+  char *buf;                    /* owns the names */
+};
+
+struct img_fs;
+
+/* Backend operations.  fs.c has already parsed and checked the paths,
+ * refused writes on a read-only fs and the operations that make no sense
+ * on the root (create, unlink, rename... of "/"), so those ops see
+ * p->n >= 1.  Each op records its own error message. */
+struct img_fs_ops {
+  int (*close) (struct img_fs *fs);     /* flushes and frees */
+  int (*sync) (struct img_fs *fs);
+  int (*lstat) (struct img_fs *fs, const struct img_fs_path *p,
+                struct img_stat *st);
+  int (*readlink) (struct img_fs *fs, const struct img_fs_path *p,
+                   char **target);
+  int (*readdir) (struct img_fs *fs, const struct img_fs_path *p,
+                  struct img_dirent **ents, size_t *n);
+  int (*pread) (struct img_fs *fs, const struct img_fs_path *p, void *buf,
+                size_t len, uint64_t off, size_t *got);
+  int (*create) (struct img_fs *fs, const struct img_fs_path *p,
+                 uint32_t mode, uint32_t uid, uint32_t gid);
+  int (*pwrite) (struct img_fs *fs, const struct img_fs_path *p,
+                 const void *buf, size_t len, uint64_t off);
+  int (*truncate) (struct img_fs *fs, const struct img_fs_path *p,
+                   uint64_t size);
+  int (*mkdir) (struct img_fs *fs, const struct img_fs_path *p,
+                uint32_t mode, uint32_t uid, uint32_t gid);
+  int (*symlink) (struct img_fs *fs, const char *target,
+                  const struct img_fs_path *p, uint32_t uid, uint32_t gid);
+  int (*mknod) (struct img_fs *fs, const struct img_fs_path *p,
+                uint32_t mode, uint32_t major, uint32_t minor, uint32_t uid,
+                uint32_t gid);
+  int (*link) (struct img_fs *fs, const struct img_fs_path *oldp,
+               const struct img_fs_path *newp);
+  int (*unlink) (struct img_fs *fs, const struct img_fs_path *p);
+  int (*rmdir) (struct img_fs *fs, const struct img_fs_path *p);
+  int (*rename) (struct img_fs *fs, const struct img_fs_path *oldp,
+                 const struct img_fs_path *newp);
+  int (*chmod) (struct img_fs *fs, const struct img_fs_path *p,
+                uint32_t mode);
+  int (*chown) (struct img_fs *fs, const struct img_fs_path *p,
+                uint32_t uid, uint32_t gid);
+  int (*utimes) (struct img_fs *fs, const struct img_fs_path *p,
+                 int64_t atime, uint32_t atime_ns, int64_t mtime,
+                 uint32_t mtime_ns);
+};
+
+/* The part every backend shares; backends embed it first. */
+struct img_fs {
+  struct img_ctx *ctx;
+  const struct img_fs_ops *ops;
+  char *name;                   /* volume name or host directory */
+  const char *type;             /* "ext2", "ext3", "ext4", "dir" */
+  bool writable;
+};
+
+/* Backend constructors (ext.c, dirfs.c).  They set every field of the
+ * shared part. */
+int img_internal_ext_open (struct img_ctx *ctx, const struct img_volume *vol,
+                           int flags, struct img_fs **fs);
+int img_internal_dir_open (struct img_ctx *ctx, const char *dir, int flags,
+                           struct img_fs **fs);
+
+/* Records "NAME: TYPE: PATH: strerror(-ERR)" and returns ERR. */
+int img_internal_fs_errno (struct img_fs *fs, const char *path, int err);
+
+/* The DT_* type for an S_IF* mode. */
+unsigned char img_internal_fs_dtype (uint32_t mode);
+
+#endif /* LIBIMG_FS_PRIVATE_H */

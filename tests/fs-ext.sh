@@ -1,0 +1,475 @@
+#!/bin/bash
+# The ext2/3/4 backend, written in place and checked with e2fsprogs' own
+# tools.  An ext4 with Debian 12's default features inside an LVM LV inside
+# a qcow2, and ext2/ext3 on plain partitions, are read and edited through
+# fs-tool (create, overwrite, rename over a file, delete, mkdir -p, short
+# and long symlinks, hard links, chmod/chown/touch, device nodes, a copy-in
+# of a ~2000-file tree with a sparse 5 GiB file); the images are then
+# converted back to raw and checked independently: e2fsck -fn clean, and
+# debugfs (rdump, cat, stat, ls -p) agreeing byte for byte and attribute
+# for attribute with the source trees.
+. "$top_srcdir/tests/functions.sh"
+. "$top_srcdir/tests/fixtures.sh"
+requires sfdisk; requires mke2fs; requires e2fsck; requires debugfs
+requires qemu-img; requires losetup; requires lvm; requires jq; requires cmp
+requires_root
+FS_TOOL=$top_builddir/tests/fs-tool
+[ -x "$FS_TOOL" ] || bail "tests/fs-tool is not built"
+cd "$TMP"
+
+GiB=$((1024 * MiB))
+LONG_TARGET=/usr/share/some/rather/long/path/that/cannot/live/inside/the/inode/target.conf
+
+# ---- source trees --------------------------------------------------------
+
+# mktree DIR NDIRS NSUB NFILES: nested directories of small random files.
+mktree () {
+    local dir=$1 nd=$2 ns=$3 nf=$4 d s f
+    for ((d = 0; d < nd; d++)); do
+        for ((s = 0; s < ns; s++)); do
+            mkdir -p "$dir/d$d/s$s"
+            for ((f = 0; f < nf; f++)); do
+                head -c $(( (d * 131 + s * 31 + f * 977) % 9000 )) /dev/urandom >"$dir/d$d/s$s/f$f"
+            done
+        done
+    done
+}
+
+# specials DIR: what trips up copiers: symlinks (absolute, relative, long,
+# dangling, hard-linked), hard links, a fifo, device nodes (old and new
+# encodings), odd modes, owners past 16 bits, odd names, a full directory.
+specials () {
+    local dir=$1 i
+    mkdir -p "$dir/special" "$dir/many" "$dir/modes"
+    ln -s /etc/passwd "$dir/special/abs"
+    ln -s ../d0/s0/f1 "$dir/special/rel"
+    ln -s "$LONG_TARGET" "$dir/special/longlink"
+    ln -s nowhere "$dir/special/dangling"
+    ln "$dir/d0/s0/f0" "$dir/special/hard0"
+    ln "$dir/d0/s0/f0" "$dir/d0/s1/hard0b"
+    ln "$dir/d0/s0/f3" "$dir/d0/s0/f3.link"
+    ln -s target "$dir/special/sym-hard"
+    ln "$dir/special/sym-hard" "$dir/special/sym-hard2"
+    mkfifo -m 0640 "$dir/special/fifo"
+    mknod -m 0660 "$dir/special/null" c 1 3
+    mknod -m 0600 "$dir/special/loop9" b 7 9
+    mknod -m 0644 "$dir/special/bigdev" c 300 70000
+    : >"$dir/special/empty"
+    head -c 4096 /dev/urandom >"$dir/special/oneblock"
+    echo "spaces" >"$dir/special/name with spaces"
+    echo "utf8" >"$dir/special/ünïcødé"
+    echo "quotes" >"$dir/special/q'uo\"te"
+    echo "dash" >"$dir/special/-dash"
+    echo "long" >"$dir/special/$(printf 'n%.0s' {1..255})"
+    for ((i = 0; i < 300; i++)); do echo "$i" >"$dir/many/m$i"; done
+    echo a >"$dir/modes/m0000"; chmod 0000 "$dir/modes/m0000"
+    echo b >"$dir/modes/m4755"; chmod 4755 "$dir/modes/m4755"
+    echo c >"$dir/modes/m2711"; chmod 2711 "$dir/modes/m2711"
+    echo d >"$dir/modes/m0444"; chmod 0444 "$dir/modes/m0444"
+    mkdir "$dir/modes/sticky"; chmod 1777 "$dir/modes/sticky"
+    mkdir "$dir/modes/closed"; echo e >"$dir/modes/closed/inside"; chmod 0500 "$dir/modes/closed"
+    echo f >"$dir/modes/user"; chown 1000:1000 "$dir/modes/user"
+    echo g >"$dir/modes/nobody"; chown 65534:65534 "$dir/modes/nobody"
+    echo h >"$dir/modes/wide"; chown 123456:654321 "$dir/modes/wide"
+    chown -h 4242:4343 "$dir/special/abs"
+    # Times with nanoseconds, on everything (symlinks too), directories last.
+    find "$dir" ! -type d -exec touch -h -d '2001-02-03 04:05:06.123456789' {} +
+    touch -h -d '1999-12-31 23:59:59.987654321' "$dir/special/rel" "$dir/d0/s0/f2"
+    find "$dir" -depth -type d -exec touch -d '2010-05-06 07:08:09.5' {} +
+}
+
+# mksparse DIR: files larger than 4 GiB, mostly holes.
+mksparse () {
+    local dir=$1
+    mkdir -p "$dir"
+    truncate -s $((5 * GiB)) "$dir/sparse"
+    head -c 100000 /dev/urandom | dd of="$dir/sparse" conv=notrunc status=none
+    head -c 5000 /dev/urandom | dd of="$dir/sparse" bs=1 seek=$((GiB + 12345)) conv=notrunc status=none
+    head -c 70000 /dev/urandom | dd of="$dir/sparse" oflag=seek_bytes seek=$((4 * GiB + 777)) conv=notrunc status=none
+    head -c 4096 /dev/urandom | dd of="$dir/sparse" oflag=seek_bytes seek=$((5 * GiB - 4096)) conv=notrunc status=none
+    truncate -s $((4 * GiB + 100)) "$dir/tailhole"
+    echo "start" | dd of="$dir/tailhole" conv=notrunc status=none
+    touch -d '2002-02-02 02:02:02.2' "$dir/sparse" "$dir/tailhole" "$dir"
+}
+
+# listing DIR MODE: one sorted line per entry.  full: type, mode, owner,
+# size (not of directories), mtime in ns, link target, link count.
+# nomtime: the same without times and link counts, regular files,
+# directories and symlinks only.  rdump: what debugfs rdump restores (no
+# device nodes or fifos, seconds, nothing but the target of a symlink, and
+# no set-id bits: it chmods before it chowns).
+listing () {
+    (cd "$1" && find . -mindepth 1 -printf '%P|%y|%m|%U:%G|%s|%T@|%Ts|%l|%n\n') |
+    awk -F'|' -v mode="$2" -v OFS='|' '
+        $2 == "d" { $5 = "" }
+        mode == "full" { print $1, $2, $3, $4, $5, $6, $8, $9; next }
+        $2 == "c" || $2 == "b" || $2 == "p" || $2 == "s" { next }
+        $2 == "l" { print $1, "l", "", "", "", "", $8; next }
+        mode == "nomtime" { print $1, $2, $3, $4, $5, $8; next }
+        { print $1, $2, substr($3, length($3) - 2), $4, $5, $7, $8 }' | LC_ALL=C sort
+}
+
+# same_listing NAME A B MODE
+same_listing () {
+    local a b
+    a=$(listing "$2" "$4"); b=$(listing "$3" "$4")
+    if [ -n "$a" ] && [ "$a" = "$b" ]; then ok 0 "$1"; else
+        ok 1 "$1"; diag "$(diff <(echo "$a") <(echo "$b") | head -20)"; fi
+}
+
+# same_content NAME A B: the same regular files with the same bytes (the
+# symlink targets are in the listings).
+same_content () {
+    local a b
+    a=$(cd "$2" && find . -type f -exec sha1sum {} + | LC_ALL=C sort -k2)
+    b=$(cd "$3" && find . -type f -exec sha1sum {} + | LC_ALL=C sort -k2)
+    if [ -n "$a" ] && [ "$a" = "$b" ]; then ok 0 "$1"; else
+        ok 1 "$1"; diag "$(diff <(echo "$a") <(echo "$b") | head -20)"; fi
+}
+
+# loop_ro FILE OFFSET LENGTH: a read-only loop device over the range.
+loop_ro () {
+    local dev
+    dev=$(losetup -f --show -r -o "$2" --sizelimit "$3" "$1") || bail "losetup failed"
+    at_exit "losetup -d $dev 2>/dev/null"
+    echo "$dev"
+}
+
+# fsck_clean NAME DEV
+fsck_clean () {
+    local out rc
+    out=$(e2fsck -fn "$2" 2>&1); rc=$?
+    if [ $rc -eq 0 ]; then ok 0 "$1"; else ok 1 "$1"; diag "exit $rc" "$(echo "$out" | head -30)"; fi
+}
+
+# dstat DEV PATH: "type mode uid gid size links mtime" as debugfs sees
+# them (mode as octal digits without leading zeros).
+dstat () {
+    local line t m u g s l mt ex sec
+    line=$(debugfs -R "stat \"$2\"" "$1" 2>/dev/null | awk '
+        /^Inode:/ { t = $4; if ($5 != "Mode:") t = t "-" $5
+                    for (i = 1; i <= NF; i++) if ($i == "Mode:") m = $(i + 1) }
+        /^User:/ { u = $2; g = $4; s = $NF }
+        /^Links:/ { l = $2 }
+        /^ *mtime:/ { mt = $2 }
+        END { print t, m + 0, u, g, s, l, mt }')
+    read -r t m u g s l mt <<<"$line"
+    sec=$((${mt%%:*})); ex=0
+    [ "${mt#*:}" != "$mt" ] && ex=$((0x${mt#*:}))
+    if [ $((ex & 3)) -ne 0 ]; then sec=$((sec + (ex & 3) * 4294967296))
+    elif [ "$sec" -ge 2147483648 ]; then sec=$((sec - 4294967296)); fi
+    echo "$t $m $u $g $s $l $sec"
+}
+
+# hstat FILE: the same for a host file.
+hstat () {
+    stat -c '%F|%a|%u|%g|%s|%h|%Y' "$1" | awk -F'|' '{
+        t = $1; sub(/ file$/, "", t)
+        if (t == "regular empty") t = "regular"
+        else if (t == "character special") t = "character-special"
+        else if (t == "block special") t = "block-special"
+        else if (t == "fifo") t = "FIFO"
+        else if (t == "symbolic link") t = "symlink"
+        print t, $2 + 0, $3, $4, $5, $6, $7 }'
+}
+
+# fstat_tool SPEC PATH: the same through fs-tool.
+fstat_tool () {
+    "$FS_TOOL" "$1" stat "$2" | awk -F': ' '
+        { v[$1] = $2 }
+        END { split(v["mtime"], a, "."); t = v["type"]
+              if (t == "chardev") t = "character-special"
+              else if (t == "blockdev") t = "block-special"
+              else if (t == "fifo") t = "FIFO"
+              print t, v["mode"] + 0, v["uid"], v["gid"], v["size"], v["nlink"], a[1] }'
+}
+
+# ---- the edits every filesystem gets -------------------------------------
+
+head -c 100000 /dev/urandom >long.bin
+echo "hello, world" >hello.txt
+echo "short" >short.txt
+
+# edit_batch: fs-tool batch commands under /edit.
+edit_batch () {
+    cat <<EOF
+mkdir-p /edit/a/b/c
+put $TMP/hello.txt /edit/a/b/c/hello 0640
+put $TMP/long.bin /edit/over
+put $TMP/short.txt /edit/over
+pwrite /edit/over 2 XYZ
+put $TMP/hello.txt /edit/victim
+put $TMP/long.bin /edit/mover 0600
+mv /edit/mover /edit/victim
+mv /edit/a/b/c /edit/moved
+mkdir /edit/a/b/renamed-dir
+mv /edit/a/b/renamed-dir /edit/a/b/renamed-dir2
+put $TMP/hello.txt /edit/deleteme
+rm /edit/deleteme
+mkdir /edit/emptydir
+rmdir /edit/emptydir
+mkdir /edit/gone
+mkdir /edit/gone/sub
+rmdir /edit/gone/sub
+rmdir /edit/gone
+symlink short /edit/s-short
+symlink $LONG_TARGET /edit/s-long
+link /edit/victim /edit/victim-link
+chmod 4711 /edit/victim
+chown 4242:4343 /edit/victim
+touch -d 1000000000.5 /edit/victim
+touch /edit/touched
+mknod /edit/tty c 5 0 0620
+mknod /edit/pipe p 0600
+mknod /edit/bigdev c 300 70000 0600
+touch /edit/trunc
+truncate 1000000 /edit/trunc
+put $TMP/long.bin /edit/shrink
+truncate 5000 /edit/shrink
+mkdir /edit/dirvictim
+mkdir /edit/dirmover
+put $TMP/hello.txt /edit/dirmover/inside
+mv /edit/dirmover /edit/dirvictim
+EOF
+}
+
+# edit_expected DIR: the same edits with the real tools.
+edit_expected () {
+    local d=$1/edit
+    mkdir -p "$d/a/b/c"
+    cp hello.txt "$d/a/b/c/hello"; chmod 0640 "$d/a/b/c/hello"
+    cp short.txt "$d/over"; printf 'XYZ' | dd of="$d/over" bs=1 seek=2 conv=notrunc status=none
+    cp long.bin "$d/victim"; chmod 0600 "$d/victim"
+    mv "$d/a/b/c" "$d/moved"
+    mkdir "$d/a/b/renamed-dir2"
+    ln -s short "$d/s-short"; ln -s "$LONG_TARGET" "$d/s-long"
+    ln "$d/victim" "$d/victim-link"
+    chown 4242:4343 "$d/victim"; chmod 4711 "$d/victim"
+    : >"$d/touched"
+    mknod -m 0620 "$d/tty" c 5 0; mkfifo -m 0600 "$d/pipe"; mknod -m 0600 "$d/bigdev" c 300 70000
+    truncate -s 1000000 "$d/trunc"
+    head -c 5000 long.bin >"$d/shrink"
+    mkdir "$d/dirvictim"; cp hello.txt "$d/dirvictim/inside"
+}
+mkdir expected && edit_expected expected
+
+# check_edits TAG DEV: the edits as debugfs sees them.
+check_edits () {
+    local tag=$1 dev=$2 out
+    rm -rf "rd-$tag"; mkdir "rd-$tag"
+    debugfs -R "rdump /edit rd-$tag" "$dev" >/dev/null 2>&1
+    same_content "$tag: edited files and symlinks have the expected bytes (debugfs rdump)" expected/edit "rd-$tag/edit"
+    same_listing "$tag: edited entries have the expected types, modes, owners, sizes" expected/edit "rd-$tag/edit" nomtime
+    is "$(dstat "$dev" /edit/victim)" "regular 4711 4242 4343 100000 2 1000000000" \
+        "$tag: rename over a file, chmod, chown, touch, link count (debugfs stat)"
+    is "$(debugfs -R "ls -p /edit" "$dev" 2>/dev/null | awk -F/ '$6 == "victim" || $6 == "victim-link" { print $2 }' | sort -u | wc -l)" 1 \
+        "$tag: hard link shares the inode"
+    is "$(debugfs -R "stat /edit/tty" "$dev" 2>/dev/null | grep -o 'Device major/minor number: [0-9:]*')" \
+        "Device major/minor number: 05:00" "$tag: char device 5:0 (old encoding)"
+    is "$(debugfs -R "stat /edit/bigdev" "$dev" 2>/dev/null | grep -o 'Device major/minor number: [0-9:]*')" \
+        "Device major/minor number: 300:70000" "$tag: char device 300:70000 (new encoding)"
+    is "$(dstat "$dev" /edit/pipe | cut -d' ' -f1-3)" "FIFO 600 0" "$tag: fifo"
+    is "$(debugfs -R "stat /edit/s-short" "$dev" 2>/dev/null | grep -o 'Fast link dest: .*')" \
+        'Fast link dest: "short"' "$tag: short symlink is a fast symlink"
+    out=$(debugfs -R "stat /edit/s-long" "$dev" 2>/dev/null)
+    if ! echo "$out" | grep -q 'Fast link dest' && echo "$out" | grep -q 'Blockcount: [1-9]'; then
+        ok 0 "$tag: long symlink lives in a block"; else ok 1 "$tag: long symlink lives in a block"; diag "$out"; fi
+}
+
+# check_tree TAG DEV SRC GUESTDIR: a copied-in tree as debugfs sees it.
+check_tree () {
+    local tag=$1 dev=$2 src=$3 gdir=$4 name
+    name=$(basename "$gdir")
+    rm -rf "rt-$tag"; mkdir "rt-$tag"
+    debugfs -R "rdump $gdir rt-$tag" "$dev" >/dev/null 2>&1
+    same_content "$tag: copy-in: every file and symlink byte-identical (debugfs rdump)" "$src" "rt-$tag/$name"
+    same_listing "$tag: copy-in: types, modes, owners, sizes, mtimes as the source (debugfs rdump)" "$src" "rt-$tag/$name" rdump
+    ok_all=0
+    for f in special/null special/bigdev special/loop9 special/fifo modes/m4755 modes/m2711 modes/wide special/longlink d0/s0/f2; do
+        [ "$(dstat "$dev" "$gdir/$f")" = "$(hstat "$src/$f")" ] || { ok_all=1; diag "$f: $(dstat "$dev" "$gdir/$f") vs $(hstat "$src/$f")"; }
+    done
+    ok $ok_all "$tag: copy-in: devices, fifo, set-id modes, wide owners, mtimes (debugfs stat)"
+    is "$(debugfs -R "stat $gdir/special/bigdev" "$dev" 2>/dev/null | grep -o 'Device major/minor number: [0-9:]*')" \
+        "Device major/minor number: 300:70000" "$tag: copy-in: device with a 12:20-bit number"
+    is "$(debugfs -R "ls -p $gdir/special" "$dev" 2>/dev/null | awk -F/ '$6 == "sym-hard" || $6 == "sym-hard2" { print $2 "/" $3 }' | sort -u | wc -l)" 1 \
+        "$tag: copy-in: hard-linked symlink stays one inode"
+    is "$(dstat "$dev" "$gdir/special/hard0" | cut -d' ' -f6)" 3 "$tag: copy-in: hard link count"
+}
+
+# check_sparse TAG DEV SRC GUESTDIR: big sparse files kept sparse.
+check_sparse () {
+    local tag=$1 dev=$2 src=$3 gdir=$4 f blocks
+    for f in sparse tailhole; do
+        if debugfs -R "cat $gdir/$f" "$dev" 2>/dev/null | cmp -s - "$src/$f"; then
+            ok 0 "$tag: $f ($(stat -c %s "$src/$f") bytes) byte-identical (debugfs cat)"
+        else ok 1 "$tag: $f byte-identical (debugfs cat)"; fi
+    done
+    blocks=$(debugfs -R "stat $gdir/sparse" "$dev" 2>/dev/null | sed -n 's/.*Blockcount: \([0-9]*\).*/\1/p')
+    if [ -n "$blocks" ] && [ "$blocks" -lt 4096 ]; then
+        ok 0 "$tag: 5 GiB sparse file allocates $((blocks / 2)) KiB"
+    else ok 1 "$tag: sparse file stays sparse"; diag "blockcount: $blocks"; fi
+}
+
+# errors SPEC TAG: bad requests give one clear line and change nothing.
+errors () {
+    local spec=$1 tag=$2
+    fails_with "$tag: mkdir of an existing name" "/edit: File exists" "$FS_TOOL" "$spec" mkdir /edit
+    fails_with "$tag: rm of a directory" "Is a directory" "$FS_TOOL" "$spec" rm /edit
+    fails_with "$tag: rmdir of a non-empty directory" "Directory not empty" "$FS_TOOL" "$spec" rmdir /edit
+    fails_with "$tag: mv over a non-empty directory" "/edit/a: Directory not empty" "$FS_TOOL" "$spec" mv /edit/moved /edit/a
+    fails_with "$tag: no path through a symlink" "special/abs/passwd: Not a directory" "$FS_TOOL" "$spec" cat /tree/special/abs/passwd
+    fails_with "$tag: no write through a symlink" "Not a directory" "$FS_TOOL" "$spec" put hello.txt /tree/special/abs/pwned
+    fails_with "$tag: .. refused" '"\.\." are not allowed' "$FS_TOOL" "$spec" ls /tree/../edit
+    fails_with "$tag: relative path refused" "not absolute" "$FS_TOOL" "$spec" ls edit
+    fails_with "$tag: missing file" "/nope: No such file or directory" "$FS_TOOL" "$spec" cat /nope
+    fails_with "$tag: read-only open refuses writes" "opened read-only" "$FS_TOOL" --ro "$spec" mkdir /x
+    fails_with "$tag: directory into itself" "into itself" "$FS_TOOL" "$spec" mv /edit /edit/moved/x
+    fails_with "$tag: rmdir of the root" "Device or resource busy" "$FS_TOOL" "$spec" rmdir /
+    fails_with "$tag: hard link to a directory" "cannot hard-link a directory" "$FS_TOOL" "$spec" link /edit /edit2
+    fails_with "$tag: readlink of a file" "not a symbolic link" "$FS_TOOL" "$spec" readlink /edit/over
+    fails_with "$tag: cat of a device" "not a regular file" "$FS_TOOL" "$spec" cat /edit/tty
+    fails_with "$tag: symlink target longer than a block" "File name too long|longer than" "$FS_TOOL" "$spec" symlink "$(printf 'x%.0s' {1..5000})" /edit/toolong
+}
+
+# ---- ext4 in an LV in a qcow2 ----------------------------------------------
+
+mktree src 20 5 20          # 2000 files in 120 directories
+specials src
+mksparse big
+mkdir pre && mktree pre 2 2 5 && specials pre
+mkdir pre/big && for ((i = 0; i < 500; i++)); do echo "$i" >"pre/big/entry-with-a-longish-name-$i"; done
+touch -d '2010-05-06 07:08:09' pre/big pre
+diag "source: $(find src -type f | wc -l) files, $(find src -type d | wc -l) directories, $(find src -type l | wc -l) symlinks"
+
+new_image disk.raw $((1200 * MiB))
+partition disk.raw <<EOF
+label: dos
+start=2048, type=8e
+EOF
+P1=$(part_start disk.raw 1); P1LEN=$(part_size disk.raw 1)
+lvm_begin "disk.raw:$P1:$P1LEN"
+PV=${LVM_LOOPS[0]}
+lvm_q pvcreate -y "$PV" || bail "pvcreate failed"
+lvm_q vgcreate vgt "$PV" || bail "vgcreate failed"
+lvm_q lvcreate -an -Zn -y -L 12M -n swap vgt || bail "lvcreate failed"
+lvm_q lvcreate -an -Zn -y -L 900M -n root vgt || bail "lvcreate failed"
+PE_START=$(pvs --noheadings --units b --nosuffix -o pe_start "$PV" 2>/dev/null | tr -d ' ')
+EXT=$(vgs --noheadings --units b --nosuffix -o vg_extent_size vgt 2>/dev/null | tr -d ' ')
+RANGE=$(lvs --noheadings -o seg_pe_ranges vgt/root 2>/dev/null | tr -d ' ')
+LVLEN=$(lvs --noheadings --units b --nosuffix -o lv_size vgt/root 2>/dev/null | tr -d ' ')
+lvm_end
+FIRST=${RANGE#*:}; FIRST=${FIRST%-*}
+LVOFF=$((P1 + PE_START + FIRST * EXT))
+diag "LV vgt/root: $LVLEN bytes at image offset $LVOFF"
+[ "$LVLEN" -gt 0 ] && [ "$FIRST" -gt 0 ] || bail "could not place the LV"
+mke2fs -q -F -t ext4 -E offset=$LVOFF -d pre disk.raw $((LVLEN / 1024))k >/dev/null || bail "mke2fs failed"
+is "$(dumpe2fs -h disk.raw 2>/dev/null | sed -n 's/^Filesystem features: *//p')" "" \
+    "the fs is not at the start of the image (it is inside the LV)"
+# Index the big directory (htree), as a long-lived guest would have it.
+dev=$(losetup -f --show -o $LVOFF --sizelimit "$LVLEN" disk.raw) || bail "losetup failed"
+e2fsck -fyD "$dev" >/dev/null 2>&1
+features=$(dumpe2fs -h "$dev" 2>/dev/null | sed -n 's/^Filesystem features: *//p')
+losetup -d "$dev"
+diag "ext4 features: $features"
+for f in metadata_csum 64bit extent flex_bg huge_file dir_nlink dir_index; do
+    case " $features " in *" $f "*) ;; *) bail "mke2fs did not enable $f";; esac
+done
+qemu-img convert -O qcow2 disk.raw disk.qcow2 || bail "qemu-img convert failed"
+SPEC=disk.qcow2:vgt/root
+
+# Reading an existing tree, against debugfs on the same bytes.
+RDEV=$(loop_ro disk.raw $LVOFF "$LVLEN")
+is "$("$FS_TOOL" "$SPEC" info)" "ext4 vgt/root ro" "fs-tool opens the ext4 in the LV in the qcow2"
+is "$("$FS_TOOL" "$SPEC" ls -p /pre | LC_ALL=C sort)" \
+   "$(debugfs -R "ls -p /pre" "$RDEV" 2>/dev/null | grep -v '^/[0-9]*/[0-7]*/[0-9]*/[0-9]*/\.\{1,2\}/' | grep . | LC_ALL=C sort)" \
+   "ls -p agrees with debugfs ls -p (inodes, modes, owners, names, sizes)"
+ok_all=0
+for p in /pre/d0/s0/f1 /pre/modes/m4755 /pre/modes/wide /pre/special/null /pre/special/fifo /pre/special/longlink /pre/big /pre/d1; do
+    [ "$(fstat_tool "$SPEC" "$p")" = "$(dstat "$RDEV" "$p")" ] || { ok_all=1; diag "$p: $(fstat_tool "$SPEC" "$p") vs $(dstat "$RDEV" "$p")"; }
+done 2>/dev/null
+ok $ok_all "stat agrees with debugfs stat (type, mode, owner, size, links, mtime)"
+ok_all=0
+for p in /pre/d0/s0/f1 /pre/d1/s1/f4 /pre/special/oneblock /pre/modes/m0000; do
+    cmp -s <("$FS_TOOL" "$SPEC" cat "$p") <(debugfs -R "cat $p" "$RDEV" 2>/dev/null) || { ok_all=1; diag "$p differs"; }
+done
+ok $ok_all "cat agrees with debugfs cat"
+is "$("$FS_TOOL" "$SPEC" readlink /pre/special/longlink)" "$LONG_TARGET" "readlink of a slow symlink"
+is "$("$FS_TOOL" "$SPEC" readlink /pre/special/abs)" "/etc/passwd" "readlink of a fast symlink"
+"$FS_TOOL" "$SPEC" copy-out /pre pre-out 2>&1 | head -5
+mkdir pre-rd && debugfs -R "rdump /pre pre-rd" "$RDEV" >/dev/null 2>&1
+same_content "copy-out of a whole tree: bytes as debugfs rdump" pre-rd/pre pre-out
+same_listing "copy-out of a whole tree: attributes as debugfs rdump" pre-rd/pre pre-out rdump
+same_listing "copy-out of a whole tree: attributes, devices, hard links as the mke2fs -d source" pre pre-out rdump
+is "$(debugfs -R "htree_dump /pre/big" "$RDEV" 2>/dev/null | head -1)" "Root node dump:" "/pre/big is an htree directory"
+
+# Writing: a batch of edits, then the 2000-file copy-in, then the big files.
+sha_before=$(sha256sum disk.qcow2 | cut -d' ' -f1)
+run_ok "edits in one batch (qcow2, LV)" "$FS_TOOL" "$SPEC" batch < <(edit_batch)
+for ((i = 0; i < 400; i++)); do echo "put $TMP/hello.txt /pre/big/added-$i"; done >more.batch
+for ((i = 0; i < 500; i += 3)); do echo "rm /pre/big/entry-with-a-longish-name-$i"; done >>more.batch
+run_ok "400 entries added to and 167 removed from the htree directory" "$FS_TOOL" "$SPEC" batch <more.batch
+start=$(date +%s%N)
+run_ok "copy-in of the 2000-file tree" "$FS_TOOL" "$SPEC" copy-in "$TMP/src" /tree
+end=$(date +%s%N)
+diag "copy-in of $(find src | wc -l) entries through qcow2+LVM took $(( (end - start) / 1000000 )) ms"
+run_ok "copy-in of the sparse files" "$FS_TOOL" "$SPEC" copy-in "$TMP/big" /big
+errors "$SPEC" ext4
+sha_after=$(sha256sum disk.qcow2 | cut -d' ' -f1)
+[ "$sha_before" != "$sha_after" ]; ok $? "the qcow2 was written in place"
+
+# Reading back through our own stack: copy-out equals the source exactly
+# (nanosecond times, devices, fifos, hard links).
+"$FS_TOOL" "$SPEC" copy-out /tree tree-out 2>&1 | head -5
+same_listing "copy-out after copy-in: every attribute as the source, ns mtimes, link counts" src tree-out full
+same_content "copy-out after copy-in: every byte as the source" src tree-out
+
+# Independent checks on the raw bytes.
+qemu-img convert -O raw disk.qcow2 out.raw || bail "qemu-img convert failed"
+ODEV=$(loop_ro out.raw $LVOFF "$LVLEN")
+fsck_clean "ext4 in LV in qcow2: e2fsck -fn is clean after all edits" "$ODEV"
+check_edits ext4 "$ODEV"
+check_tree ext4 "$ODEV" src /tree
+check_sparse ext4 "$ODEV" big /big
+is "$(debugfs -R "htree_dump /pre/big" "$ODEV" 2>/dev/null | head -1)" "Root node dump:" "/pre/big is still an htree directory"
+is "$(debugfs -R "ls -p /pre/big" "$ODEV" 2>/dev/null | awk -F/ '$6 ~ /^(added|entry-with)/' | wc -l)" 733 \
+    "htree directory: debugfs lists exactly the surviving and added entries"
+
+# ---- ext2 and ext3 on plain partitions --------------------------------------
+
+mkdir small && mktree small 3 3 10 && specials small
+new_image parts.raw $((700 * MiB))
+partition parts.raw <<EOF
+label: dos
+start=2048, size=600000, type=83
+type=83
+EOF
+A=$(part_start parts.raw 1); ALEN=$(part_size parts.raw 1)
+B=$(part_start parts.raw 2); BLEN=$(part_size parts.raw 2)
+mke2fs -q -F -t ext2 -b 1024 -I 128 -O ^large_file -E offset=$A parts.raw $((ALEN / 1024))k >/dev/null || bail "mke2fs ext2 failed"
+mke2fs -q -F -t ext3 -b 4096 -E offset=$B parts.raw $((BLEN / 1024))k >/dev/null || bail "mke2fs ext3 failed"
+for n in 1 2; do
+    spec=parts.raw:p$n
+    tag=$([ $n = 1 ] && echo ext2 || echo ext3)
+    is "$("$FS_TOOL" "$spec" info)" "$tag parts.raw:p$n ro" "$tag: detected"
+    run_ok "$tag: edits in one batch" "$FS_TOOL" "$spec" batch < <(edit_batch)
+    run_ok "$tag: copy-in of a tree" "$FS_TOOL" "$spec" copy-in "$TMP/small" /tree
+    run_ok "$tag: copy-in of the sparse files" "$FS_TOOL" "$spec" copy-in "$TMP/big" /big
+    errors "$spec" "$tag"
+done
+DA=$(loop_ro parts.raw "$A" "$ALEN"); DB=$(loop_ro parts.raw "$B" "$BLEN")
+for n in 1 2; do
+    if [ $n = 1 ]; then tag=ext2 dev=$DA; else tag=ext3 dev=$DB; fi
+    fsck_clean "$tag: e2fsck -fn is clean after all edits" "$dev"
+    check_edits "$tag" "$dev"
+    check_tree "$tag" "$dev" small /tree
+    check_sparse "$tag" "$dev" big /big
+done
+is "$(dumpe2fs -h "$DA" 2>/dev/null | grep -c '^Filesystem features:.*large_file')" 1 \
+    "ext2: a file past 2 GiB turned on large_file"
+# 128-byte inodes have no nanoseconds; 256-byte ones keep them.
+"$FS_TOOL" parts.raw:p2 copy-out /tree ext3-out 2>&1 | head -5
+same_listing "ext3: copy-out after copy-in: every attribute, ns mtimes, link counts" small ext3-out full
+is "$("$FS_TOOL" parts.raw:p1 stat /tree/d0/s0/f2 | sed -n 's/^mtime: //p')" "$(stat -c %Y small/d0/s0/f2).000000000" \
+    "ext2 with 128-byte inodes: mtime in seconds"
+
+done_testing

@@ -1,0 +1,34 @@
+#!/bin/bash
+# Builds tests/fuzz-replay.c as a libFuzzer target (clang, ASan + UBSan)
+# and fuzzes the partition-table, probe and LVM code with it:
+#   tests/fuzz/libfuzzer.sh [SECONDS] [WORKDIR]
+# Run from a configured build tree (it needs its config.h); clang and
+# libclang-rt-NN-dev provide -fsanitize=fuzzer.  New inputs go to
+# WORKDIR/corpus (seeded from tests/fuzz/corpus), crashes to WORKDIR/crashes;
+# a crash that is fixed belongs in tests/fuzz/corpus, so that make check
+# replays it from then on.
+set -eu
+
+secs=${1:-300}
+work=${2:-fuzz-work}
+srcdir=$(cd "$(dirname "$0")/../.." && pwd)
+builddir=$(pwd)
+lib=$srcdir/src/libimg
+
+[ -f "$builddir/config.h" ] || { echo "$0: run me from a configured build tree" >&2; exit 1; }
+mkdir -p "$work/corpus" "$work/crashes"
+
+# Only the code under test is instrumented for coverage, and all of it:
+# libimg.a from the build is compiled without -fsanitize=fuzzer.
+clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+    -DIMG_FUZZ_LIBFUZZER -I"$builddir" -I"$lib" \
+    "$srcdir/tests/fuzz-replay.c" \
+    "$lib/ctx.c" "$lib/crc.c" "$lib/disk.c" "$lib/nbd.c" "$lib/volume.c" \
+    "$lib/mbr.c" "$lib/gpt.c" "$lib/ptable.c" "$lib/probe.c" \
+    "$lib/lvm.c" "$lib/lvmconf.c" \
+    $(pkg-config --libs libnbd zlib) -o "$work/fuzz-libfuzzer"
+
+exec "$work/fuzz-libfuzzer" -max_total_time="$secs" -max_len=65536 -timeout=10 \
+    -rss_limit_mb=2048 -use_value_profile=1 -dict="$srcdir/tests/fuzz/img.dict" \
+    -artifact_prefix="$work/crashes/" -print_final_stats=1 \
+    "$work/corpus" "$srcdir/tests/fuzz/corpus"
