@@ -10,34 +10,37 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "json.h"
 #include "libimg.h"
 
 #define PROG "img-inspect"
+#define INITRD_MAX (1024u * 1024 * 1024)
+#define DEFAULT_MODULES "xen-blkfront,xen-netfront"
 
 enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2 };
 
-struct volume_info {
-  struct img_volume *vol;
-  struct img_fsinfo fs;
-  const struct img_part *part;  /* NULL for a whole disk */
-};
-
-struct image {
-  const char *path;
-  struct img_disk *disk;
-  struct img_ptable *pt;
-  size_t n_vols;
-  struct volume_info *vols;
+/* What we found in one kernel's initrd. */
+struct initrd_info {
+  bool read;                    /* parsed successfully */
+  char *error;                  /* why not */
+  const char *flavour;
+  size_t n_segments;
+  struct img_initrd_segment *segments;
+  size_t n_entries;
+  const char **module_where;    /* per asked module: "initrd", "builtin", "missing" */
 };
 
 struct state {
   struct img_ctx *ctx;
+  char *const *paths;
   size_t n_images;
-  struct image *images;
-  struct img_lvm *lvm;
-  struct img_fsinfo **lv_fs;    /* [vg][lv] */
+  struct img_guest *g;
+  struct img_inspection *insp;
+  struct initrd_info *initrds;  /* one per kernel */
+  char **modules;               /* asked for */
+  size_t n_modules;
 };
 
 static void
@@ -46,13 +49,17 @@ usage (FILE *fp)
   fprintf (fp,
            "Usage: %s [OPTION]... IMAGE...\n"
            "Show what is inside powered-off VM disk images: container format,\n"
-           "partition table, LVM volume groups and logical volumes, filesystems.\n"
-           "Several images are read together (a volume group may span them).\n"
+           "partition table, LVM volume groups and logical volumes, filesystems,\n"
+           "and the guest: OS, mount map, kernels, initrds, bootloader entries.\n"
+           "Several images are read together (a guest or a volume group may span\n"
+           "them).  Nothing is mounted, activated or run.\n"
            "\n"
-           "  -j, --json      machine-readable output (see img-inspect(1))\n"
-           "  -v, --verbose   debug messages on stderr (as IMG_DEBUG=1)\n"
-           "  -h, --help      this help\n"
-           "  -V, --version   version\n", PROG);
+           "  -j, --json           machine-readable output (see img-inspect(1))\n"
+           "  -m, --modules=LIST   kernel modules to look for in each initrd\n"
+           "                       (comma-separated; default " DEFAULT_MODULES ")\n"
+           "  -v, --verbose        debug messages on stderr (as IMG_DEBUG=1)\n"
+           "  -h, --help           this help\n"
+           "  -V, --version        version\n", PROG);
 }
 
 static int
@@ -64,100 +71,166 @@ fail (struct state *st)
   return EXIT_ERROR;
 }
 
-static int
-add_volume (struct state *st, struct image *im, struct img_volume *vol,
-            const struct img_part *part)
-{
-  struct volume_info *v;
+/* ---- initrds ----------------------------------------------------------- */
 
-  v = realloc (im->vols, (im->n_vols + 1) * sizeof *v);
-  if (v == NULL) {
-    img_volume_free (vol);
-    return -ENOMEM;
-  }
-  im->vols = v;
-  v += im->n_vols++;
-  memset (v, 0, sizeof *v);
-  v->vol = vol;
-  v->part = part;
-  return img_probe (st->ctx, vol, &v->fs);
-}
-
-static int
-open_image (struct state *st, struct image *im)
+/* "xen_blkfront" and "xen-blkfront" are one module to modprobe. */
+static bool
+module_name_eq (const char *a, size_t alen, const char *b)
 {
-  struct img_volume *vol;
-  char name[4096];
   size_t i;
-  int r;
 
-  r = img_disk_open (st->ctx, im->path, IMG_DISK_RDONLY, &im->disk);
-  if (r < 0)
-    return r;
-  r = img_ptable_read (st->ctx, im->disk, &im->pt);
-  if (r < 0)
-    return r;
-  if (im->pt->type == IMG_PTABLE_NONE) {
-    r = img_volume_new_linear (st->ctx, im->path, im->disk, 0,
-                               img_disk_size (im->disk), &vol);
-    if (r < 0)
-      return r;
-    return add_volume (st, im, vol, NULL);
+  if (alen != strlen (b))
+    return false;
+  for (i = 0; i < alen; i++) {
+    char x = a[i] == '_' ? '-' : a[i], y = b[i] == '_' ? '-' : b[i];
+    if (x != y)
+      return false;
   }
-  for (i = 0; i < im->pt->n_parts; i++) {
-    const struct img_part *p = &im->pt->parts[i];
-    if (p->kind == IMG_PART_EXTENDED)
-      continue;
-    snprintf (name, sizeof name, "%s:p%u", im->path, p->number);
-    r = img_volume_new_linear (st->ctx, name, im->disk, p->start, p->size, &vol);
-    if (r < 0)
-      return r;
-    r = add_volume (st, im, vol, p);
-    if (r < 0)
-      return r;
-  }
-  return 0;
+  return true;
 }
 
-static int
-scan_lvm (struct state *st)
+/* Does PATH (".../name.ko", ".ko.xz", ".ko.zst", ".ko.gz") name MODULE? */
+static bool
+is_module_file (const char *path, const char *module)
 {
-  struct img_volume **vols = NULL;
-  size_t n = 0, i, j, k;
-  int r;
+  const char *base = strrchr (path, '/'), *ko;
 
-  for (i = 0; i < st->n_images; i++)
-    n += st->images[i].n_vols;
-  vols = calloc (n ? n : 1, sizeof *vols);
-  if (vols == NULL)
-    return -ENOMEM;
-  n = 0;
-  for (i = 0; i < st->n_images; i++)
-    for (j = 0; j < st->images[i].n_vols; j++)
-      if (strcmp (st->images[i].vols[j].fs.type, "LVM2_member") == 0)
-        vols[n++] = st->images[i].vols[j].vol;
-  r = img_lvm_scan (st->ctx, vols, n, &st->lvm);
-  free (vols);
-  if (r < 0)
-    return r;
+  base = base ? base + 1 : path;
+  ko = strstr (base, ".ko");
+  if (ko == NULL || (ko[3] != '\0' && ko[3] != '.'))
+    return false;
+  return module_name_eq (base, ko - base, module);
+}
 
-  st->lv_fs = calloc (img_lvm_n_vgs (st->lvm) + 1, sizeof *st->lv_fs);
-  if (st->lv_fs == NULL)
-    return -ENOMEM;
-  for (i = 0; i < img_lvm_n_vgs (st->lvm); i++) {
-    const struct img_lvm_vg *vg = img_lvm_vg (st->lvm, i);
-    st->lv_fs[i] = calloc (vg->n_lvs + 1, sizeof **st->lv_fs);
-    if (st->lv_fs[i] == NULL)
-      return -ENOMEM;
-    for (k = 0; k < vg->n_lvs; k++) {
-      if (vg->lvs[k].vol == NULL)
-        continue;
-      r = img_probe (st->ctx, vg->lvs[k].vol, &st->lv_fs[i][k]);
-      if (r < 0)
-        return r;
+static bool
+builtin_has (const char *builtin, const char *module)
+{
+  const char *line = builtin;
+
+  while (line && *line) {
+    const char *nl = strchr (line, '\n');
+    char buf[512];
+    size_t l = nl ? (size_t) (nl - line) : strlen (line);
+    if (l < sizeof buf) {
+      memcpy (buf, line, l);
+      buf[l] = '\0';
+      if (is_module_file (buf, module))
+        return true;
     }
+    line = nl ? nl + 1 : NULL;
   }
-  return 0;
+  return false;
+}
+
+static void
+inspect_initrd (struct state *st, const struct img_kernel_info *k,
+                struct initrd_info *ii)
+{
+  void *buf = NULL;
+  size_t len = 0, i, m;
+  struct img_initrd *initrd = NULL;
+  char *builtin = NULL;
+  char path[600];
+
+  ii->module_where = calloc (st->n_modules + 1, sizeof *ii->module_where);
+  if (k->modules) {
+    size_t blen;
+    snprintf (path, sizeof path, "%s/modules.builtin", k->modules);
+    if (img_guest_read_file (st->g, path, 16u << 20, (void **) &builtin, &blen) < 0)
+      builtin = NULL;
+  }
+  img_ctx_clear_error (st->ctx);
+  if (k->initrd == NULL)
+    goto modules;
+  if (img_guest_read_file (st->g, k->initrd, INITRD_MAX, &buf, &len) < 0
+      || img_initrd_parse (st->ctx, k->initrd, buf, len, 0, &initrd) < 0) {
+    ii->error = strdup (img_ctx_error (st->ctx));
+    img_ctx_clear_error (st->ctx);
+    goto modules;
+  }
+  ii->read = true;
+  ii->n_entries = img_initrd_n_entries (initrd);
+  ii->n_segments = img_initrd_n_segments (initrd);
+  ii->segments = calloc (ii->n_segments + 1, sizeof *ii->segments);
+  for (i = 0; ii->segments && i < ii->n_segments; i++)
+    ii->segments[i] = *img_initrd_segment (initrd, i);
+  ii->flavour = "unknown";
+  if (img_initrd_lookup (initrd, "scripts/local") || img_initrd_lookup (initrd, "conf/initramfs.conf"))
+    ii->flavour = "initramfs-tools";
+  else if (img_initrd_lookup (initrd, "usr/lib/dracut/build-parameter.txt")
+           || img_initrd_lookup (initrd, "usr/lib/dracut/modules.txt")
+           || img_initrd_lookup (initrd, "dracut-state.sh"))
+    ii->flavour = "dracut";
+  else {
+    const struct img_cpio_entry *init = img_initrd_lookup (initrd, "init");
+    if (init && init->size >= 11 && memcmp (init->data, "#!/bin/nash", 11) == 0)
+      ii->flavour = "mkinitrd";
+  }
+ modules:
+  for (m = 0; ii->module_where && m < st->n_modules; m++) {
+    ii->module_where[m] = "missing";
+    for (i = 0; initrd && i < img_initrd_n_entries (initrd); i++)
+      if (is_module_file (img_initrd_entry (initrd, i)->name, st->modules[m])) {
+        ii->module_where[m] = "initrd";
+        break;
+      }
+    if (strcmp (ii->module_where[m], "missing") == 0 && builtin
+        && builtin_has (builtin, st->modules[m]))
+      ii->module_where[m] = "builtin";
+  }
+  /* Segment compression names are static strings; the rest we copied. */
+  img_initrd_free (initrd);
+  free (buf);
+  free (builtin);
+}
+
+/* ---- helpers over the guest's volumes ---------------------------------- */
+
+static const struct img_fsinfo *
+part_fs (const struct state *st, size_t image, const struct img_part *p)
+{
+  size_t i;
+
+  for (i = 0; i < img_guest_n_volumes (st->g); i++) {
+    const struct img_fsinfo *info;
+    const struct img_part *vp;
+    size_t vi;
+    img_guest_volume (st->g, i, &info, &vp, &vi);
+    if (vp == p && vi == image && p != NULL)
+      return info;
+  }
+  return NULL;
+}
+
+static const struct img_fsinfo *
+whole_fs (const struct state *st, size_t image)
+{
+  const struct img_disk *disk = img_guest_disk (st->g, image);
+  size_t i;
+
+  for (i = 0; i < img_guest_n_volumes (st->g); i++) {
+    const struct img_fsinfo *info;
+    const struct img_part *vp;
+    size_t vi;
+    const struct img_volume *v = img_guest_volume (st->g, i, &info, &vp, &vi);
+    if (vp == NULL && vi == image && v->n_segments == 1
+        && v->segments[0].stripes[0].disk == disk && v->segments[0].stripes[0].offset == 0)
+      return info;
+  }
+  return NULL;
+}
+
+static const struct img_fsinfo *
+lv_fs (const struct state *st, const struct img_lvm_lv *lv)
+{
+  size_t i;
+
+  for (i = 0; lv->vol && i < img_guest_n_volumes (st->g); i++) {
+    const struct img_fsinfo *info;
+    if (img_guest_volume (st->g, i, &info, NULL, NULL) == lv->vol)
+      return info;
+  }
+  return NULL;
 }
 
 /* Where a PV-relative byte lands in its image. */
@@ -206,160 +279,285 @@ json_fs (struct img_json *j, const struct img_fsinfo *fs)
   img_json_end_object (j);
 }
 
-static const struct img_fsinfo *
-find_part_fs (const struct image *im, const struct img_part *p)
+static void
+json_images (struct state *st, struct img_json *j)
 {
-  size_t i;
+  size_t i, k;
+  char buf[64];
 
-  for (i = 0; i < im->n_vols; i++)
-    if (im->vols[i].part == p)
-      return &im->vols[i].fs;
-  return NULL;
+  img_json_key (j, "images");
+  img_json_begin_array (j);
+  for (i = 0; i < st->n_images; i++) {
+    struct img_disk *disk = img_guest_disk (st->g, i);
+    const struct img_ptable *pt = img_guest_ptable (st->g, i);
+    img_json_begin_object (j);
+    img_json_kv_string (j, "path", img_disk_name (disk));
+    img_json_kv_string (j, "format", img_disk_format (disk));
+    img_json_kv_uint (j, "size", img_disk_size (disk));
+    img_json_key (j, "partition_table");
+    if (pt->type == IMG_PTABLE_NONE)
+      img_json_null (j);
+    else {
+      img_json_begin_object (j);
+      img_json_kv_string (j, "type", img_ptable_type_name (pt->type));
+      img_json_kv_string (j, "id", pt->id);
+      img_json_kv_uint (j, "sector_size", pt->sector_size);
+      if (pt->type == IMG_PTABLE_GPT) {
+        img_json_kv_uint (j, "first_lba", pt->first_lba);
+        img_json_kv_uint (j, "last_lba", pt->last_lba);
+        img_json_kv_bool (j, "used_backup", pt->used_backup);
+      }
+      img_json_end_object (j);
+    }
+    img_json_key (j, "partitions");
+    img_json_begin_array (j);
+    for (k = 0; k < pt->n_parts; k++) {
+      const struct img_part *p = &pt->parts[k];
+      img_json_begin_object (j);
+      img_json_kv_uint (j, "number", p->number);
+      img_json_kv_string (j, "kind", kind_name (p->kind));
+      img_json_kv_uint (j, "start", p->start);
+      img_json_kv_uint (j, "size", p->size);
+      part_type (p, buf, sizeof buf);
+      img_json_kv_string (j, "type", buf);
+      img_json_kv_string (j, "type_name", img_part_type_name (p));
+      img_json_kv_string (j, "uuid", p->uuid);
+      if (pt->type == IMG_PTABLE_GPT) {
+        img_json_kv_string (j, "name", p->name);
+        img_json_kv_uint (j, "attributes", p->attrs);
+      }
+      else
+        img_json_kv_bool (j, "bootable", p->bootable);
+      json_fs (j, part_fs (st, i, p));
+      img_json_end_object (j);
+    }
+    img_json_end_array (j);
+    json_fs (j, pt->type == IMG_PTABLE_NONE ? whole_fs (st, i) : NULL);
+    img_json_end_object (j);
+  }
+  img_json_end_array (j);
 }
 
-static const char *
-pv_device_name (const struct img_lvm_pv *pv)
+static void
+json_vgs (struct state *st, struct img_json *j)
 {
-  return pv->dev ? pv->dev->name : NULL;
+  const struct img_lvm *lvm = img_guest_lvm (st->g);
+  size_t i, k, l, s;
+
+  img_json_key (j, "volume_groups");
+  img_json_begin_array (j);
+  for (i = 0; i < img_lvm_n_vgs (lvm); i++) {
+    const struct img_lvm_vg *vg = img_lvm_vg (lvm, i);
+    img_json_begin_object (j);
+    img_json_kv_string (j, "name", vg->name);
+    img_json_kv_string (j, "uuid", vg->uuid);
+    img_json_kv_uint (j, "seqno", vg->seqno);
+    img_json_kv_uint (j, "extent_size", vg->extent_size);
+    img_json_kv_bool (j, "partial", vg->partial);
+    img_json_key (j, "pvs");
+    img_json_begin_array (j);
+    for (k = 0; k < vg->n_pvs; k++) {
+      const struct img_lvm_pv *pv = &vg->pvs[k];
+      img_json_begin_object (j);
+      img_json_kv_string (j, "name", pv->name);
+      img_json_kv_string (j, "uuid", pv->uuid);
+      img_json_kv_string (j, "device", pv->dev ? pv->dev->name : NULL);
+      img_json_kv_uint (j, "pe_start", pv->pe_start);
+      img_json_kv_uint (j, "pe_count", pv->pe_count);
+      img_json_end_object (j);
+    }
+    img_json_end_array (j);
+    img_json_key (j, "lvs");
+    img_json_begin_array (j);
+    for (k = 0; k < vg->n_lvs; k++) {
+      const struct img_lvm_lv *lv = &vg->lvs[k];
+      img_json_begin_object (j);
+      img_json_kv_string (j, "name", lv->name);
+      img_json_kv_string (j, "uuid", lv->uuid);
+      img_json_kv_uint (j, "size", lv->size);
+      img_json_kv_bool (j, "visible", lv->visible);
+      img_json_kv_string (j, "error", lv->error);
+      img_json_key (j, "segments");
+      img_json_begin_array (j);
+      for (l = 0; l < lv->n_segs; l++) {
+        const struct img_lvm_seg *sg = &lv->segs[l];
+        img_json_begin_object (j);
+        img_json_kv_uint (j, "start_extent", sg->start_extent);
+        img_json_kv_uint (j, "extent_count", sg->extent_count);
+        img_json_kv_string (j, "type", sg->type);
+        img_json_kv_uint (j, "stripe_size", sg->stripe_size);
+        img_json_key (j, "stripes");
+        img_json_begin_array (j);
+        for (s = 0; s < sg->n_stripes; s++) {
+          const struct img_lvm_stripe *stp = &sg->stripes[s];
+          const struct img_lvm_pv *pv = stp->pv < vg->n_pvs ? &vg->pvs[stp->pv] : NULL;
+          const char *image;
+          uint64_t off;
+          img_json_begin_object (j);
+          img_json_kv_string (j, "pv", pv ? pv->name : NULL);
+          img_json_kv_uint (j, "first_pe", stp->first_pe);
+          if (pv && pv_location (pv, pv->pe_start + stp->first_pe * vg->extent_size,
+                                 &image, &off)) {
+            img_json_kv_string (j, "image", image);
+            img_json_kv_uint (j, "offset", off);
+          }
+          else {
+            img_json_kv_string (j, "image", NULL);
+            img_json_key (j, "offset");
+            img_json_null (j);
+          }
+          img_json_end_object (j);
+        }
+        img_json_end_array (j);
+        img_json_end_object (j);
+      }
+      img_json_end_array (j);
+      json_fs (j, lv_fs (st, lv));
+      img_json_end_object (j);
+    }
+    img_json_end_array (j);
+    img_json_end_object (j);
+  }
+  img_json_end_array (j);
+}
+
+static void
+json_guest (struct state *st, struct img_json *j)
+{
+  const struct img_inspection *in = st->insp;
+  size_t i, k;
+
+  img_json_key (j, "guest");
+  if (in == NULL) {
+    img_json_null (j);
+    return;
+  }
+  img_json_begin_object (j);
+  img_json_key (j, "roots");
+  img_json_begin_array (j);
+  for (i = 0; i < img_guest_n_roots (st->g); i++)
+    img_json_string (j, img_guest_root (st->g, i));
+  img_json_end_array (j);
+  img_json_key (j, "os");
+  img_json_begin_object (j);
+  img_json_kv_string (j, "id", in->os_id);
+  img_json_kv_string (j, "id_like", in->os_id_like);
+  img_json_kv_string (j, "name", in->os_name);
+  img_json_kv_string (j, "pretty_name", in->os_pretty_name);
+  img_json_kv_string (j, "version_id", in->os_version_id);
+  img_json_kv_string (j, "codename", in->os_codename);
+  img_json_kv_string (j, "source", in->os_source);
+  img_json_end_object (j);
+  img_json_kv_string (j, "hostname", in->hostname);
+  img_json_kv_string (j, "arch", in->arch);
+  img_json_kv_string (j, "initramfs", in->initramfs);
+
+  img_json_key (j, "mounts");
+  img_json_begin_array (j);
+  for (i = img_guest_n_mounts (st->g); i-- > 0; ) {
+    const struct img_guest_mount *m = img_guest_mount (st->g, i);
+    img_json_begin_object (j);
+    img_json_kv_string (j, "mountpoint", m->mountpoint);
+    img_json_kv_string (j, "spec", m->spec);
+    img_json_kv_string (j, "vfstype", m->vfstype);
+    img_json_kv_string (j, "options", m->options);
+    img_json_kv_string (j, "device", m->device);
+    img_json_kv_string (j, "fs_uuid", m->fs_uuid);
+    img_json_kv_bool (j, "mounted", m->mounted);
+    img_json_kv_string (j, "why_not", m->why_not);
+    img_json_kv_uint (j, "fstab_line", m->fstab_line);
+    img_json_end_object (j);
+  }
+  img_json_end_array (j);
+
+  img_json_key (j, "kernels");
+  img_json_begin_array (j);
+  for (i = 0; i < in->n_kernels; i++) {
+    const struct img_kernel_info *kn = &in->kernels[i];
+    const struct initrd_info *ii = &st->initrds[i];
+    img_json_begin_object (j);
+    img_json_kv_string (j, "version", kn->version);
+    img_json_kv_string (j, "vmlinuz", kn->vmlinuz);
+    img_json_kv_string (j, "initrd", kn->initrd);
+    img_json_kv_string (j, "modules", kn->modules);
+    img_json_kv_string (j, "config", kn->config);
+    img_json_kv_string (j, "xen", kn->xen);
+    img_json_key (j, "initrd_contents");
+    if (!ii->read) {
+      img_json_null (j);
+    }
+    else {
+      img_json_begin_object (j);
+      img_json_kv_string (j, "flavour", ii->flavour);
+      img_json_kv_uint (j, "entries", ii->n_entries);
+      img_json_key (j, "segments");
+      img_json_begin_array (j);
+      for (k = 0; k < ii->n_segments; k++) {
+        img_json_begin_object (j);
+        img_json_kv_uint (j, "offset", ii->segments[k].offset);
+        img_json_kv_uint (j, "length", ii->segments[k].length);
+        img_json_kv_string (j, "compression", ii->segments[k].compression);
+        img_json_kv_uint (j, "uncompressed", ii->segments[k].uncompressed);
+        img_json_kv_uint (j, "entries", ii->segments[k].n_entries);
+        img_json_end_object (j);
+      }
+      img_json_end_array (j);
+      img_json_end_object (j);
+    }
+    img_json_kv_string (j, "initrd_error", ii->error);
+    img_json_key (j, "drivers");
+    img_json_begin_object (j);
+    for (k = 0; ii->module_where && k < st->n_modules; k++)
+      img_json_kv_string (j, st->modules[k], ii->module_where[k]);
+    img_json_end_object (j);
+    img_json_end_object (j);
+  }
+  img_json_end_array (j);
+
+  img_json_key (j, "bootloader");
+  img_json_begin_array (j);
+  for (i = 0; i < in->n_bootcfgs; i++) {
+    const struct img_bootcfg *b = &in->bootcfgs[i];
+    img_json_begin_object (j);
+    img_json_kv_string (j, "path", b->path);
+    img_json_kv_string (j, "kind", img_boot_kind_name (b->kind));
+    img_json_key (j, "default");
+    if (b->default_index >= 0)
+      img_json_uint (j, b->default_index);
+    else
+      img_json_null (j);
+    img_json_key (j, "entries");
+    img_json_begin_array (j);
+    for (k = 0; k < b->n_entries; k++) {
+      const struct img_boot_entry *e = &b->entries[k];
+      img_json_begin_object (j);
+      img_json_kv_string (j, "title", e->title);
+      img_json_kv_string (j, "id", e->id);
+      img_json_kv_string (j, "kernel", e->kernel);
+      img_json_kv_string (j, "initrd", e->initrd);
+      img_json_kv_string (j, "args", e->args);
+      img_json_kv_string (j, "root", e->root);
+      img_json_kv_uint (j, "submenu_depth", e->depth);
+      img_json_end_object (j);
+    }
+    img_json_end_array (j);
+    img_json_end_object (j);
+  }
+  img_json_end_array (j);
+  img_json_end_object (j);
 }
 
 static void
 print_json (struct state *st)
 {
   struct img_json j;
-  size_t i, k, l, s, t;
-  char buf[64];
 
   img_json_init (&j, stdout);
   img_json_begin_object (&j);
   img_json_kv_uint (&j, "version", 1);
-  img_json_key (&j, "images");
-  img_json_begin_array (&j);
-  for (i = 0; i < st->n_images; i++) {
-    const struct image *im = &st->images[i];
-    img_json_begin_object (&j);
-    img_json_kv_string (&j, "path", im->path);
-    img_json_kv_string (&j, "format", img_disk_format (im->disk));
-    img_json_kv_uint (&j, "size", img_disk_size (im->disk));
-    img_json_key (&j, "partition_table");
-    if (im->pt->type == IMG_PTABLE_NONE)
-      img_json_null (&j);
-    else {
-      img_json_begin_object (&j);
-      img_json_kv_string (&j, "type", img_ptable_type_name (im->pt->type));
-      img_json_kv_string (&j, "id", im->pt->id);
-      img_json_kv_uint (&j, "sector_size", im->pt->sector_size);
-      if (im->pt->type == IMG_PTABLE_GPT) {
-        img_json_kv_uint (&j, "first_lba", im->pt->first_lba);
-        img_json_kv_uint (&j, "last_lba", im->pt->last_lba);
-        img_json_kv_bool (&j, "used_backup", im->pt->used_backup);
-      }
-      img_json_end_object (&j);
-    }
-    img_json_key (&j, "partitions");
-    img_json_begin_array (&j);
-    for (k = 0; k < im->pt->n_parts; k++) {
-      const struct img_part *p = &im->pt->parts[k];
-      img_json_begin_object (&j);
-      img_json_kv_uint (&j, "number", p->number);
-      img_json_kv_string (&j, "kind", kind_name (p->kind));
-      img_json_kv_uint (&j, "start", p->start);
-      img_json_kv_uint (&j, "size", p->size);
-      part_type (p, buf, sizeof buf);
-      img_json_kv_string (&j, "type", buf);
-      img_json_kv_string (&j, "type_name", img_part_type_name (p));
-      img_json_kv_string (&j, "uuid", p->uuid);
-      if (im->pt->type == IMG_PTABLE_GPT) {
-        img_json_kv_string (&j, "name", p->name);
-        img_json_kv_uint (&j, "attributes", p->attrs);
-      }
-      else
-        img_json_kv_bool (&j, "bootable", p->bootable);
-      json_fs (&j, find_part_fs (im, p));
-      img_json_end_object (&j);
-    }
-    img_json_end_array (&j);
-    json_fs (&j, im->pt->type == IMG_PTABLE_NONE && im->n_vols ? &im->vols[0].fs : NULL);
-    img_json_end_object (&j);
-  }
-  img_json_end_array (&j);
-
-  img_json_key (&j, "volume_groups");
-  img_json_begin_array (&j);
-  for (i = 0; i < img_lvm_n_vgs (st->lvm); i++) {
-    const struct img_lvm_vg *vg = img_lvm_vg (st->lvm, i);
-    img_json_begin_object (&j);
-    img_json_kv_string (&j, "name", vg->name);
-    img_json_kv_string (&j, "uuid", vg->uuid);
-    img_json_kv_uint (&j, "seqno", vg->seqno);
-    img_json_kv_uint (&j, "extent_size", vg->extent_size);
-    img_json_kv_bool (&j, "partial", vg->partial);
-    img_json_key (&j, "pvs");
-    img_json_begin_array (&j);
-    for (k = 0; k < vg->n_pvs; k++) {
-      const struct img_lvm_pv *pv = &vg->pvs[k];
-      img_json_begin_object (&j);
-      img_json_kv_string (&j, "name", pv->name);
-      img_json_kv_string (&j, "uuid", pv->uuid);
-      img_json_kv_string (&j, "device", pv_device_name (pv));
-      img_json_kv_uint (&j, "pe_start", pv->pe_start);
-      img_json_kv_uint (&j, "pe_count", pv->pe_count);
-      img_json_end_object (&j);
-    }
-    img_json_end_array (&j);
-    img_json_key (&j, "lvs");
-    img_json_begin_array (&j);
-    for (k = 0; k < vg->n_lvs; k++) {
-      const struct img_lvm_lv *lv = &vg->lvs[k];
-      img_json_begin_object (&j);
-      img_json_kv_string (&j, "name", lv->name);
-      img_json_kv_string (&j, "uuid", lv->uuid);
-      img_json_kv_uint (&j, "size", lv->size);
-      img_json_kv_bool (&j, "visible", lv->visible);
-      img_json_kv_string (&j, "error", lv->error);
-      img_json_key (&j, "segments");
-      img_json_begin_array (&j);
-      for (l = 0; l < lv->n_segs; l++) {
-        const struct img_lvm_seg *sg = &lv->segs[l];
-        img_json_begin_object (&j);
-        img_json_kv_uint (&j, "start_extent", sg->start_extent);
-        img_json_kv_uint (&j, "extent_count", sg->extent_count);
-        img_json_kv_string (&j, "type", sg->type);
-        img_json_kv_uint (&j, "stripe_size", sg->stripe_size);
-        img_json_key (&j, "stripes");
-        img_json_begin_array (&j);
-        for (s = 0; s < sg->n_stripes; s++) {
-          const struct img_lvm_stripe *stp = &sg->stripes[s];
-          const struct img_lvm_pv *pv = stp->pv < vg->n_pvs ? &vg->pvs[stp->pv] : NULL;
-          const char *image;
-          uint64_t off;
-          img_json_begin_object (&j);
-          img_json_kv_string (&j, "pv", pv ? pv->name : NULL);
-          img_json_kv_uint (&j, "first_pe", stp->first_pe);
-          if (pv && pv_location (pv, pv->pe_start + stp->first_pe * vg->extent_size,
-                                 &image, &off)) {
-            img_json_kv_string (&j, "image", image);
-            img_json_kv_uint (&j, "offset", off);
-          }
-          else {
-            img_json_kv_string (&j, "image", NULL);
-            img_json_key (&j, "offset");
-            img_json_null (&j);
-          }
-          img_json_end_object (&j);
-        }
-        (void) t;
-        img_json_end_array (&j);
-        img_json_end_object (&j);
-      }
-      img_json_end_array (&j);
-      json_fs (&j, lv->vol ? &st->lv_fs[i][k] : NULL);
-      img_json_end_object (&j);
-    }
-    img_json_end_array (&j);
-    img_json_end_object (&j);
-  }
-  img_json_end_array (&j);
+  json_images (st, &j);
+  json_vgs (st, &j);
+  json_guest (st, &j);
   img_json_end_object (&j);
   img_json_finish (&j);
 }
@@ -384,6 +582,33 @@ human (uint64_t v, char *buf, size_t len)
   return buf;
 }
 
+/* Guest strings on a terminal: control bytes, quotes and backslashes are
+ * escaped so a hostile label cannot move the cursor or fake a line.  A
+ * few rotating buffers let one printf show several strings. */
+static const char *
+esc (const char *s)
+{
+  static char bufs[8][1024];
+  static int next;
+  char *b = bufs[next++ % 8], *o = b;
+
+  if (s == NULL)
+    return "-";
+  for (; *s && o < b + sizeof bufs[0] - 5; s++) {
+    unsigned char c = *s;
+    if (c < 0x20 || c == 0x7f)
+      o += sprintf (o, "\\x%02x", c);
+    else if (c == '"' || c == '\\') {
+      *o++ = '\\';
+      *o++ = c;
+    }
+    else
+      *o++ = c;
+  }
+  *o = '\0';
+  return b;
+}
+
 static void
 text_fs (const struct img_fsinfo *fs)
 {
@@ -391,47 +616,55 @@ text_fs (const struct img_fsinfo *fs)
     printf ("-");
     return;
   }
-  printf ("%s", fs->type);
+  printf ("%s", esc (fs->type));
   if (fs->uuid[0])
-    printf (" UUID=%s", fs->uuid);
+    printf (" UUID=%s", esc (fs->uuid));
   if (fs->label[0])
-    printf (" LABEL=\"%s\"", fs->label);
+    printf (" LABEL=\"%s\"", esc (fs->label));
+}
+
+static const char *
+nz (const char *s)
+{
+  return esc (s);
 }
 
 static void
-print_text (struct state *st)
+text_layout (struct state *st)
 {
+  const struct img_lvm *lvm = img_guest_lvm (st->g);
   size_t i, k, l, s;
   char h[32], buf[64];
 
   for (i = 0; i < st->n_images; i++) {
-    const struct image *im = &st->images[i];
-    printf ("%s: %s, %s (%" PRIu64 " bytes)\n", im->path,
-            img_disk_format (im->disk), human (img_disk_size (im->disk), h, sizeof h),
-            img_disk_size (im->disk));
-    if (im->pt->type == IMG_PTABLE_NONE) {
+    struct img_disk *disk = img_guest_disk (st->g, i);
+    const struct img_ptable *pt = img_guest_ptable (st->g, i);
+    printf ("%s: %s, %s (%" PRIu64 " bytes)\n", img_disk_name (disk),
+            img_disk_format (disk), human (img_disk_size (disk), h, sizeof h),
+            img_disk_size (disk));
+    if (pt->type == IMG_PTABLE_NONE) {
       printf ("  no partition table; whole disk: ");
-      text_fs (im->n_vols ? &im->vols[0].fs : NULL);
+      text_fs (whole_fs (st, i));
       printf ("\n");
       continue;
     }
-    printf ("  partition table: %s, id %s%s\n", img_ptable_type_name (im->pt->type),
-            im->pt->id, im->pt->used_backup ? " (backup GPT header)" : "");
+    printf ("  partition table: %s, id %s%s\n", img_ptable_type_name (pt->type),
+            pt->id, pt->used_backup ? " (backup GPT header)" : "");
     printf ("  %-3s %-8s %14s %14s %10s  %-22s %s\n", "#", "kind", "start", "size", "",
             "type", "filesystem");
-    for (k = 0; k < im->pt->n_parts; k++) {
-      const struct img_part *p = &im->pt->parts[k];
+    for (k = 0; k < pt->n_parts; k++) {
+      const struct img_part *p = &pt->parts[k];
       const char *tn = img_part_type_name (p);
       part_type (p, buf, sizeof buf);
       printf ("  %-3u %-8s %14" PRIu64 " %14" PRIu64 " %10s  %-22s ", p->number,
               kind_name (p->kind), p->start, p->size, human (p->size, h, sizeof h),
               tn ? tn : buf);
-      text_fs (p->kind == IMG_PART_EXTENDED ? NULL : find_part_fs (im, p));
+      text_fs (p->kind == IMG_PART_EXTENDED ? NULL : part_fs (st, i, p));
       printf ("\n");
     }
   }
-  for (i = 0; i < img_lvm_n_vgs (st->lvm); i++) {
-    const struct img_lvm_vg *vg = img_lvm_vg (st->lvm, i);
+  for (i = 0; i < img_lvm_n_vgs (lvm); i++) {
+    const struct img_lvm_vg *vg = img_lvm_vg (lvm, i);
     printf ("volume group %s: uuid %s, extent size %s, seqno %" PRIu64 "%s\n",
             vg->name, vg->uuid, human (vg->extent_size, h, sizeof h), vg->seqno,
             vg->partial ? ", PARTIAL (PVs missing)" : "");
@@ -447,7 +680,7 @@ print_text (struct state *st)
       if (lv->error)
         printf ("unreadable: %s", lv->error);
       else
-        text_fs (&st->lv_fs[i][k]);
+        text_fs (lv_fs (st, lv));
       printf ("%s\n", lv->visible ? "" : " (hidden)");
       for (l = 0; l < lv->n_segs; l++) {
         const struct img_lvm_seg *sg = &lv->segs[l];
@@ -470,26 +703,101 @@ print_text (struct state *st)
 }
 
 static void
+text_guest (struct state *st)
+{
+  const struct img_inspection *in = st->insp;
+  size_t i, k;
+
+  if (in == NULL)
+    return;                     /* no root: the layout is all there is */
+  printf ("guest: %s (id %s, version %s%s%s), %s, hostname %s\n",
+          nz (in->os_pretty_name ? in->os_pretty_name : in->os_name), nz (in->os_id),
+          nz (in->os_version_id), in->os_codename ? ", " : "",
+          in->os_codename ? in->os_codename : "", nz (in->arch), nz (in->hostname));
+  printf ("  root: %s", nz (img_guest_root (st->g, 0)));
+  for (i = 1; i < img_guest_n_roots (st->g); i++)
+    printf (" (also a root: %s)", nz (img_guest_root (st->g, i)));
+  printf ("\n  initramfs tooling: %s\n  mounts:\n", in->initramfs);
+  for (i = img_guest_n_mounts (st->g); i-- > 0; ) {
+    const struct img_guest_mount *m = img_guest_mount (st->g, i);
+    printf ("    %-12s %-40s %-6s %s%s%s\n", nz (m->mountpoint), nz (m->spec), nz (m->vfstype),
+            nz (m->device), m->mounted ? "" : " -- not mounted: ",
+            m->mounted ? "" : nz (m->why_not));
+  }
+  printf ("  kernels:\n");
+  for (i = 0; i < in->n_kernels; i++) {
+    const struct img_kernel_info *kn = &in->kernels[i];
+    const struct initrd_info *ii = &st->initrds[i];
+    printf ("    %s: %s, initrd %s, modules %s, xen %s\n", nz (kn->version), nz (kn->vmlinuz),
+            nz (kn->initrd), nz (kn->modules), kn->xen);
+    if (ii->read) {
+      printf ("      initrd: %s, %zu entries in %zu segments (", ii->flavour,
+              ii->n_entries, ii->n_segments);
+      for (k = 0; k < ii->n_segments; k++)
+        printf ("%s%s", k ? " + " : "", ii->segments[k].compression);
+      printf (")\n");
+    }
+    else if (ii->error)
+      printf ("      initrd unreadable: %s\n", ii->error);
+    for (k = 0; ii->module_where && k < st->n_modules; k++)
+      printf ("      %s: %s\n", st->modules[k], ii->module_where[k]);
+  }
+  printf ("  bootloader:\n");
+  for (i = 0; i < in->n_bootcfgs; i++) {
+    const struct img_bootcfg *b = &in->bootcfgs[i];
+    printf ("    %s (%s)", nz (b->path), img_boot_kind_name (b->kind));
+    if (b->default_index >= 0)
+      printf (", default %d", b->default_index);
+    printf ("\n");
+    for (k = 0; k < b->n_entries; k++) {
+      const struct img_boot_entry *e = &b->entries[k];
+      printf ("      %*s\"%s\": %s %s\n", 2 * e->depth, "", nz (e->title), nz (e->kernel),
+              nz (e->args));
+    }
+  }
+}
+
+static void
 free_state (struct state *st)
 {
-  size_t i, j;
+  size_t i;
 
-  if (st->lv_fs) {
-    for (i = 0; i < img_lvm_n_vgs (st->lvm); i++)
-      free (st->lv_fs[i]);
-    free (st->lv_fs);
-  }
-  img_lvm_free (st->lvm);
-  for (i = 0; i < st->n_images; i++) {
-    struct image *im = &st->images[i];
-    for (j = 0; j < im->n_vols; j++)
-      img_volume_free (im->vols[j].vol);
-    free (im->vols);
-    img_ptable_free (im->pt);
-    img_disk_close (im->disk);
-  }
-  free (st->images);
+  if (st->initrds && st->insp)
+    for (i = 0; i < st->insp->n_kernels; i++) {
+      free (st->initrds[i].error);
+      free (st->initrds[i].segments);
+      free (st->initrds[i].module_where);
+    }
+  free (st->initrds);
+  img_inspection_free (st->insp);
+  img_guest_close (st->g);
+  for (i = 0; i < st->n_modules; i++)
+    free (st->modules[i]);
+  free (st->modules);
   img_ctx_free (st->ctx);
+}
+
+static int
+parse_modules (struct state *st, const char *list)
+{
+  const char *p = list;
+
+  while (*p) {
+    size_t l = strcspn (p, ",");
+    char **m;
+    if (l > 0) {
+      m = realloc (st->modules, (st->n_modules + 1) * sizeof *m);
+      if (m == NULL)
+        return -1;
+      st->modules = m;
+      if ((m[st->n_modules++] = strndup (p, l)) == NULL)
+        return -1;
+    }
+    p += l;
+    if (*p == ',')
+      p++;
+  }
+  return 0;
 }
 
 int
@@ -497,18 +805,22 @@ main (int argc, char *argv[])
 {
   static const struct option opts[] = {
     { "json", no_argument, NULL, 'j' },
+    { "modules", required_argument, NULL, 'm' },
     { "verbose", no_argument, NULL, 'v' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
   };
   struct state st = { 0 };
+  const char *modules = DEFAULT_MODULES;
   bool json = false;
-  int c, i, rc = EXIT_OK;
+  size_t i;
+  int c, rc = EXIT_OK;
 
-  while ((c = getopt_long (argc, argv, "jvhV", opts, NULL)) != -1) {
+  while ((c = getopt_long (argc, argv, "jm:vhV", opts, NULL)) != -1) {
     switch (c) {
     case 'j': json = true; break;
+    case 'm': modules = optarg; break;
     case 'v': setenv ("IMG_DEBUG", "1", 1); break;
     case 'h': usage (stdout); return EXIT_OK;
     case 'V': printf ("%s %s\n", PROG, PACKAGE_VERSION); return EXIT_OK;
@@ -520,35 +832,38 @@ main (int argc, char *argv[])
     usage (stderr);
     return EXIT_USAGE;
   }
-  if (img_ctx_new (&st.ctx) < 0) {
+  if (img_ctx_new (&st.ctx) < 0 || parse_modules (&st, modules) < 0) {
     fprintf (stderr, "%s: out of memory\n", PROG);
     return EXIT_ERROR;
   }
   img_ctx_set_log_fn (st.ctx, NULL, (void *) PROG);
-
+  st.paths = argv + optind;
   st.n_images = argc - optind;
-  st.images = calloc (st.n_images, sizeof *st.images);
-  if (st.images == NULL) {
-    fprintf (stderr, "%s: out of memory\n", PROG);
-    img_ctx_free (st.ctx);
-    return EXIT_ERROR;
-  }
-  for (i = 0; i < (int) st.n_images; i++)
-    st.images[i].path = argv[optind + i];
 
-  for (i = 0; i < (int) st.n_images; i++)
-    if (open_image (&st, &st.images[i]) < 0) {
-      rc = fail (&st);
-      goto out;
-    }
-  if (scan_lvm (&st) < 0) {
+  if (img_guest_open (st.ctx, (const char *const *) st.paths, st.n_images,
+                      IMG_FS_RDONLY, &st.g) < 0) {
     rc = fail (&st);
     goto out;
   }
+  if (img_guest_n_roots (st.g) > 0) {
+    if (img_guest_inspect (st.g, &st.insp) < 0) {
+      rc = fail (&st);
+      goto out;
+    }
+    st.initrds = calloc (st.insp->n_kernels + 1, sizeof *st.initrds);
+    if (st.initrds == NULL) {
+      rc = fail (&st);
+      goto out;
+    }
+    for (i = 0; i < st.insp->n_kernels; i++)
+      inspect_initrd (&st, &st.insp->kernels[i], &st.initrds[i]);
+  }
   if (json)
     print_json (&st);
-  else
-    print_text (&st);
+  else {
+    text_layout (&st);
+    text_guest (&st);
+  }
   if (fflush (stdout) != 0 || ferror (stdout)) {
     fprintf (stderr, "%s: write error on standard output\n", PROG);
     rc = EXIT_ERROR;

@@ -8,14 +8,17 @@
 . "$top_srcdir/tests/functions.sh"
 . "$top_srcdir/tests/fixtures.sh"
 requires_root; requires jq; requires sfdisk; requires parted; requires blkid
-requires setpriv; requires qemu-img; requires lvs
+requires setpriv; requires qemu-img; requires lvs; requires strace
 
 dir=$(bash "$top_srcdir/tests/guests/guests.sh") || bail "could not build the test guests"
 diag "guests in $dir"
 
-# What the host has, to see that we add nothing.
+# What of the images the host sees: loop devices over them, mounts from
+# their directory, device-mapper nodes.  (Counted per image, not globally,
+# so other work on the machine cannot disturb the test.)
 host_state () {
-    { losetup -a | wc -l; grep -c . /proc/self/mountinfo; ls /dev/mapper 2>/dev/null | wc -l; } | tr '\n' ' '
+    { losetup -j "$1"; losetup -j "$2"; ls /dev/mapper 2>/dev/null | grep -v '^control$';
+      grep -F "$dir" /proc/self/mountinfo; } | wc -l
 }
 
 # img-inspect as nobody (the images are world-readable in the cache).
@@ -54,11 +57,19 @@ for layout in mbr-plain mbr-lvm gpt-lvm; do
     # shellcheck disable=SC1090
     . "$raw.facts"
 
-    before=$(host_state)
+    before=$(host_state "$raw" "$qcow")
     inspect_as_nobody "$raw" > "$TMP/raw.json"; ok $? "$layout raw: inspected as nobody"
     inspect_as_nobody "$qcow" > "$TMP/qcow.json"; ok $? "$layout qcow2: inspected as nobody"
-    is "$(host_state)" "$before" "$layout: no loop device, mount or dm node created"
-    is "$(pgrep -c -x qemu-nbd || true)" 0 "$layout: no qemu-nbd left behind"
+    is "$(host_state "$raw" "$qcow")" "$before" "$layout: no loop device, mount or dm node created"
+    is "$(pgrep -c -f -- "qemu-nbd.*$qcow" || true)" 0 "$layout: no qemu-nbd left behind"
+    # And nothing transient either: no mount call, no loop or dm device
+    # touched, by us or the qemu-nbd we start.
+    strace -f -qq -o "$TMP/trace" -e trace=mount,umount2,ioctl,open,openat \
+        setpriv --reuid=nobody --regid=nogroup --clear-groups env TMPDIR=/tmp \
+        "$(command -v img-inspect)" --json "$qcow" >/dev/null 2>&1
+    grep -E 'mount\(|LOOP_|/dev/loop|/dev/mapper|/dev/dm-|DM_' "$TMP/trace" | head -3 > "$TMP/bad"
+    [ -s "$TMP/trace" ] && [ ! -s "$TMP/bad" ]; ok $? "$layout: strace shows no mount, loop or device-mapper use"
+    [ -s "$TMP/bad" ] && diag "$(cat "$TMP/bad")"
 
     is "$(jq -r '.images[0].format' "$TMP/qcow.json")" qcow2 "$layout qcow2: format"
     is "$(jq -c '[.images[0].partition_table, .images[0].partitions, .volume_groups]' "$TMP/qcow.json" | sed "s|$qcow|IMG|g")" \

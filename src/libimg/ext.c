@@ -26,16 +26,21 @@
 
 /* ---- the io_manager ------------------------------------------------- */
 
-/* The read cache: direct-mapped lines of the volume.  Every write goes to
- * the volume first and then into any cached copy, so the cache never holds
- * anything the volume does not. */
+/* The read cache: lines of the volume in a set-associative cache with LRU
+ * replacement (direct mapping thrashes: libext2fs keeps going back to the
+ * group descriptors and to the inode table, which are often a power of
+ * two apart).  Every write goes to the volume first and then into any
+ * cached copy, so the cache never holds anything the volume does not. */
 #define CACHE_LINE_SIZE (32 * 1024)
-#define CACHE_LINES 256                         /* 8 MiB at most */
+#define CACHE_WAYS 8
+#define CACHE_SETS 32                           /* 8 MiB at most */
+#define CACHE_LINES (CACHE_WAYS * CACHE_SETS)
 #define CACHE_BYPASS (4 * CACHE_LINE_SIZE)      /* larger reads go direct */
 #define EXT_IO_MAGIC 0x696d6745u
 
 struct cache_line {
   uint64_t tag;                 /* line number + 1; 0 when empty */
+  uint64_t used;                /* for LRU: the cache's clock when last hit */
   size_t len;                   /* valid bytes (short at the volume's end) */
   unsigned char *data;
 };
@@ -48,6 +53,7 @@ struct ext_io {
   struct img_ctx *ctx;
   const struct img_volume *vol;
   struct cache_line lines[CACHE_LINES];
+  uint64_t clock;
   struct struct_io_stats stats;
   /* The volume layer records its own message on failure; libext2fs then
    * hands us back only an error code.  Keep the message so that the error
@@ -66,6 +72,27 @@ io_failed (struct ext_io *io, int r)
   return -r;                    /* a plain errno is a valid errcode_t */
 }
 
+/* The set a line belongs to: mixed, so that strided metadata spreads. */
+static struct cache_line *
+cache_set (struct ext_io *io, uint64_t lno)
+{
+  uint64_t h = lno * 0x9e3779b97f4a7c15ull;
+
+  return &io->lines[(h >> 32) % CACHE_SETS * CACHE_WAYS];
+}
+
+static struct cache_line *
+cache_find (struct ext_io *io, uint64_t lno)
+{
+  struct cache_line *set = cache_set (io, lno);
+  size_t i;
+
+  for (i = 0; i < CACHE_WAYS; i++)
+    if (set[i].tag == lno + 1)
+      return &set[i];
+  return NULL;
+}
+
 static int
 cache_read (struct ext_io *io, void *buf, size_t len, uint64_t off)
 {
@@ -77,14 +104,18 @@ cache_read (struct ext_io *io, void *buf, size_t len, uint64_t off)
     return img_volume_pread (io->ctx, io->vol, buf, len, off);
   while (len > 0) {
     uint64_t lno = off / CACHE_LINE_SIZE;
-    size_t in = off % CACHE_LINE_SIZE, n;
-    struct cache_line *l = &io->lines[lno % CACHE_LINES];
+    size_t in = off % CACHE_LINE_SIZE, n, i;
+    struct cache_line *l = cache_find (io, lno);
     int r;
 
-    if (l->tag != lno + 1) {
+    if (l == NULL) {
+      struct cache_line *set = cache_set (io, lno);
       uint64_t start = lno * CACHE_LINE_SIZE;
       size_t llen = MIN ((uint64_t) CACHE_LINE_SIZE, io->vol->size - start);
 
+      for (l = &set[0], i = 1; i < CACHE_WAYS; i++)
+        if (set[i].used < l->used)
+          l = &set[i];
       l->tag = 0;
       if (l->data == NULL && (l->data = malloc (CACHE_LINE_SIZE)) == NULL)
         return img_volume_pread (io->ctx, io->vol, p, len, off);
@@ -94,6 +125,7 @@ cache_read (struct ext_io *io, void *buf, size_t len, uint64_t off)
       l->tag = lno + 1;
       l->len = llen;
     }
+    l->used = ++io->clock;
     n = MIN (len, l->len - in);
     memcpy (p, l->data + in, n);
     p += n;
@@ -116,11 +148,11 @@ cache_update (struct ext_io *io, const void *buf, size_t len, uint64_t off,
     return;
   last = (off + len - 1) / CACHE_LINE_SIZE;
   for (lno = off / CACHE_LINE_SIZE; lno <= last; lno++) {
-    struct cache_line *l = &io->lines[lno % CACHE_LINES];
+    struct cache_line *l = cache_find (io, lno);
     uint64_t lstart = lno * CACHE_LINE_SIZE;
     uint64_t from, to;
 
-    if (l->tag != lno + 1)
+    if (l == NULL)
       continue;
     if (!ok) {
       l->tag = 0;

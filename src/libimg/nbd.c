@@ -126,6 +126,134 @@ nbd_free (struct img_nbd *nbd)
   free (nbd);
 }
 
+/* Runs ARGV with stdout and stderr captured (each bounded to OUTLEN-1
+ * bytes) and returns its wait status, or -errno. */
+static int
+run_capture (const char *const *argv, char *out, size_t outlen, char *err,
+             size_t errlen)
+{
+  int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, status = 0, r = 0;
+  size_t no = 0, ne = 0;
+  pid_t pid;
+
+  if (pipe2 (po, O_CLOEXEC) == -1 || pipe2 (pe, O_CLOEXEC) == -1) {
+    r = -errno;
+    goto out;
+  }
+  pid = fork ();
+  if (pid == -1) {
+    r = -errno;
+    goto out;
+  }
+  if (pid == 0) {
+    int fd = open ("/dev/null", O_RDONLY);
+    if (fd >= 0)
+      dup2 (fd, 0);
+    dup2 (po[1], 1);
+    dup2 (pe[1], 2);
+    prctl (PR_SET_PDEATHSIG, SIGTERM);
+    execvp (argv[0], (char **) argv);
+    fprintf (stderr, "cannot run %s: %s\n", argv[0], strerror (errno));
+    _exit (127);
+  }
+  close (po[1]);
+  close (pe[1]);
+  po[1] = pe[1] = -1;
+  for (;;) {
+    struct pollfd pfd[2] = { { .fd = po[0], .events = POLLIN }, { .fd = pe[0], .events = POLLIN } };
+    char junk[4096];
+    int i, open_fds = 0;
+
+    for (i = 0; i < 2; i++)
+      if (pfd[i].fd >= 0)
+        open_fds++;
+    if (open_fds == 0)
+      break;
+    if (poll (pfd, 2, -1) == -1) {
+      if (errno == EINTR)
+        continue;
+      break;
+    }
+    for (i = 0; i < 2; i++) {
+      char *buf = i == 0 ? out : err;
+      size_t *n = i == 0 ? &no : &ne, len = i == 0 ? outlen : errlen;
+      ssize_t got;
+      int *fdp = i == 0 ? &po[0] : &pe[0];
+      if (*fdp < 0 || !(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+        continue;
+      if (*n + 1 < len)
+        got = read (*fdp, buf + *n, len - 1 - *n);
+      else
+        got = read (*fdp, junk, sizeof junk);   /* keep draining */
+      if (got <= 0) {
+        close (*fdp);
+        *fdp = -1;
+      }
+      else if (*n + 1 < len)
+        *n += got;
+    }
+  }
+  while (waitpid (pid, &status, 0) == -1 && errno == EINTR)
+    ;
+  r = status;
+ out:
+  if (outlen)
+    out[no] = '\0';
+  if (errlen)
+    err[ne] = '\0';
+  if (po[0] >= 0) close (po[0]);
+  if (po[1] >= 0) close (po[1]);
+  if (pe[0] >= 0) close (pe[0]);
+  if (pe[1] >= 0) close (pe[1]);
+  return r;
+}
+
+/* qemu pads reads past the end of a truncated qcow2 with zeros, so a
+ * damaged image would look like a disk with empty partitions (and would
+ * be written as one).  qemu-img check walks the format's metadata (a few
+ * MB even for a large image) and catches that first. */
+static int
+check_image (struct img_ctx *ctx, const char *path, const char *qpath,
+             const char *format)
+{
+  static const char *const checkable[] = { "qcow2", "qed", "vdi", "vhdx", "parallels" };
+  const char *argv[] = { QEMU_IMG, "check", "-q", "-f", format, "--", qpath, NULL };
+  char out[4096], err[4096], *line, *end;
+  size_t i;
+  int status;
+
+  for (i = 0; i < ARRAY_SIZE (checkable); i++)
+    if (strcmp (format, checkable[i]) == 0)
+      break;
+  if (i == ARRAY_SIZE (checkable))
+    return 0;
+  status = run_capture (argv, out, sizeof out, err, sizeof err);
+  if (status < 0)
+    return img_err (ctx, status, "%s: disk: cannot run qemu-img: %s", path, strerror (-status));
+  img_dbg (ctx, "%s: qemu-img check: status %d: %s%s", path, status, out, err);
+  if (WIFEXITED (status) && (WEXITSTATUS (status) == 0 || WEXITSTATUS (status) == 3
+                             || WEXITSTATUS (status) == 63))
+    return 0;                   /* clean, only leaked clusters, or unsupported */
+  if (WIFEXITED (status) && WEXITSTATUS (status) == 127)
+    return img_err (ctx, -ENOENT, "%s: disk: %s images need qemu-img (package qemu-utils)", path, format);
+  /* The first line that says what is wrong. */
+  line = err[0] ? err : out;
+  if (strstr (line, "lock") && strstr (line, "Is another process"))
+    return img_err (ctx, -EBUSY, "%s: disk: image is in use by another process (a qemu lock is held); shut the VM down first", path);
+  if ((end = strchr (line, '\n')) != NULL)
+    *end = '\0';
+  if (strncmp (line, "qemu-img: ", 10) == 0)
+    line += 10;
+  if (strncmp (line, "ERROR ", 6) == 0)
+    line += 6;
+  else if (strncmp (line, "ERROR: ", 7) == 0)
+    line += 7;
+  if (strncmp (line, "Could not open '", 16) == 0 && (end = strstr (line, "': ")) != NULL)
+    line = end + 3;
+  return img_err (ctx, -EINVAL, "%s: %s: image is damaged (qemu-img check): %.300s",
+                  path, format, *line ? line : "errors found");
+}
+
 int
 img_internal_nbd_start (struct img_ctx *ctx, const char *path,
                         const char *format, int writable,
@@ -185,6 +313,10 @@ img_internal_nbd_start (struct img_ctx *ctx, const char *path,
     r = img_err (ctx, -ENOMEM, "%s: disk: out of memory", path);
     goto err_unlink;
   }
+
+  r = check_image (ctx, path, qpath ? qpath : path, format);
+  if (r < 0)
+    goto err_unlink;
 
   nbd->pid = fork ();
   if (nbd->pid == -1) {
