@@ -16,7 +16,7 @@ packages=(
     cryptsetup-bin util-linux jq cpio file strace bc
     zstd xz-utils lz4 bzip2 lzma
     # tests: the real Debian 12 guests
-    debootstrap qemu-system-x86
+    debootstrap qemu-system-x86 initramfs-tools-core
 )
 
 missing=()
