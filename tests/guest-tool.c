@@ -8,7 +8,8 @@
  *   realpath PATH | readlink PATH | mkdir PATH | mkdir-p PATH | rm PATH |
  *   rmdir PATH | mv OLD NEW | symlink TARGET PATH | chmod OCTAL PATH |
  *   chown UID GID PATH | touch MTIME PATH | copy-in HOSTDIR PATH |
- *   walk PATH | roots | mounts
+ *   walk PATH | roots | mounts |
+ *   extend-initrd INITRD NEWPATH LAYER.cpio COMPRESSION
  */
 #include <config.h>
 
@@ -118,6 +119,19 @@ run (struct img_guest *g, int argc, char **argv)
     r = img_guest_utimes (g, argv[2], strtoll (argv[1], NULL, 10), strtoll (argv[1], NULL, 10));
   }
   else if (strcmp (cmd, "copy-in") == 0) { NEED (2); r = img_guest_copy_in (g, argv[1], argv[2]); }
+  else if (strcmp (cmd, "extend-initrd") == 0) {
+    /* extend-initrd INITRD NEWPATH LAYER.cpio COMPRESSION */
+    size_t len;
+    char *buf;
+    FILE *fp;
+    NEED (4);
+    if ((fp = fopen (argv[3], "r")) == NULL)
+      return -errno;
+    buf = slurp (fp, &len);
+    fclose (fp);
+    r = buf ? img_guest_extend_initrd (g, argv[1], argv[2], buf, len, argv[4]) : -ENOMEM;
+    free (buf);
+  }
   else if (strcmp (cmd, "walk") == 0) { NEED (1); r = img_guest_walk (g, argv[1], print_walk, NULL); }
   else if (strcmp (cmd, "roots") == 0) {
     size_t i;

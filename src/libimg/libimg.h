@@ -522,6 +522,15 @@ int img_guest_walk (struct img_guest *g, const char *path,
 int img_guest_copy_in (struct img_guest *g, const char *hostdir,
                        const char *guestdir);
 
+/* Writes NEWPATH in the guest: the initrd at INITRD (checked to be a
+ * readable initramfs first) with LAYER (a finished newc archive) appended,
+ * compressed with COMPRESSION (see img_initrd_append).  NEWPATH gets the
+ * original's mode; it is written atomically and may equal INITRD.  No
+ * mkinitramfs or dracut runs anywhere. */
+int img_guest_extend_initrd (struct img_guest *g, const char *initrd,
+                             const char *newpath, const void *layer,
+                             size_t layer_len, const char *compression);
+
 /* ---- config-file parsers (fstab.c, bootcfg.c) ------------------------ */
 
 struct img_fstab_entry {
