@@ -13,7 +13,7 @@ packages=(
     qemu-utils
     # tests: fixture builders and independent oracles
     fdisk parted gdisk lvm2 e2fsprogs xfsprogs btrfs-progs dosfstools
-    cryptsetup-bin util-linux jq cpio file strace bc
+    cryptsetup-bin util-linux jq cpio file strace bc python3 procps
     zstd xz-utils lz4 bzip2 lzma
     # tests: the real Debian 12 guests
     debootstrap qemu-system-x86 initramfs-tools-core

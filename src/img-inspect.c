@@ -325,6 +325,10 @@ json_images (struct state *st, struct img_json *j)
       if (pt->type == IMG_PTABLE_GPT) {
         img_json_kv_string (j, "name", p->name);
         img_json_kv_uint (j, "attributes", p->attrs);
+        /* JSON numbers lose precision above 2^53; the high GPT attribute
+         * bits live there. */
+        snprintf (buf, sizeof buf, "0x%016" PRIx64, p->attrs);
+        img_json_kv_string (j, "attributes_hex", buf);
       }
       else
         img_json_kv_bool (j, "bootable", p->bootable);

@@ -23,7 +23,7 @@ requires pgrep
 requires strace
 requires_root   # to run img-inspect as nobody
 
-plan 46
+plan 47
 
 # Our qemu-nbd sockets go here, so that leftovers can be counted.
 NBDTMP=$TMP/nbd
@@ -51,6 +51,8 @@ def run(f, img, cmd, *a):
         return lba + os.path.getsize(img) // ss if lba < 0 else lba
     if cmd == "put":            # OFFSET FORMAT VALUE...: struct.pack at OFFSET
         wr(int(a[0], 0), struct.pack(a[1], *[int(v, 0) for v in a[2:]]))
+    elif cmd == "str":          # OFFSET TEXT: ASCII bytes (\x20 for a blank)
+        wr(int(a[0], 0), a[1].encode().decode("unicode_escape").encode("latin-1"))
     elif cmd == "mbr-entry":    # SECTOR SLOT TYPE LBA SECTORS (+ 0x55AA)
         sec, slot, typ, lba, n = (int(v, 0) for v in a)
         wr(sec * 512 + 446 + 16 * slot, struct.pack("<B3xBxxxII", 0, typ, lba, n))
@@ -222,6 +224,19 @@ gpt-entry-last 512 -1 1 0xffffffffffff
 gpt-fix 512 -1 entries
 EOF
 
+# ---- LVM label (the probe reads it before the LVM layer does) -------------------
+
+# A pv_header offset near 2^32 once wrapped the probe's bounds check: it
+# must give the LVM layer's error, not a read far outside the buffer.
+new_image "$TMP/pvoff.img" 1M
+edit "$TMP/pvoff.img" <<'EOF'
+str 512 LABELONE
+put 520 <Q 1
+put 532 <I 4294967280
+str 536 LVM2\x20001
+EOF
+case_add "LVM label with a pv_header offset near 2^32" "lvm: " "$TMP/pvoff.img"
+
 # ---- qcow2 ------------------------------------------------------------------------
 
 new_image "$TMP/base.img" 64M
@@ -245,7 +260,7 @@ head -c 50 "$TMP/base.qcow2" >"$TMP/header.qcow2"
 case_add "qcow2, header cut at 50 bytes" "qcow2: .*header" "$TMP/header.qcow2"
 cp "$TMP/base.qcow2" "$TMP/half.qcow2"
 truncate -s $(( $(stat -c %s "$TMP/base.qcow2") / 2 )) "$TMP/half.qcow2"
-case_add "qcow2 cut to half its size" "(qcow2|disk): .*(truncated|end of (the )?file|EOF|beyond|past)" \
+case_add "qcow2 cut to half its size" "(qcow2|disk): .*(truncated|damaged|end of (the )?file|EOF|beyond|past)" \
     "$TMP/half.qcow2"
 
 # ---- run them -----------------------------------------------------------------------

@@ -57,8 +57,10 @@ check_ptable (const struct img_disk *disk, const struct img_ptable *pt)
   CHECK (pt->sector_size == 512 || pt->sector_size == 4096);
   CHECK (pt->type != IMG_PTABLE_NONE || pt->n_parts == 0);
   TERMINATED (pt->id);
+  CHECK (img_ptable_type_name (pt->type) != NULL);
   for (i = 0; i < pt->n_parts; i++) {
     const struct img_part *p = &pt->parts[i];
+    const char *type_name = img_part_type_name (p);
 
     CHECK (p->number >= 1);
     CHECK (i == 0 || pt->parts[i - 1].number < p->number);
@@ -67,6 +69,7 @@ check_ptable (const struct img_disk *disk, const struct img_ptable *pt)
     TERMINATED (p->type_guid);
     TERMINATED (p->uuid);
     TERMINATED (p->name);
+    CHECK (type_name == NULL || type_name[0] != '\0');
     if (p->kind == IMG_PART_EXTENDED)
       continue;
     CHECK (!__builtin_add_overflow (p->start, p->size, &end));

@@ -50,6 +50,8 @@ declare -A EXPECT=(
     [luks2.img]='none 0: crypto_LUKS;'
     [lvm-pv.img]='none 0: LVM2_member; lvm 1: seedvg/lv1=- seedvg/lv2=ext2'
     [tiny-100.img]='disk: .*100 bytes'
+    [crash-mbr-empty-table.img]='dos 0:'
+    [crash-lvm-label-offset.img]='none 0: LVM2_member'
 )
 
 n_expect=0

@@ -20,7 +20,7 @@ requires mkswap
 requires mkfs.vfat
 requires qemu-img
 
-plan 37
+plan 40
 
 # ---- the images -----------------------------------------------------------
 
@@ -86,6 +86,15 @@ start=14336, type=ef, bootable
 EOF
 sfdisk -q --no-reread --no-tell-kernel -a "$C" >/dev/null <<'EOF' || bail "sfdisk -a failed"
 start=6144, size=4096, type=83
+EOF
+
+# D: a dos label with no partitions at all (the fuzzer's first find: an
+# empty table once sorted a NULL array).
+D=$TMP/empty-table.img
+new_image "$D" 4M
+partition "$D" <<'EOF'
+label: dos
+label-id: 0x0badf00d
 EOF
 
 # ---- the oracles ------------------------------------------------------------
@@ -188,9 +197,9 @@ is "$(img-inspect --json "$B" | jq -r '.images[0].partitions[] | select(.number 
 # Filesystems on primaries and logicals, against blkid at the same offsets.
 for spec in 1:ext4 2:swap 5:ext2 7:vfat; do
     n=${spec%:*} type=${spec#*:}
-    want=$(blkid_fs "$A" "$(sfdisk_start "$A" $n)" "$(sfdisk_size "$A" $n)")
+    want=$(blkid_fs "$A" "$(sfdisk_start "$A" "$n")" "$(sfdisk_size "$A" "$n")")
     case $want in "$type "*) ;; *) want="(blkid does not see $type: $want)" ;; esac
-    is "$(ours_fs "$A" $n)" "$want" \
+    is "$(ours_fs "$A" "$n")" "$want" \
        "mixed.img: partition $n $type type, uuid, label as blkid probes them"
 done
 
@@ -199,5 +208,12 @@ done
 is "$(img-inspect --json "$A" | jq -r '[.images[0].partitions[] | select(.number == 5 or .number == 7)
       | "\(.type):\(.filesystem.type)"] | join(" ")')" "8e:ext2 c:vfat" \
    "mixed.img: table type and filesystem type are independent"
+
+out=$(img-inspect --json "$D" 2>"$TMP/err")
+ok $? "empty-table.img: img-inspect --json succeeds"
+is "$(cat "$TMP/err")" "" "empty-table.img: nothing on stderr"
+is "$(jq -r '.images[0] | "\(.partition_table.type) \(.partition_table.id) \(.partitions | length)"' <<<"$out")" \
+   "dos $(sfdisk --json "$D" | jq -r '.partitiontable | "\(.id | ltrimstr("0x")) \(.partitions // [] | length)"')" \
+   "empty-table.img: a dos table with no partitions, as sfdisk reads it"
 
 done_testing
