@@ -29,8 +29,12 @@ size=48M, type=8e
 type=82
 EOS
     p() { sfdisk --json "$raw" | jq -r ".partitiontable.partitions[$1].$2 * 512"; }
+    # /boot: the sample's files plus an initrd packed from data/sample/initrd.
+    cp -r "$top/data/sample/boot" "$work/boot"
+    (cd "$top/data/sample/initrd" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -9n) \
+        > "$work/boot/initrd.img-6.1.0-28-amd64"
     mke2fs -q -F -t ext4 -U 5a5a0001-0000-4000-8000-000000000001 -L boot \
-        -E offset="$(p 0 start)" -d "$top/data/sample/boot" "$raw" "$(( $(p 0 size) / 1024 ))k"
+        -E offset="$(p 0 start)" -d "$work/boot" "$raw" "$(( $(p 0 size) / 1024 ))k"
     mkswap -U 5a5a0003-0000-4000-8000-000000000003 -L swap --offset "$(p 2 start)" "$raw" \
         "$(( $(p 2 size) / 1024 ))" >/dev/null 2>&1 ||
         { # older mkswap without --offset: write the signature through a loop device
