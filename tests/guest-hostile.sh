@@ -16,6 +16,10 @@ ln -s /../../../etc/passwd $g/etc/fstab
 ln -s loop2 $g/etc/loop1; ln -s loop1 $g/etc/loop2
 ln -s /etc/loop1 $g/etc/os-release
 ln -s /proc/self/environ $g/etc/hostname
+# A host file that exists: a guest link to it must never reach it.
+echo HOST-CANARY > "$TMP/host-canary"
+ln -s "$TMP/host-canary" $g/etc/canary-link
+ln -s "$TMP/host-canary" $g/etc/issue
 ln -s /../../.. $g/lib/modules/escape
 ln -s . $g/boot/boot
 ln -s /srv/l1 $g/srv/l0
@@ -43,10 +47,16 @@ fails_with "a chain of 46 links is ELOOP" "too many levels of symbolic links" ti
 is "$(timeout 30 "$GT" h.img -- cat /srv/ok/c1)" "short-chain" "a chain of 38 links is followed"
 fails_with "a link to /proc/self/environ is not found in the guest" "No such file" timeout 30 "$GT" h.img -- cat /etc/hostname
 
+fails_with "a link to a host file's absolute path finds nothing in the guest" "No such file" \
+    timeout 30 "$GT" h.img -- cat /etc/canary-link
 # Nothing of the host is opened: trace every open of img-inspect and its
-# children and look for the host files the links name.
+# children and look for the host file the links name.  (Runtimes open
+# /proc/self/environ and /etc/passwd on their own, so the canary is a
+# file only a guest link names.)
 strace -f -qq -o trace -e trace=open,openat,openat2 img-inspect --json h.img >/dev/null 2>&1
-grep -E '"/etc/passwd"|/proc/self/environ|"/etc/loop' trace | head -3 > bad
+strace -f -qq -o trace2 -e trace=open,openat,openat2 "$GT" h.img -- cat /etc/issue >/dev/null 2>&1
+cat trace2 >> trace
+grep -E "host-canary|\"/etc/loop" trace | head -3 > bad
 [ -s trace ] && [ ! -s bad ]; ok $? "strace: no host file named by a guest link is opened"
 [ -s bad ] && diag "$(cat bad)"
 

@@ -729,7 +729,8 @@ img_guest_open (struct img_ctx *ctx, const char *const *images,
   r = build_mounts (g, root);
   if (r < 0)
     goto err;
-  qsort (g->mounts, g->n_mounts, sizeof *g->mounts, cmp_mounts);
+  if (g->n_mounts > 1)
+    qsort (g->mounts, g->n_mounts, sizeof *g->mounts, cmp_mounts);
   r = mount_all (g);
   if (r < 0)
     goto err;

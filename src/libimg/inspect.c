@@ -381,7 +381,8 @@ inspect_kernels (struct img_guest *g, struct img_inspection *in)
     k->xen = kernel_xen (g, ver, k->config);
   }
   img_dirents_free (ents, n);
-  qsort (in->kernels, in->n_kernels, sizeof *in->kernels, cmp_kernels);
+  if (in->n_kernels > 1)
+    qsort (in->kernels, in->n_kernels, sizeof *in->kernels, cmp_kernels);
 }
 
 static void
