@@ -32,7 +32,7 @@ lvm_begin () {
     for spec in "$@"; do
         IFS=: read -r file start len <<<"$spec"
         dev=$(losetup -f --show -o "$start" --sizelimit "$len" "$file") || bail "losetup failed"
-        at_exit "losetup -d $dev 2>/dev/null"
+        at_exit "loop_detach_if_ours $dev '$(realpath "$file")'"
         LVM_LOOPS+=("$dev")
         filter="$filter\"a|^$dev\$|\", "
     done
@@ -46,10 +46,23 @@ backup { backup = 0 archive = 0 }
 EOC
 }
 
-# lvm_end: detach the loop devices now (they are also detached at exit).
+# Detaches DEV only while it still shows FILE: once we let it go, the
+# kernel may hand the same number to someone else's test.
+loop_detach_if_ours () {
+    local back
+    back=$(losetup -n -O BACK-FILE -l "$1" 2>/dev/null | sed 's/ *$//')
+    [ "$back" = "$2" ] && losetup -d "$1" 2>/dev/null
+    return 0
+}
+
+# lvm_end: detach the loop devices now (the exit hook then finds them gone
+# or reused by others, and leaves them alone).
 lvm_end () {
-    local dev
-    for dev in "${LVM_LOOPS[@]}"; do losetup -d "$dev" 2>/dev/null || true; done
+    local dev back
+    for dev in "${LVM_LOOPS[@]}"; do
+        back=$(losetup -n -O BACK-FILE -l "$dev" 2>/dev/null | sed 's/ *$//')
+        [ -n "$back" ] && losetup -d "$dev" 2>/dev/null
+    done
     LVM_LOOPS=()
 }
 

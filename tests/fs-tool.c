@@ -6,6 +6,9 @@
  *   fs-tool [--ro|--rw] --dir DIR CMD ARGS...
  *   fs-tool ... batch < COMMANDS          (one open, many edits)
  *
+ * copy-in and copy-out move whole trees (contents with holes, symlinks,
+ * devices, fifos, hard links, modes, owners, nanosecond times) between the
+ * host and the filesystem.
  * Reading commands open read-only, the others (and batch) read-write,
  * unless --ro or --rw says otherwise.  Run without arguments for the
  * command list. */
@@ -37,7 +40,22 @@ struct tool {
   size_t n_vols;
   struct img_lvm *lvm;
   struct img_fs *fs;
+  unsigned char *buf;           /* BUFSIZE bytes of scratch, reused */
 };
+
+#define BUFSIZE (1 << 20)
+/* Owner of what the commands create: the backend's default (root in an
+ * ext filesystem, the caller in a host directory). */
+#define NOID ((uint32_t) -1)
+
+/* The scratch buffer, allocated once: a megabyte per file adds up. */
+static unsigned char *
+scratch (struct tool *t)
+{
+  if (t->buf == NULL)
+    t->buf = malloc (BUFSIZE);
+  return t->buf;
+}
 
 /* ---- opening IMAGE[:pN|:VG/LV] -------------------------------------- */
 
@@ -283,12 +301,11 @@ static int
 copy_data (struct tool *t, int fd, const char *hpath, const char *path,
            uint64_t size)
 {
-  const size_t bufsize = 1 << 20;
-  unsigned char *buf;
+  const size_t bufsize = BUFSIZE;
+  unsigned char *buf = scratch (t);
   off_t data = 0, hole;
   int r = 0;
 
-  buf = malloc (bufsize);
   if (buf == NULL)
     return -ENOMEM;
   while ((uint64_t) data < size) {
@@ -331,7 +348,6 @@ copy_data (struct tool *t, int fd, const char *hpath, const char *path,
       fprintf (stderr, "%s: %s\n", PROG, img_ctx_error (t->ctx));
   }
  out:
-  free (buf);
   return r;
 }
 
@@ -372,7 +388,8 @@ cmd_ls (struct tool *t, int argc, char **argv)
   r = lib (t, img_fs_readdir (t->fs, path, &ents, &n));
   if (r < 0)
     return r;
-  qsort (ents, n, sizeof *ents, cmp_dirent);
+  if (n > 0)
+    qsort (ents, n, sizeof *ents, cmp_dirent);
   for (i = 0; i < n && r == 0; i++) {
     struct img_stat st;
     if (fmt[0] == '\0') {
@@ -434,13 +451,12 @@ cmd_stat (struct tool *t, int argc, char **argv)
 static int
 cmd_cat (struct tool *t, int argc, char **argv)
 {
-  const size_t bufsize = 1 << 20;
-  unsigned char *buf;
+  const size_t bufsize = BUFSIZE;
+  unsigned char *buf = scratch (t);
   uint64_t off = 0;
   size_t got;
   int r = 0;
 
-  buf = malloc (bufsize);
   if (buf == NULL)
     return -ENOMEM;
   for (;;) {
@@ -454,7 +470,6 @@ cmd_cat (struct tool *t, int argc, char **argv)
     }
     off += got;
   }
-  free (buf);
   return r;
 }
 
@@ -496,7 +511,7 @@ cmd_put (struct tool *t, int argc, char **argv)
   }
   r = img_fs_lstat (t->fs, argv[2], &gst);
   if (r == -ENOENT)
-    r = img_fs_create (t->fs, argv[2], mode, 0, 0);
+    r = img_fs_create (t->fs, argv[2], mode, NOID, NOID);
   else if (r == 0)
     r = img_fs_truncate (t->fs, argv[2], 0);
   if (lib (t, r) == 0)
@@ -524,7 +539,7 @@ cmd_mkdir (struct tool *t, int argc, char **argv)
 
   if (argc == 3 && parse_mode (argv[2], &mode) < 0)
     return USAGE_ERR;
-  return lib (t, img_fs_mkdir (t->fs, argv[1], mode, 0, 0));
+  return lib (t, img_fs_mkdir (t->fs, argv[1], mode, NOID, NOID));
 }
 
 static int
@@ -545,7 +560,7 @@ mkdir_p (struct tool *t, const char *path, uint32_t mode)
       *s = '\0';
       r = img_fs_lstat (t->fs, buf, &st);
       if (r == -ENOENT)
-        r = img_fs_mkdir (t->fs, buf, mode, 0, 0);
+        r = img_fs_mkdir (t->fs, buf, mode, NOID, NOID);
       else if (r == 0 && !S_ISDIR (st.mode)) {
         fprintf (stderr, "%s: %s: not a directory\n", PROG, buf);
         return -ENOTDIR;
@@ -573,7 +588,7 @@ cmd_mkdir_p (struct tool *t, int argc, char **argv)
 static int
 cmd_symlink (struct tool *t, int argc, char **argv)
 {
-  return lib (t, img_fs_symlink (t->fs, argv[1], argv[2], 0, 0));
+  return lib (t, img_fs_symlink (t->fs, argv[1], argv[2], NOID, NOID));
 }
 
 static int
@@ -648,7 +663,7 @@ cmd_touch (struct tool *t, int argc, char **argv)
     return USAGE_ERR;
   r = img_fs_lstat (t->fs, path, &st);
   if (r == -ENOENT)
-    r = img_fs_create (t->fs, path, 0644, 0, 0);
+    r = img_fs_create (t->fs, path, 0644, NOID, NOID);
   if (r == 0)
     r = img_fs_utimes (t->fs, path, sec, ns, sec, ns);
   return lib (t, r);
@@ -688,7 +703,7 @@ cmd_mknod (struct tool *t, int argc, char **argv)
   }
   if (argc > next + 1 || (argc == next + 1 && parse_mode (argv[next], &mode) < 0))
     return USAGE_ERR;
-  return lib (t, img_fs_mknod (t->fs, argv[1], type | mode, maj, min, 0, 0));
+  return lib (t, img_fs_mknod (t->fs, argv[1], type | mode, maj, min, NOID, NOID));
 }
 
 static int
@@ -840,7 +855,7 @@ copy_tree (struct copy *c, const char *host, const char *guest, int depth)
     n++;
   }
   closedir (dir);
-  if (r == 0)
+  if (r == 0 && n > 0)
     qsort (names, n, sizeof *names, cmp_str);
   for (i = 0; i < n && r == 0; i++) {
     r = join (host, names[i], hp, sizeof hp);
@@ -921,22 +936,19 @@ host_attrs (const char *hp, const struct img_stat *st)
 static int
 out_file (struct tool *t, const char *gp, const char *hp, uint64_t size)
 {
-  const size_t bufsize = 1 << 20;
-  unsigned char *buf;
+  const size_t bufsize = BUFSIZE;
+  unsigned char *buf = scratch (t);
   uint64_t off = 0;
   size_t got, i;
   int fd, r = 0;
 
+  if (buf == NULL)
+    return -ENOMEM;
   fd = open (hp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd == -1) {
     r = -errno;
     fprintf (stderr, "%s: %s: %m\n", PROG, hp);
     return r;
-  }
-  buf = malloc (bufsize);
-  if (buf == NULL) {
-    close (fd);
-    return -ENOMEM;
   }
   for (;;) {
     r = lib (t, img_fs_pread (t->fs, gp, buf, bufsize, off, &got));
@@ -956,7 +968,6 @@ out_file (struct tool *t, const char *gp, const char *hp, uint64_t size)
     r = -errno;
     fprintf (stderr, "%s: %s: %m\n", PROG, hp);
   }
-  free (buf);
   close (fd);
   return r;
 }
@@ -976,7 +987,8 @@ copy_out_tree (struct copyout *c, const char *guest, const char *host,
   r = lib (t, img_fs_readdir (t->fs, guest, &ents, &n));
   if (r < 0)
     return r;
-  qsort (ents, n, sizeof *ents, cmp_dirent);
+  if (n > 0)
+    qsort (ents, n, sizeof *ents, cmp_dirent);
   for (i = 0; i < n && r == 0; i++) {
     struct img_stat st;
     bool linked = false;
@@ -1297,6 +1309,7 @@ main (int argc, char *argv[])
   if (r == 0)
     r = r2;
   img_ctx_free (t.ctx);
+  free (t.buf);
   if (r == USAGE_ERR)
     return 2;
   return r < 0 ? 1 : 0;

@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <time.h>
 
 #include <et/com_err.h>
@@ -324,7 +323,7 @@ io_write_byte (io_channel ch, unsigned long offset, int count,
 
 /* Flushes every disk the volume lies on, each once. */
 static int
-vol_flush (struct img_ctx *ctx, const struct img_volume *vol)
+vol_flush (const struct img_volume *vol)
 {
   size_t i, j, k, l;
   int r = 0, r2;
@@ -346,7 +345,6 @@ vol_flush (struct img_ctx *ctx, const struct img_volume *vol)
       if (r == 0)
         r = r2;
     }
-  (void) ctx;
   return r;
 }
 
@@ -356,7 +354,7 @@ io_flush (io_channel ch)
   struct ext_io *io = ch->private_data;
   int r;
 
-  r = vol_flush (io->ctx, io->vol);
+  r = vol_flush (io->vol);
   if (r < 0)
     return io_failed (io, r);
   return 0;
@@ -807,13 +805,40 @@ check_dir_writable (struct ext_fs *e, const char *path, ext2_ino_t dir)
     return ext_fail (e, path, "reading the directory inode", err);
   if (inode.i_flags & EXT4_ENCRYPT_FL)
     return img_err (e->base.ctx, -EOPNOTSUPP,
-                    "%s: %s: %s: the directory is encrypted; its entries cannot be changed offline",
+                    "%s: %s: %s: the directory entries there are encrypted and cannot be changed offline",
                     e->base.name, e->base.type, path);
   if (inode.i_flags & EXT4_CASEFOLD_FL)
     return img_err (e->base.ctx, -EOPNOTSUPP,
-                    "%s: %s: %s: the directory is case-insensitive (casefold), which is not supported for writing",
+                    "%s: %s: %s: the directory there is case-insensitive (casefold), which is not supported for writing",
+                    e->base.name, e->base.type, path);
+  if (inode.i_flags & EXT4_INLINE_DATA_FL)
+    return img_err (e->base.ctx, -EOPNOTSUPP,
+                    "%s: %s: %s: the directory entries there are stored inline (inline_data), which is not supported for writing",
                     e->base.name, e->base.type, path);
   return 0;
+}
+
+/* libext2fs makes new directories and long symlinks inline when the
+ * filesystem has inline_data; we could not add entries to such a directory
+ * afterwards (libext2fs 1.47.0's inline writes overrun a buffer), so ours
+ * get a block, which is always valid.  The superblock is only written at
+ * flush time, so hiding the feature around one call changes nothing on
+ * disk. */
+static bool
+inline_off (ext2_filsys fs)
+{
+  bool had = ext2fs_has_feature_inline_data (fs->super);
+
+  if (had)
+    ext2fs_clear_feature_inline_data (fs->super);
+  return had;
+}
+
+static void
+inline_restore (ext2_filsys fs, bool had)
+{
+  if (had)
+    ext2fs_set_feature_inline_data (fs->super);
 }
 
 static int
@@ -826,6 +851,10 @@ check_file_writable (struct ext_fs *e, const char *path,
                     e->base.name, e->base.type, path,
                     (i->i_flags & EXT4_ENCRYPT_FL) ? "encrypted"
                     : "protected by fs-verity");
+  if (i->i_flags & EXT4_INLINE_DATA_FL)
+    return img_err (e->base.ctx, -EOPNOTSUPP,
+                    "%s: %s: %s: the file's data is stored in its inode (inline_data), which is not supported for writing; write a new file and rename it over this one",
+                    e->base.name, e->base.type, path);
   return 0;
 }
 
@@ -1062,7 +1091,10 @@ dotdot_cb (ext2_ino_t dir, int entry, struct ext2_dir_entry *dirent,
 {
   struct setent_state *st = priv;
 
-  if (entry != DIRENT_DOT_DOT_FILE)
+  /* By name: an inline directory's ".." does not come as
+   * DIRENT_DOT_DOT_FILE. */
+  if (ext2fs_dirent_name_len (dirent) != 2 || dirent->name[0] != '.'
+      || dirent->name[1] != '.')
     return 0;
   dirent->inode = st->new;
   st->done = true;
@@ -1514,33 +1546,20 @@ touch_data (struct ext_fs *e, const char *path, ext2_ino_t ino)
   return r;
 }
 
-static int
-ext_pwrite (struct img_fs *fs, const struct img_fs_path *p, const void *buf,
-            size_t len, uint64_t off)
+/* Writes LEN bytes at OFF through libext2fs's file API, which handles
+ * every case (holes, unwritten extents, inline data, block-mapped files)
+ * one block at a time. */
+static errcode_t
+file_write_range (ext2_filsys fs, ext2_ino_t ino, const void *buf, size_t len,
+                  uint64_t off)
 {
-  struct ext_fs *e = (struct ext_fs *) fs;
-  struct ext_inode in;
   ext2_file_t f;
   errcode_t err, err2;
   size_t done = 0;
-  int r;
 
-  io_reset (e);
-  r = want_bitmaps (e, p->path);
-  if (r < 0)
-    return r;
-  r = open_regular (e, p, &in);
-  if (r < 0)
-    return r;
-  r = check_file_writable (e, p->path, in.i);
-  inode_free (&in);
-  if (r < 0)
-    return r;
-  if (len == 0)
-    return 0;
-  err = ext2fs_file_open2 (e->fs, in.ino, NULL, EXT2_FILE_WRITE, &f);
+  err = ext2fs_file_open2 (fs, ino, NULL, EXT2_FILE_WRITE, &f);
   if (err)
-    return ext_fail (e, p->path, "opening the file", err);
+    return err;
   err = ext2fs_file_llseek (f, off, EXT2_SEEK_SET, NULL);
   while (err == 0 && done < len) {
     unsigned int n, chunk = MIN (len - done, (size_t) 1 << 30);
@@ -1552,8 +1571,127 @@ ext_pwrite (struct img_fs *fs, const struct img_fs_path *p, const void *buf,
   }
   /* Closing writes the last buffered block. */
   err2 = ext2fs_file_close (f);
-  if (err == 0)
-    err = err2;
+  return err ? err : err2;
+}
+
+/* Writes the whole blocks [LBLK, LBLK+N) of an extent-mapped file: holes
+ * are allocated in one go (ext2fs_fallocate, as initialized extents since
+ * every byte is written right after), then the data goes to the disk in
+ * physically contiguous runs.  ext2fs_file_write would allocate, update
+ * the inode and write one block at a time: over qemu-nbd, a round trip
+ * each.  Unwritten (preallocated) extents in the range still go through
+ * the file API, which converts them. */
+static errcode_t
+write_whole_blocks (ext2_filsys fs, ext2_ino_t ino, const unsigned char *buf,
+                    blk64_t lblk, blk64_t n)
+{
+  const blk64_t max_run = 4096;         /* blocks per write */
+  ext2_extent_handle_t h = NULL;
+  struct ext2fs_extent ex;
+  blk64_t cur = lblk, end = lblk + n;
+  errcode_t err;
+
+  err = ext2fs_fallocate (fs, EXT2_FALLOCATE_FORCE_INIT
+                          | EXT2_FALLOCATE_INIT_BEYOND_EOF,
+                          ino, NULL, ~0ULL, lblk, n);
+  while (err == 0 && cur < end) {
+    const unsigned char *p = buf + (cur - lblk) * fs->blocksize;
+    blk64_t run, pblk, i;
+
+    if (h == NULL && (err = ext2fs_extent_open2 (fs, ino, NULL, &h)) != 0)
+      break;
+    err = ext2fs_extent_goto (h, cur);
+    if (err == 0)
+      err = ext2fs_extent_get (h, EXT2_EXTENT_CURRENT, &ex);
+    if (err == 0 && (cur < ex.e_lblk || cur >= ex.e_lblk + ex.e_len))
+      err = EXT2_ET_EXTENT_NOT_FOUND;
+    if (err)
+      break;
+    run = MIN (end, ex.e_lblk + ex.e_len) - cur;
+    if (ex.e_flags & EXT2_EXTENT_FLAGS_UNINIT) {
+      ext2fs_extent_free (h);
+      h = NULL;
+      err = file_write_range (fs, ino, p, run * fs->blocksize,
+                              cur * fs->blocksize);
+    }
+    else {
+      pblk = ex.e_pblk + (cur - ex.e_lblk);
+      for (i = 0; err == 0 && i < run; i += max_run)
+        err = io_channel_write_blk64 (fs->io, pblk + i, MIN (max_run, run - i),
+                                      p + i * fs->blocksize);
+    }
+    cur += run;
+  }
+  if (h)
+    ext2fs_extent_free (h);
+  return err;
+}
+
+static int
+ext_pwrite (struct img_fs *fs, const struct img_fs_path *p, const void *buf,
+            size_t len, uint64_t off)
+{
+  struct ext_fs *e = (struct ext_fs *) fs;
+  const unsigned char *data = buf;
+  struct ext_inode in;
+  uint64_t bs, first, last, size;
+  bool fast;
+  errcode_t err = 0;
+  int r;
+
+  io_reset (e);
+  r = want_bitmaps (e, p->path);
+  if (r < 0)
+    return r;
+  r = open_regular (e, p, &in);
+  if (r < 0)
+    return r;
+  r = check_file_writable (e, p->path, in.i);
+  size = EXT2_I_SIZE (in.i);
+  bs = e->fs->blocksize;
+  /* Whole blocks [first, last) take the fast path in extent files. */
+  first = (off + bs - 1) / bs;
+  last = (off + len) / bs;
+  fast = (in.i->i_flags & EXT4_EXTENTS_FL)
+    && !(in.i->i_flags & EXT4_INLINE_DATA_FL) && last > first;
+  inode_free (&in);
+  if (r < 0)
+    return r;
+  if (len == 0)
+    return 0;
+  if (!fast)
+    err = file_write_range (e->fs, in.ino, data, len, off);
+  else {
+    size_t head = first * bs - off, tail = off + len - last * bs;
+
+    if (head)
+      err = file_write_range (e->fs, in.ino, data, head, off);
+    if (err == 0) {
+      err = write_whole_blocks (e->fs, in.ino, data + head, first,
+                                last - first);
+      /* Initialized blocks holding whatever was on the disk must not
+       * stay behind a failed write. */
+      if (err)
+        ext2fs_punch (e->fs, in.ino, NULL, NULL, first, last - 1);
+    }
+    if (err == 0 && tail)
+      err = file_write_range (e->fs, in.ino, data + (last * bs - off), tail,
+                              last * bs);
+    else if (err == 0 && off + len > size) {
+      ext2_file_t f;
+
+      err = ext2fs_file_open2 (e->fs, in.ino, NULL, EXT2_FILE_WRITE, &f);
+      if (err == 0) {
+        errcode_t err2;
+        /* The size may have grown meanwhile (the head write). */
+        if (EXT2_I_SIZE (ext2fs_file_get_inode (f)) < off + len)
+          err = ext2fs_file_set_size2 (f, off + len);
+        err2 = ext2fs_file_close (f);
+        if (err == 0)
+          err = err2;
+      }
+    }
+  }
   if (err)
     return ext_fail (e, p->path, "writing the file", err);
   return touch_data (e, p->path, in.ino);
@@ -1601,6 +1739,7 @@ ext_mkdir (struct img_fs *fs, const struct img_fs_path *p, uint32_t mode,
   struct ext_inode in;
   ext2_ino_t dir, ino;
   errcode_t err;
+  bool had_inline;
   int64_t sec;
   uint32_t ns;
   int links, r;
@@ -1632,6 +1771,7 @@ ext_mkdir (struct img_fs *fs, const struct img_fs_path *p, uint32_t mode,
   if (err)
     return ext_fail (e, p->path, "reading the directory inode", err);
   links = parent.i_links_count;
+  had_inline = inline_off (e->fs);
   err = ext2fs_mkdir (e->fs, dir, ino, last_name (p));
   if (err == EXT2_ET_DIR_NO_SPACE) {
     err = ext2fs_read_inode (e->fs, dir, &parent);
@@ -1640,6 +1780,7 @@ ext_mkdir (struct img_fs *fs, const struct img_fs_path *p, uint32_t mode,
     else if (err == 0 && (err = ext2fs_expand_dir (e->fs, dir)) == 0)
       err = ext2fs_mkdir (e->fs, dir, ino, last_name (p));
   }
+  inline_restore (e->fs, had_inline);
   if (err) {
     zero_inode (e, ino);
     return ext_fail (e, p->path, "creating the directory", err);
@@ -1671,6 +1812,7 @@ ext_symlink (struct img_fs *fs, const char *target,
   struct ext_inode in;
   ext2_ino_t dir, ino;
   errcode_t err;
+  bool had_inline;
   int64_t sec;
   uint32_t ns;
   int r;
@@ -1698,6 +1840,7 @@ ext_symlink (struct img_fs *fs, const char *target,
     return ext_fail (e, p->path, "allocating an inode", err);
   /* ext2fs_symlink stores short targets in the inode (fast symlink),
    * longer ones inline or in a block. */
+  had_inline = inline_off (e->fs);
   err = ext2fs_symlink (e->fs, dir, ino, last_name (p), target);
   if (err == EXT2_ET_DIR_NO_SPACE) {
     struct ext2_inode parent;
@@ -1708,6 +1851,7 @@ ext_symlink (struct img_fs *fs, const char *target,
     else if (err == 0 && (err = ext2fs_expand_dir (e->fs, dir)) == 0)
       err = ext2fs_symlink (e->fs, dir, ino, last_name (p), target);
   }
+  inline_restore (e->fs, had_inline);
   if (err) {
     zero_inode (e, ino);
     return ext_fail (e, p->path, "creating the symlink", err);
@@ -1921,6 +2065,12 @@ ext_rename (struct img_fs *fs, const struct img_fs_path *op,
     if (r < 0)
       goto out;
   }
+  /* A directory changing parents gets a new "..": an entry change. */
+  if (sdir && odir != ndir) {
+    r = check_dir_writable (e, op->path, oino);
+    if (r < 0)
+      goto out;
+  }
 
   if (nino != 0)
     r = set_entry (e, np->path, ndir, last_name (np), nino, oino,
@@ -2066,7 +2216,7 @@ ext_sync (struct img_fs *fs)
     if (err)
       return ext_fail (e, NULL, "writing the superblock and bitmaps", err);
   }
-  r = vol_flush (e->base.ctx, e->io.vol);
+  r = vol_flush (e->io.vol);
   return r;
 }
 
@@ -2092,7 +2242,7 @@ ext_close (struct img_fs *fs)
       r = ext_fail (e, NULL, "writing the filesystem back", err);
   }
   if (e->base.writable) {
-    int r2 = vol_flush (e->base.ctx, e->io.vol);
+    int r2 = vol_flush (e->io.vol);
     if (r == 0)
       r = r2;
   }
