@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "edits.h"
 #include "private.h"
 
 struct img_disk {
@@ -24,6 +25,9 @@ struct img_disk {
   uint64_t size;
   bool writable;
   bool blockdev;
+  img_disk_write_hook write_hook;  /* edits.h: called before each write */
+  void *write_hook_data;
+  bool written;                 /* a write has reached the image */
 };
 
 /* Magic numbers of the container formats qemu knows.  Everything else,
@@ -287,6 +291,12 @@ img_disk_pwrite (struct img_disk *disk, const void *buf, size_t len,
   r = check_range (disk, len, offset);
   if (r < 0)
     return r;
+  if (disk->write_hook) {
+    r = disk->write_hook (disk->write_hook_data, disk, offset, len);
+    if (r < 0)
+      return r;
+  }
+  disk->written = true;
   if (disk->nbd)
     return img_internal_nbd_pwrite (disk->nbd, buf, len, offset);
   while (len > 0) {
@@ -302,6 +312,19 @@ img_disk_pwrite (struct img_disk *disk, const void *buf, size_t len,
     len -= n;
     offset += n;
   }
+  return 0;
+}
+
+int
+img_disk_set_write_hook (struct img_disk *disk, img_disk_write_hook fn,
+                         void *data)
+{
+  if (fn && disk->written)
+    return img_err (disk->ctx, -EBUSY,
+                    "%s: disk: a write hook must be set before the first write",
+                    disk->name);
+  disk->write_hook = fn;
+  disk->write_hook_data = data;
   return 0;
 }
 
