@@ -274,6 +274,55 @@ test_compressions (void)
   free (layer);
 }
 
+/* Output buffers that must grow, several bzip2 blocks, more than one lz4
+ * chunk (8 MiB): every format on a larger archive. */
+static void
+test_large (void)
+{
+  static const char *const comps[] = {
+    "gzip", "zstd", "xz", "lzma", "bzip2", "lz4",
+  };
+  const size_t max = (8 << 20) + (300 << 10);
+  unsigned char *data = malloc (max);
+  size_t size;
+  uint32_t x = 12345;
+  struct img_cpio *c;
+  struct img_initrd *t;
+  const struct img_cpio_entry *e;
+  void *layer, *out;
+  size_t llen, out_len, i;
+  char name[64];
+
+  for (i = 0; i < max; i++) {
+    x = x * 1103515245 + 12345;
+    data[i] = "abcdefgh\n "[(x >> 16) % 10];
+  }
+  for (i = 0; i < ARRAY_SIZE (comps); i++) {
+    size = strcmp (comps[i], "lz4") == 0 ? max : (2 << 20) + 1234;
+    img_cpio_new (ctx, &c);
+    img_cpio_add (c, "big", S_IFREG | 0644, 0, 0, 0, 0, 0, data, size);
+    layer = finish (c, &llen);
+    snprintf (name, sizeof name, "%s: a %zu-byte member round trip", comps[i],
+              size);
+    if (img_initrd_append (ctx, NULL, 0, layer, llen, comps[i], &out,
+                           &out_len) < 0
+        || parse (out, out_len, 0, &t) < 0) {
+      tap_ok (0, name);
+      printf ("# %s\n", img_ctx_error (ctx));
+      free (layer);
+      continue;
+    }
+    e = img_initrd_lookup (t, "big");
+    tap_ok (e && e->size == size && memcmp (e->data, data, size) == 0
+            && strcmp (img_initrd_segment (t, 0)->compression, comps[i]) == 0,
+            name);
+    img_initrd_free (t);
+    free (out);
+    free (layer);
+  }
+  free (data);
+}
+
 static void
 test_kernel_rules (void)
 {
@@ -538,6 +587,44 @@ test_hostile (void)
     free (zeros);
   }
 
+  /* Members reached through 40 symlinks of 4000 bytes each: a lot of
+   * path walking per member, fine for a few, bounded in all. */
+  for (int n_files = 10; n_files <= 20000; n_files += 19990) {
+    struct img_cpio *c;
+    char target[4096], name[32];
+    void *out;
+    size_t out_len, k;
+    int r;
+    img_cpio_new (ctx, &c);
+    img_cpio_add (c, "d", S_IFDIR | 0755, 0, 0, 0, 0, 0, NULL, 0);
+    for (i = 0; i < 40; i++) {
+      for (k = 0; k < 1990; k++)
+        memcpy (target + 2 * k, "./", 2);
+      snprintf (target + 2 * k, sizeof target - 2 * k, i < 39 ? "s%zu" : "d",
+                i + 1);
+      snprintf (name, sizeof name, "s%zu", i);
+      img_cpio_add (c, name, S_IFLNK | 0777, 0, 0, 0, 0, 0, target,
+                    strlen (target));
+    }
+    for (i = 0; i < (size_t) n_files; i++) {
+      snprintf (name, sizeof name, "s0/f%zu", i);
+      img_cpio_add (c, name, S_IFREG | 0644, 0, 0, 0, 0, 0, "f", 1);
+    }
+    out = finish (c, &out_len);
+    img_ctx_clear_error (ctx);
+    r = img_initrd_parse (ctx, "t.img", out, out_len, 0, &t);
+    if (n_files == 10)
+      tap_ok (r == 0 && data_is (img_initrd_lookup (t, "d/f7"), "f")
+              && data_is (img_initrd_lookup (t, "s0/f9"), "f"),
+              "a chain of 40 long symlinks resolves (the kernel's limit)");
+    else
+      tap_ok (r == -E2BIG && strstr (img_ctx_error (ctx), "too costly"),
+              "crafted symlink chains: path resolution is bounded");
+    if (r == 0)
+      img_initrd_free (t);
+    free (out);
+  }
+
   /* Many tiny archives: the segment count is bounded. */
   b.len = 0;
   for (i = 0; i < IMG_INITRD_MAX_SEGMENTS + 1; i++)
@@ -591,6 +678,7 @@ main (void)
     return 1;
   test_roundtrip ();
   test_compressions ();
+  test_large ();
   test_kernel_rules ();
   test_hard_links ();
   test_hostile ();

@@ -93,24 +93,26 @@ struct outbuf {
   size_t max;                   /* output allowed */
 };
 
-/* Room for at least one more byte, but never more than max + 1 bytes in
- * all: a stream that produces more than max shows itself without the
- * host paying for it. */
+/* Room for NEED more bytes, but never more than max + 1 bytes in all: a
+ * stream that produces more than max shows itself without the host
+ * paying for it. */
 static int
-outbuf_grow (struct outbuf *o)
+outbuf_grow (struct outbuf *o, size_t need)
 {
   size_t hard, want;
   unsigned char *p;
 
-  if (o->len < o->cap)
+  if (o->cap - o->len >= need)
     return 0;
   hard = o->max + 1;
-  if (o->cap >= hard)
+  if (need > hard - o->len)
     return -EFBIG;
   if (o->cap == 0)
     want = 1 << 20;
   else if (__builtin_mul_overflow (o->cap, 2, &want))
     want = hard;
+  if (want < o->len + need)
+    want = o->len + need;
   if (want > hard)
     want = hard;
   p = realloc (o->p, want);
@@ -144,9 +146,9 @@ too_big (struct img_ctx *ctx, const char *where, uint64_t limit)
 
 static int
 grow_or_fail (struct img_ctx *ctx, const char *where, struct outbuf *o,
-              uint64_t limit)
+              size_t need, uint64_t limit)
 {
-  int r = outbuf_grow (o);
+  int r = outbuf_grow (o, need);
 
   if (r == -EFBIG)
     return too_big (ctx, where, limit);
@@ -181,7 +183,7 @@ gunzip (struct img_ctx *ctx, const char *where, const unsigned char *in,
       zs.avail_in = (uInt) n;
       fed += n;
     }
-    if ((r = grow_or_fail (ctx, where, o, limit)) < 0)
+    if ((r = grow_or_fail (ctx, where, o, 1, limit)) < 0)
       goto out;
     zs.next_out = o->p + o->len;
     zs.avail_out = (uInt) (o->cap - o->len < SLICE ? o->cap - o->len : SLICE);
@@ -240,7 +242,7 @@ unzstd (struct img_ctx *ctx, const char *where, const unsigned char *in,
     return img_err (ctx, -ENOMEM, "%s: out of memory", where);
   ZSTD_DCtx_setParameter (d, ZSTD_d_windowLogMax, ZSTD_WINDOWLOG_LIMIT);
   for (;;) {
-    if ((r = grow_or_fail (ctx, where, o, limit)) < 0)
+    if ((r = grow_or_fail (ctx, where, o, 1, limit)) < 0)
       goto out;
     ob.dst = o->p + o->len;
     ob.size = o->cap - o->len;
@@ -298,7 +300,7 @@ unlzma_common (struct img_ctx *ctx, const char *where, int comp,
   s.next_in = in;
   s.avail_in = in_len;
   for (;;) {
-    if ((r = grow_or_fail (ctx, where, o, limit)) < 0)
+    if ((r = grow_or_fail (ctx, where, o, 1, limit)) < 0)
       goto out;
     s.next_out = o->p + o->len;
     s.avail_out = o->cap - o->len;
@@ -365,7 +367,7 @@ bunzip2 (struct img_ctx *ctx, const char *where, const unsigned char *in,
       b.avail_in = (unsigned) n;
       fed += n;
     }
-    if ((r = grow_or_fail (ctx, where, o, limit)) < 0)
+    if ((r = grow_or_fail (ctx, where, o, 1, limit)) < 0)
       goto out;
     b.next_out = (char *) o->p + o->len;
     b.avail_out = (unsigned) (o->cap - o->len < SLICE ? o->cap - o->len : SLICE);
@@ -460,9 +462,8 @@ unlz4 (struct img_ctx *ctx, const char *where, const unsigned char *in,
       r = too_big (ctx, where, limit);
       goto out;
     }
-    while (o->cap - o->len < (size_t) n)
-      if ((r = grow_or_fail (ctx, where, o, limit)) < 0)
-        goto out;
+    if ((r = grow_or_fail (ctx, where, o, n, limit)) < 0)
+      goto out;
     memcpy (o->p + o->len, chunk, n);
     o->len += n;
   }

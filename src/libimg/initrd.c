@@ -20,6 +20,16 @@
 
 /* The kernel's limit on symlinks followed in one path walk. */
 #define MAX_SYMLINKS 40
+/* Work allowed to resolve the paths of all members, in units of one
+ * component walked or 64 bytes hashed or copied: some ten per member in
+ * real initrds; crafted chains of long symlinks could otherwise cost
+ * hours.  About a second of work at most. */
+#define RESOLVE_BUDGET ((uint64_t) 1 << 26)
+/* A lookup never needs more than about MAX_SYMLINKS * PATH_MAX / 2. */
+#define LOOKUP_BUDGET ((uint64_t) 1 << 20)
+/* Longest probe sequence in the path hash: far beyond what chance makes
+ * at half load; only crafted colliding names get there. */
+#define MAX_PROBES 1024
 
 /* One path of the unpacked tree and the member that made it. */
 struct node {
@@ -56,6 +66,8 @@ strip_name (char *name)
 
 /* ---- the tree ----------------------------------------------------------- */
 
+/* FNV-1a, then a full 64-bit mix: FNV's low bits depend only on the
+ * low bits of its state, which makes colliding names cheap to craft. */
 static size_t
 hash_path (const char *s, size_t len)
 {
@@ -66,6 +78,11 @@ hash_path (const char *s, size_t len)
     h ^= (unsigned char) s[i];
     h *= 0x100000001b3u;
   }
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdu;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53u;
+  h ^= h >> 33;
   return (size_t) h;
 }
 
@@ -79,7 +96,7 @@ find_node (const struct img_initrd *t, const char *path, size_t len)
   if (t->n_slots == 0)
     return NULL;
   mask = t->n_slots - 1;
-  for (i = hash_path (path, len) & mask, k = 0; k < t->n_slots;
+  for (i = hash_path (path, len) & mask, k = 0; k < t->n_slots && k <= MAX_PROBES;
        i = (i + 1) & mask, k++) {
     if (t->slots[i] == 0)
       return NULL;
@@ -90,15 +107,17 @@ find_node (const struct img_initrd *t, const char *path, size_t len)
   return NULL;
 }
 
-static void
+static int
 slot_insert (size_t *slots, size_t n_slots, const char *path, size_t idx)
 {
-  size_t mask = n_slots - 1, i;
+  size_t mask = n_slots - 1, i, k;
 
-  for (i = hash_path (path, strlen (path)) & mask; slots[i];
-       i = (i + 1) & mask)
-    ;
+  for (i = hash_path (path, strlen (path)) & mask, k = 0; slots[i];
+       i = (i + 1) & mask, k++)
+    if (k >= MAX_PROBES)
+      return -E2BIG;
   slots[i] = idx + 1;
+  return 0;
 }
 
 /* Adds a node; takes PATH (malloc'd) over. */
@@ -121,14 +140,17 @@ add_node (struct img_initrd *t, char *path, size_t entry)
     if (slots == NULL)
       return -ENOMEM;
     for (i = 0; i < t->n_nodes; i++)
-      slot_insert (slots, n, t->nodes[i].path, i);
+      if (slot_insert (slots, n, t->nodes[i].path, i) < 0) {
+        free (slots);
+        return -E2BIG;
+      }
     free (t->slots);
     t->slots = slots;
     t->n_slots = n;
   }
-  t->nodes[t->n_nodes] = (struct node) { path, entry, 0 };
-  slot_insert (t->slots, t->n_slots, path, t->n_nodes);
-  t->n_nodes++;
+  if (slot_insert (t->slots, t->n_slots, path, t->n_nodes) < 0)
+    return -E2BIG;
+  t->nodes[t->n_nodes++] = (struct node) { path, entry, 0 };
   return 0;
 }
 
@@ -164,9 +186,11 @@ sbuf_put (struct sbuf *b, const char *s, size_t len)
  * MAX_SYMLINKS times; absolute targets start again at the root).  On
  * success *out is the canonical path (malloc'd; "" for the root).
  * -ENOENT or -ENOTDIR when a directory on the way is missing or is not
- * one, -ELOOP, -ENOMEM. */
+ * one, -ELOOP, -ENOMEM; -E2BIG when the walk costs more than *BUDGET,
+ * which it decreases. */
 static int
-resolve (const struct img_initrd *t, const char *path, char **out)
+resolve (const struct img_initrd *t, const char *path, uint64_t *budget,
+         char **out)
 {
   struct sbuf cur = { NULL, 0, 0 }, next = { NULL, 0, 0 };
   char *rem;
@@ -187,6 +211,11 @@ resolve (const struct img_initrd *t, const char *path, char **out)
       p++;
     if (*p == '\0')
       break;
+    if (*budget < 1 + cur.len / 64) {
+      r = -E2BIG;
+      goto out;
+    }
+    *budget -= 1 + cur.len / 64;
     c = p;
     clen = strcspn (p, "/");
     p += clen;
@@ -218,6 +247,11 @@ resolve (const struct img_initrd *t, const char *path, char **out)
         r = -ELOOP;
         goto out;
       }
+      if (*budget < (e->size + strlen (p)) / 64) {
+        r = -E2BIG;
+        goto out;
+      }
+      *budget -= (e->size + strlen (p)) / 64;
       next.len = 0;
       if (sbuf_put (&next, (const char *) e->data, e->size) < 0
           || sbuf_put (&next, "/", 1) < 0 || sbuf_put (&next, p, strlen (p)) < 0) {
@@ -254,15 +288,15 @@ resolve (const struct img_initrd *t, const char *path, char **out)
  * something in it; a directory over a directory keeps the contents and
  * takes the new mode and owner. */
 static int
-unpack_entry (struct img_initrd *t, size_t i)
+unpack_entry (struct img_initrd *t, size_t i, uint64_t *budget)
 {
   const struct img_cpio_entry *e = &t->ents.v[i];
   struct node *n, *parent;
   char *canon, *slash;
   int r;
 
-  r = resolve (t, e->name, &canon);
-  if (r == -ENOMEM)
+  r = resolve (t, e->name, budget, &canon);
+  if (r == -ENOMEM || r == -E2BIG)
     return r;
   if (r < 0) {
     img_dbg (t->ctx, "%s: initrd: %s is not unpacked: %s", t->name, e->name,
@@ -406,7 +440,7 @@ img_initrd_parse (struct img_ctx *ctx, const char *name, const void *buf,
 {
   const unsigned char *p = buf;
   struct img_initrd *t;
-  uint64_t total = 0, limit;
+  uint64_t total = 0, limit, budget = RESOLVE_BUDGET;
   size_t off = 0, used, i;
   int comp, r;
 
@@ -464,8 +498,13 @@ img_initrd_parse (struct img_ctx *ctx, const char *name, const void *buf,
   for (i = 0; i < t->ents.n; i++)
     t->ents.v[i].name = strip_name (t->ents.v[i].name);
   for (i = 0; i < t->ents.n; i++)
-    if ((r = unpack_entry (t, i)) < 0) {
-      r = img_err (ctx, r, "%s: initrd: out of memory", name);
+    if ((r = unpack_entry (t, i, &budget)) < 0) {
+      if (r == -E2BIG)
+        r = img_err (ctx, r,
+                     "%s: initrd: member paths too costly to resolve (crafted symlink chains or colliding names)",
+                     name);
+      else
+        r = img_err (ctx, r, "%s: initrd: out of memory", name);
       goto fail;
     }
   *initrdp = t;
@@ -523,9 +562,10 @@ const struct img_cpio_entry *
 img_initrd_lookup (const struct img_initrd *t, const char *path)
 {
   const struct node *n;
+  uint64_t budget = LOOKUP_BUDGET;
   char *canon;
 
-  if (resolve (t, path, &canon) < 0)
+  if (resolve (t, path, &budget, &canon) < 0)
     return NULL;
   n = find_node (t, canon, strlen (canon));
   free (canon);
