@@ -116,6 +116,18 @@ img_internal_error (struct img_ctx *ctx, int err, const char *fmt, ...)
   return err;
 }
 
+int
+img_ctx_set_error (struct img_ctx *ctx, int err, const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start (ap, fmt);
+  vsnprintf (ctx->error, sizeof ctx->error, fmt, ap);
+  va_end (ap);
+  img_dbg (ctx, "error: %s", ctx->error);
+  return err;
+}
+
 void
 img_internal_guid_to_string (const unsigned char *g, char out[37])
 {

@@ -55,6 +55,8 @@ struct img_plan {
   char *error;
   bool rolled_back;             /* this run's writes were undone */
   bool recovered;               /* an interrupted run was rolled back */
+  size_t n_facts;
+  char **facts;                 /* key, value, key, value ... */
 };
 
 /* ---- setup ---------------------------------------------------------- */
@@ -123,8 +125,56 @@ img_plan_free (struct img_plan *p)
     free (p->ov[i].buf);
   }
   free (p->ov);
+  for (i = 0; i < 2 * p->n_facts; i++)
+    free (p->facts[i]);
+  free (p->facts);
   free (p->error);
   free (p);
+}
+
+int
+img_plan_fact (struct img_plan *p, const char *key, const char *fmt, ...)
+{
+  char *v = NULL, *k, **nf;
+  va_list ap;
+  size_t i;
+  int n;
+
+  va_start (ap, fmt);
+  n = vasprintf (&v, fmt, ap);
+  va_end (ap);
+  if (n < 0)
+    return img_err (p->ctx, -ENOMEM, "plan: out of memory");
+  for (i = 0; i < p->n_facts; i++)
+    if (strcmp (p->facts[2 * i], key) == 0) {
+      free (p->facts[2 * i + 1]);
+      p->facts[2 * i + 1] = v;
+      return 0;
+    }
+  k = strdup (key);
+  nf = realloc (p->facts, 2 * (p->n_facts + 1) * sizeof *nf);
+  if (k == NULL || nf == NULL) {
+    free (k);
+    free (v);
+    if (nf)
+      p->facts = nf;
+    return img_err (p->ctx, -ENOMEM, "plan: out of memory");
+  }
+  p->facts = nf;
+  nf[2 * p->n_facts] = k;
+  nf[2 * p->n_facts + 1] = v;
+  p->n_facts++;
+  return 0;
+}
+
+size_t
+img_plan_n_changed (const struct img_plan *p)
+{
+  size_t i, n = 0;
+
+  for (i = 0; i < p->n_changes; i++)
+    n += p->changes[i].action != IMG_CHANGE_NOTE;
+  return n;
 }
 
 int
@@ -813,6 +863,8 @@ img_plan_report_text (const struct img_plan *p, FILE *fp)
     if (c->diff)
       fputs (c->diff, fp);
   }
+  for (i = 0; i < p->n_facts; i++)
+    fprintf (fp, "%s: %s\n", p->facts[2 * i], p->facts[2 * i + 1]);
   switch (p->status) {
   case IMG_PLAN_CHANGED:
     fprintf (fp, "%zu change%s %s.\n", n, n == 1 ? "" : "s",
@@ -860,6 +912,11 @@ img_plan_report_json (const struct img_plan *p, FILE *fp)
   img_json_kv_string (&j, "undo", img_plan_is_dry_run (p) ? NULL : p->undo_path);
   img_json_kv_bool (&j, "rolled_back", p->rolled_back);
   img_json_kv_bool (&j, "recovered_interrupted_run", p->recovered);
+  img_json_key (&j, "facts");
+  img_json_begin_object (&j);
+  for (i = 0; i < p->n_facts; i++)
+    img_json_kv_string (&j, p->facts[2 * i], p->facts[2 * i + 1]);
+  img_json_end_object (&j);
   img_json_key (&j, "edits");
   img_json_begin_array (&j);
   for (i = 0; i < p->n_edits; i++) {

@@ -211,6 +211,13 @@ int img_plan_symlink (struct img_plan *plan, const char *target,
 int img_plan_note (struct img_plan *plan, const char *fmt, ...)
   __attribute__((format (printf, 2, 3)));
 bool img_plan_is_dry_run (const struct img_plan *plan);
+/* A fact about the conversion for the report ("kernel": "6.1.0-28-amd64");
+ * setting a key again replaces its value.  Facts come after the changes
+ * in the text report and under "facts" (an object) in the JSON. */
+int img_plan_fact (struct img_plan *plan, const char *key, const char *fmt, ...)
+  __attribute__((format (printf, 3, 4)));
+/* Changes recorded so far, notes excluded. */
+size_t img_plan_n_changed (const struct img_plan *plan);
 
 /* Results. */
 enum img_change_action {
@@ -253,6 +260,7 @@ const char *img_plan_action_name (enum img_change_action a);
  *   "status": "changed" | "nothing-to-do" | "failed" | "failed-dirty",
  *   "error": message or null, "undo": undo file path or null,
  *   "rolled_back": bool (this run's changes were undone after a failure),
+ *   "recovered_interrupted_run": bool, "facts": {key: value strings},
  *   "edits": [{"name", "description", "changes": count (notes excluded)}],
  *   "changes": [{"edit", "action": "add" | "write" | "remove" | "move" |
  *       "mkdir" | "symlink" | "note", "path", "target" (move, symlink),

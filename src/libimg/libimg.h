@@ -44,6 +44,10 @@ int img_ctx_get_log_priority (const struct img_ctx *ctx);
 /* The last error message, owned by the context; "" if none. */
 const char *img_ctx_error (const struct img_ctx *ctx);
 void img_ctx_clear_error (struct img_ctx *ctx);
+/* Records an error message from code outside the library (the tools), in
+ * the same one-line form; returns ERR. */
+int img_ctx_set_error (struct img_ctx *ctx, int err, const char *fmt, ...)
+  __attribute__((format (printf, 3, 4)));
 
 /* ---- disk: a byte-addressable image ----------------------------------- */
 
@@ -625,6 +629,26 @@ void img_inspection_free (struct img_inspection *insp);
 /* Compares kernel version strings the way package managers order them
  * (numeric runs compared as numbers). */
 int img_version_cmp (const char *a, const char *b);
+
+/* ---- kernel module trees (kmod.c) ------------------------------------ */
+
+struct img_kmod;
+
+/* Parses a tree's modules.dep (DEP, DEP_LEN bytes) and, if BUILTIN is not
+ * NULL, its modules.builtin; NAME is for messages.  Paths are kept
+ * relative to the tree ("kernel/drivers/block/xen-blkfront.ko.xz"). */
+int img_kmod_parse (struct img_ctx *ctx, const char *name, const char *dep,
+                    size_t dep_len, const char *builtin, size_t builtin_len,
+                    struct img_kmod **km);
+void img_kmod_free (struct img_kmod *km);
+/* The file of MODULE ('-' and '_' alike), or NULL. */
+const char *img_kmod_find (const struct img_kmod *km, const char *module);
+bool img_kmod_builtin (const struct img_kmod *km, const char *module);
+/* Every file MODULES need, dependencies before the modules that use them;
+ * *paths (malloc'd array of strings owned by KM) is freed by the caller.
+ * -ENOENT names a module the tree does not have. */
+int img_kmod_closure (const struct img_kmod *km, const char *const *modules,
+                      size_t n_modules, const char ***paths, size_t *n_paths);
 
 /* ---- checksums (crc.c) ------------------------------------------------ */
 

@@ -1,0 +1,381 @@
+/* Shared by the conversion tools: see toolutil.h. */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "toolutil.h"
+
+extern char **environ;
+
+void
+sb_add (struct sb *b, const char *s, size_t len)
+{
+  if (b->oom)
+    return;
+  if (b->len + len + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 256;
+    char *n;
+    while (cap < b->len + len + 1)
+      cap *= 2;
+    n = realloc (b->s, cap);
+    if (n == NULL) {
+      b->oom = true;
+      return;
+    }
+    b->s = n;
+    b->cap = cap;
+  }
+  memcpy (b->s + b->len, s, len);
+  b->len += len;
+  b->s[b->len] = '\0';
+}
+
+void
+sb_adds (struct sb *b, const char *s)
+{
+  sb_add (b, s, strlen (s));
+}
+
+void
+sb_addf (struct sb *b, const char *fmt, ...)
+{
+  va_list ap;
+  char *s = NULL;
+  int n;
+
+  va_start (ap, fmt);
+  n = vasprintf (&s, fmt, ap);
+  va_end (ap);
+  if (n < 0) {
+    b->oom = true;
+    return;
+  }
+  sb_add (b, s, (size_t) n);
+  free (s);
+}
+
+void
+sb_free (struct sb *b)
+{
+  free (b->s);
+  *b = (struct sb) { 0 };
+}
+
+static int
+fsync_dir_of (const char *path)
+{
+  char *dir = strdup (path), *slash;
+  int fd, r = 0;
+
+  if (dir == NULL)
+    return -ENOMEM;
+  slash = strrchr (dir, '/');
+  if (slash == NULL)
+    strcpy (dir, ".");
+  else if (slash == dir)
+    dir[1] = '\0';
+  else
+    *slash = '\0';
+  fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || fsync (fd) < 0)
+    r = -errno;
+  if (fd >= 0)
+    close (fd);
+  free (dir);
+  return r;
+}
+
+int
+host_write_file (struct img_ctx *ctx, const char *path, const void *buf,
+                 size_t len, unsigned mode)
+{
+  char *tmp = NULL;
+  const char *p = buf;
+  int fd, r = 0;
+
+  if (asprintf (&tmp, "%s.tmp.XXXXXX", path) < 0)
+    return img_err (ctx, -ENOMEM, "%s: out of memory", path);
+  fd = mkostemp (tmp, O_CLOEXEC);
+  if (fd < 0) {
+    r = img_err (ctx, -errno, "%s: %s", path, strerror (errno));
+    free (tmp);
+    return r;
+  }
+  while (len > 0) {
+    ssize_t n = write (fd, p, len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      r = -(n < 0 ? errno : EIO);
+      break;
+    }
+    p += n;
+    len -= (size_t) n;
+  }
+  if (r == 0 && (fchmod (fd, mode) < 0 || fsync (fd) < 0))
+    r = -errno;
+  if (close (fd) < 0 && r == 0)
+    r = -errno;
+  if (r == 0 && rename (tmp, path) < 0)
+    r = -errno;
+  if (r < 0) {
+    unlink (tmp);
+    r = img_err (ctx, r, "%s: %s", path, strerror (-r));
+  } else
+    fsync_dir_of (path);
+  free (tmp);
+  return r;
+}
+
+int
+host_read_file (struct img_ctx *ctx, const char *path, size_t max,
+                char **bufp, size_t *lenp)
+{
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  char *buf;
+  size_t len = 0;
+
+  *bufp = NULL;
+  *lenp = 0;
+  if (fd < 0)
+    return img_err (ctx, -errno, "%s: %s", path, strerror (errno));
+  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || (uint64_t) st.st_size > max) {
+    int e = errno;
+    bool big = S_ISREG (st.st_mode) && (uint64_t) st.st_size > max;
+    close (fd);
+    return img_err (ctx, big ? -EFBIG : S_ISREG (st.st_mode) ? -e : -EINVAL,
+                    "%s: %s", path, big ? "file too big" :
+                    S_ISREG (st.st_mode) ? strerror (e) : "not a regular file");
+  }
+  buf = malloc ((size_t) st.st_size + 1);
+  if (buf == NULL) {
+    close (fd);
+    return img_err (ctx, -ENOMEM, "%s: out of memory", path);
+  }
+  while (len < (size_t) st.st_size) {
+    ssize_t n = read (fd, buf + len, (size_t) st.st_size - len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    len += (size_t) n;
+  }
+  close (fd);
+  buf[len] = '\0';
+  *bufp = buf;
+  *lenp = len;
+  return 0;
+}
+
+int
+run_command (const char *const *argv, char **out)
+{
+  posix_spawn_file_actions_t fa;
+  int pipefd[2], status, r;
+  pid_t pid;
+  struct sb b = { 0 };
+  char chunk[4096];
+  ssize_t n;
+
+  if (out)
+    *out = NULL;
+  if (pipe2 (pipefd, O_CLOEXEC) < 0)
+    return -errno;
+  posix_spawn_file_actions_init (&fa);
+  posix_spawn_file_actions_adddup2 (&fa, pipefd[1], 1);
+  posix_spawn_file_actions_adddup2 (&fa, pipefd[1], 2);
+  posix_spawn_file_actions_addopen (&fa, 0, "/dev/null", O_RDONLY, 0);
+  r = posix_spawnp (&pid, argv[0], &fa, NULL, (char *const *) argv, environ);
+  posix_spawn_file_actions_destroy (&fa);
+  close (pipefd[1]);
+  if (r != 0) {
+    close (pipefd[0]);
+    return -r;
+  }
+  while ((n = read (pipefd[0], chunk, sizeof chunk)) != 0) {
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      break;
+    }
+    if (b.len < (1u << 20))
+      sb_add (&b, chunk, (size_t) n);
+  }
+  close (pipefd[0]);
+  while (waitpid (pid, &status, 0) < 0)
+    if (errno != EINTR) {
+      sb_free (&b);
+      return -errno;
+    }
+  if (out)
+    *out = b.s ? b.s : strdup ("");
+  else
+    sb_free (&b);
+  if (WIFEXITED (status))
+    return WEXITSTATUS (status);
+  return 128 + (WIFSIGNALED (status) ? WTERMSIG (status) : 0);
+}
+
+/* Raw: copy the data extents only, so holes stay holes. */
+static int
+copy_raw (struct img_ctx *ctx, const char *in, const char *tmp, int out_fd)
+{
+  int fd = open (in, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  char *buf = NULL;
+  off_t pos = 0;
+  int r = 0;
+
+  if (fd < 0)
+    return img_err (ctx, -errno, "%s: %s", in, strerror (errno));
+  if (fstat (fd, &st) < 0) {
+    r = img_err (ctx, -errno, "%s: %s", in, strerror (errno));
+    goto out;
+  }
+  if (ftruncate (out_fd, st.st_size) < 0) {
+    r = img_err (ctx, -errno, "%s: %s", tmp, strerror (errno));
+    goto out;
+  }
+  buf = malloc (1 << 20);
+  if (buf == NULL) {
+    r = img_err (ctx, -ENOMEM, "%s: out of memory", in);
+    goto out;
+  }
+  while (pos < st.st_size) {
+    off_t data = lseek (fd, pos, SEEK_DATA), hole;
+    if (data < 0) {
+      if (errno == ENXIO)
+        break;                  /* only a hole is left */
+      data = pos;               /* no SEEK_DATA: copy everything */
+      hole = st.st_size;
+    } else {
+      hole = lseek (fd, data, SEEK_HOLE);
+      if (hole < 0)
+        hole = st.st_size;
+    }
+    for (pos = data; pos < hole;) {
+      size_t want = (size_t) (hole - pos < (1 << 20) ? hole - pos : (1 << 20)), i;
+      ssize_t n = pread (fd, buf, want, pos);
+      bool zero = true;
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0) {
+        r = img_err (ctx, n < 0 ? -errno : -EIO, "%s: read at %jd: %s", in,
+                     (intmax_t) pos, n < 0 ? strerror (errno) : "unexpected end of file");
+        goto out;
+      }
+      for (i = 0; i < (size_t) n && zero; i++)
+        zero = buf[i] == 0;
+      if (!zero && pwrite (out_fd, buf, (size_t) n, pos) != n) {
+        r = img_err (ctx, -errno, "%s: write: %s", tmp, strerror (errno));
+        goto out;
+      }
+      pos += n;
+    }
+  }
+  if (fsync (out_fd) < 0)
+    r = img_err (ctx, -errno, "%s: %s", tmp, strerror (errno));
+ out:
+  free (buf);
+  close (fd);
+  return r;
+}
+
+int
+copy_image (struct img_ctx *ctx, const char *in, const char *out)
+{
+  struct img_disk *disk = NULL;
+  char *fmt = NULL, *tmp = NULL, *msg = NULL;
+  int fd = -1, r;
+
+  if (access (out, F_OK) == 0)
+    return img_err (ctx, -EEXIST, "%s: already exists; not overwriting it", out);
+  /* Opening checks the format (and the image's integrity) first. */
+  r = img_disk_open (ctx, in, IMG_DISK_RDONLY, &disk);
+  if (r < 0)
+    return r;
+  fmt = strdup (img_disk_format (disk));
+  img_disk_close (disk);
+  if (fmt == NULL)
+    return img_err (ctx, -ENOMEM, "%s: out of memory", in);
+  if (asprintf (&tmp, "%s.tmp.XXXXXX", out) < 0) {
+    free (fmt);
+    return img_err (ctx, -ENOMEM, "%s: out of memory", out);
+  }
+  fd = mkostemp (tmp, O_CLOEXEC);
+  if (fd < 0) {
+    r = img_err (ctx, -errno, "%s: %s", out, strerror (errno));
+    goto out;
+  }
+  if (strcmp (fmt, "raw") == 0)
+    r = copy_raw (ctx, in, tmp, fd);
+  else {
+    const char *argv[] = { QEMU_IMG, "convert", "-q", "-f", fmt, "-O", fmt,
+                           in, tmp, NULL };
+    r = run_command (argv, &msg);
+    if (r != 0) {
+      char *nl = msg ? strchr (msg, '\n') : NULL;
+      if (nl)
+        *nl = '\0';
+      r = img_err (ctx, -EIO, "%s: qemu-img convert failed: %s", out,
+                   msg && *msg ? msg : r < 0 ? strerror (-r) : "non-zero exit");
+    }
+  }
+  if (r == 0 && fchmod (fd, 0644) < 0)
+    r = img_err (ctx, -errno, "%s: %s", tmp, strerror (errno));
+  if (r == 0 && link (tmp, out) < 0)    /* never replaces an OUT made meanwhile */
+    r = img_err (ctx, -errno, "%s: %s", out, strerror (errno));
+  if (r == 0)
+    fsync_dir_of (out);
+ out:
+  if (fd >= 0) {
+    close (fd);
+    unlink (tmp);
+  }
+  free (msg);
+  free (tmp);
+  free (fmt);
+  return r;
+}
+
+int
+parse_size (const char *s, bool mib_default, uint64_t *bytes)
+{
+  char *end;
+  unsigned long long v;
+  uint64_t mult = mib_default ? 1ull << 20 : 1;
+
+  errno = 0;
+  if (s == NULL || *s < '0' || *s > '9')
+    return -EINVAL;
+  v = strtoull (s, &end, 10);
+  if (errno || end == s)
+    return -EINVAL;
+  switch (*end) {
+  case 'k': case 'K': mult = 1ull << 10; end++; break;
+  case 'm': case 'M': mult = 1ull << 20; end++; break;
+  case 'g': case 'G': mult = 1ull << 30; end++; break;
+  case 't': case 'T': mult = 1ull << 40; end++; break;
+  case '\0': break;
+  default: return -EINVAL;
+  }
+  if (*end == 'i' && end[-1] != '\0' && mult > 1)
+    end++;
+  if (*end == 'B' || *end == 'b')
+    end++;
+  if (*end != '\0' || (v && mult > UINT64_MAX / v))
+    return -EINVAL;
+  *bytes = v * mult;
+  return 0;
+}
