@@ -9,14 +9,17 @@ packages=(
     build-essential autoconf automake libtool pkg-config
     libnbd-dev zlib1g-dev libext2fs-dev comerr-dev
     libzstd-dev liblzma-dev liblz4-dev libbz2-dev
-    # run: non-raw images are served by qemu-nbd
-    qemu-utils
+    # run: non-raw images are served by qemu-nbd; img2pv indexes the
+    # modules it adds to an initrd with the host's depmod
+    qemu-utils kmod
     # tests: fixture builders and independent oracles
     fdisk parted gdisk lvm2 e2fsprogs xfsprogs btrfs-progs dosfstools
     cryptsetup-bin util-linux jq cpio file strace bc python3 procps
     zstd xz-utils lz4 bzip2 lzma
     # tests: the real Debian 12 guests
     debootstrap qemu-system-x86 initramfs-tools-core
+    # tests: Xen's own pygrub reads what img2pv wrote
+    xen-utils-4.17
 )
 
 missing=()
