@@ -770,7 +770,7 @@ host_put (struct img_ctx *ctx, const char *dir, const char *rel, const void *buf
   char *p = xasprintf ("%s/%s", dir, rel), *s;
   int fd, r = 0;
 
-  for (s = strchr (p + strlen (dir) + 1, '/'); s; s = strchr (s + 1, '/')) {
+  for (s = strchr (p + 1, '/'); s; s = strchr (s + 1, '/')) {
     *s = '\0';
     if (mkdir (p, 0755) < 0 && errno != EEXIST)
       r = -errno;
