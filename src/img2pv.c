@@ -400,6 +400,7 @@ find_host_kernel (struct pv *pv)
     pv->kver = xstrdup (cmd_out + 8);
     free (cmd_out);
   }
+  set_kernel_kind (pv);
   pv->host_vmlinuz = xasprintf ("%s/vmlinuz-%s", boot, pv->kver);
   if (access (pv->host_vmlinuz, R_OK) < 0) {
     int e = -errno;
@@ -697,22 +698,24 @@ static const char *const kmod_index[] = {
 static const struct img_cpio_entry *
 initrd_module (const struct img_initrd *ird, const char *modroot, const char *rel)
 {
-  char *p = xasprintf ("%s/%s", modroot, rel), *ko = strstr (p, ".ko");
-  const struct img_cpio_entry *e = img_initrd_lookup (ird, p);
   const char *sfx[] = { "", ".xz", ".zst", ".gz", NULL };
+  const char *ko = strstr (rel, ".ko");
+  const struct img_cpio_entry *e;
+  char *p = xasprintf ("%s/%s", modroot, rel);
   size_t i;
 
-  if ((e == NULL || !S_ISREG (e->mode)) && ko) {
-    for (i = 0; sfx[i]; i++) {
-      strcpy (ko + 3, sfx[i]);
-      e = img_initrd_lookup (ird, p);
-      if (e && S_ISREG (e->mode))
-        break;
-      e = NULL;
-    }
-  }
+  e = img_initrd_lookup (ird, p);
   free (p);
-  return e && S_ISREG (e->mode) ? e : NULL;
+  if (e && S_ISREG (e->mode))
+    return e;
+  for (i = 0; ko && sfx[i]; i++) {
+    p = xasprintf ("%s/%.*s.ko%s", modroot, (int) (ko - rel), rel, sfx[i]);
+    e = img_initrd_lookup (ird, p);
+    free (p);
+    if (e && S_ISREG (e->mode))
+      return e;
+  }
+  return NULL;
 }
 
 static const char *
@@ -895,7 +898,11 @@ edit_initrd_drivers (struct img_plan *plan, void *data)
   r = img_plan_read_file (plan, pv->initrd, MAX_INITRD, &orig, &orig_len);
   if (r < 0)
     return r;
-  r = img_initrd_parse (pv->ctx, pv->initrd, orig, orig_len, 4ull << 30, &ird);
+  {
+    char *what = xasprintf ("%s: %s", pv->images[0], pv->initrd);
+    r = img_initrd_parse (pv->ctx, what, orig, orig_len, 4ull << 30, &ird);
+    free (what);
+  }
   if (r < 0)
     goto out;
   flavour = initrd_flavour (ird);
@@ -2098,13 +2105,17 @@ edit_boot_entry (struct img_plan *plan, void *data)
       n_grub++;
       break;
     case IMG_BOOT_BLS:
-      for (j = 0; j < c->n_entries && r == 0; j++) {
-        char *p = xasprintf ("%s/%s.conf", c->path, c->entries[j].id ? c->entries[j].id : "");
-        if (c->entries[j].id && img_plan_exists (plan, p))
-          r = edit_bls_entry (pv, p);
-        else if (c->entries[j].id == NULL && img_plan_exists (plan, c->path))
+      {
+        size_t pl = strlen (c->path);
+        if (pl > 5 && strcmp (c->path + pl - 5, ".conf") == 0)
           r = edit_bls_entry (pv, c->path);
-        free (p);
+        else
+          for (j = 0; j < c->n_entries && r == 0; j++) {
+            char *p = xasprintf ("%s/%s.conf", c->path, c->entries[j].id ? c->entries[j].id : "");
+            if (c->entries[j].id && img_plan_exists (plan, p))
+              r = edit_bls_entry (pv, p);
+            free (p);
+          }
       }
       break;
     case IMG_BOOT_EXTLINUX:
@@ -2225,8 +2236,17 @@ mount_of (struct pv *pv, const char *path, const char **rel)
 }
 
 static bool
+is_ours (const struct img_boot_entry *e)
+{
+  return (e->id && strcmp (e->id, ENTRY_ID) == 0)
+         || (e->title && strstr (e->title, ", Xen PV, Linux "));
+}
+
+static bool
 is_recovery (const struct img_boot_entry *e)
 {
+  if (is_ours (e))
+    return true;                /* never copy our own entry */
   return (e->title && (strstr (e->title, "recovery") || strstr (e->title, "single")))
          || (e->args && (strstr (e->args, " single") || strncmp (e->args, "single", 6) == 0
                          || strstr (e->args, "systemd.unit=rescue")));
@@ -2291,16 +2311,18 @@ prepare_entry (struct pv *pv, const char *image)
     for (j = 0; j < c->n_entries && base == NULL; j++) {
       const char *kb = c->entries[j].kernel ? strrchr (c->entries[j].kernel, '/') : NULL;
       if (c->entries[j].kernel && !is_recovery (&c->entries[j])
-          && strcmp (kb ? kb + 1 : c->entries[j].kernel, vb) == 0
-          && (c->entries[j].title == NULL || strncmp (c->entries[j].title, "Xen PV", 6) != 0))
+          && strcmp (kb ? kb + 1 : c->entries[j].kernel, vb) == 0)
         base = &c->entries[j];
     }
   }
   for (i = 0; i < pv->insp->n_bootcfgs && base == NULL; i++) {
     const struct img_bootcfg *c = &pv->insp->bootcfgs[i];
     int d = c->default_index >= 0 ? c->default_index : 0;
-    if ((size_t) d < c->n_entries && c->entries[d].kernel)
+    if ((size_t) d < c->n_entries && c->entries[d].kernel && !is_ours (&c->entries[d]))
       base = &c->entries[d];
+    for (j = 0; j < c->n_entries && base == NULL; j++)
+      if (c->entries[j].kernel && !is_recovery (&c->entries[j]))
+        base = &c->entries[j];
   }
   if (base && base->args) {
     pv->args = rewrite_cmdline (pv, base->args, true, &ch);
@@ -2651,8 +2673,8 @@ main (int argc, char **argv)
         goto out;
       }
       if (!strstr (old, "# Written by img2pv")) {
-        fprintf (stderr, PROG ": %s exists and was not written by img2pv; not replacing it "
-                 "(--xl-config elsewhere, --no-xl-config, or --force)\n", xl_path);
+        fprintf (stderr, PROG ": %s: xl config %s exists and was not written by img2pv; not replacing it "
+                 "(--xl-config elsewhere, --no-xl-config, or --force)\n", images[0], xl_path);
         free (old);
         code = IMG_EXIT_ERROR;
         goto out;
