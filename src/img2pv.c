@@ -2567,6 +2567,7 @@ main (int argc, char **argv)
   const char *work_image[1];
   char *xl_path = NULL, *xl_text = NULL, *tmp_out = NULL;
   size_t n_images, i;
+  bool xl_same = false;
   unsigned flags = 0;
   int c, r, code;
 
@@ -2709,8 +2710,51 @@ main (int argc, char **argv)
   pv.o = &o;
   pv.images = images;
   pv.n_images = n_images;
-  if ((r = img_plan_new (ctx, images, n_images, flags, o.undo, &plan)) < 0
-      || (r = img_plan_open (plan)) < 0) {
+  if (!o.dry_run && !o.no_undo) {
+    /* An undo record whose image was rolled back has done its job; a new
+     * run starts a new one (the old one is kept aside). */
+    char *undo = o.undo ? xstrdup (o.undo) : xasprintf ("%s" IMG_UNDO_SUFFIX, images[0]);
+    int st = 0;
+    if (img_undo_state (ctx, undo, &st) == 0 && st == IMG_UNDO_ROLLED_BACK) {
+      char stamp[32], *aside;
+      time_t now = time (NULL);
+      strftime (stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime (&now));
+      aside = xasprintf ("%s.rolled-back-%s", undo, stamp);
+      if (rename (undo, aside) < 0) {
+        fprintf (stderr, PROG ": %s: %s: %s\n", images[0], undo, strerror (errno));
+        free (aside);
+        free (undo);
+        code = IMG_EXIT_ERROR;
+        goto out;
+      }
+      free (aside);
+    }
+    img_ctx_clear_error (ctx);
+    free (undo);
+  }
+  if ((r = img_plan_new (ctx, images, n_images, flags, o.undo, &plan)) == 0
+      && (r = img_plan_open (plan)) == -ESTALE && !o.dry_run) {
+    /* The undo record of an earlier run no longer matches the image (the
+     * guest has run since): it can restore nothing now.  Keep it aside,
+     * never delete it, and start a new one. */
+    char *undo = o.undo ? xstrdup (o.undo) : xasprintf ("%s" IMG_UNDO_SUFFIX, images[0]);
+    char stamp[32], *aside;
+    time_t now = time (NULL);
+    strftime (stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime (&now));
+    aside = xasprintf ("%s.stale-%s", undo, stamp);
+    if (rename (undo, aside) == 0) {
+      fprintf (stderr, PROG ": warning: %s: the image changed since %s was written (the guest ran?); "
+               "kept it as %s and started a new undo record\n", images[0], undo, aside);
+      img_plan_free (plan);
+      plan = NULL;
+      img_ctx_clear_error (ctx);
+      if ((r = img_plan_new (ctx, images, n_images, flags, o.undo, &plan)) == 0)
+        r = img_plan_open (plan);
+    }
+    free (aside);
+    free (undo);
+  }
+  if (r < 0) {
     code = fail (ctx);
     goto out;
   }
@@ -2783,6 +2827,7 @@ main (int argc, char **argv)
                   && host_read_file (ctx, xl_path, 1 << 20, &old, &len) == 0
                   && len == strlen (xl_text) && memcmp (old, xl_text, len) == 0;
       free (old);
+      xl_same = same;
       if (!same && (r = host_write_file (ctx, xl_path, xl_text, strlen (xl_text), 0644)) < 0)
         fprintf (stderr, PROG ": the image was converted, but the xl config was not written: %s\n",
                  img_ctx_error (ctx));
@@ -2802,7 +2847,9 @@ main (int argc, char **argv)
     img_plan_report_json (plan, stdout);
   else {
     img_plan_report_text (plan, stdout);
-    if (xl_text && r == 0)
+    if (xl_text && r == 0 && xl_same)
+      printf ("xl config %s is up to date.\n", xl_path);
+    else if (xl_text && r == 0)
       printf ("%s xl config %s:\n%s", o.dry_run ? "Would write" : "Wrote", xl_path, xl_text);
   }
   if (r < 0 && img_plan_status (plan) != IMG_PLAN_CHANGED && img_plan_status (plan) != IMG_PLAN_NOTHING)

@@ -114,6 +114,15 @@ e2fsck -fn "rhel5.img?offset=1048576" > /dev/null 2>&1; ok $? "rhel5: e2fsck -fn
 "$IMG2PV" rhel5.img > /dev/null 2>&1; is $? 3 "rhel5: second run: nothing to do"
 "$IMG2PV" --rollback rhel5.img.img-tools-undo > /dev/null 2>&1; ok $? "rhel5: rollback"
 is "$(sha256sum rhel5.img | cut -d' ' -f1)" "$before" "rhel5: rolled back byte-identical"
+"$IMG2PV" rhel5.img > /dev/null 2> r2.err; ok $? "rhel5: converts again after a rollback"
+ls rhel5.img.img-tools-undo.rolled-back-* > /dev/null 2>&1; ok $? "rhel5: the used undo record is kept aside"
+# The guest runs (here: a file changes); a later run finds the record stale.
+echo "booted" > motd; debugfs -w -R "write motd /etc/motd" "rhel5.img?offset=1048576" > /dev/null 2>&1
+"$IMG2PV" rhel5.img > /dev/null 2> r3.err; is $? 3 "rhel5: after the guest changed: nothing to do"
+grep -q 'warning: rhel5.img: the image changed since' r3.err; ok $? "rhel5: the stale undo record is reported ..."
+ls rhel5.img.img-tools-undo.stale-* > /dev/null 2>&1; ok $? "rhel5: ... and kept aside, not deleted"
+"$IMG2PV" --rollback rhel5.img.img-tools-undo.stale-* > /dev/null 2> r4.err; is $? 1 "rhel5: a stale record refuses to roll back"
+rm -f rhel5.img.img-tools-undo*
 
 # ---- Fedora: BLS, dracut, zstd ----------------------------------------------
 f=fedora; v=6.5.6-300.fc39.x86_64; FU=f0f0f0f0-0000-4000-8000-000000000039
