@@ -202,6 +202,31 @@ dfs sles.img "stat /etc/udev/rules.d/70-persistent-net.rules" | grep -q Inode; i
 dfs sles.img "cat /boot/initrd-$v" | xz -dc 2>/dev/null | cpio -t --quiet 2>/dev/null | grep -c img2pv > /dev/null
 e2fsck -fn "sles.img?offset=1048576" > /dev/null 2>&1; ok $? "sles: e2fsck -fn clean"
 
+# ---- --modules-from: the PV modules the guest's kernel tree lacks ----------------
+cp -a sles sles2; rm -rf sles2/lib/modules/$v; rm -f sles2/etc/udev/rules.d/*
+mkdir -p mods; cp -a sles/lib/modules/$v mods/
+mkguest_dir sles2 sles2.img $SLU
+"$IMG2PV" --no-xl-config sles2.img > /dev/null 2> m.err; rc=$?
+is "$rc:$(wc -l < m.err)" "1:1" "--modules-from: without it, a kernel with no module tree is refused"
+grep -q -- "--modules-from" m.err; ok $? "--modules-from: the error says what to supply ($(head -c 120 m.err))"
+"$IMG2PV" --no-xl-config --modules-from mods/$v sles2.img > m.out 2> m.err; ok $? "--modules-from: converted"
+cmp -s <(dfs sles2.img "cat /lib/modules/$v/kernel/drivers/block/xen-blkfront.ko") mods/$v/kernel/drivers/block/xen-blkfront.ko
+ok $? "--modules-from: the module tree is in the guest"
+"$IMG2PV" --no-xl-config --modules-from mods/$v sles2.img > /dev/null 2>&1; is $? 3 "--modules-from: second run: nothing to do"
+
+# ---- a failure half-way rolls the run back ---------------------------------------
+cp fedora.img half.img; rm -f half.img.img-tools-undo
+"$IMG2PV" --rollback fedora.img.img-tools-undo > /dev/null 2>&1
+cp fedora.img half.img
+debugfs -w -R "rm /etc/default/grub" "half.img?offset=1048576" > /dev/null 2>&1
+debugfs -w -R "mkdir /etc/default/grub" "half.img?offset=1048576" > /dev/null 2>&1
+sum=$(sha256sum half.img | cut -d' ' -f1)
+"$IMG2PV" --no-xl-config half.img > half.out 2> half.err; rc=$?
+is "$rc:$(wc -l < half.err)" "1:1" "an edit failing after others wrote: exit 1, one error line ($(head -c 100 half.err))"
+grep -q '^\[initramfs-config\] add /etc/dracut.conf.d/img2pv-xen.conf' half.out; ok $? "... after earlier edits had written"
+grep -q 'rolled back; the image is as it was' half.out; ok $? "... the report says the run was rolled back"
+is "$(sha256sum half.img | cut -d' ' -f1)" "$sum" "... and the image is byte-identical to before the run"
+
 # ---- --kernel-from: a kernel the guest lacks ------------------------------------
 tree=$(bash "$top_srcdir/tests/guests/debian-tree.sh" "${IMG_TOOLS_CACHE:-/var/cache/img-tools}" 2>/dev/null) \
     || bail "no Debian tree for --kernel-from"
