@@ -152,6 +152,19 @@ write_text (struct pv *pv, const char *path, const struct sb *b, uint32_t mode)
 {
   if (b->oom)
     return oom (pv);
+  {
+    /* A new file in a directory the guest does not have yet. */
+    char *dir = xstrdup (path), *slash = strrchr (dir, '/');
+    int r = 0;
+    if (slash && slash != dir) {
+      *slash = '\0';
+      if (!img_plan_exists (pv->plan, dir))
+        r = img_plan_mkdir_p (pv->plan, dir, 0755);
+    }
+    free (dir);
+    if (r < 0)
+      return r;
+  }
   return img_plan_write_file (pv->plan, path, b->s ? b->s : "", b->len, mode);
 }
 
@@ -452,9 +465,14 @@ find_host_kernel (struct pv *pv)
     char *cfg;
     size_t len;
     if (host_read_file (pv->ctx, pv->host_config, 64u << 20, &cfg, &len) == 0) {
-      bool ok = strstr (cfg, "\nCONFIG_XEN_PV=y") || strstr (cfg, "\nCONFIG_X86_64_XEN=y")
-                || strstr (cfg, "\nCONFIG_X86_XEN=y")
-                || (strstr (cfg, "\nCONFIG_XEN=y") && !strstr (cfg, "CONFIG_XEN_PV"));
+      /* A line of its own, the first one too. */
+      struct sb t = { 0 };
+      bool ok;
+      sb_addf (&t, "\n%s", cfg);
+      ok = t.s && (strstr (t.s, "\nCONFIG_XEN_PV=y\n") || strstr (t.s, "\nCONFIG_X86_64_XEN=y\n")
+                   || strstr (t.s, "\nCONFIG_X86_XEN=y\n")
+                   || (strstr (t.s, "\nCONFIG_XEN=y\n") && !strstr (t.s, "CONFIG_XEN_PV")));
+      sb_free (&t);
       free (cfg);
       if (!ok)
         return img_err (pv->ctx, -EINVAL, "%s: kernel %s is not built for Xen PV (its config has no CONFIG_XEN_PV=y)",
@@ -2852,8 +2870,13 @@ main (int argc, char **argv)
     else if (xl_text && r == 0)
       printf ("%s xl config %s:\n%s", o.dry_run ? "Would write" : "Wrote", xl_path, xl_text);
   }
-  if (r < 0 && img_plan_status (plan) != IMG_PLAN_CHANGED && img_plan_status (plan) != IMG_PLAN_NOTHING)
-    fprintf (stderr, PROG ": %s\n", img_ctx_error (ctx));
+  if (r < 0 && img_plan_status (plan) != IMG_PLAN_CHANGED && img_plan_status (plan) != IMG_PLAN_NOTHING) {
+    const char *msg = img_ctx_error (ctx);
+    if (strncmp (msg, images[0], strlen (images[0])) == 0)
+      fprintf (stderr, PROG ": %s\n", msg);
+    else
+      fprintf (stderr, PROG ": %s: %s\n", o.output ? o.output : images[0], msg);
+  }
   code = img_plan_exit_code (plan);
   if (r < 0 && code == 0)
     code = IMG_EXIT_ERROR;

@@ -8,7 +8,7 @@
 . "$top_srcdir/tests/functions.sh"
 . "$top_srcdir/tests/fixtures.sh"
 requires_root; requires mke2fs; requires debugfs; requires e2fsck; requires cpio; requires jq
-requires zstd; requires mkswap; requires sfdisk
+requires zstd; requires mkswap; requires sfdisk; requires pvcreate
 PYGRUB=/usr/lib/xen-4.17/bin/pygrub
 [ -x "$PYGRUB" ] || bail "Xen's pygrub is missing ($PYGRUB: package xen-utils-4.17)"
 IMG2PV=$top_builddir/src/img2pv
@@ -254,6 +254,42 @@ ok $? "--kernel-from: its modules are in the guest"
 is "$(cat kf-pg.out)" "title: Debian GNU/Linux 12 (bookworm), Xen PV, Linux $kv|  kernel: /boot/vmlinuz-$kv|" \
    "--kernel-from: pygrub boots the new kernel first"
 e2fsck -fn "kf.img?offset=1048576" > /dev/null 2>&1; ok $? "--kernel-from: e2fsck -fn clean"
+
+# ---- /boot inside an LV: pygrub cannot read it; a direct-kernel domU ---------------
+v=6.1.0-50-amd64
+l=lvroot; mkdir -p $l/etc $l/boot/grub $l/usr/sbin $l/lib/modules/$v
+printf 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nID=debian\n' > $l/etc/os-release
+printf '/dev/mapper/vg0-root / ext4 defaults 0 1\n' > $l/etc/fstab
+: > $l/usr/sbin/mkinitramfs; chmod 755 $l/usr/sbin/mkinitramfs
+printf 'kernel/drivers/block/xen-blkfront.ko:\nkernel/drivers/net/xen-netfront.ko:\n' > $l/lib/modules/$v/modules.dep
+mkdir -p $l/lib/modules/$v/kernel/drivers/block $l/lib/modules/$v/kernel/drivers/net
+echo b > $l/lib/modules/$v/kernel/drivers/block/xen-blkfront.ko; echo n > $l/lib/modules/$v/kernel/drivers/net/xen-netfront.ko
+printf 'CONFIG_XEN_PV=y\n' > $l/boot/config-$v
+head -c 100000 /dev/urandom > $l/boot/vmlinuz-$v
+mkdir -p iL/scripts iL/conf iL/usr/lib/modules/$v/kernel/drivers/block iL/usr/lib/modules/$v/kernel/drivers/net
+: > iL/scripts/functions; : > iL/conf/initramfs.conf
+echo b > iL/usr/lib/modules/$v/kernel/drivers/block/xen-blkfront.ko; echo n > iL/usr/lib/modules/$v/kernel/drivers/net/xen-netfront.ko
+initrd_from iL $l/boot/initrd.img-$v "gzip -9"
+printf 'set default=0\nmenuentry "Debian" {\n\tlinux /boot/vmlinuz-%s root=/dev/mapper/vg0-root ro console=ttyS0\n\tinitrd /boot/initrd.img-%s\n}\n' $v $v > $l/boot/grub/grub.cfg
+new_image lv.img 128M; printf 'label: dos\nstart=2048, type=8e\n' | partition lv.img
+lvm_begin "lv.img:1048576:$((127 << 20))"
+lvm_q pvcreate -y --norestorefile "${LVM_LOOPS[0]}"; lvm_q vgcreate -s 4M vg0 "${LVM_LOOPS[0]}"
+lvm_q lvcreate --activate n --zero n -y -L 100M -n root vg0
+pe=$(pvs --noheadings --units b --nosuffix -o pe_start "${LVM_LOOPS[0]}" 2>/dev/null | tr -d ' ')
+lvm_end
+mk_ext lv.img $((1048576 + pe)) $((100 << 20)) ext4 1a1a1a1a-0000-4000-8000-000000000001 root $l
+"$IMG2PV" --json lv.img > lv.json 2> lv.err; ok $? "/boot in an LV: converted"
+[ -s lv.err ] && sed 's/^/# /' lv.err
+is "$(jq -r .facts.boot lv.json)" direct-kernel "/boot in an LV: a direct-kernel domU"
+jq -r .facts.direct_kernel_reason lv.json | grep -q 'vg0/root, which pygrub cannot read'
+ok $? "/boot in an LV: the report says why ($(jq -r .facts.direct_kernel_reason lv.json))"
+cmp -s lv.vmlinuz-$v $l/boot/vmlinuz-$v; ok $? "/boot in an LV: the kernel extracted beside the image"
+zcat lv.initrd.img-$v 2>/dev/null | cpio -t --quiet 2>/dev/null | grep -q xen-blkfront.ko
+ok $? "/boot in an LV: the initrd extracted beside the image (with the drivers)"
+grep -q "^kernel = \"$TMP/lv.vmlinuz-$v\"" lv.cfg && grep -q "^ramdisk = \"$TMP/lv.initrd.img-$v\"" lv.cfg \
+    && grep -q '^cmdline = "root=/dev/mapper/vg0-root ro console=hvc0"' lv.cfg && ! grep -q '^bootloader' lv.cfg
+ok $? "/boot in an LV: the xl config boots them directly"
+"$IMG2PV" lv.img > /dev/null 2>&1; is $? 3 "/boot in an LV: second run: nothing to do"
 
 # ---- bad input: one error line, exit 1, image untouched -----------------------------
 # refuses IMAGE WHAT ARGS...: exit 1, one stderr line naming the image, no byte changed.

@@ -279,6 +279,19 @@ detect_initramfs (struct img_guest *g)
   return "unknown";
 }
 
+/* Whether the kernel config TEXT has the line LINE (first line too). */
+static bool
+config_has (const char *text, const char *line)
+{
+  size_t l = strlen (line);
+  const char *p;
+
+  for (p = text; (p = strstr (p, line)) != NULL; p += l)
+    if ((p == text || p[-1] == '\n') && (p[l] == '\n' || p[l] == '\0'))
+      return true;
+  return false;
+}
+
 /* Xen PV support of a kernel, from its name and its config. */
 static const char *
 kernel_xen (struct img_guest *g, const char *version, const char *config)
@@ -289,10 +302,10 @@ kernel_xen (struct img_guest *g, const char *version, const char *config)
     return "xenified";
   if (config == NULL || (text = read_text (g, config, CONFIG_FILE, NULL)) == NULL)
     return "unknown";
-  if (strstr (text, "\nCONFIG_XEN_PV=y"))
+  if (config_has (text, "CONFIG_XEN_PV=y"))
     return "pvops";
   /* Before 4.14 split it out, CONFIG_XEN alone meant PV support. */
-  if (strstr (text, "\nCONFIG_XEN=y") && !strstr (text, "CONFIG_XEN_PV"))
+  if (config_has (text, "CONFIG_XEN=y") && !strstr (text, "CONFIG_XEN_PV"))
     return "pvops";
   return "none";
 }
