@@ -1,0 +1,875 @@
+/* img-ramify: make a guest able to boot with its whole root in RAM, so
+ * that its disk can be detached and the VM moved freely.  Offline: a
+ * ramboot initrd (the guest's own initrd plus an appended layer with our
+ * boot logic and static helper) and a GRUB entry that boots it; the
+ * disk's own boot entries and files stay as they were, so the disk still
+ * boots normally.
+ *
+ * Edits (edits.h: dry run with diffs, undo record, rollback, idempotent):
+ *   ramboot-initrd   INITRD.ramboot next to the kernel's initrd
+ *   grub-entry       the RAM entry in the live grub.cfg and in 40_custom
+ */
+#include <config.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "edits.h"
+#include "toolutil.h"
+
+#define PROG "img-ramify"
+#define MARK_BEGIN "### BEGIN img-ramify RAM boot entry ###"
+#define MARK_END "### END img-ramify RAM boot entry ###"
+#define ENTRY_ID "img-ramify-ramboot"
+#define MAX_INITRD (1024u << 20)
+#define MiB ((uint64_t) 1024 * 1024)
+
+struct opts {
+  bool dry_run, json, no_undo, force, make_default;
+  const char *undo, *kernel, *copy, *memory;
+  uint64_t headroom, margin;
+};
+
+struct ram {
+  struct img_ctx *ctx;
+  struct img_plan *plan;
+  struct img_guest *g;
+  struct img_inspection *insp;
+  const struct opts *o;
+  const char *image;
+  char *kver, *vmlinuz, *initrd, *ram_initrd;
+  char *entry_kernel, *entry_initrd, *ram_entry_initrd, *boot_uuid, *args, *title;
+  struct sb conf, fstab, lvmlocal;
+  char **copy;                  /* mount points copied besides / */
+  size_t n_copy;
+  uint64_t bytes;               /* what the copy takes in a tmpfs */
+  uint64_t recommended;         /* VM memory to give */
+  const char *datadir, *ramcopy;
+};
+
+static void
+log_fn (void *data, int prio, const char *msg)
+{
+  if (prio <= IMG_LOG_WARNING)
+    fprintf (stderr, PROG ": %s%s\n", prio > IMG_LOG_ERR ? "warning: " : "", msg);
+}
+
+static char *
+xasprintf (const char *fmt, ...)
+{
+  va_list ap;
+  char *s;
+  int n;
+
+  va_start (ap, fmt);
+  n = vasprintf (&s, fmt, ap);
+  va_end (ap);
+  if (n < 0) {
+    fprintf (stderr, PROG ": out of memory\n");
+    exit (IMG_EXIT_ERROR);
+  }
+  return s;
+}
+
+static char *
+xstrdup (const char *s)
+{
+  char *d = s ? strdup (s) : NULL;
+  if (s && d == NULL) {
+    fprintf (stderr, PROG ": out of memory\n");
+    exit (IMG_EXIT_ERROR);
+  }
+  return d;
+}
+
+/* ---- where our files are --------------------------------------------- */
+
+/* The data directory and the static helper: IMG_TOOLS_DATADIR and
+ * IMG_RAMCOPY if set, else beside an uninstalled build, else installed. */
+static void
+find_files (struct ram *r)
+{
+  static char data[PATH_MAX + 32], helper[PATH_MAX + 32];
+  char exe[PATH_MAX];
+  ssize_t n = readlink ("/proc/self/exe", exe, sizeof exe - 1);
+  char *slash;
+
+  r->datadir = getenv ("IMG_TOOLS_DATADIR");
+  r->ramcopy = getenv ("IMG_RAMCOPY");
+  if (n > 0) {
+    exe[n] = '\0';
+    slash = strrchr (exe, '/');
+    if (slash)
+      *slash = '\0';
+    snprintf (data, sizeof data, "%s/../data", exe);
+    snprintf (helper, sizeof helper, "%s/ramboot/img-ramcopy", exe);
+    if (r->datadir == NULL && access (data, R_OK) == 0
+        && access (helper, X_OK) == 0)
+      r->datadir = data;
+    if (r->ramcopy == NULL && access (helper, X_OK) == 0)
+      r->ramcopy = helper;
+  }
+  if (r->datadir == NULL)
+    r->datadir = PKGDATADIR "/data";
+  if (r->ramcopy == NULL)
+    r->ramcopy = PKGLIBEXECDIR "/img-ramcopy";
+}
+
+/* ---- sizing ------------------------------------------------------------ */
+
+struct sizing {
+  struct ram *r;
+  uint64_t bytes;
+  struct { uint64_t dev_ino; } *hard;
+  size_t n_hard;
+};
+
+static const struct img_guest_mount *
+mount_of (struct img_guest *g, const char *path)
+{
+  const struct img_guest_mount *best = NULL;
+  size_t i, bl = 0;
+
+  for (i = 0; i < img_guest_n_mounts (g); i++) {
+    const struct img_guest_mount *m = img_guest_mount (g, i);
+    size_t l = strlen (m->mountpoint);
+    if (m->mountpoint[0] != '/' || !m->mounted)
+      continue;
+    if (strcmp (m->mountpoint, "/") == 0)
+      l = 0;
+    else if (strncmp (path, m->mountpoint, l) != 0 || (path[l] != '/' && path[l] != '\0'))
+      continue;
+    if (best == NULL || l >= bl) {
+      best = m;
+      bl = l;
+    }
+  }
+  return best;
+}
+
+static bool
+copied (const struct ram *r, const char *mountpoint)
+{
+  size_t i;
+
+  if (strcmp (mountpoint, "/") == 0)
+    return true;
+  for (i = 0; i < r->n_copy; i++)
+    if (strcmp (r->copy[i], mountpoint) == 0)
+      return true;
+  return false;
+}
+
+static int
+size_fn (struct img_guest *g, const char *path, const struct img_stat *st, void *data)
+{
+  struct sizing *s = data;
+  const struct img_guest_mount *m = mount_of (g, path);
+
+  if (m == NULL || !copied (s->r, m->mountpoint))
+    return 0;
+  if (!S_ISDIR (st->mode) && st->nlink > 1) {
+    void *n = realloc (s->hard, (s->n_hard + 1) * sizeof *s->hard);
+    if (n == NULL)
+      return -ENOMEM;
+    s->hard = n;
+    /* Mount index in the top bits: inode numbers repeat across filesystems. */
+    s->hard[s->n_hard++].dev_ino = ((uint64_t) (m - img_guest_mount (g, 0)) << 56) ^ st->ino;
+  }
+  /* tmpfs takes whole pages for data; directories and links a little. */
+  if (S_ISREG (st->mode))
+    s->bytes += st->blocks * 512;
+  else
+    s->bytes += 4096;
+  return 0;
+}
+
+static int
+cmp_u64 (const void *a, const void *b)
+{
+  uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+  return x < y ? -1 : x > y;
+}
+
+static int
+measure (struct ram *r)
+{
+  struct sizing s = { r, 0, NULL, 0 };
+  size_t i;
+  int rc;
+
+  rc = img_guest_walk (r->g, "/", size_fn, &s);
+  if (rc < 0) {
+    free (s.hard);
+    return rc;
+  }
+  /* A hard-linked file counted once per name; take the extra names off
+   * roughly (their blocks are unknown here, so a page each). */
+  if (s.n_hard > 1) {
+    qsort (s.hard, s.n_hard, sizeof *s.hard, cmp_u64);
+    for (i = 1; i < s.n_hard; i++)
+      if (s.hard[i].dev_ino == s.hard[i - 1].dev_ino && s.bytes >= 4096)
+        s.bytes -= 4096;
+  }
+  free (s.hard);
+  r->bytes = s.bytes;
+  /* Memory for the VM: the copy, the tmpfs headroom, what the system
+   * needs besides, and 256 MiB for the kernel and the initramfs. */
+  r->recommended = r->bytes + r->o->headroom + r->o->margin + 256 * MiB;
+  r->recommended = (r->recommended + 64 * MiB - 1) / (64 * MiB) * (64 * MiB);
+  return 0;
+}
+
+/* ---- what the layer says ------------------------------------------------ */
+
+static bool
+is_on_disk (const struct img_guest_mount *m)
+{
+  return m->device != NULL;
+}
+
+/* Which filesystems to copy: --copy, else every filesystem the guest mounts
+ * from its disk(s) besides / (an OS spread over /boot, /usr, /var ...). */
+static int
+choose_copy (struct ram *r)
+{
+  size_t i;
+
+  if (r->o->copy) {
+    char *list = xstrdup (r->o->copy), *tok, *save;
+    for (tok = strtok_r (list, ",", &save); tok; tok = strtok_r (NULL, ",", &save)) {
+      bool found = false;
+      if (strcmp (tok, "/") == 0 || *tok == '\0')
+        continue;
+      for (i = 0; i < img_guest_n_mounts (r->g); i++) {
+        const struct img_guest_mount *m = img_guest_mount (r->g, i);
+        if (strcmp (m->mountpoint, tok) == 0 && is_on_disk (m) && m->mounted)
+          found = true;
+      }
+      if (!found) {
+        img_ctx_set_error (r->ctx, -EINVAL, "%s: --copy %s: not a filesystem the guest mounts from its disk",
+                           r->image, tok);
+        free (list);
+        return -EINVAL;
+      }
+      r->copy = realloc (r->copy, (r->n_copy + 1) * sizeof *r->copy);
+      r->copy[r->n_copy++] = xstrdup (tok);
+    }
+    free (list);
+    return 0;
+  }
+  for (i = 0; i < img_guest_n_mounts (r->g); i++) {
+    const struct img_guest_mount *m = img_guest_mount (r->g, i);
+    if (m->mountpoint[0] != '/' || strcmp (m->mountpoint, "/") == 0 || !is_on_disk (m))
+      continue;
+    if (!m->mounted)
+      return img_ctx_set_error (r->ctx, -ENOTSUP, "%s: %s (%s) cannot be read here (%s); "
+                                "name the filesystems to copy with --copy", r->image,
+                                m->mountpoint, m->vfstype ? m->vfstype : "?",
+                                m->why_not ? m->why_not : "not mounted");
+    r->copy = realloc (r->copy, (r->n_copy + 1) * sizeof *r->copy);
+    r->copy[r->n_copy++] = xstrdup (m->mountpoint);
+  }
+  return 0;
+}
+
+/* The RAM copy's fstab: / on the tmpfs, the disk's filesystems and swap
+ * commented out, everything else (network, tmpfs) kept. */
+static int
+ram_fstab (struct ram *r)
+{
+  void *buf;
+  size_t len, i, n;
+  struct img_fstab_entry *ents;
+  const char *p, *end;
+  unsigned lineno = 0;
+  int rc;
+
+  rc = img_plan_read_file (r->plan, "/etc/fstab", 1u << 20, &buf, &len);
+  if (rc < 0)
+    return rc;
+  rc = img_fstab_parse (r->ctx, buf, len, &ents, &n);
+  if (rc < 0) {
+    free (buf);
+    return rc;
+  }
+  sb_adds (&r->fstab, "# The RAM copy's fstab, written at boot by img-ramify's ramboot:\n"
+           "# the root is a tmpfs; filesystems and swap on the disk are not used.\n");
+  for (p = buf, end = (char *) buf + len; p < end;) {
+    const char *nl = memchr (p, '\n', end - p);
+    size_t l = nl ? (size_t) (nl - p) : (size_t) (end - p);
+    const struct img_fstab_entry *e = NULL;
+    lineno++;
+    for (i = 0; i < n; i++)
+      if (ents[i].line == lineno)
+        e = &ents[i];
+    if (e && strcmp (e->file, "/") == 0)
+      sb_adds (&r->fstab, "ramroot / tmpfs defaults 0 0\n");
+    else if (e) {
+      bool disk = false;
+      size_t k;
+      for (k = 0; k < img_guest_n_mounts (r->g); k++) {
+        const struct img_guest_mount *m = img_guest_mount (r->g, k);
+        if (m->fstab_line == lineno && is_on_disk (m))
+          disk = true;
+      }
+      if (disk) {
+        sb_adds (&r->fstab, "# on the disk: ");
+        sb_add (&r->fstab, p, l);
+        sb_adds (&r->fstab, "\n");
+      } else {
+        sb_add (&r->fstab, p, l);
+        sb_adds (&r->fstab, "\n");
+      }
+    } else {
+      sb_add (&r->fstab, p, l);
+      sb_adds (&r->fstab, "\n");
+    }
+    p += l + (nl != NULL);
+  }
+  img_fstab_free (ents, n);
+  free (buf);
+  return r->fstab.oom ? -ENOMEM : 0;
+}
+
+static int
+ram_conf (struct ram *r)
+{
+  size_t i, k;
+  const struct img_lvm *lvm = img_guest_lvm (r->g);
+  const struct img_guest_mount *root = mount_of (r->g, "/");
+
+  sb_adds (&r->conf, "# img-ramify ramboot configuration\n");
+  sb_adds (&r->conf, "RAMBOOT_MOUNTS=\"");
+  for (i = 0; i < r->n_copy; i++)
+    for (k = 0; k < img_guest_n_mounts (r->g); k++) {
+      const struct img_guest_mount *m = img_guest_mount (r->g, k);
+      if (strcmp (m->mountpoint, r->copy[i]) == 0 && m->spec) {
+        if (strchr (m->spec, ' ') || strchr (m->spec, '"') || strchr (m->spec, '$'))
+          return img_ctx_set_error (r->ctx, -EINVAL, "%s: %s: device name %s unusable in the boot script",
+                                    r->image, m->mountpoint, m->spec);
+        sb_addf (&r->conf, "%s%s:%s:%s", i ? " " : "", m->mountpoint, m->spec,
+                 m->vfstype ? m->vfstype : "auto");
+        break;
+      }
+    }
+  sb_adds (&r->conf, "\"\n");
+  sb_addf (&r->conf, "RAMBOOT_HEADROOM_KB=%" PRIu64 "\nRAMBOOT_MARGIN_KB=%" PRIu64 "\n",
+           r->o->headroom / 1024, r->o->margin / 1024);
+  /* Volume groups to deactivate once the disk is let go: the root's. */
+  sb_adds (&r->conf, "RAMBOOT_VGS=\"");
+  if (lvm && root && root->device && strchr (root->device, '/') && !strchr (root->device, ':')) {
+    const char *slash = strchr (root->device, '/');
+    sb_add (&r->conf, root->device, (size_t) (slash - root->device));
+    /* And no LVM autoactivation in the RAM copy, which would take the
+     * disk again when udev sees it. */
+    sb_adds (&r->lvmlocal, "# img-ramify: the RAM copy leaves the disk's volume groups alone\n"
+             "global {\n\tevent_activation = 0\n}\nactivation {\n\tauto_activation_volume_list = []\n}\n");
+  }
+  sb_adds (&r->conf, "\"\n");
+  return r->conf.oom ? -ENOMEM : 0;
+}
+
+/* ---- edit: ramboot-initrd ---------------------------------------------- */
+
+static int
+edit_ramboot_initrd (struct img_plan *plan, void *data)
+{
+  struct ram *r = data;
+  void *orig = NULL, *out = NULL, *layer = NULL;
+  size_t orig_len, out_len, layer_len;
+  struct img_initrd *ird = NULL;
+  struct img_cpio *cpio = NULL;
+  char *script = NULL, *helper = NULL, *p;
+  size_t script_len, helper_len;
+  const char *comp;
+  uint64_t t = (uint64_t) time (NULL);
+  int rc;
+
+  if ((rc = img_plan_read_file (plan, r->initrd, MAX_INITRD, &orig, &orig_len)) < 0)
+    return rc;
+  {
+    /* The layer's times are the original initrd's, so the same guest
+     * always gets the same bytes (and a second run has nothing to do). */
+    struct img_stat st;
+    if (img_guest_stat (r->g, r->initrd, &st) == 0 && st.mtime > 0 && st.mtime < UINT32_MAX)
+      t = (uint64_t) st.mtime;
+    else
+      t = 0;
+  }
+  p = xasprintf ("%s: %s", r->image, r->initrd);
+  rc = img_initrd_parse (r->ctx, p, orig, orig_len, 4ull << 30, &ird);
+  free (p);
+  if (rc < 0)
+    goto out;
+  if (!img_initrd_lookup (ird, "scripts/local") || !img_initrd_lookup (ird, "scripts/functions")) {
+    rc = img_ctx_set_error (r->ctx, -ENOTSUP, "%s: %s is not an initramfs-tools initrd "
+                            "(dracut guests are not handled yet)", r->image, r->initrd);
+    goto out;
+  }
+  p = xasprintf ("%s/ramboot/initramfs-tools/ramboot", r->datadir);
+  rc = host_read_file (r->ctx, p, 1u << 20, &script, &script_len);
+  free (p);
+  if (rc < 0)
+    goto out;
+  if ((rc = host_read_file (r->ctx, r->ramcopy, 64u << 20, &helper, &helper_len)) < 0)
+    goto out;
+  if ((rc = img_cpio_new (r->ctx, &cpio)) < 0)
+    goto out;
+  if ((rc = img_cpio_add (cpio, "scripts", S_IFDIR | 0755, 0, 0, t, 0, 0, NULL, 0)) < 0
+      || (rc = img_cpio_add (cpio, "scripts/ramboot", S_IFREG | 0644, 0, 0, t, 0, 0, script, script_len)) < 0
+      || (rc = img_cpio_add (cpio, "conf", S_IFDIR | 0755, 0, 0, t, 0, 0, NULL, 0)) < 0
+      || (rc = img_cpio_add (cpio, "conf/ramboot.conf", S_IFREG | 0644, 0, 0, t, 0, 0, r->conf.s, r->conf.len)) < 0
+      || (rc = img_cpio_add (cpio, "ramboot", S_IFDIR | 0755, 0, 0, t, 0, 0, NULL, 0)) < 0
+      || (rc = img_cpio_add (cpio, "ramboot/fstab", S_IFREG | 0644, 0, 0, t, 0, 0, r->fstab.s, r->fstab.len)) < 0)
+    goto out;
+  if (r->lvmlocal.len
+      && (rc = img_cpio_add (cpio, "ramboot/lvmlocal.conf", S_IFREG | 0644, 0, 0, t, 0, 0,
+                             r->lvmlocal.s, r->lvmlocal.len)) < 0)
+    goto out;
+  /* bin/ is usually a link to usr/bin in merged-/usr initrds: use its
+   * real place. */
+  {
+    const struct img_cpio_entry *bin = img_initrd_lookup (ird, "bin");
+    const char *dir = bin && S_ISLNK (bin->mode) ? "usr/bin" : "bin";
+    p = xasprintf ("%s/img-ramcopy", dir);
+    rc = img_cpio_add (cpio, p, S_IFREG | 0755, 0, 0, t, 0, 0, helper, helper_len);
+    free (p);
+    if (rc < 0)
+      goto out;
+  }
+  if ((rc = img_cpio_finish (cpio, &layer, &layer_len)) < 0)
+    goto out;
+  {
+    const struct img_initrd_segment *last = img_initrd_segment (ird, img_initrd_n_segments (ird) - 1);
+    comp = last ? last->compression : "none";
+  }
+  if ((rc = img_initrd_append (r->ctx, orig, orig_len, layer, layer_len, comp, &out, &out_len)) < 0)
+    goto out;
+  rc = img_plan_write_file (plan, r->ram_initrd, out, out_len, 0644);
+ out:
+  img_cpio_free (cpio);
+  img_initrd_free (ird);
+  free (orig);
+  free (out);
+  free (layer);
+  free (script);
+  free (helper);
+  return rc;
+}
+
+/* ---- edit: grub-entry ------------------------------------------------------ */
+
+static char *
+entry_block (struct ram *r)
+{
+  struct sb b = { 0 };
+
+  sb_addf (&b, "%s\n", MARK_BEGIN);
+  sb_addf (&b, "menuentry '%s' --class gnu-linux --class os $menuentry_id_option '%s' {\n",
+           r->title, ENTRY_ID);
+  sb_adds (&b, "\tinsmod ext2\n");
+  if (r->boot_uuid)
+    sb_addf (&b, "\tsearch --no-floppy --fs-uuid --set=root %s\n", r->boot_uuid);
+  sb_addf (&b, "\techo\t'Loading Linux %s with its root in RAM ...'\n", r->kver);
+  sb_addf (&b, "\tlinux\t%s %s boot=ramboot\n", r->entry_kernel, r->args);
+  sb_addf (&b, "\tinitrd\t%s\n", r->ram_entry_initrd);
+  sb_adds (&b, "}\n");
+  sb_addf (&b, "%s\n", MARK_END);
+  return b.oom ? NULL : b.s;
+}
+
+/* Puts BLOCK into TEXT: replacing an earlier block of ours, or at the end;
+ * with SET_DEFAULT, "set default" lines name our entry. */
+static char *
+place_block (const char *text, size_t len, const char *block, bool set_default, bool *changed)
+{
+  struct sb b = { 0 };
+  const char *s = strstr (text, MARK_BEGIN), *e = s ? strstr (s, MARK_END) : NULL;
+  const char *p;
+
+  if (s && e) {
+    e += strlen (MARK_END);
+    if (*e == '\n')
+      e++;
+    sb_add (&b, text, (size_t) (s - text));
+    sb_adds (&b, block);
+    sb_adds (&b, e);
+  } else {
+    sb_add (&b, text, len);
+    if (b.len && b.s[b.len - 1] != '\n')
+      sb_adds (&b, "\n");
+    sb_adds (&b, block);
+  }
+  if (set_default && b.s) {
+    struct sb d = { 0 };
+    for (p = b.s; *p;) {
+      const char *nl = strchr (p, '\n');
+      size_t l = nl ? (size_t) (nl - p + 1) : strlen (p);
+      if (strncmp (p, "   set default=", 15) == 0 || strncmp (p, "set default=", 12) == 0) {
+        if (strstr (p, "${next_entry}") && (size_t) (strstr (p, "${next_entry}") - p) < l)
+          sb_add (&d, p, l);
+        else
+          sb_addf (&d, "%.*sset default=\"%s\"\n", (int) (strchr (p, 's') - p), p, ENTRY_ID);
+      } else
+        sb_add (&d, p, l);
+      p += l;
+    }
+    sb_free (&b);
+    b = d;
+  }
+  *changed = b.s && (b.len != len || memcmp (b.s, text, len) != 0);
+  return b.oom ? NULL : b.s;
+}
+
+static int
+edit_file_block (struct ram *r, const char *path, bool set_default, bool create, uint32_t mode)
+{
+  char *text = NULL, *block = entry_block (r), *nt;
+  size_t len = 0;
+  bool changed;
+  int rc = 0;
+
+  if (block == NULL)
+    return -ENOMEM;
+  if (img_plan_exists (r->plan, path))
+    rc = img_plan_read_file (r->plan, path, 16u << 20, (void **) &text, &len);
+  else if (create)
+    text = xstrdup ("#!/bin/sh\nexec tail -n +3 $0\n"), len = strlen (text);
+  else {
+    free (block);
+    return 0;
+  }
+  if (rc == 0) {
+    nt = place_block (text, len, block, set_default, &changed);
+    if (nt == NULL)
+      rc = -ENOMEM;
+    else if (changed)
+      rc = img_plan_write_file (r->plan, path, nt, strlen (nt), mode);
+    free (nt);
+  }
+  free (text);
+  free (block);
+  return rc;
+}
+
+static int
+edit_grub_entry (struct img_plan *plan, void *data)
+{
+  struct ram *r = data;
+  size_t i, n = 0;
+  int rc = 0;
+
+  for (i = 0; i < r->insp->n_bootcfgs && rc == 0; i++)
+    if (r->insp->bootcfgs[i].kind == IMG_BOOT_GRUB2) {
+      rc = edit_file_block (r, r->insp->bootcfgs[i].path, r->o->make_default, false, 0644);
+      n++;
+    }
+  if (rc == 0 && n == 0)
+    return img_ctx_set_error (r->ctx, -ENOTSUP, "%s: no GRUB 2 configuration (GRUB legacy, BLS and "
+                              "extlinux guests are not handled yet)", r->image);
+  if (rc == 0 && img_plan_exists (plan, "/etc/grub.d"))
+    rc = edit_file_block (r, "/etc/grub.d/40_custom", false, true, 0755);
+  if (rc == 0 && r->o->make_default && img_plan_exists (plan, "/etc/default/grub")) {
+    void *buf;
+    size_t len;
+    struct sb b = { 0 };
+    const char *p, *end;
+    bool found = false;
+    if ((rc = img_plan_read_file (plan, "/etc/default/grub", 1u << 20, &buf, &len)) < 0)
+      return rc;
+    for (p = buf, end = (char *) buf + len; p < end;) {
+      const char *nl = memchr (p, '\n', end - p);
+      size_t l = nl ? (size_t) (nl - p + 1) : (size_t) (end - p);
+      if (strncmp (p, "GRUB_DEFAULT=", 13) == 0) {
+        sb_addf (&b, "GRUB_DEFAULT=%s\n", ENTRY_ID);
+        found = true;
+      } else
+        sb_add (&b, p, l);
+      p += l;
+    }
+    if (!found)
+      sb_addf (&b, "GRUB_DEFAULT=%s\n", ENTRY_ID);
+    rc = b.oom ? -ENOMEM : img_plan_write_file (plan, "/etc/default/grub", b.s, b.len, 0644);
+    sb_free (&b);
+    free (buf);
+  }
+  return rc;
+}
+
+/* ---- preparing ------------------------------------------------------------ */
+
+static const char *
+entry_file (const struct img_boot_entry *e)
+{
+  const char *b = e->kernel ? strrchr (e->kernel, '/') : NULL;
+  return b ? b + 1 : e->kernel;
+}
+
+static int
+prepare (struct ram *r)
+{
+  const struct img_kernel_info *k = NULL;
+  const struct img_boot_entry *base = NULL;
+  const struct img_guest_mount *bm;
+  size_t i, j;
+  int rc;
+
+  if (r->insp->n_kernels == 0)
+    return img_ctx_set_error (r->ctx, -ENOENT, "%s: no kernel in /boot", r->image);
+  for (i = 0; i < r->insp->n_kernels; i++)
+    if (r->o->kernel ? strcmp (r->insp->kernels[i].version, r->o->kernel) == 0 : true) {
+      k = &r->insp->kernels[i];
+      break;
+    }
+  if (k == NULL)
+    return img_ctx_set_error (r->ctx, -ENOENT, "%s: no kernel %s in the guest", r->image, r->o->kernel);
+  if (k->initrd == NULL)
+    return img_ctx_set_error (r->ctx, -ENOENT, "%s: kernel %s has no initrd", r->image, k->version);
+  r->kver = xstrdup (k->version);
+  r->vmlinuz = xstrdup (k->vmlinuz);
+  r->initrd = xstrdup (k->initrd);
+  r->ram_initrd = xasprintf ("%s.ramboot", k->initrd);
+  if (strcmp (r->insp->initramfs ? r->insp->initramfs : "", "initramfs-tools") != 0)
+    return img_ctx_set_error (r->ctx, -ENOTSUP, "%s: the guest builds its initrds with %s; "
+                              "only initramfs-tools guests are handled yet", r->image,
+                              r->insp->initramfs ? r->insp->initramfs : "unknown tooling");
+
+  /* The boot entry to copy: the first non-recovery one for this kernel. */
+  for (i = 0; i < r->insp->n_bootcfgs && base == NULL; i++)
+    for (j = 0; j < r->insp->bootcfgs[i].n_entries && base == NULL; j++) {
+      const struct img_boot_entry *e = &r->insp->bootcfgs[i].entries[j];
+      const char *vb = strrchr (r->vmlinuz, '/') + 1;
+      if (e->kernel && strcmp (entry_file (e), vb) == 0 && e->args
+          && !(e->id && strcmp (e->id, ENTRY_ID) == 0)
+          && !strstr (e->args, "boot=ramboot") && !strstr (e->args, "single")
+          && !(e->title && strstr (e->title, "recovery")))
+        base = e;
+    }
+  if (base == NULL)
+    return img_ctx_set_error (r->ctx, -ENOENT, "%s: no boot entry for kernel %s to start from",
+                              r->image, r->kver);
+  r->args = xstrdup (base->args);
+  {
+    const char *kslash = strrchr (base->kernel, '/');
+    r->entry_kernel = xstrdup (base->kernel);
+    r->entry_initrd = base->initrd ? xstrdup (base->initrd) : NULL;
+    (void) kslash;
+  }
+  if (r->entry_initrd == NULL)
+    return img_ctx_set_error (r->ctx, -ENOENT, "%s: the boot entry for %s has no initrd", r->image, r->kver);
+  r->ram_entry_initrd = xasprintf ("%s.ramboot", r->entry_initrd);
+  bm = mount_of (r->g, r->vmlinuz);
+  r->boot_uuid = bm && bm->fs_uuid ? xstrdup (bm->fs_uuid) : NULL;
+  {
+    const char *os = r->insp->os_pretty_name ? r->insp->os_pretty_name : "Linux";
+    struct sb t = { 0 };
+    for (i = 0; os[i]; i++)
+      if (os[i] != '\'' && os[i] != '\n')
+        sb_add (&t, os + i, 1);
+    sb_addf (&t, ", root in RAM, Linux %s", r->kver);
+    r->title = t.s;
+  }
+  if ((rc = choose_copy (r)) < 0 || (rc = measure (r)) < 0
+      || (rc = ram_fstab (r)) < 0 || (rc = ram_conf (r)) < 0)
+    return rc;
+  return 0;
+}
+
+/* ---- main ------------------------------------------------------------------ */
+
+static const struct img_edit edits[] = {
+  { "ramboot-initrd", "an initrd that boots with the root in RAM, beside the kernel's", edit_ramboot_initrd },
+  { "grub-entry", "a GRUB entry for the RAM boot, kept by update-grub", edit_grub_entry },
+};
+
+static void
+usage (FILE *fp)
+{
+  fprintf (fp,
+           "usage: img-ramify [OPTION]... IMAGE...\n"
+           "       img-ramify --rollback UNDO-FILE [--force] [IMAGE...]\n"
+           "Make a guest able to boot with its whole root in RAM, offline.\n\n"
+           "  -n, --dry-run        show what would change (with diffs); write nothing\n"
+           "      --json           report as JSON\n"
+           "      --undo FILE      undo record (default: IMAGE" IMG_UNDO_SUFFIX ")\n"
+           "      --no-undo        keep no undo record\n"
+           "      --rollback FILE  restore the image(s) from an undo record\n"
+           "      --kernel VER     the kernel to boot (default: the newest)\n"
+           "      --copy LIST      filesystems copied besides / (default: all the guest mounts from its disk)\n"
+           "      --memory SIZE    the VM's planned memory: refused if the copy will not fit\n"
+           "      --force          only warn when it will not fit; roll back a changed image\n"
+           "      --headroom SIZE  free space in the RAM root (default 256M)\n"
+           "      --margin SIZE    memory left for the system at boot (default 256M)\n"
+           "      --default        make the RAM entry GRUB's default\n"
+           "  -h, --help\n\n"
+           "Exit status: 0 changed, 3 nothing to do, 1 error (image unchanged),\n"
+           "4 error and the image could not be restored, 2 usage.\n");
+}
+
+int
+main (int argc, char **argv)
+{
+  enum { O_JSON = 256, O_UNDO, O_NO_UNDO, O_ROLLBACK, O_FORCE, O_KERNEL, O_COPY, O_MEMORY,
+         O_HEADROOM, O_MARGIN, O_DEFAULT };
+  static const struct option lopts[] = {
+    { "dry-run", no_argument, NULL, 'n' }, { "json", no_argument, NULL, O_JSON },
+    { "undo", required_argument, NULL, O_UNDO }, { "no-undo", no_argument, NULL, O_NO_UNDO },
+    { "rollback", required_argument, NULL, O_ROLLBACK }, { "force", no_argument, NULL, O_FORCE },
+    { "kernel", required_argument, NULL, O_KERNEL }, { "copy", required_argument, NULL, O_COPY },
+    { "memory", required_argument, NULL, O_MEMORY }, { "headroom", required_argument, NULL, O_HEADROOM },
+    { "margin", required_argument, NULL, O_MARGIN }, { "default", no_argument, NULL, O_DEFAULT },
+    { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+  };
+  struct opts o = { .headroom = 256 * MiB, .margin = 256 * MiB };
+  struct ram r = { 0 };
+  struct img_ctx *ctx;
+  struct img_plan *plan = NULL;
+  const char *rollback = NULL;
+  uint64_t memory = 0;
+  unsigned flags = 0;
+  size_t i;
+  int c, rc, code;
+
+  while ((c = getopt_long (argc, argv, "nh", lopts, NULL)) != -1)
+    switch (c) {
+    case 'n': o.dry_run = true; break;
+    case O_JSON: o.json = true; break;
+    case O_UNDO: o.undo = optarg; break;
+    case O_NO_UNDO: o.no_undo = true; break;
+    case O_ROLLBACK: rollback = optarg; break;
+    case O_FORCE: o.force = true; break;
+    case O_KERNEL: o.kernel = optarg; break;
+    case O_COPY: o.copy = optarg; break;
+    case O_DEFAULT: o.make_default = true; break;
+    case O_MEMORY: case O_HEADROOM: case O_MARGIN: {
+      uint64_t v;
+      if (parse_size (optarg, true, &v) < 0) {
+        fprintf (stderr, PROG ": %s: not a size (512M, 2G, or MiB)\n", optarg);
+        return IMG_EXIT_USAGE;
+      }
+      if (c == O_MEMORY)
+        memory = v;
+      else if (c == O_HEADROOM)
+        o.headroom = v;
+      else
+        o.margin = v;
+      break;
+    }
+    case 'h': usage (stdout); return 0;
+    default: usage (stderr); return IMG_EXIT_USAGE;
+    }
+  if (img_ctx_new (&ctx) < 0)
+    return IMG_EXIT_ERROR;
+  img_ctx_set_log_fn (ctx, log_fn, NULL);
+  if (rollback) {
+    rc = img_undo_rollback (ctx, rollback, optind < argc ? (const char *const *) argv + optind : NULL,
+                            (size_t) (argc - optind), o.force ? IMG_UNDO_FORCE : 0);
+    if (rc < 0)
+      fprintf (stderr, PROG ": %s\n", img_ctx_error (ctx));
+    else
+      printf (rc == 1 ? "Nothing to roll back.\n" : "Rolled back: the image is as it was before img-ramify.\n");
+    img_ctx_free (ctx);
+    return rc < 0 ? IMG_EXIT_ERROR : rc == 1 ? IMG_EXIT_NOTHING : 0;
+  }
+  if (optind >= argc) {
+    usage (stderr);
+    img_ctx_free (ctx);
+    return IMG_EXIT_USAGE;
+  }
+  r.ctx = ctx;
+  r.o = &o;
+  r.image = argv[optind];
+  find_files (&r);
+  if (o.dry_run)
+    flags |= IMG_PLAN_DRY_RUN;
+  if (o.no_undo)
+    flags |= IMG_PLAN_NO_UNDO;
+  if ((rc = img_plan_new (ctx, (const char *const *) argv + optind, (size_t) (argc - optind), flags,
+                          o.undo, &plan)) < 0
+      || (rc = img_plan_open (plan)) < 0) {
+    fprintf (stderr, PROG ": %s\n", img_ctx_error (ctx));
+    code = IMG_EXIT_ERROR;
+    goto out;
+  }
+  r.plan = plan;
+  r.g = img_plan_guest (plan);
+  if ((rc = img_guest_inspect (r.g, &r.insp)) < 0 || (rc = prepare (&r)) < 0) {
+    const char *msg = img_ctx_error (ctx);
+    if (strncmp (msg, r.image, strlen (r.image)) == 0)
+      fprintf (stderr, PROG ": %s\n", msg);
+    else
+      fprintf (stderr, PROG ": %s: %s\n", r.image, msg);
+    code = IMG_EXIT_ERROR;
+    goto out;
+  }
+  img_plan_fact (plan, "kernel", "%s", r.kver);
+  img_plan_fact (plan, "ramboot_initrd", "%s", r.ram_initrd);
+  {
+    struct sb l = { 0 };
+    sb_adds (&l, "/");
+    for (i = 0; i < r.n_copy; i++)
+      sb_addf (&l, " %s", r.copy[i]);
+    img_plan_fact (plan, "copy", "%s", l.s ? l.s : "/");
+    sb_free (&l);
+  }
+  img_plan_fact (plan, "copy_bytes", "%" PRIu64, r.bytes);
+  img_plan_fact (plan, "memory_recommended", "%" PRIu64 " MiB", r.recommended / MiB);
+  img_plan_fact (plan, "entry", "%s (id %s)%s", r.title, ENTRY_ID, o.make_default ? ", default" : "");
+  if (memory) {
+    img_plan_fact (plan, "memory_planned", "%" PRIu64 " MiB", memory / MiB);
+    if (memory < r.recommended) {
+      if (!o.force) {
+        fprintf (stderr, PROG ": %s: the copy (%" PRIu64 " MiB) will not fit in %" PRIu64 " MiB of memory "
+                 "with %" PRIu64 " MiB of headroom and margins: give the VM %" PRIu64 " MiB (or --force)\n",
+                 r.image, r.bytes / MiB, memory / MiB, (o.headroom + o.margin + 256 * MiB) / MiB,
+                 r.recommended / MiB);
+        code = IMG_EXIT_ERROR;
+        goto out;
+      }
+      fprintf (stderr, PROG ": warning: %s: %" PRIu64 " MiB of memory is below the %" PRIu64
+               " MiB recommended; the RAM entry will boot from the disk when it does not fit\n",
+               r.image, memory / MiB, r.recommended / MiB);
+    }
+  }
+  for (i = 0; i < sizeof edits / sizeof edits[0]; i++)
+    img_plan_add (plan, &edits[i], &r);
+  rc = img_plan_run (plan);
+  if (o.json)
+    img_plan_report_json (plan, stdout);
+  else
+    img_plan_report_text (plan, stdout);
+  if (rc < 0 && img_plan_status (plan) != IMG_PLAN_CHANGED && img_plan_status (plan) != IMG_PLAN_NOTHING)
+    fprintf (stderr, PROG ": %s\n", img_ctx_error (ctx));
+  code = img_plan_exit_code (plan);
+ out:
+  img_plan_free (plan);
+  img_inspection_free (r.insp);
+  free (r.kver);
+  free (r.vmlinuz);
+  free (r.initrd);
+  free (r.ram_initrd);
+  free (r.entry_kernel);
+  free (r.entry_initrd);
+  free (r.ram_entry_initrd);
+  free (r.boot_uuid);
+  free (r.args);
+  free (r.title);
+  sb_free (&r.conf);
+  sb_free (&r.fstab);
+  sb_free (&r.lvmlocal);
+  for (i = 0; i < r.n_copy; i++)
+    free (r.copy[i]);
+  free (r.copy);
+  img_ctx_free (ctx);
+  return code;
+}

@@ -1,0 +1,93 @@
+#!/bin/bash
+# img-ramify on the real Debian 12 guests, without booting: the ramboot
+# initrd (the original, untouched, plus our layer, read with zcat/cpio),
+# the RAM fstab, the GRUB entry found by UUID, sizing and --memory, dry
+# run, second run, rollback, e2fsck.  (tests/ramify-boot.sh boots them.)
+. "$top_srcdir/tests/functions.sh"
+. "$top_srcdir/tests/fixtures.sh"
+requires_root; requires qemu-img; requires debugfs; requires e2fsck; requires jq; requires cpio; requires zcat
+RAMIFY=$top_builddir/src/img-ramify
+export IMG_TOOLS_DATADIR=$top_srcdir/data IMG_RAMCOPY=$top_builddir/src/ramboot/img-ramcopy
+
+dir=$(bash "$top_srcdir/tests/guests/guests.sh") || bail "could not build the test guests"
+cd "$TMP"
+dfs () { debugfs -R "$3" "$1?offset=$2" 2>/dev/null; }
+
+for name in mbr-plain mbr-lvm; do
+  for fmt in img qcow2; do
+    t=$name.$fmt
+    . <(grep -E '^(ROOT_UUID|BOOT_UUID|ROOT_OFFSET|BOOT_OFFSET|KERNEL_VERSION|SWAP_UUID)=' "$dir/$name.img.facts")
+    if [ "$fmt" = qcow2 ]; then
+        qemu-img create -q -f qcow2 -b "$dir/$name.qcow2" -F qcow2 "$t"
+    else
+        cp --sparse=always "$dir/$name.img" "$t"
+    fi
+    before=$(sha256sum "$t" | cut -d' ' -f1)
+    "$RAMIFY" --dry-run "$t" > dry.out 2>&1; ok $? "$t: dry run"
+    is "$(sha256sum "$t" | cut -d' ' -f1)" "$before" "$t: dry run changed no byte"
+    "$RAMIFY" --json "$t" > run.json 2> run.err; ok $? "$t: ramified"
+    [ -s run.err ] && sed 's/^/# /' run.err
+    is "$(jq -r .facts.copy run.json)" "/ /boot" "$t: copies / and /boot"
+    mem=$(jq -r .facts.memory_recommended run.json | cut -d' ' -f1)
+    bytes=$(jq -r .facts.copy_bytes run.json)
+    ok "$([ "$bytes" -gt $((300 << 20)) ] && [ "$mem" -gt $((bytes >> 20)) ]; echo $?)" \
+       "$t: sizing: $((bytes >> 20)) MiB to copy, $mem MiB of memory recommended"
+    raw=$t; [ "$fmt" = qcow2 ] && { qemu-img convert -O raw "$t" "$t.raw"; raw=$t.raw; }
+    v=$KERNEL_VERSION
+    dfs "$raw" "$BOOT_OFFSET" "cat /initrd.img-$v.ramboot" > ram.initrd
+    dfs "$raw" "$BOOT_OFFSET" "cat /initrd.img-$v" > orig.initrd
+    olen=$(stat -c %s orig.initrd)
+    is "$(head -c "$olen" ram.initrd | sha256sum | cut -d' ' -f1)" "$(sha256sum < orig.initrd | cut -d' ' -f1)" \
+       "$t: the ramboot initrd starts with the original, untouched"
+    s=$(tail -c +$((olen + 1)) ram.initrd | od -An -v -tu1 | tr -s ' ' '\n' | grep -v '^$' | grep -n -m1 -v '^0$' | cut -d: -f1)
+    tail -c +$((olen + s)) ram.initrd | zcat > layer.cpio 2>/dev/null
+    is "$(cpio -t --quiet < layer.cpio 2>/dev/null | LC_ALL=C sort | tr '\n' ' ')" \
+       "conf conf/ramboot.conf ramboot ramboot/fstab $([ "$name" = mbr-lvm ] && echo 'ramboot/lvmlocal.conf ')scripts scripts/ramboot usr/bin/img-ramcopy " \
+       "$t: cpio -t: the layer holds the boot script, its config, the RAM fstab and the helper"
+    cpio -i --quiet --to-stdout usr/bin/img-ramcopy < layer.cpio > helper 2>/dev/null
+    cmp -s helper "$IMG_RAMCOPY"; ok $? "$t: the helper in the layer is our static img-ramcopy"
+    cpio -i --quiet --to-stdout ramboot/fstab < layer.cpio > ram.fstab 2>/dev/null
+    grep -qx 'ramroot / tmpfs defaults 0 0' ram.fstab && grep -q '^# on the disk: UUID='"$BOOT_UUID"' /boot' ram.fstab \
+        && ! grep -v '^#' ram.fstab | grep -q "$BOOT_UUID"
+    ok $? "$t: the RAM fstab: / on tmpfs, /boot (on the disk) commented out"
+    if [ "$name" = mbr-lvm ]; then
+        grep -q '^# on the disk: .* swap ' ram.fstab; ok $? "$t: the RAM fstab: swap on the disk commented out"
+    fi
+    dfs "$raw" "$ROOT_OFFSET" "cat /etc/fstab" | grep -q '^UUID=\|^/dev/mapper' ; ok $? "$t: the disk's own fstab is untouched"
+    dfs "$raw" "$BOOT_OFFSET" "cat /grub/grub.cfg" > grub.cfg
+    sed -n '/img-ramify RAM boot entry/,/END img-ramify/p' grub.cfg > entry
+    grep -q "search --no-floppy --fs-uuid --set=root $BOOT_UUID" entry && ! grep -q 'hd0' entry
+    ok $? "$t: the RAM entry finds /boot by filesystem UUID"
+    grep -q "linux	/vmlinuz-$v .* boot=ramboot" entry && grep -q "initrd	/initrd.img-$v.ramboot" entry
+    ok $? "$t: the RAM entry boots the ramboot initrd with boot=ramboot"
+    is "$(grep -c '^set default="img-ramify' grub.cfg)" 0 "$t: not the default without --default"
+    dfs "$raw" "$ROOT_OFFSET" "cat /etc/grub.d/40_custom" | grep -q 'boot=ramboot'; ok $? "$t: 40_custom keeps the entry for update-grub"
+    e2fsck -fn "$raw?offset=$BOOT_OFFSET" > /dev/null 2>&1; ok $? "$t: e2fsck -fn clean on /boot"
+    e2fsck -fn "$raw?offset=$ROOT_OFFSET" > /dev/null 2>&1; ok $? "$t: e2fsck -fn clean on /"
+    mid=$(sha256sum "$t" | cut -d' ' -f1)
+    "$RAMIFY" "$t" > again.out 2>&1; is $? 3 "$t: second run: nothing to do"
+    is "$(sha256sum "$t" | cut -d' ' -f1)" "$mid" "$t: second run changed no byte"
+    "$RAMIFY" --default "$t" > def.out 2>&1; ok $? "$t: --default"
+    grep -q '^+   set default="img-ramify-ramboot"' def.out && grep -q '^+GRUB_DEFAULT=img-ramify-ramboot' def.out
+    ok $? "$t: --default: grub.cfg and /etc/default/grub name the RAM entry"
+    "$RAMIFY" --rollback "$t.img-tools-undo" > /dev/null 2>&1; ok $? "$t: rollback"
+    if [ "$fmt" = qcow2 ]; then
+        qemu-img compare -q "$t" "$dir/$name.qcow2"; ok $? "$t: rolled back (qemu-img compare)"
+    else
+        is "$(sha256sum "$t" | cut -d' ' -f1)" "$before" "$t: rolled back byte-identical"
+    fi
+    rm -f "$t" "$t.raw" "$t".img-tools-undo*
+  done
+done
+
+# --memory: refused when the copy will not fit, a warning with --force.
+qemu-img create -q -f qcow2 -b "$dir/mbr-plain.qcow2" -F qcow2 m.qcow2
+sum=$(sha256sum m.qcow2 | cut -d' ' -f1)
+"$RAMIFY" --memory 512M m.qcow2 > /dev/null 2> m.err; rc=$?
+is "$rc:$(wc -l < m.err)" "1:1" "--memory 512M: refused, one error line ($(head -c 150 m.err))"
+is "$(sha256sum m.qcow2 | cut -d' ' -f1)" "$sum" "--memory 512M: image untouched"
+"$RAMIFY" --memory 512M --force m.qcow2 > /dev/null 2> m.err; ok $? "--memory 512M --force: done"
+grep -q 'warning: .*below the' m.err; ok $? "--memory 512M --force: with a warning"
+"$RAMIFY" --memory 8G m.qcow2 > /dev/null 2>&1; is $? 3 "--memory 8G: fits (and nothing left to do)"
+"$RAMIFY" --copy /nonexistent m.qcow2 > /dev/null 2> c.err; is "$?:$(wc -l < c.err)" "1:1" "--copy of a filesystem the guest does not mount: one error line"
+done_testing
