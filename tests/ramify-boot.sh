@@ -1,0 +1,97 @@
+#!/bin/bash
+# img-ramify, proved by booting in qemu (software emulation) and logging
+# in on the serial console:
+#  - the RAM entry (LVM guest as qcow2, plain guest as raw) comes up with
+#    / on tmpfs, the disk root's files there, the disk neither mounted nor
+#    held (no LVM volume active on it);
+#  - with too little memory the RAM entry says why and boots from the disk;
+#  - the original entry still boots from the disk.
+. "$top_srcdir/tests/functions.sh"
+. "$top_srcdir/tests/fixtures.sh"
+requires_root; requires qemu-system-x86_64; requires qemu-img; requires e2fsck
+RAMIFY=$top_builddir/src/img-ramify
+export IMG_TOOLS_DATADIR=$top_srcdir/data IMG_RAMCOPY=$top_builddir/src/ramboot/img-ramcopy
+
+dir=$(bash "$top_srcdir/tests/guests/guests.sh") || bail "could not build the test guests"
+cd "$TMP"
+
+# The console as text: no carriage returns, no terminal escapes (bash's
+# bracketed-paste mode wraps every command line in them).
+plain () { tr -d '\r' < "$1" | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g'; }
+
+# session NAME MEM DRIVE: boots, logs in as root, runs the checks below,
+# and leaves the console in NAME.log and the checks' output in NAME.out.
+session () {
+    local name=$1 mem=$2 drive=$3 qpid start cmd
+    rm -f "$name.fifo"; mkfifo "$name.fifo"
+    qemu-system-x86_64 -m "$mem" -display none -monitor none -no-reboot -serial stdio \
+        -drive "$drive" < "$name.fifo" > "$name.log" 2>&1 &
+    qpid=$!
+    exec 7> "$name.fifo"
+    start=$(date +%s)
+    wait_for () {
+        while kill -0 "$qpid" 2>/dev/null && [ $(( $(date +%s) - start )) -lt 600 ]; do
+            plain "$name.log" | grep -aq "$1" && return 0
+            sleep 1
+        done
+        return 1
+    }
+    if wait_for 'login: *$'; then
+        sleep 1; printf 'root\n' >&7
+        wait_for 'Password:' && { sleep 1; printf 'root\n' >&7; }
+        wait_for 'root@'
+        for cmd in 'echo CHECKS-$((6*7))' \
+                   'echo "rootfs=$(findmnt -n -o FSTYPE /)"' \
+                   'echo "hostname=$(cat /etc/hostname)"' \
+                   'echo "disk_mounts=$(grep -c "^/dev/[sv]d\|^/dev/mapper" /proc/mounts)"' \
+                   'echo "dm_devices=$(ls /sys/block | grep -c ^dm-)"' \
+                   'echo "sda_holders=$(ls /sys/block/sda/holders 2>/dev/null | wc -l)"' \
+                   'echo "sda=$(test -e /sys/block/sda && echo present)"' \
+                   'echo "kernel_ok=$(test -s /boot/vmlinuz-* && echo yes)"' \
+                   'echo DONE-$((6*7))'; do
+            printf '%s\n' "$cmd" >&7
+            sleep 1
+        done
+        wait_for '^DONE-42'
+    fi
+    diag "$name: $(( $(date +%s) - start )) s in qemu"
+    exec 7>&-
+    kill "$qpid" 2>/dev/null; wait "$qpid" 2>/dev/null
+    plain "$name.log" | sed -n '/^CHECKS-42/,/^DONE-42/p' > "$name.out"
+    [ -s "$name.out" ] || { tail -15 "$name.log" | sed 's/^/# /'; echo; }
+}
+val () { sed -n "s/^$2=//p" "$1.out" | head -1; }
+
+# ---- the RAM entry: LVM guest, qcow2 -----------------------------------------
+qemu-img create -q -f qcow2 -b "$dir/mbr-lvm.qcow2" -F qcow2 lvm.qcow2
+"$RAMIFY" --default lvm.qcow2 > lvm.ramify 2>&1; ok $? "LVM qcow2: ramified with --default"
+session lvm-ram 2048 "file=lvm.qcow2,format=qcow2,snapshot=on"
+grep -aq 'ramboot: the root is in RAM; the disk is released' lvm-ram.log; ok $? "LVM: the boot script copied the root into RAM"
+is "$(val lvm-ram rootfs)" tmpfs "LVM: / is a tmpfs"
+is "$(val lvm-ram hostname)" mbr-lvm "LVM: the disk root's files are there"
+is "$(val lvm-ram kernel_ok)" yes "LVM: /boot was copied too"
+is "$(val lvm-ram disk_mounts) $(val lvm-ram dm_devices)" "0 0" "LVM: nothing of the disk mounted, no LVM volume active"
+is "$(val lvm-ram sda) $(val lvm-ram sda_holders)" "present 0" "LVM: the disk is there and nothing holds it"
+
+# ---- too little memory: the RAM entry falls back to the disk --------------------
+session lvm-small 1024 "file=lvm.qcow2,format=qcow2,snapshot=on"
+grep -aq 'ramboot: not enough memory' lvm-small.log; ok $? "1 GiB: the RAM entry says there is not enough memory"
+grep -aq 'ramboot: booting from the disk instead' lvm-small.log; ok $? "1 GiB: ... and boots from the disk"
+is "$(val lvm-small rootfs)" ext4 "1 GiB: / is the disk's ext4"
+
+# ---- the RAM entry: plain guest, raw ---------------------------------------------
+cp --sparse=always "$dir/mbr-plain.img" plain.img
+"$RAMIFY" --default plain.img > plain.ramify 2>&1; ok $? "plain raw: ramified with --default"
+session plain-ram 2048 "file=plain.img,format=raw,snapshot=on"
+is "$(val plain-ram rootfs)" tmpfs "plain: / is a tmpfs"
+is "$(val plain-ram hostname) $(val plain-ram disk_mounts)" "mbr-plain 0" "plain: the files are there, nothing of the disk mounted"
+
+# ---- without --default the original entry still boots from the disk -------------------
+cp --sparse=always "$dir/mbr-plain.img" orig.img
+"$RAMIFY" orig.img > orig.ramify 2>&1; ok $? "plain raw: ramified without --default"
+session plain-disk 1024 "file=orig.img,format=raw,snapshot=on"
+is "$(val plain-disk rootfs)" ext4 "the original entry runs from the disk"
+grep -aq 'ramboot:' plain-disk.log; is $? 1 "the original entry does not run the RAM boot"
+e2fsck -fn "plain.img?offset=$(sed -n 's/^ROOT_OFFSET=//p' "$dir/mbr-plain.img.facts")" > /dev/null 2>&1
+ok $? "e2fsck -fn clean on the ramified image"
+done_testing
