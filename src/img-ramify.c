@@ -34,8 +34,8 @@
 #define MiB ((uint64_t) 1024 * 1024)
 
 struct opts {
-  bool dry_run, json, no_undo, force, make_default;
-  const char *undo, *kernel, *copy, *memory;
+  bool dry_run, json, no_undo, force, make_default, detach_helper;
+  const char *undo, *kernel, *copy, *memory, *vm;
   uint64_t headroom, margin;
 };
 
@@ -606,6 +606,27 @@ edit_grub_entry (struct img_plan *plan, void *data)
   return rc;
 }
 
+/* ---- edit: detach-helper ----------------------------------------------------- */
+
+static int
+edit_detach_helper (struct img_plan *plan, void *data)
+{
+  struct ram *r = data;
+  char *p = xasprintf ("%s/ramboot/img-ramify-detach", r->datadir), *text;
+  size_t len;
+  int rc;
+
+  rc = host_read_file (r->ctx, p, 1u << 20, &text, &len);
+  free (p);
+  if (rc < 0)
+    return rc;
+  rc = img_plan_mkdir_p (plan, "/usr/local/sbin", 0755);
+  if (rc == 0)
+    rc = img_plan_write_file (plan, "/usr/local/sbin/img-ramify-detach", text, len, 0755);
+  free (text);
+  return rc;
+}
+
 /* ---- preparing ------------------------------------------------------------ */
 
 static const char *
@@ -690,6 +711,7 @@ prepare (struct ram *r)
 static const struct img_edit edits[] = {
   { "ramboot-initrd", "an initrd that boots with the root in RAM, beside the kernel's", edit_ramboot_initrd },
   { "grub-entry", "a GRUB entry for the RAM boot, kept by update-grub", edit_grub_entry },
+  { "detach-helper", "img-ramify-detach in the guest, to release the disk after a RAM boot", edit_detach_helper },
 };
 
 static void
@@ -711,6 +733,8 @@ usage (FILE *fp)
            "      --headroom SIZE  free space in the RAM root (default 256M)\n"
            "      --margin SIZE    memory left for the system at boot (default 256M)\n"
            "      --default        make the RAM entry GRUB's default\n"
+           "      --detach-helper  install /usr/local/sbin/img-ramify-detach in the guest\n"
+           "      --vm NAME        the VM's name in the host-side detach steps\n"
            "  -h, --help\n\n"
            "Exit status: 0 changed, 3 nothing to do, 1 error (image unchanged),\n"
            "4 error and the image could not be restored, 2 usage.\n");
@@ -720,7 +744,7 @@ int
 main (int argc, char **argv)
 {
   enum { O_JSON = 256, O_UNDO, O_NO_UNDO, O_ROLLBACK, O_FORCE, O_KERNEL, O_COPY, O_MEMORY,
-         O_HEADROOM, O_MARGIN, O_DEFAULT };
+         O_HEADROOM, O_MARGIN, O_DEFAULT, O_DETACH, O_VM };
   static const struct option lopts[] = {
     { "dry-run", no_argument, NULL, 'n' }, { "json", no_argument, NULL, O_JSON },
     { "undo", required_argument, NULL, O_UNDO }, { "no-undo", no_argument, NULL, O_NO_UNDO },
@@ -728,6 +752,7 @@ main (int argc, char **argv)
     { "kernel", required_argument, NULL, O_KERNEL }, { "copy", required_argument, NULL, O_COPY },
     { "memory", required_argument, NULL, O_MEMORY }, { "headroom", required_argument, NULL, O_HEADROOM },
     { "margin", required_argument, NULL, O_MARGIN }, { "default", no_argument, NULL, O_DEFAULT },
+    { "detach-helper", no_argument, NULL, O_DETACH }, { "vm", required_argument, NULL, O_VM },
     { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
   };
   struct opts o = { .headroom = 256 * MiB, .margin = 256 * MiB };
@@ -751,6 +776,8 @@ main (int argc, char **argv)
     case O_KERNEL: o.kernel = optarg; break;
     case O_COPY: o.copy = optarg; break;
     case O_DEFAULT: o.make_default = true; break;
+    case O_DETACH: o.detach_helper = true; break;
+    case O_VM: o.vm = optarg; break;
     case O_MEMORY: case O_HEADROOM: case O_MARGIN: {
       uint64_t v;
       if (parse_size (optarg, true, &v) < 0) {
@@ -841,8 +868,28 @@ main (int argc, char **argv)
                r.image, memory / MiB, r.recommended / MiB);
     }
   }
+  {
+    /* What the host does once the guest runs from RAM. */
+    char *vm = o.vm ? xstrdup (o.vm) : NULL;
+    if (vm == NULL) {
+      const char *b = strrchr (r.image, '/');
+      char *dot;
+      vm = xstrdup (b ? b + 1 : r.image);
+      if ((dot = strrchr (vm, '.')) && dot != vm)
+        *dot = '\0';
+    }
+    img_plan_fact (plan, "detach_guest", "%s", o.detach_helper
+                   ? "img-ramify-detach (in the guest, after a RAM boot: releases the disk once nothing uses it)"
+                   : "echo 1 > /sys/block/sda/device/delete (in the guest, after a RAM boot; or --detach-helper)");
+    img_plan_fact (plan, "detach_proxmox", "qm set %s --delete scsi0   (VMID; the disk's slot as qm config shows it; it becomes unused0)", vm);
+    img_plan_fact (plan, "detach_libvirt", "virsh detach-disk %s sda --live --config   (the target as virsh domblklist %s shows it)", vm, vm);
+    img_plan_fact (plan, "detach_deckhouse", "kubectl -n NAMESPACE delete virtualmachineblockdeviceattachment ATTACHMENT   "
+                   "(hot-plugged disk), or remove the VirtualDisk from spec.blockDeviceRefs of VirtualMachine %s", vm);
+    free (vm);
+  }
   for (i = 0; i < sizeof edits / sizeof edits[0]; i++)
-    img_plan_add (plan, &edits[i], &r);
+    if (strcmp (edits[i].name, "detach-helper") != 0 || o.detach_helper)
+      img_plan_add (plan, &edits[i], &r);
   rc = img_plan_run (plan);
   if (o.json)
     img_plan_report_json (plan, stdout);

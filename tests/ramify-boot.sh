@@ -48,6 +48,8 @@ session () {
                    'echo "sda_holders=$(ls /sys/block/sda/holders 2>/dev/null | wc -l)"' \
                    'echo "sda=$(test -e /sys/block/sda && echo present)"' \
                    'echo "kernel_ok=$(test -s /boot/vmlinuz-* && echo yes)"' \
+                   'if [ -x /usr/local/sbin/img-ramify-detach ]; then img-ramify-detach; echo "detach_rc=$?"; fi' \
+                   'echo "sda_after=$(test -e /sys/block/sda && echo present || echo gone)"' \
                    'echo DONE-$((6*7))'; do
             printf '%s\n' "$cmd" >&7
             sleep 1
@@ -81,10 +83,13 @@ is "$(val lvm-small rootfs)" ext4 "1 GiB: / is the disk's ext4"
 
 # ---- the RAM entry: plain guest, raw ---------------------------------------------
 cp --sparse=always "$dir/mbr-plain.img" plain.img
-"$RAMIFY" --default plain.img > plain.ramify 2>&1; ok $? "plain raw: ramified with --default"
+"$RAMIFY" --default --detach-helper plain.img > plain.ramify 2>&1; ok $? "plain raw: ramified with --default --detach-helper"
 session plain-ram 2048 "file=plain.img,format=raw,snapshot=on"
 is "$(val plain-ram rootfs)" tmpfs "plain: / is a tmpfs"
 is "$(val plain-ram hostname) $(val plain-ram disk_mounts)" "mbr-plain 0" "plain: the files are there, nothing of the disk mounted"
+is "$(val plain-ram detach_rc) $(val plain-ram sda_after)" "0 gone" "plain: img-ramify-detach released the disk (/sys/block/sda is gone)"
+grep -aq 'sda: released; detach it on the host now' plain-ram.log; ok $? "plain: the helper says so"
+is "$(val lvm-ram sda_after)" present "LVM: without the helper the disk stays visible"
 
 # ---- without --default the original entry still boots from the disk -------------------
 cp --sparse=always "$dir/mbr-plain.img" orig.img

@@ -89,5 +89,10 @@ is "$(sha256sum m.qcow2 | cut -d' ' -f1)" "$sum" "--memory 512M: image untouched
 "$RAMIFY" --memory 512M --force m.qcow2 > /dev/null 2> m.err; ok $? "--memory 512M --force: done"
 grep -q 'warning: .*below the' m.err; ok $? "--memory 512M --force: with a warning"
 "$RAMIFY" --memory 8G m.qcow2 > /dev/null 2>&1; is $? 3 "--memory 8G: fits (and nothing left to do)"
+"$RAMIFY" --dry-run --detach-helper --vm web1 m.qcow2 > d.out 2>&1; ok $? "--detach-helper (dry run)"
+grep -q '^\[detach-helper\] add /usr/local/sbin/img-ramify-detach' d.out; ok $? "--detach-helper: installs img-ramify-detach"
+grep -q '^detach_proxmox: qm set web1 --delete scsi0' d.out && grep -q '^detach_libvirt: virsh detach-disk web1 sda --live --config' d.out \
+    && grep -q '^detach_deckhouse: kubectl .*virtualmachineblockdeviceattachment' d.out
+ok $? "host-side detach steps for Proxmox, libvirt and Deckhouse"
 "$RAMIFY" --copy /nonexistent m.qcow2 > /dev/null 2> c.err; is "$?:$(wc -l < c.err)" "1:1" "--copy of a filesystem the guest does not mount: one error line"
 done_testing
