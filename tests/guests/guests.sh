@@ -6,7 +6,8 @@
 #   DIR defaults to $IMG_TOOLS_CACHE/guests-<key> (IMG_TOOLS_CACHE defaults
 #   to /var/cache/img-tools), where <key> hashes the guest scripts and the
 #   Debian tree's path: change a script and the next run builds a new set.
-# In DIR, for each NAME (mbr-plain mbr-lvm gpt-lvm mbr-plain-hvm mbr-lvm-hvm):
+# In DIR, for each NAME (mbr-plain mbr-lvm gpt-lvm mbr-plain-hvm mbr-lvm-hvm
+#   mbr-plain-dracut mbr-lvm-dracut):
 #   NAME.img  NAME.img.facts  NAME.qcow2  NAME.qcow2.facts (a copy)
 # and .complete once the whole set is there.  Needs root.
 #
@@ -23,8 +24,8 @@ cache=${IMG_TOOLS_CACHE:-/var/cache/img-tools}
 [ $# -le 1 ] || die "usage: guests.sh [DIR]"
 [ "$(id -u)" = 0 ] || die "needs root (debootstrap, loop devices, mounts)"
 
-# NAME is the layout, with -hvm for mkguest.sh --hvm.
-guests=(mbr-plain mbr-lvm gpt-lvm mbr-plain-hvm mbr-lvm-hvm)
+# NAME is the layout, with -hvm for mkguest.sh --hvm, -dracut for --dracut.
+guests=(mbr-plain mbr-lvm gpt-lvm mbr-plain-hvm mbr-lvm-hvm mbr-plain-dracut mbr-lvm-dracut)
 
 # One lock for everything, taken before the tree is asked for: debian-tree.sh
 # has no lock of its own, and two debootstraps into one place would wreck it.
@@ -61,6 +62,7 @@ trap 'rm -f "$dir"/.*.tmp.*' EXIT
 for name in "${guests[@]}"; do
     case $name in
         *-hvm) args=(--hvm "${name%-hvm}") ;;
+        *-dracut) args=(--dracut "${name%-dracut}") ;;
         *) args=("$name") ;;
     esac
     if [ -f "$dir/$name.qcow2" ]; then

@@ -2,10 +2,12 @@
 # Build one bootable Debian 12 test guest disk image (3 GiB, sparse raw) from
 # the cached tree that debian-tree.sh makes.
 #
-# Usage: mkguest.sh [--hvm] [--tree DIR] LAYOUT OUTPUT.img
+# Usage: mkguest.sh [--hvm] [--dracut] [--tree DIR] LAYOUT OUTPUT.img
 #   LAYOUT  mbr-plain | mbr-lvm | gpt-lvm
 #   --hvm   add HVM-era traits (/dev/sdX names, 70-persistent-net.rules,
 #           /lib/tls) for the conversion tool to find and fix
+#   --dracut  replace initramfs-tools by Debian's dracut (the .debs are
+#           fetched on the host) and build the initrd with it
 #   --tree  use this Debian tree (default: IMG_TOOLS_GUEST_TREE, else
 #           whatever debian-tree.sh prints)
 # Writes OUTPUT.img and OUTPUT.img.facts (shell-sourceable KEY=VALUE lines
@@ -21,14 +23,16 @@ set -euo pipefail
 
 prog=mkguest.sh
 die() { echo "$prog: $*" >&2; exit 1; }
-usage() { sed -n '4,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2; }
+usage() { sed -n '4,14s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2; }
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 hvm=0
+dracut=0
 tree=${IMG_TOOLS_GUEST_TREE:-}
 while [ $# -gt 0 ]; do
     case $1 in
         --hvm) hvm=1; shift ;;
+        --dracut) dracut=1; shift ;;
         --tree) [ $# -ge 2 ] || usage; tree=$2; shift 2 ;;
         -h|--help) usage ;;
         --) shift; break ;;
@@ -48,7 +52,8 @@ esac
 [ -f "$tree/.img-tools-complete" ] || die "$tree is not a complete Debian tree"
 
 name=$layout
-if [ "$hvm" = 1 ]; then name=$layout-hvm; fi
+if [ "$hvm" = 1 ]; then name=$name-hvm; fi
+if [ "$dracut" = 1 ]; then name=$name-dracut; fi
 case $layout in *-lvm) lvm=1 ;; *) lvm=0 ;; esac
 
 MiB=$((1024 * 1024))
@@ -430,7 +435,27 @@ mount -t proc proc "$mnt/proc"
 mount -t sysfs sysfs "$mnt/sys"
 in_guest() { chroot "$mnt" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C "$@"; }
 
-if [ $lvm = 1 ]; then
+if [ "$dracut" = 1 ]; then
+    # Debian's dracut in place of initramfs-tools, as an admin would switch:
+    # the packages come from the host's apt (the guest tree has no lists),
+    # and the initrd is dracut's generic one (no host-only guessing inside
+    # a chroot), systemd in it as dracut chooses by default.
+    mkdir "$mnt/tmp/debs"
+    (cd "$mnt/tmp/debs" && apt-get download -q dracut dracut-core kpartx >/dev/null 2>"$work/apt.err") \
+        || { cat "$work/apt.err" >&2; die "apt-get download dracut failed"; }
+    in_guest dpkg --purge --force-depends initramfs-tools initramfs-tools-core >/dev/null
+    in_guest sh -c 'dpkg -i /tmp/debs/*.deb' >"$work/dpkg.log" 2>&1 \
+        || { tail -20 "$work/dpkg.log" >&2; die "dpkg -i dracut failed"; }
+    rm -rf "$mnt/tmp/debs"
+    rm -f "$mnt/boot/initrd.img-$kver"
+    in_guest dracut -q -f --no-hostonly --no-hostonly-cmdline "/boot/initrd.img-$kver" "$kver" \
+        >"$work/dracut.log" 2>&1 || { tail -20 "$work/dracut.log" >&2; die "dracut failed"; }
+    in_guest lsinitrd "/boot/initrd.img-$kver" >"$work/lsinitrd" 2>/dev/null || true
+    if [ $lvm = 1 ]; then
+        grep -E ' (usr/)?s?bin/lvm$' "$work/lsinitrd" >/dev/null || die "dracut's initrd has no lvm"
+    fi
+    fact INITRAMFS dracut
+elif [ $lvm = 1 ]; then
     # The initramfs must bring up the LVM root: Debian's lvm2 hook copies lvm
     # and its udev rules in, which activate the VG at boot.  bookworm's hook
     # is unconditional, so the tree's initrd normally has it already and the
@@ -444,6 +469,7 @@ if [ $lvm = 1 ]; then
         has_lvm || die "initramfs has no lvm: the LVM root would not boot"
     fi
 fi
+[ "$dracut" = 1 ] || fact INITRAMFS initramfs-tools
 in_guest grub-install --target=i386-pc "$disk" 2>&1 | sed "s/^/$prog: grub-install: /" >&2
 in_guest update-grub 2>&1 | sed "s/^/$prog: update-grub: /" >&2
 # Without udev there is no /dev/disk/by-uuid, so 10_linux wrote the loop
