@@ -58,7 +58,7 @@ case $layout in *-lvm) lvm=1 ;; *) lvm=0 ;; esac
 
 MiB=$((1024 * 1024))
 img_size=$((3 * 1024 * MiB))
-boot_size=$((256 * MiB))
+boot_size=$((512 * MiB))
 root_lv_size=$((2048 * MiB))
 swap_lv_size=$((128 * MiB))
 vg=guestvg
