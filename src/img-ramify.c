@@ -6,8 +6,12 @@
  * boots normally.
  *
  * Edits (edits.h: dry run with diffs, undo record, rollback, idempotent):
- *   ramboot-initrd   INITRD.ramboot next to the kernel's initrd
- *   grub-entry       the RAM entry in the live grub.cfg and in 40_custom
+ *   ramboot-initrd   INITRD.ramboot next to the kernel's initrd: for
+ *                    initramfs-tools a boot=ramboot script, for dracut a
+ *                    pre-pivot hook run with rd.ramboot
+ *   grub-entry       the RAM entry: GRUB 2 (live grub.cfg and 40_custom),
+ *                    BLS (an entry file), GRUB legacy (a title block)
+ *   detach-helper    img-ramify-detach in the guest (--detach-helper)
  */
 #include <config.h>
 
@@ -48,6 +52,9 @@ struct ram {
   const char *image;
   char *kver, *vmlinuz, *initrd, *ram_initrd;
   char *entry_kernel, *entry_initrd, *ram_entry_initrd, *boot_uuid, *args, *title;
+  char *legacy_root;            /* GRUB legacy "root (hdN,M)" of the base entry */
+  bool dracut;                  /* else initramfs-tools */
+  const char *boot_arg;         /* what selects our boot logic */
   struct sb conf, fstab, lvmlocal;
   char **copy;                  /* mount points copied besides / */
   size_t n_copy;
@@ -391,7 +398,8 @@ edit_ramboot_initrd (struct img_plan *plan, void *data)
   struct img_cpio *cpio = NULL;
   char *script = NULL, *helper = NULL, *p;
   size_t script_len, helper_len;
-  const char *comp;
+  const char *comp, *hookdir = NULL;
+  uint32_t mode = 0600;
   uint64_t t = (uint64_t) time (NULL);
   int rc;
 
@@ -405,18 +413,37 @@ edit_ramboot_initrd (struct img_plan *plan, void *data)
       t = (uint64_t) st.mtime;
     else
       t = 0;
+    /* And its permissions: dracut's are 0600 (an initrd can hold keys). */
+    if (img_guest_stat (r->g, r->initrd, &st) == 0)
+      mode = st.mode & 0777;
   }
   p = xasprintf ("%s: %s", r->image, r->initrd);
   rc = img_initrd_parse (r->ctx, p, orig, orig_len, 4ull << 30, &ird);
   free (p);
   if (rc < 0)
     goto out;
-  if (!img_initrd_lookup (ird, "scripts/local") || !img_initrd_lookup (ird, "scripts/functions")) {
+  if (r->dracut) {
+    /* Where this dracut sources its hooks: /lib/dracut/hooks (lib a
+     * link to usr/lib in merged-/usr initrds), or the top-level hook
+     * directories of old dracut (RHEL 6). */
+    if (img_initrd_lookup (ird, "usr/lib/dracut/hooks/pre-pivot"))
+      hookdir = "usr/lib/dracut/hooks/pre-pivot";
+    else if (img_initrd_lookup (ird, "lib/dracut/hooks/pre-pivot"))
+      hookdir = "lib/dracut/hooks/pre-pivot";
+    else if (img_initrd_lookup (ird, "pre-pivot"))
+      hookdir = "pre-pivot";
+    else {
+      rc = img_ctx_set_error (r->ctx, -ENOTSUP, "%s: %s: a dracut initrd without a pre-pivot hook "
+                              "directory", r->image, r->initrd);
+      goto out;
+    }
+  } else if (!img_initrd_lookup (ird, "scripts/local") || !img_initrd_lookup (ird, "scripts/functions")) {
     rc = img_ctx_set_error (r->ctx, -ENOTSUP, "%s: %s is not an initramfs-tools initrd "
-                            "(dracut guests are not handled yet)", r->image, r->initrd);
+                            "(no scripts/local)", r->image, r->initrd);
     goto out;
   }
-  p = xasprintf ("%s/ramboot/initramfs-tools/ramboot", r->datadir);
+  p = r->dracut ? xasprintf ("%s/ramboot/dracut/90-img-ramify.sh", r->datadir)
+    : xasprintf ("%s/ramboot/initramfs-tools/ramboot", r->datadir);
   rc = host_read_file (r->ctx, p, 1u << 20, &script, &script_len);
   free (p);
   if (rc < 0)
@@ -425,7 +452,17 @@ edit_ramboot_initrd (struct img_plan *plan, void *data)
     goto out;
   if ((rc = img_cpio_new (r->ctx, &cpio)) < 0)
     goto out;
-  if ((rc = img_cpio_add (cpio, "scripts", S_IFDIR | 0755, 0, 0, t, 0, 0, NULL, 0)) < 0
+  if (r->dracut) {
+    p = xasprintf ("%s/90-img-ramify.sh", hookdir);
+    rc = img_cpio_add (cpio, p, S_IFREG | 0755, 0, 0, t, 0, 0, script, script_len);
+    free (p);
+    if (rc < 0
+        || (rc = img_cpio_add (cpio, "ramboot", S_IFDIR | 0755, 0, 0, t, 0, 0, NULL, 0)) < 0
+        || (rc = img_cpio_add (cpio, "ramboot/ramboot.conf", S_IFREG | 0644, 0, 0, t, 0, 0,
+                               r->conf.s, r->conf.len)) < 0
+        || (rc = img_cpio_add (cpio, "ramboot/fstab", S_IFREG | 0644, 0, 0, t, 0, 0, r->fstab.s, r->fstab.len)) < 0)
+      goto out;
+  } else if ((rc = img_cpio_add (cpio, "scripts", S_IFDIR | 0755, 0, 0, t, 0, 0, NULL, 0)) < 0
       || (rc = img_cpio_add (cpio, "scripts/ramboot", S_IFREG | 0644, 0, 0, t, 0, 0, script, script_len)) < 0
       || (rc = img_cpio_add (cpio, "conf", S_IFDIR | 0755, 0, 0, t, 0, 0, NULL, 0)) < 0
       || (rc = img_cpio_add (cpio, "conf/ramboot.conf", S_IFREG | 0644, 0, 0, t, 0, 0, r->conf.s, r->conf.len)) < 0
@@ -455,7 +492,7 @@ edit_ramboot_initrd (struct img_plan *plan, void *data)
   }
   if ((rc = img_initrd_append (r->ctx, orig, orig_len, layer, layer_len, comp, &out, &out_len)) < 0)
     goto out;
-  rc = img_plan_write_file (plan, r->ram_initrd, out, out_len, 0644);
+  rc = img_plan_write_file (plan, r->ram_initrd, out, out_len, mode);
  out:
   img_cpio_free (cpio);
   img_initrd_free (ird);
@@ -481,7 +518,7 @@ entry_block (struct ram *r)
   if (r->boot_uuid)
     sb_addf (&b, "\tsearch --no-floppy --fs-uuid --set=root %s\n", r->boot_uuid);
   sb_addf (&b, "\techo\t'Loading Linux %s with its root in RAM ...'\n", r->kver);
-  sb_addf (&b, "\tlinux\t%s %s boot=ramboot\n", r->entry_kernel, r->args);
+  sb_addf (&b, "\tlinux\t%s %s %s\n", r->entry_kernel, r->args, r->boot_arg);
   sb_addf (&b, "\tinitrd\t%s\n", r->ram_entry_initrd);
   sb_adds (&b, "}\n");
   sb_addf (&b, "%s\n", MARK_END);
@@ -562,21 +599,226 @@ edit_file_block (struct ram *r, const char *path, bool set_default, bool create,
   return rc;
 }
 
+/* GRUB legacy (grub.conf, menu.lst): a title block at the end, outside
+ * Debian's AUTOMAGIC list, with the base entry's root (legacy GRUB has no
+ * search by UUID); --default points "default" at it. */
+static int
+edit_legacy (struct ram *r, const char *path)
+{
+  char *real = NULL, *text = NULL;
+  size_t len, ntitles = 0;
+  struct sb blk = { 0 }, b = { 0 };
+  const char *p;
+  bool in_block = false, have_default = false;
+  int rc;
+
+  if (img_guest_realpath (r->g, path, true, &real) < 0)
+    real = xstrdup (path);
+  if ((rc = img_plan_read_file (r->plan, real, 16u << 20, (void **) &text, &len)) < 0) {
+    free (real);
+    return rc;
+  }
+  sb_addf (&blk, "# %s\ntitle %s\n", MARK_BEGIN, r->title);
+  if (r->legacy_root)
+    sb_addf (&blk, "\troot %s\n", r->legacy_root);
+  sb_addf (&blk, "\tkernel %s %s %s\n\tinitrd %s\n# %s\n", r->entry_kernel, r->args, r->boot_arg,
+           r->ram_entry_initrd, MARK_END);
+  /* Everything but an earlier block of ours; titles counted for "default". */
+  for (p = text; p < text + len;) {
+    const char *nl = memchr (p, '\n', (size_t) (text + len - p));
+    size_t l = nl ? (size_t) (nl - p + 1) : (size_t) (text + len - p);
+    const char *q = p;
+    while (q < p + l && (*q == ' ' || *q == '\t'))
+      q++;
+    if (strncmp (q, "# " MARK_BEGIN, strlen (MARK_BEGIN) + 2) == 0)
+      in_block = true;
+    if (in_block) {
+      if (strncmp (q, "# " MARK_END, strlen (MARK_END) + 2) == 0)
+        in_block = false;
+    } else if (r->o->make_default && strncmp (q, "default", 7) == 0
+               && (q[7] == '=' || q[7] == ' ' || q[7] == '\t')) {
+      have_default = true;
+      sb_adds (&b, "@DEFAULT@\n");
+    } else {
+      if (strncmp (q, "title", 5) == 0 && (q[5] == ' ' || q[5] == '\t' || q[5] == '='))
+        ntitles++;
+      sb_add (&b, p, l);
+      if (!nl)
+        sb_adds (&b, "\n");
+    }
+    p += l;
+  }
+  sb_adds (&b, blk.s);
+  if (r->o->make_default) {
+    /* Our entry is the last title: its index is the number before it. */
+    struct sb d = { 0 };
+    char *at;
+    if (!have_default)
+      sb_addf (&d, "default=%zu\n", ntitles);
+    at = b.s ? strstr (b.s, "@DEFAULT@\n") : NULL;
+    if (at) {
+      sb_add (&d, b.s, (size_t) (at - b.s));
+      sb_addf (&d, "default=%zu\n", ntitles);
+      sb_adds (&d, at + 10);
+    } else
+      sb_adds (&d, b.s ? b.s : "");
+    sb_free (&b);
+    b = d;
+  }
+  if (b.oom || blk.oom)
+    rc = -ENOMEM;
+  else if (b.len != len || memcmp (b.s, text, len) != 0) {
+    struct img_stat st;
+    uint32_t mode = img_guest_stat (r->g, real, &st) == 0 ? (st.mode & 0777) : 0600;
+    rc = img_plan_write_file (r->plan, real, b.s, b.len, mode);
+  }
+  sb_free (&b);
+  sb_free (&blk);
+  free (text);
+  free (real);
+  return rc;
+}
+
+/* Sets KEY=VALUE in a GRUB environment block (1024 bytes, '#'-padded),
+ * creating it if need be. */
+static int
+set_grubenv (struct ram *r, const char *path, const char *key, const char *value)
+{
+  char *old = NULL;
+  size_t len = 0, klen = strlen (key);
+  struct sb b = { 0 };
+  const char *p;
+  int rc = 0;
+
+  if (img_plan_exists (r->plan, path)
+      && (rc = img_plan_read_file (r->plan, path, 1u << 20, (void **) &old, &len)) < 0)
+    return rc;
+  sb_adds (&b, "# GRUB Environment Block\n");
+  for (p = old; p && p < old + len;) {
+    const char *nl = memchr (p, '\n', (size_t) (old + len - p));
+    size_t l = nl ? (size_t) (nl - p) : (size_t) (old + len - p);
+    if (l && *p != '#' && !(l > klen && strncmp (p, key, klen) == 0 && p[klen] == '=')) {
+      sb_add (&b, p, l);
+      sb_adds (&b, "\n");
+    }
+    p += l + (nl != NULL);
+  }
+  sb_addf (&b, "%s=%s\n", key, value);
+  if (b.oom) {
+    rc = -ENOMEM;
+    goto out;
+  }
+  if (b.len > 1024) {
+    rc = img_ctx_set_error (r->ctx, -EFBIG, "%s: %s: the GRUB environment block is full", r->image, path);
+    goto out;
+  }
+  while (b.len < 1024)
+    sb_adds (&b, "#");
+  if (old == NULL || len != b.len || memcmp (old, b.s, len) != 0)
+    rc = img_plan_write_file (r->plan, path, b.s, b.len, 0644);
+ out:
+  sb_free (&b);
+  free (old);
+  return rc;
+}
+
+/* BLS: an entry file of our own beside the others, which GRUB's blscfg
+ * (and the distribution's kernel-install) leave alone; --default sets
+ * saved_entry in the grubenv next to grub.cfg. */
+static int
+edit_bls (struct ram *r, const char *entry_path)
+{
+  char *dir = xstrdup (entry_path), *path, *slash = strrchr (dir, '/');
+  struct sb b = { 0 };
+  int rc = 0;
+
+  if (slash)
+    *slash = '\0';
+  path = xasprintf ("%s/%s.conf", dir, ENTRY_ID);
+  sb_adds (&b, "# img-ramify RAM boot entry: the root is copied into RAM at boot\n");
+  sb_addf (&b, "title %s\nversion %s\nlinux %s\ninitrd %s\noptions %s %s\ngrub_class kernel\n",
+           r->title, r->kver, r->entry_kernel, r->ram_entry_initrd, r->args, r->boot_arg);
+  if (b.oom)
+    rc = -ENOMEM;
+  else {
+    void *old = NULL;
+    size_t len = 0;
+    if (img_plan_exists (r->plan, path))
+      rc = img_plan_read_file (r->plan, path, 1u << 20, &old, &len);
+    if (rc == 0 && (old == NULL || len != b.len || memcmp (old, b.s, len) != 0))
+      rc = img_plan_write_file (r->plan, path, b.s, b.len, 0644);
+    free (old);
+  }
+  sb_free (&b);
+  free (path);
+  free (dir);
+  if (rc == 0 && r->o->make_default) {
+    size_t i;
+    for (i = 0; i < r->insp->n_bootcfgs && rc == 0; i++)
+      if (r->insp->bootcfgs[i].kind == IMG_BOOT_GRUB2) {
+        char *env = xstrdup (r->insp->bootcfgs[i].path);
+        char *sl = strrchr (env, '/'), *envpath;
+        if (sl)
+          *sl = '\0';
+        envpath = xasprintf ("%s/grubenv", env);
+        rc = set_grubenv (r, envpath, "saved_entry", ENTRY_ID);
+        free (envpath);
+        free (env);
+      }
+  }
+  return rc;
+}
+
 static int
 edit_grub_entry (struct img_plan *plan, void *data)
 {
   struct ram *r = data;
   size_t i, n = 0;
   int rc = 0;
+  const char *bls = NULL;
 
+  for (i = 0; i < r->insp->n_bootcfgs; i++)
+    if (r->insp->bootcfgs[i].kind == IMG_BOOT_BLS && bls == NULL
+        && r->insp->bootcfgs[i].n_entries)
+      bls = r->insp->bootcfgs[i].path;
+  if (bls) {
+    /* grub.cfg only runs blscfg: the entry is a BLS file. */
+    rc = edit_bls (r, bls);
+    return rc;
+  }
   for (i = 0; i < r->insp->n_bootcfgs && rc == 0; i++)
     if (r->insp->bootcfgs[i].kind == IMG_BOOT_GRUB2) {
       rc = edit_file_block (r, r->insp->bootcfgs[i].path, r->o->make_default, false, 0644);
       n++;
     }
-  if (rc == 0 && n == 0)
-    return img_ctx_set_error (r->ctx, -ENOTSUP, "%s: no GRUB 2 configuration (GRUB legacy, BLS and "
-                              "extlinux guests are not handled yet)", r->image);
+  if (n == 0) {
+    /* GRUB legacy; menu.lst and grub.conf are often one file. */
+    char **done = NULL;
+    size_t nd = 0, k;
+    for (i = 0; i < r->insp->n_bootcfgs && rc == 0; i++)
+      if (r->insp->bootcfgs[i].kind == IMG_BOOT_GRUB_LEGACY) {
+        char *real = NULL;
+        bool seen = false;
+        if (img_guest_realpath (r->g, r->insp->bootcfgs[i].path, true, &real) < 0)
+          real = xstrdup (r->insp->bootcfgs[i].path);
+        for (k = 0; k < nd; k++)
+          seen |= strcmp (done[k], real) == 0;
+        if (!seen) {
+          rc = edit_legacy (r, real);
+          done = realloc (done, (nd + 1) * sizeof *done);
+          done[nd++] = real;
+          n++;
+        } else
+          free (real);
+      }
+    for (k = 0; k < nd; k++)
+      free (done[k]);
+    free (done);
+    if (rc == 0 && n == 0)
+      return img_ctx_set_error (r->ctx, -ENOTSUP, "%s: no GRUB configuration (GRUB 2, BLS or GRUB "
+                                "legacy; extlinux guests are not handled)", r->image);
+    return rc;
+  }
   if (rc == 0 && img_plan_exists (plan, "/etc/grub.d"))
     rc = edit_file_block (r, "/etc/grub.d/40_custom", false, true, 0755);
   if (rc == 0 && r->o->make_default && img_plan_exists (plan, "/etc/default/grub")) {
@@ -660,10 +902,13 @@ prepare (struct ram *r)
   r->vmlinuz = xstrdup (k->vmlinuz);
   r->initrd = xstrdup (k->initrd);
   r->ram_initrd = xasprintf ("%s.ramboot", k->initrd);
-  if (strcmp (r->insp->initramfs ? r->insp->initramfs : "", "initramfs-tools") != 0)
+  if (r->insp->initramfs && strcmp (r->insp->initramfs, "dracut") == 0)
+    r->dracut = true;
+  else if (!r->insp->initramfs || strcmp (r->insp->initramfs, "initramfs-tools") != 0)
     return img_ctx_set_error (r->ctx, -ENOTSUP, "%s: the guest builds its initrds with %s; "
-                              "only initramfs-tools guests are handled yet", r->image,
+                              "img-ramify knows initramfs-tools and dracut", r->image,
                               r->insp->initramfs ? r->insp->initramfs : "unknown tooling");
+  r->boot_arg = r->dracut ? "rd.ramboot" : "boot=ramboot";
 
   /* The boot entry to copy: the first non-recovery one for this kernel. */
   for (i = 0; i < r->insp->n_bootcfgs && base == NULL; i++)
@@ -672,7 +917,8 @@ prepare (struct ram *r)
       const char *vb = strrchr (r->vmlinuz, '/') + 1;
       if (e->kernel && strcmp (entry_file (e), vb) == 0 && e->args
           && !(e->id && strcmp (e->id, ENTRY_ID) == 0)
-          && !strstr (e->args, "boot=ramboot") && !strstr (e->args, "single")
+          && !strstr (e->args, "boot=ramboot") && !strstr (e->args, "rd.ramboot")
+          && !strstr (e->args, "single") && e->kind != IMG_BOOT_EXTLINUX
           && !(e->title && strstr (e->title, "recovery")))
         base = e;
     }
@@ -685,6 +931,8 @@ prepare (struct ram *r)
     r->entry_kernel = xstrdup (base->kernel);
     r->entry_initrd = base->initrd ? xstrdup (base->initrd) : NULL;
     (void) kslash;
+    if (base->kind == IMG_BOOT_GRUB_LEGACY && base->root)
+      r->legacy_root = xstrdup (base->root);
   }
   if (r->entry_initrd == NULL)
     return img_ctx_set_error (r->ctx, -ENOENT, "%s: the boot entry for %s has no initrd", r->image, r->kver);
@@ -911,6 +1159,7 @@ main (int argc, char **argv)
   free (r.boot_uuid);
   free (r.args);
   free (r.title);
+  free (r.legacy_root);
   sb_free (&r.conf);
   sb_free (&r.fstab);
   sb_free (&r.lvmlocal);
