@@ -12,6 +12,8 @@
  *   grub-entry       the RAM entry: GRUB 2 (live grub.cfg and 40_custom),
  *                    BLS (an entry file), GRUB legacy (a title block)
  *   detach-helper    img-ramify-detach in the guest (--detach-helper)
+ *   root-archive     --archive: the tree as /boot/ramboot-root.tar.zst,
+ *                    unpacked at boot instead of copied file by file
  */
 #include <config.h>
 
@@ -23,11 +25,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "edits.h"
+#include "rootarchive.h"
 #include "toolutil.h"
 
 #define PROG "img-ramify"
@@ -40,6 +44,7 @@
 struct opts {
   bool dry_run, json, no_undo, force, make_default, detach_helper;
   const char *undo, *kernel, *copy, *memory, *vm;
+  const char *archive;          /* "zstd", "gzip" or NULL */
   uint64_t headroom, margin;
 };
 
@@ -55,6 +60,7 @@ struct ram {
   char *legacy_root;            /* GRUB legacy "root (hdN,M)" of the base entry */
   bool dracut;                  /* else initramfs-tools */
   const char *boot_arg;         /* what selects our boot logic */
+  char *archive_path;           /* --archive: where it goes in the guest */
   struct sb conf, fstab, lvmlocal;
   char **copy;                  /* mount points copied besides / */
   size_t n_copy;
@@ -372,6 +378,7 @@ ram_conf (struct ram *r)
   sb_adds (&r->conf, "\"\n");
   sb_addf (&r->conf, "RAMBOOT_HEADROOM_KB=%" PRIu64 "\nRAMBOOT_MARGIN_KB=%" PRIu64 "\n",
            r->o->headroom / 1024, r->o->margin / 1024);
+  sb_addf (&r->conf, "RAMBOOT_ARCHIVE=\"%s\"\n", r->archive_path ? r->archive_path : "");
   /* Volume groups to deactivate once the disk is let go: the root's. */
   sb_adds (&r->conf, "RAMBOOT_VGS=\"");
   if (lvm && root && root->device && strchr (root->device, '/') && !strchr (root->device, ':')) {
@@ -869,6 +876,78 @@ edit_detach_helper (struct img_plan *plan, void *data)
   return rc;
 }
 
+/* ---- edit: root-archive ------------------------------------------------------ */
+
+#define ARCHIVE_BASE "ramboot-root.tar"
+
+static int
+archive_filter (const char *path, const struct img_stat *st, uint64_t *key, void *data)
+{
+  struct ram *r = data;
+  const struct img_guest_mount *m = mount_of (r->g, path);
+
+  if (m == NULL || (r->archive_path && strcmp (path, r->archive_path) == 0))
+    return 0;
+  if (!copied (r, m->mountpoint))
+    /* Another filesystem, not copied: its mount point only. */
+    return strcmp (path, m->mountpoint) == 0;
+  *key = ((uint64_t) (m - img_guest_mount (r->g, 0)) << 56) ^ st->ino;
+  return 1;
+}
+
+static int
+edit_root_archive (struct img_plan *plan, void *data)
+{
+  struct ram *r = data;
+  struct root_archive_info info = { 0 };
+  const char *tmpdir = getenv ("TMPDIR");
+  char *tmpl, *where;
+  void *map = MAP_FAILED;
+  int fd, rc;
+
+  if (r->archive_path == NULL) {
+    /* Copy mode: an archive of an earlier --archive run is stale. */
+    static const char *const old[] = { "/boot/" ARCHIVE_BASE ".zst", "/boot/" ARCHIVE_BASE ".gz",
+                                       "/" ARCHIVE_BASE ".zst", "/" ARCHIVE_BASE ".gz" };
+    size_t i;
+    for (i = 0, rc = 0; i < sizeof old / sizeof old[0] && rc == 0; i++)
+      if (img_plan_exists (plan, old[i]))
+        rc = img_plan_remove (plan, old[i]);
+    return rc;
+  }
+  tmpl = xasprintf ("%s/img-ramify.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+  fd = mkstemp (tmpl);
+  if (fd < 0) {
+    rc = img_ctx_set_error (r->ctx, -errno, "%s: archive: a temporary file in %s: %s", r->image,
+                            tmpdir && *tmpdir ? tmpdir : "/tmp", strerror (errno));
+    free (tmpl);
+    return rc;
+  }
+  unlink (tmpl);
+  free (tmpl);
+  where = xasprintf ("%s: %s", r->image, r->archive_path);
+  rc = root_archive_write (r->ctx, r->g, where, r->o->archive, archive_filter, r, fd, &info);
+  free (where);
+  if (rc == 0 && info.archive_bytes) {
+    map = mmap (NULL, info.archive_bytes, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED)
+      rc = img_ctx_set_error (r->ctx, -errno, "%s: archive: mmap: %s", r->image, strerror (errno));
+  }
+  /* Mode 0600: it holds /etc/shadow and every other secret of the root. */
+  if (rc == 0)
+    rc = img_plan_write_file (plan, r->archive_path, map, info.archive_bytes, 0600);
+  if (rc == 0) {
+    img_plan_fact (plan, "archive", "%s", r->archive_path);
+    img_plan_fact (plan, "archive_bytes", "%" PRIu64, info.archive_bytes);
+    img_plan_fact (plan, "archive_members", "%" PRIu64, info.members);
+    img_plan_fact (plan, "archive_tmpfs_bytes", "%" PRIu64, info.tmpfs_bytes);
+  }
+  if (map != MAP_FAILED)
+    munmap (map, info.archive_bytes);
+  close (fd);
+  return rc;
+}
+
 /* ---- preparing ------------------------------------------------------------ */
 
 static const char *
@@ -948,6 +1027,12 @@ prepare (struct ram *r)
     sb_addf (&t, ", root in RAM, Linux %s", r->kver);
     r->title = t.s;
   }
+  if (r->o->archive) {
+    struct img_stat st;
+    bool boot = img_guest_stat (r->g, "/boot", &st) == 0 && S_ISDIR (st.mode);
+    r->archive_path = xasprintf ("%s/" ARCHIVE_BASE ".%s", boot ? "/boot" : "",
+                                 strcmp (r->o->archive, "gzip") == 0 ? "gz" : "zst");
+  }
   if ((rc = choose_copy (r)) < 0 || (rc = measure (r)) < 0
       || (rc = ram_fstab (r)) < 0 || (rc = ram_conf (r)) < 0)
     return rc;
@@ -960,6 +1045,7 @@ static const struct img_edit edits[] = {
   { "ramboot-initrd", "an initrd that boots with the root in RAM, beside the kernel's", edit_ramboot_initrd },
   { "grub-entry", "a GRUB entry for the RAM boot, kept by update-grub", edit_grub_entry },
   { "detach-helper", "img-ramify-detach in the guest, to release the disk after a RAM boot", edit_detach_helper },
+  { "root-archive", "the root as one archive in /boot, unpacked at boot (--archive)", edit_root_archive },
 };
 
 static void
@@ -983,6 +1069,7 @@ usage (FILE *fp)
            "      --default        make the RAM entry GRUB's default\n"
            "      --detach-helper  install /usr/local/sbin/img-ramify-detach in the guest\n"
            "      --vm NAME        the VM's name in the host-side detach steps\n"
+           "      --archive[=zstd|gzip]  keep the root as one archive in /boot, unpacked at boot\n"
            "  -h, --help\n\n"
            "Exit status: 0 changed, 3 nothing to do, 1 error (image unchanged),\n"
            "4 error and the image could not be restored, 2 usage.\n");
@@ -992,7 +1079,7 @@ int
 main (int argc, char **argv)
 {
   enum { O_JSON = 256, O_UNDO, O_NO_UNDO, O_ROLLBACK, O_FORCE, O_KERNEL, O_COPY, O_MEMORY,
-         O_HEADROOM, O_MARGIN, O_DEFAULT, O_DETACH, O_VM };
+         O_HEADROOM, O_MARGIN, O_DEFAULT, O_DETACH, O_VM, O_ARCHIVE };
   static const struct option lopts[] = {
     { "dry-run", no_argument, NULL, 'n' }, { "json", no_argument, NULL, O_JSON },
     { "undo", required_argument, NULL, O_UNDO }, { "no-undo", no_argument, NULL, O_NO_UNDO },
@@ -1001,6 +1088,7 @@ main (int argc, char **argv)
     { "memory", required_argument, NULL, O_MEMORY }, { "headroom", required_argument, NULL, O_HEADROOM },
     { "margin", required_argument, NULL, O_MARGIN }, { "default", no_argument, NULL, O_DEFAULT },
     { "detach-helper", no_argument, NULL, O_DETACH }, { "vm", required_argument, NULL, O_VM },
+    { "archive", optional_argument, NULL, O_ARCHIVE },
     { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
   };
   struct opts o = { .headroom = 256 * MiB, .margin = 256 * MiB };
@@ -1026,6 +1114,13 @@ main (int argc, char **argv)
     case O_DEFAULT: o.make_default = true; break;
     case O_DETACH: o.detach_helper = true; break;
     case O_VM: o.vm = optarg; break;
+    case O_ARCHIVE:
+      if (optarg && strcmp (optarg, "zstd") != 0 && strcmp (optarg, "gzip") != 0) {
+        fprintf (stderr, PROG ": --archive=%s: zstd or gzip\n", optarg);
+        return IMG_EXIT_USAGE;
+      }
+      o.archive = optarg ? optarg : "zstd";
+      break;
     case O_MEMORY: case O_HEADROOM: case O_MARGIN: {
       uint64_t v;
       if (parse_size (optarg, true, &v) < 0) {
@@ -1160,6 +1255,7 @@ main (int argc, char **argv)
   free (r.args);
   free (r.title);
   free (r.legacy_root);
+  free (r.archive_path);
   sb_free (&r.conf);
   sb_free (&r.fstab);
   sb_free (&r.lvmlocal);

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "fs-private.h"
@@ -714,7 +715,57 @@ dir_close (struct img_fs *fs)
   return r;
 }
 
+/* Regular files and directories only: there is no *at() for xattrs, and
+ * opening a device node to ask could have effects. */
+static int
+dir_xattrs (struct img_fs *fs, const struct img_fs_path *p, img_xattr_fn fn,
+            void *data)
+{
+  struct dir_fs *d = (struct dir_fs *) fs;
+  struct stat s;
+  char *names = NULL, *val = NULL, *n;
+  ssize_t nl, vl;
+  int fd, pfd, r;
+
+  r = stat_path (d, p, &s);
+  if (r < 0 || !(S_ISREG (s.st_mode) || S_ISDIR (s.st_mode)))
+    return r;
+  if (p->n == 0)
+    fd = dup (d->rootfd);
+  else {
+    r = get_parent (d, p, &pfd);
+    if (r < 0)
+      return r;
+    fd = openat (pfd, last_name (p), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    put_parent (d, pfd);
+  }
+  if (fd == -1)
+    return dir_errno (d, p->path, -errno);
+  nl = flistxattr (fd, NULL, 0);
+  if (nl > 0 && (names = malloc (nl)) != NULL)
+    nl = flistxattr (fd, names, nl);
+  for (n = names; r == 0 && names && nl > 0 && n < names + nl; n += strlen (n) + 1) {
+    vl = fgetxattr (fd, n, NULL, 0);
+    if (vl < 0)
+      continue;
+    free (val);
+    val = malloc (vl + 1);
+    if (val == NULL) {
+      r = dir_errno (d, p->path, -ENOMEM);
+      break;
+    }
+    vl = fgetxattr (fd, n, val, vl);
+    if (vl >= 0)
+      r = fn (n, val, (size_t) vl, data);
+  }
+  free (val);
+  free (names);
+  close (fd);
+  return r;
+}
+
 static const struct img_fs_ops dir_ops = {
+  .xattrs = dir_xattrs,
   .close = dir_close,
   .sync = dir_sync,
   .lstat = dir_lstat,

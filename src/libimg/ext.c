@@ -2250,7 +2250,53 @@ ext_close (struct img_fs *fs)
   return r;
 }
 
+/* Extended attributes through libext2fs, which turns POSIX ACLs back into
+ * the kernel's xattr format. */
+struct ext_xattr_walk {
+  img_xattr_fn fn;
+  void *data;
+  int rc;
+};
+
+static int
+ext_xattr_one (char *name, char *value, size_t len, void *data)
+{
+  struct ext_xattr_walk *w = data;
+
+  w->rc = w->fn (name, value, len, w->data);
+  return w->rc ? XATTR_ABORT : 0;
+}
+
+static int
+ext_xattrs (struct img_fs *fs, const struct img_fs_path *p, img_xattr_fn fn,
+            void *data)
+{
+  struct ext_fs *e = (struct ext_fs *) fs;
+  struct ext_xattr_walk w = { fn, data, 0 };
+  struct ext2_xattr_handle *h = NULL;
+  ext2_ino_t dir, ino;
+  errcode_t err;
+  int r;
+
+  io_reset (e);
+  r = resolve (e, p, false, &dir, &ino);
+  if (r < 0)
+    return r;
+  err = ext2fs_xattrs_open (e->fs, ino, &h);
+  if (err == 0)
+    err = ext2fs_xattrs_read (h);
+  if (err == 0)
+    err = ext2fs_xattrs_iterate (h, ext_xattr_one, &w);
+  if (h)
+    ext2fs_xattrs_close (&h);
+  if (err)
+    return img_err (e->base.ctx, -EIO, "%s: %s: %s: extended attributes: %s",
+                    e->base.name, e->base.type, p->path, error_message (err));
+  return w.rc;
+}
+
 static const struct img_fs_ops ext_ops = {
+  .xattrs = ext_xattrs,
   .close = ext_close,
   .sync = ext_sync,
   .lstat = ext_lstat,

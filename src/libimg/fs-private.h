@@ -70,6 +70,8 @@ struct img_fs_ops {
   int (*utimes) (struct img_fs *fs, const struct img_fs_path *p,
                  int64_t atime, uint32_t atime_ns, int64_t mtime,
                  uint32_t mtime_ns);
+  int (*xattrs) (struct img_fs *fs, const struct img_fs_path *p,
+                 img_xattr_fn fn, void *data);
 };
 
 /* The part every backend shares; backends embed it first. */

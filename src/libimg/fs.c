@@ -269,6 +269,20 @@ img_fs_pread (struct img_fs *fs, const char *path, void *buf, size_t len,
 }
 
 int
+img_fs_xattrs (struct img_fs *fs, const char *path, img_xattr_fn fn, void *data)
+{
+  struct img_fs_path p;
+  int r;
+
+  r = path_parse (fs, path, &p);
+  if (r < 0)
+    return r;
+  r = fs->ops->xattrs ? fs->ops->xattrs (fs, &p, fn, data) : 0;
+  path_free (&p);
+  return r;
+}
+
+int
 img_fs_read_file (struct img_fs *fs, const char *path, size_t max, void **bufp,
                   size_t *lenp)
 {

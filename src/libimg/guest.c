@@ -1043,6 +1043,20 @@ img_guest_read_file (struct img_guest *g, const char *path, size_t max,
 }
 
 int
+img_guest_pread (struct img_guest *g, const char *path, void *buf, size_t len,
+                 uint64_t off, size_t *got)
+{
+  RESOLVED_CALL (true, "read", img_fs_pread (fs, rel, buf, len, off, got));
+}
+
+int
+img_guest_xattrs (struct img_guest *g, const char *path, img_xattr_fn fn,
+                  void *data)
+{
+  RESOLVED_CALL (false, "xattrs", img_fs_xattrs (fs, rel, fn, data));
+}
+
+int
 img_guest_unlink (struct img_guest *g, const char *path)
 {
   RESOLVED_CALL (false, "unlink", img_fs_unlink (fs, rel));

@@ -315,6 +315,14 @@ void img_dirents_free (struct img_dirent *ents, size_t n);
 /* Reads up to LEN bytes at OFF; *got is what was read (0 at EOF). */
 int img_fs_pread (struct img_fs *fs, const char *path, void *buf, size_t len,
                   uint64_t off, size_t *got);
+/* Calls FN for each extended attribute of PATH (not following a final
+ * symlink), with its full name ("security.capability", "user.x") and
+ * raw value, as the kernel's getxattr would return it; FN returning
+ * non-zero stops with that value. */
+typedef int (*img_xattr_fn) (const char *name, const void *value, size_t len,
+                             void *data);
+int img_fs_xattrs (struct img_fs *fs, const char *path, img_xattr_fn fn,
+                   void *data);
 /* Reads a whole regular file of at most MAX bytes (-EFBIG beyond);
  * *buf is malloc'd (NUL-terminated after *len bytes), owned by the
  * caller. */
@@ -492,6 +500,12 @@ int img_guest_readdir (struct img_guest *g, const char *path,
                        struct img_dirent **ents, size_t *n);
 int img_guest_read_file (struct img_guest *g, const char *path, size_t max,
                          void **buf, size_t *len);
+/* Up to LEN bytes of the regular file PATH at OFF (*got: 0 at EOF). */
+int img_guest_pread (struct img_guest *g, const char *path, void *buf,
+                     size_t len, uint64_t off, size_t *got);
+/* img_fs_xattrs on the filesystem PATH is on (final symlink not followed). */
+int img_guest_xattrs (struct img_guest *g, const char *path, img_xattr_fn fn,
+                      void *data);
 /* Atomic replace: the new contents go to a temporary file in the same
  * directory, which is then renamed over PATH (following symlinks to the
  * real file).  An existing file keeps its mode and owner; a new one gets

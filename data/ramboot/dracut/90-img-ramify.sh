@@ -81,7 +81,12 @@ ramboot_fill ()
 			ramboot_say "the archive ${RAMBOOT_ARCHIVE} is not on the disk"
 			return 1
 		fi
-		bytes=${RAMBOOT_ARCHIVE_BYTES}
+		# What the tree takes in a tmpfs, recorded in the archive.
+		if ! _rb_size=$(${RAMCOPY} archive-size "${_rb_root}${RAMBOOT_ARCHIVE}"); then
+			ramboot_say "cannot read the archive ${RAMBOOT_ARCHIVE}"
+			return 1
+		fi
+		eval "${_rb_size}"
 	else
 		# shellcheck disable=SC2086
 		if ! _rb_size=$(${RAMCOPY} size ${_rb_dirs}); then

@@ -1,0 +1,30 @@
+/* A guest's tree as a compressed pax tar (rootarchive.c). */
+#ifndef ROOTARCHIVE_H
+#define ROOTARCHIVE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "libimg.h"
+
+/* Whether PATH goes into the archive: 1 yes, 0 no, negative an error.
+ * *HARDLINK_KEY identifies the inode across filesystems (for files with
+ * several links). */
+typedef int (*root_archive_filter_fn) (const char *path, const struct img_stat *st,
+                                       uint64_t *hardlink_key, void *data);
+
+struct root_archive_info {
+  uint64_t tmpfs_bytes;         /* what the tree takes in a tmpfs */
+  uint64_t members;
+  uint64_t tar_bytes;           /* uncompressed */
+  uint64_t archive_bytes;       /* written to FD */
+};
+
+/* Writes the archive of the guest's tree (what FILTER keeps) to FD,
+ * compressed with COMPRESSION ("zstd" or "gzip").  WHERE prefixes error
+ * messages. */
+int root_archive_write (struct img_ctx *ctx, struct img_guest *g, const char *where,
+                        const char *compression, root_archive_filter_fn filter,
+                        void *fdata, int fd, struct root_archive_info *info);
+
+#endif
