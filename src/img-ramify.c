@@ -61,6 +61,9 @@ struct ram {
   bool dracut;                  /* else initramfs-tools */
   const char *boot_arg;         /* what selects our boot logic */
   char *archive_path;           /* --archive: where it goes in the guest */
+  char *archive_dir;
+  int64_t archive_dir_mtime;
+  uint32_t archive_dir_mtime_ns;
   struct sb conf, fstab, lvmlocal;
   char **copy;                  /* mount points copied besides / */
   size_t n_copy;
@@ -880,19 +883,76 @@ edit_detach_helper (struct img_plan *plan, void *data)
 
 #define ARCHIVE_BASE "ramboot-root.tar"
 
+/* The mtime the archive's directory would have without the archive: the
+ * newest of its other entries (writing the archive moves the real one,
+ * and the next run must produce the same bytes). */
+static void
+archive_dir_mtime (struct ram *r)
+{
+  char *dir = xstrdup (r->archive_path), *slash = strrchr (dir, '/');
+  struct img_dirent *ents = NULL;
+  size_t n = 0, i;
+
+  *slash = '\0';
+  r->archive_dir = xstrdup (*dir ? dir : "/");
+  r->archive_dir_mtime = 0;
+  r->archive_dir_mtime_ns = 0;
+  if (img_guest_readdir (r->g, r->archive_dir, &ents, &n) == 0)
+    for (i = 0; i < n; i++) {
+      struct img_stat st;
+      char *p = xasprintf ("%s/%s", *dir ? dir : "", ents[i].name);
+      if (strcmp (p, r->archive_path) != 0 && img_guest_lstat (r->g, p, &st) == 0
+          && (st.mtime > r->archive_dir_mtime
+              || (st.mtime == r->archive_dir_mtime && st.mtime_ns > r->archive_dir_mtime_ns))) {
+        r->archive_dir_mtime = st.mtime;
+        r->archive_dir_mtime_ns = st.mtime_ns;
+      }
+      free (p);
+    }
+  img_dirents_free (ents, n);
+  free (dir);
+}
+
 static int
-archive_filter (const char *path, const struct img_stat *st, uint64_t *key, void *data)
+archive_filter (const char *path, struct img_stat *st, uint64_t *key, void *data)
 {
   struct ram *r = data;
   const struct img_guest_mount *m = mount_of (r->g, path);
 
   if (m == NULL || (r->archive_path && strcmp (path, r->archive_path) == 0))
     return 0;
+  if (strcmp (path, r->archive_dir) == 0) {
+    st->mtime = r->archive_dir_mtime;
+    st->mtime_ns = r->archive_dir_mtime_ns;
+  }
   if (!copied (r, m->mountpoint))
     /* Another filesystem, not copied: its mount point only. */
     return strcmp (path, m->mountpoint) == 0;
   *key = ((uint64_t) (m - img_guest_mount (r->g, 0)) << 56) ^ st->ino;
   return 1;
+}
+
+static bool
+same_contents (struct ram *r, const unsigned char *buf, uint64_t len)
+{
+  struct img_stat st;
+  unsigned char *chunk;
+  uint64_t off = 0;
+  bool same;
+
+  if (img_guest_stat (r->g, r->archive_path, &st) < 0 || st.size != len)
+    return false;
+  chunk = malloc (1u << 20);
+  same = chunk != NULL;
+  while (same && off < len) {
+    size_t got = 0;
+    if (img_guest_pread (r->g, r->archive_path, chunk, 1u << 20, off, &got) < 0 || got == 0
+        || memcmp (chunk, buf + off, got) != 0)
+      same = false;
+    off += got;
+  }
+  free (chunk);
+  return same;
 }
 
 static int
@@ -926,6 +986,7 @@ edit_root_archive (struct img_plan *plan, void *data)
   unlink (tmpl);
   free (tmpl);
   where = xasprintf ("%s: %s", r->image, r->archive_path);
+  archive_dir_mtime (r);
   rc = root_archive_write (r->ctx, r->g, where, r->o->archive, archive_filter, r, fd, &info);
   free (where);
   if (rc == 0 && info.archive_bytes) {
@@ -933,6 +994,12 @@ edit_root_archive (struct img_plan *plan, void *data)
     if (map == MAP_FAILED)
       rc = img_ctx_set_error (r->ctx, -errno, "%s: archive: mmap: %s", r->image, strerror (errno));
   }
+  /* A changed archive replaces the old one, which goes first: /boot
+   * seldom has room for both.  (Should this stop half-way, the RAM boot
+   * finds no archive, says so and boots from the disk; the undo record
+   * has the old one.) */
+  if (rc == 0 && img_plan_exists (plan, r->archive_path) && !same_contents (r, map, info.archive_bytes))
+    rc = img_plan_remove (plan, r->archive_path);
   /* Mode 0600: it holds /etc/shadow and every other secret of the root. */
   if (rc == 0)
     rc = img_plan_write_file (plan, r->archive_path, map, info.archive_bytes, 0600);
@@ -1256,6 +1323,7 @@ main (int argc, char **argv)
   free (r.title);
   free (r.legacy_root);
   free (r.archive_path);
+  free (r.archive_dir);
   sb_free (&r.conf);
   sb_free (&r.fstab);
   sb_free (&r.lvmlocal);

@@ -417,9 +417,10 @@ regular (struct tw *t, const char *name, const char *path, const struct img_stat
 }
 
 static int
-walk_fn (struct img_guest *g, const char *path, const struct img_stat *st, void *data)
+walk_fn (struct img_guest *g, const char *path, const struct img_stat *st0, void *data)
 {
   struct tw *t = data;
+  struct img_stat stc = *st0, *st = &stc;
   struct sb pax = { 0 };
   char *name, *link = NULL;
   uint64_t key;

@@ -9,8 +9,8 @@
 
 /* Whether PATH goes into the archive: 1 yes, 0 no, negative an error.
  * *HARDLINK_KEY identifies the inode across filesystems (for files with
- * several links). */
-typedef int (*root_archive_filter_fn) (const char *path, const struct img_stat *st,
+ * several links).  The filter may change what *ST says of PATH. */
+typedef int (*root_archive_filter_fn) (const char *path, struct img_stat *st,
                                        uint64_t *hardlink_key, void *data);
 
 struct root_archive_info {
