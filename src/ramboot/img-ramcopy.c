@@ -961,7 +961,8 @@ open_dir (struct unpack *u, const char *rel, size_t rel_len, bool create, const 
 
 /* The fd of REL's parent directory, kept open for the next member
  * (archives list a directory's entries together); *BASE is REL's last
- * component.  The fd stays ours; NULL *BASE means REL is DST. */
+ * component.  The fd stays ours (callers never close it).  REL must
+ * not be "" (DST itself has no parent below DST). */
 static int
 open_parent (struct unpack *u, const char *rel, const char **base)
 {
@@ -996,8 +997,9 @@ make_room (struct unpack *u, int pfd, const char *base, const char *rel, bool wa
     return true;
   if (unlinkat (pfd, base, S_ISDIR (st.st_mode) ? AT_REMOVEDIR : 0) < 0)
     udie (u, "cannot create %s: %s", shown (rel, 0), strerror (errno));
-  /* A directory that went may have been the cached one (which may
-   * be PFD: the caller opens the parent again). */
+  /* A directory that went may have been the cached parent of an
+   * earlier member: forget it (PFD may go too; callers open the
+   * parent again). */
   if (S_ISDIR (st.st_mode))
     cache_drop (u);
   return false;
@@ -1308,6 +1310,26 @@ extract (struct unpack *u, const struct member *m, const struct pax *p)
   u->files++;
 }
 
+/* Errors exit at once; this is for a clean leak check after success. */
+static void
+unpack_free (struct unpack *u)
+{
+  size_t i;
+
+  cache_drop (u);
+  for (i = 0; i < u->n_dirtimes; i++)
+    free (u->dirtimes[i].rel);
+  free (u->dirtimes);
+  if (u->codec == CODEC_ZSTD)
+    ZSTD_freeDStream (u->zd);
+  else if (u->codec == CODEC_GZIP)
+    inflateEnd (&u->z);
+  free (u->raw);
+  free (u->out);
+  close (u->fd);
+  close (u->dstfd);
+}
+
 /* A header's name field: up to its length, NUL-terminated or not. */
 static char *
 field_str (const char *f, size_t len)
@@ -1445,6 +1467,8 @@ unpack (const char *archive, const char *dst)
 
   dirtimes_apply (&u);
   printf ("files=%" PRIu64 " bytes=%" PRIu64 "\n", u.files, u.bytes);
+  pax_clear (&pax);
+  unpack_free (&u);
 }
 
 /* ---- meminfo ---------------------------------------------------------- */
