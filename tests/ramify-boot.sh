@@ -1,9 +1,10 @@
 #!/bin/bash
 # img-ramify, proved by booting in qemu (software emulation) and logging
-# in on the serial console:
-#  - the RAM entry (LVM guest as qcow2, plain guest as raw) comes up with
-#    / on tmpfs, the disk root's files there, the disk neither mounted nor
-#    held (no LVM volume active on it);
+# in on the serial console, on initramfs-tools and dracut guests:
+#  - the RAM entry (LVM guests as qcow2 copying file by file, plain guests
+#    as raw unpacking an --archive) comes up with / on tmpfs, the disk
+#    root's files there, the disk neither mounted nor held (no LVM volume
+#    active on it);
 #  - with too little memory the RAM entry says why and boots from the disk;
 #  - the original entry still boots from the disk.
 . "$top_srcdir/tests/functions.sh"
@@ -81,15 +82,40 @@ grep -aq 'ramboot: not enough memory' lvm-small.log; ok $? "1 GiB: the RAM entry
 grep -aq 'ramboot: booting from the disk instead' lvm-small.log; ok $? "1 GiB: ... and boots from the disk"
 is "$(val lvm-small rootfs)" ext4 "1 GiB: / is the disk's ext4"
 
-# ---- the RAM entry: plain guest, raw ---------------------------------------------
+# ---- the RAM entry: plain guest, raw, from an archive -----------------------------
 cp --sparse=always "$dir/mbr-plain.img" plain.img
-"$RAMIFY" --default --detach-helper plain.img > plain.ramify 2>&1; ok $? "plain raw: ramified with --default --detach-helper"
+"$RAMIFY" --default --detach-helper --archive plain.img > plain.ramify 2>&1; ok $? "plain raw: ramified with --default --detach-helper --archive"
 session plain-ram 2048 "file=plain.img,format=raw,snapshot=on"
+grep -aq 'ramboot: unpacking /boot/ramboot-root.tar.zst' plain-ram.log; ok $? "plain: the boot script unpacked the archive"
 is "$(val plain-ram rootfs)" tmpfs "plain: / is a tmpfs"
 is "$(val plain-ram hostname) $(val plain-ram disk_mounts)" "mbr-plain 0" "plain: the files are there, nothing of the disk mounted"
 is "$(val plain-ram detach_rc) $(val plain-ram sda_after)" "0 gone" "plain: img-ramify-detach released the disk (/sys/block/sda is gone)"
 grep -aq 'sda: released; detach it on the host now' plain-ram.log; ok $? "plain: the helper says so"
 is "$(val lvm-ram sda_after)" present "LVM: without the helper the disk stays visible"
+
+# ---- dracut: LVM guest as qcow2 (copy), plain guest as raw (archive) ------------------
+qemu-img create -q -f qcow2 -b "$dir/mbr-lvm-dracut.qcow2" -F qcow2 dlvm.qcow2
+"$RAMIFY" --default dlvm.qcow2 > dlvm.ramify 2>&1; ok $? "dracut LVM qcow2: ramified with --default"
+session dlvm-ram 2048 "file=dlvm.qcow2,format=qcow2,snapshot=on"
+grep -aq 'dracut-pre-pivot.*ramboot: copying' dlvm-ram.log; ok $? "dracut LVM: the pre-pivot hook copied the root"
+grep -aq 'ramboot: the disk is released (volume groups guestvg deactivated)' dlvm-ram.log
+ok $? "dracut LVM: the RAM system deactivated the volume group"
+is "$(val dlvm-ram rootfs)" tmpfs "dracut LVM: / is a tmpfs"
+is "$(val dlvm-ram hostname) $(val dlvm-ram kernel_ok)" "mbr-lvm-dracut yes" "dracut LVM: the disk root's files and /boot are there"
+is "$(val dlvm-ram disk_mounts) $(val dlvm-ram dm_devices) $(val dlvm-ram sda_holders)" "0 0 0" \
+   "dracut LVM: nothing of the disk mounted, no LVM volume active, nothing holds sda"
+
+session dlvm-small 1024 "file=dlvm.qcow2,format=qcow2,snapshot=on"
+grep -aq 'ramboot: not enough memory' dlvm-small.log; ok $? "dracut, 1 GiB: the RAM entry says there is not enough memory"
+grep -aq 'ramboot: booting from the disk instead' dlvm-small.log; ok $? "dracut, 1 GiB: ... and boots from the disk"
+is "$(val dlvm-small rootfs)" ext4 "dracut, 1 GiB: / is the disk's ext4"
+
+cp --sparse=always "$dir/mbr-plain-dracut.img" dplain.img
+"$RAMIFY" --default --archive=gzip dplain.img > dplain.ramify 2>&1; ok $? "dracut plain raw: ramified with --default --archive=gzip"
+session dplain-ram 2048 "file=dplain.img,format=raw,snapshot=on"
+grep -aq 'ramboot: unpacking /boot/ramboot-root.tar.gz' dplain-ram.log; ok $? "dracut plain: the hook unpacked the gzip archive"
+is "$(val dplain-ram rootfs) $(val dplain-ram hostname)" "tmpfs mbr-plain-dracut" "dracut plain: / is a tmpfs with the disk root's files"
+is "$(val dplain-ram disk_mounts) $(val dplain-ram sda_holders)" "0 0" "dracut plain: nothing of the disk mounted or held"
 
 # ---- without --default the original entry still boots from the disk -------------------
 cp --sparse=always "$dir/mbr-plain.img" orig.img
@@ -97,6 +123,10 @@ cp --sparse=always "$dir/mbr-plain.img" orig.img
 session plain-disk 1024 "file=orig.img,format=raw,snapshot=on"
 is "$(val plain-disk rootfs)" ext4 "the original entry runs from the disk"
 grep -aq 'ramboot:' plain-disk.log; is $? 1 "the original entry does not run the RAM boot"
-e2fsck -fn "plain.img?offset=$(sed -n 's/^ROOT_OFFSET=//p' "$dir/mbr-plain.img.facts")" > /dev/null 2>&1
-ok $? "e2fsck -fn clean on the ramified image"
+for f in ROOT_OFFSET BOOT_OFFSET; do
+    e2fsck -fn "plain.img?offset=$(sed -n "s/^$f=//p" "$dir/mbr-plain.img.facts")" > /dev/null 2>&1
+    ok $? "e2fsck -fn clean on the ramified image (${f%_OFFSET}, the archive in /boot)"
+    e2fsck -fn "dplain.img?offset=$(sed -n "s/^$f=//p" "$dir/mbr-plain-dracut.img.facts")" > /dev/null 2>&1
+    ok $? "e2fsck -fn clean on the ramified dracut image (${f%_OFFSET})"
+done
 done_testing

@@ -16,6 +16,8 @@
  *                                (GNU tar's sparse 1.0 files as holes,
  *                                xattrs as SCHILY.xattr records), never
  *                                writing outside DST
+ *   img-ramcopy archive-size ARCHIVE   bytes the tree in an img-ramify
+ *                                archive takes in a tmpfs (its first header)
  *   img-ramcopy meminfo          MemTotal and MemAvailable, in bytes
  *
  * Output is one line of KEY=VALUE words for a shell to read; errors are
@@ -1495,12 +1497,50 @@ meminfo (void)
   return 0;
 }
 
+/* What img-ramify recorded in the archive's first member, a pax global
+ * header: "comment=img-ramify tmpfs-bytes=N".  Reads one or two blocks
+ * only, so the boot can size its tmpfs before unpacking. */
+static void
+archive_size (const char *archive)
+{
+  static const char key[] = "img-ramify tmpfs-bytes=";
+  struct unpack u = { .archive = archive, .cache_fd = -1, .dstfd = -1 };
+  unsigned char blk[TAR_BLOCK];
+  char *data, *p, *end;
+  uint64_t size = 0;
+  size_t i;
+
+  stream_open (&u, archive);
+  if (stream_read (&u, blk, TAR_BLOCK) < TAR_BLOCK || blk[156] != 'g')
+    udie (&u, "no img-ramify global header (not made by img-ramify --archive)");
+  for (i = 124; i < 136 && blk[i] >= '0' && blk[i] <= '7'; i++)
+    size = size * 8 + (uint64_t) (blk[i] - '0');
+  if (size == 0 || size > 65536)
+    udie (&u, "corrupt global header");
+  data = xmalloc ((size_t) size + 1);
+  if (stream_read (&u, data, (size_t) size) < size)
+    udie (&u, "truncated at byte %" PRIu64, u.pos);
+  data[size] = '\0';
+  for (p = data, end = data + size; p < end; p++)
+    if (strncmp (p, key, sizeof key - 1) == 0) {
+      uint64_t v = 0;
+      for (p += sizeof key - 1; p < end && *p >= '0' && *p <= '9'; p++)
+        v = v * 10 + (uint64_t) (*p - '0');
+      printf ("bytes=%" PRIu64 "\n", v);
+      free (data);
+      unpack_free (&u);
+      return;
+    }
+  udie (&u, "no img-ramify size in the global header");
+}
+
 static void
 usage (void)
 {
   fprintf (stderr, "usage: " PROG " size DIR...\n"
            "       " PROG " copy SRC DST\n"
            "       " PROG " unpack ARCHIVE DST\n"
+           "       " PROG " archive-size ARCHIVE\n"
            "       " PROG " meminfo\n");
   exit (2);
 }
@@ -1538,6 +1578,10 @@ main (int argc, char **argv)
     printf ("bytes=%" PRIu64 " apparent=%" PRIu64 " files=%" PRIu64 " dirs=%" PRIu64
             " symlinks=%" PRIu64 " others=%" PRIu64 " hardlinks=%" PRIu64 " mounts_skipped=%" PRIu64 "\n",
             t.bytes, t.apparent, t.files, t.dirs, t.links, t.others, t.hardlinks, t.skipped_mounts);
+    return 0;
+  }
+  if (strcmp (argv[1], "archive-size") == 0 && argc == 3) {
+    archive_size (argv[2]);
     return 0;
   }
   if (strcmp (argv[1], "unpack") == 0 && argc == 4) {
