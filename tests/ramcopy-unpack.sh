@@ -82,7 +82,7 @@ for a in a.tar.zst a.tar.gz a.tar; do
     out=$("$RC" unpack "$TMP/$a" "$TMP/$d" 2> unpack.err); rc=$?
     ok "$rc" "$a: unpack runs ($out)"
     [ -s unpack.err ] && sed 's/^/# /' unpack.err
-    is "$out" "files=$members bytes=$want_bytes" "$a: one line, every member, the data bytes"
+    is "$out" "files=$members bytes=$want_bytes xattrs_skipped=0" "$a: one line, every member, the data bytes, no xattr left out"
     meta $d > $d.meta
     diff src.meta $d.meta > meta.diff; ok $? "$a: names, types, modes, owners, link counts, sizes, devices, ns mtimes agree"
     [ -s meta.diff ] && head -10 meta.diff | sed 's/^/# /'

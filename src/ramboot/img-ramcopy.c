@@ -158,6 +158,32 @@ size_tree (const char *path, dev_t dev, int depth, struct totals *t)
   closedir (d);
 }
 
+/* ---- extended attributes the target cannot hold ------------------------ */
+
+/* tmpfs takes user.* attributes only from Linux 6.6 on (Debian 12 runs
+ * 6.1): those are left out, counted and reported, rather than failing
+ * the whole RAM boot.  Every other failure to set one is an error. */
+static uint64_t xattrs_skipped;
+
+static bool
+xattr_skippable (const char *name, int err)
+{
+  if ((err == EOPNOTSUPP || err == ENOTSUP) && strncmp (name, "user.", 5) == 0) {
+    xattrs_skipped++;
+    return true;
+  }
+  return false;
+}
+
+static void
+report_skipped (void)
+{
+  if (xattrs_skipped)
+    fprintf (stderr, PROG ": warning: %" PRIu64 " user.* extended attribute%s left out: the "
+             "target filesystem cannot hold them (tmpfs before Linux 6.6)\n", xattrs_skipped,
+             xattrs_skipped == 1 ? "" : "s");
+}
+
 /* ---- copy ------------------------------------------------------------- */
 
 static void
@@ -175,7 +201,7 @@ copy_xattrs (const char *src, const char *dst)
     ssize_t vl = lgetxattr (src, names + i, value, sizeof value);
     if (vl < 0)
       die ("%s: reading %s: %s", src, names + i, strerror (errno));
-    if (lsetxattr (dst, names + i, value, (size_t) vl, 0) < 0)
+    if (lsetxattr (dst, names + i, value, (size_t) vl, 0) < 0 && !xattr_skippable (names + i, errno))
       die ("%s: setting %s: %s", dst, names + i, strerror (errno));
   }
 }
@@ -1032,7 +1058,7 @@ set_xattrs (struct unpack *u, const struct pax *p, int fd, int pfd, const char *
           udie (u, "cannot set %s on %s: %s", shown (x->name, 1), shown (rel, 0), strerror (errno));
         r = lsetxattr (base, x->name, x->value, x->len, 0);
       }
-      if (r < 0)
+      if (r < 0 && !xattr_skippable (x->name, errno))
         udie (u, "cannot set %s on %s: %s", shown (x->name, 1), shown (rel, 0), strerror (errno));
     }
 }
@@ -1468,7 +1494,9 @@ unpack (const char *archive, const char *dst)
   }
 
   dirtimes_apply (&u);
-  printf ("files=%" PRIu64 " bytes=%" PRIu64 "\n", u.files, u.bytes);
+  printf ("files=%" PRIu64 " bytes=%" PRIu64 " xattrs_skipped=%" PRIu64 "\n", u.files, u.bytes,
+          xattrs_skipped);
+  report_skipped ();
   pax_clear (&pax);
   unpack_free (&u);
 }
@@ -1576,8 +1604,10 @@ main (int argc, char **argv)
     umask (0);
     copy_tree (argv[2], argv[3], st.st_dev, 0, true, &t);
     printf ("bytes=%" PRIu64 " apparent=%" PRIu64 " files=%" PRIu64 " dirs=%" PRIu64
-            " symlinks=%" PRIu64 " others=%" PRIu64 " hardlinks=%" PRIu64 " mounts_skipped=%" PRIu64 "\n",
-            t.bytes, t.apparent, t.files, t.dirs, t.links, t.others, t.hardlinks, t.skipped_mounts);
+            " symlinks=%" PRIu64 " others=%" PRIu64 " hardlinks=%" PRIu64 " mounts_skipped=%" PRIu64
+            " xattrs_skipped=%" PRIu64 "\n", t.bytes, t.apparent, t.files, t.dirs, t.links, t.others,
+            t.hardlinks, t.skipped_mounts, xattrs_skipped);
+    report_skipped ();
     return 0;
   }
   if (strcmp (argv[1], "archive-size") == 0 && argc == 3) {
