@@ -1,8 +1,9 @@
 #!/bin/bash
 # The main job on the built-in sample guest: install what is needed, build,
 # lay out the guest of data/sample as a qcow2 image (MBR, /boot, LVM root,
-# swap) and run img-inspect on it.  Run as root (lvm2 needs a loop device
-# to create the sample's volume group; img-inspect itself needs neither).
+# swap), run img-inspect on it, then img2pv and img-ramify, each on a copy.
+# Run as root (lvm2 needs a loop device to create the sample's volume
+# group; the tools themselves need neither).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/setup.sh"
@@ -92,3 +93,16 @@ rc=0; "$build/src/img2pv" "$pv" || rc=$?
 echo
 echo "\$ img-inspect $pv"
 "$build/src/img-inspect" "$pv"
+echo
+
+# The second job: the same sample made able to boot with its root in RAM
+# (a copy again), with the root as an archive in /boot.
+ram=$out/sample-ram.qcow2
+rm -f "$ram" "$ram.img-tools-undo"*
+cp "$img" "$ram"
+echo "\$ img-ramify --default --archive $ram"
+"$build/src/img-ramify" --default --archive "$ram"
+echo
+echo "\$ img-ramify --default --archive $ram      # again: nothing left to do (exit 3)"
+rc=0; "$build/src/img-ramify" --default --archive "$ram" || rc=$?
+[ "$rc" = 3 ] || { echo "sample.sh: expected exit 3 from the second img-ramify run, got $rc" >&2; exit 1; }

@@ -987,7 +987,8 @@ edit_root_archive (struct img_plan *plan, void *data)
   free (tmpl);
   where = xasprintf ("%s: %s", r->image, r->archive_path);
   archive_dir_mtime (r);
-  rc = root_archive_write (r->ctx, r->g, where, r->o->archive, archive_filter, r, fd, &info);
+  rc = root_archive_write (r->ctx, r->g, where, r->o->archive, archive_filter, r,
+                           (const char *const *) r->copy, r->n_copy, fd, &info);
   free (where);
   if (rc == 0 && info.archive_bytes) {
     map = mmap (NULL, info.archive_bytes, PROT_READ, MAP_PRIVATE, fd, 0);

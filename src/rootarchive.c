@@ -56,6 +56,9 @@ struct tw {
   struct hl *hl;
   size_t n_hl, cap_hl;
   unsigned char *buf;           /* CHUNK bytes */
+  const char *const *extra;     /* mount points walked on their own */
+  bool *seen;
+  size_t n_extra;
   int rc;
 };
 
@@ -428,6 +431,9 @@ walk_fn (struct img_guest *g, const char *path, const struct img_stat *st0, void
   size_t i;
 
   (void) g;
+  for (i = 0; i < t->n_extra; i++)
+    if (strcmp (path, t->extra[i]) == 0)
+      t->seen[i] = true;
   keep = t->filter (path, st, &key, t->fdata);
   if (keep <= 0)
     return keep < 0 ? keep : 0;
@@ -487,10 +493,27 @@ walk_fn (struct img_guest *g, const char *path, const struct img_stat *st0, void
   return rc;
 }
 
+/* The tree from "/", then any of EXTRA the walk did not reach (a
+ * filesystem mounted where the root has no directory for it). */
+static int
+walk_all (struct tw *t)
+{
+  size_t i;
+  int rc;
+
+  memset (t->seen, 0, t->n_extra * sizeof *t->seen);
+  rc = img_guest_walk (t->g, "/", walk_fn, t);
+  for (i = 0; rc == 0 && i < t->n_extra; i++)
+    if (!t->seen[i])
+      rc = img_guest_walk (t->g, t->extra[i], walk_fn, t);
+  return rc;
+}
+
 int
 root_archive_write (struct img_ctx *ctx, struct img_guest *g, const char *where,
                     const char *compression, root_archive_filter_fn filter, void *fdata,
-                    int fd, struct root_archive_info *info)
+                    const char *const *extra, size_t n_extra, int fd,
+                    struct root_archive_info *info)
 {
   struct tw t = { 0 };
   struct img_stat gst = { 0 };
@@ -506,9 +529,14 @@ root_archive_write (struct img_ctx *ctx, struct img_guest *g, const char *where,
   t.fdata = fdata;
   t.fd = fd;
   t.gzip = strcmp (compression, "gzip") == 0;
+  t.extra = extra;
+  t.n_extra = n_extra;
+  t.seen = calloc (n_extra + 1, sizeof *t.seen);
+  if (t.seen == NULL)
+    return -ENOMEM;
   /* First what it takes in a tmpfs, for the global header. */
   t.count_only = true;
-  if ((rc = img_guest_walk (g, "/", walk_fn, &t)) < 0)
+  if ((rc = walk_all (&t)) < 0)
     goto out;
   for (i = 0; i < t.n_hl; i++)
     free (t.hl[i].name);
@@ -542,7 +570,7 @@ root_archive_write (struct img_ctx *ctx, struct img_guest *g, const char *where,
   if ((rc = header (&t, 'g', "pax_global_header", NULL, &gst, pax.len, &(struct sb) { 0 })) < 0
       || (rc = feed (&t, pax.s, pax.len, false)) < 0 || (rc = feed_pad (&t, pax.len)) < 0)
     goto out;
-  if ((rc = img_guest_walk (g, "/", walk_fn, &t)) < 0)
+  if ((rc = walk_all (&t)) < 0)
     goto out;
   if ((rc = feed (&t, zero, sizeof zero, true)) < 0)
     goto out;
@@ -556,6 +584,7 @@ root_archive_write (struct img_ctx *ctx, struct img_guest *g, const char *where,
   for (i = 0; i < t.n_hl; i++)
     free (t.hl[i].name);
   free (t.hl);
+  free (t.seen);
   free (t.buf);
   free (t.zout);
   sb_free (&pax);

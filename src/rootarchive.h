@@ -21,10 +21,12 @@ struct root_archive_info {
 };
 
 /* Writes the archive of the guest's tree (what FILTER keeps) to FD,
- * compressed with COMPRESSION ("zstd" or "gzip").  WHERE prefixes error
- * messages. */
+ * compressed with COMPRESSION ("zstd" or "gzip"): the tree from "/", and
+ * the mount points in EXTRA the walk from "/" does not reach.  WHERE
+ * prefixes error messages. */
 int root_archive_write (struct img_ctx *ctx, struct img_guest *g, const char *where,
                         const char *compression, root_archive_filter_fn filter,
-                        void *fdata, int fd, struct root_archive_info *info);
+                        void *fdata, const char *const *extra, size_t n_extra, int fd,
+                        struct root_archive_info *info);
 
 #endif
