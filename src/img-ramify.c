@@ -995,6 +995,20 @@ edit_root_archive (struct img_plan *plan, void *data)
     if (map == MAP_FAILED)
       rc = img_ctx_set_error (r->ctx, -errno, "%s: archive: mmap: %s", r->image, strerror (errno));
   }
+  if (rc == 0 && !img_plan_is_dry_run (plan)) {
+    /* Room for it, where it goes (less what an old one frees). */
+    uint64_t total, avail, old = 0;
+    struct img_stat ost;
+    if (img_guest_stat (r->g, r->archive_path, &ost) == 0)
+      old = ost.blocks * 512;
+    if (img_guest_space (r->g, r->archive_dir, &total, &avail) == 0
+        && avail + old < info.archive_bytes + info.archive_bytes / 64 + MiB)
+      rc = img_ctx_set_error (r->ctx, -ENOSPC, "%s: %s: no room for the archive: it takes %" PRIu64
+                              " MiB, the filesystem has %" PRIu64 " MiB free; make room there, or "
+                              "run without --archive (the RAM boot then copies file by file)",
+                              r->image, r->archive_dir, info.archive_bytes / MiB + 1,
+                              (avail + old) / MiB);
+  }
   /* A changed archive replaces the old one, which goes first: /boot
    * seldom has room for both.  (Should this stop half-way, the RAM boot
    * finds no archive, says so and boots from the disk; the undo record

@@ -15,7 +15,7 @@
 . "$top_srcdir/tests/functions.sh"
 . "$top_srcdir/tests/fixtures.sh"
 requires_root; requires qemu-img; requires debugfs; requires e2fsck; requires jq; requires cpio
-requires zstd; requires tar; requires getfattr; requires getcap; requires setcap; requires sfdisk
+requires zstd; requires tar; requires getfattr; requires getfacl; requires getcap; requires setcap; requires sfdisk
 PYGRUB=/usr/lib/xen-4.17/bin/pygrub
 [ -x "$PYGRUB" ] || bail "Xen's pygrub is missing ($PYGRUB: package xen-utils-4.17)"
 RAMIFY=$top_builddir/src/img-ramify
@@ -100,6 +100,9 @@ is "$tmpfs_bytes" "$(jq -r .facts.archive_tmpfs_bytes a.json)" "--archive: the g
 mkdir x
 tar --xattrs --xattrs-include='*' --numeric-owner -xpf root.tar -C x 2> x.err
 [ -s x.err ] && grep -v 'posix_acl' x.err | sed 's/^/# /' | head -5
+grep -q posix_acl x.err; is $? 1 "--archive: tar sets every POSIX ACL (they are in the kernel's xattr format)"
+is "$(getfacl -c -n x/var/log/journal 2>/dev/null | grep -c '^group:[0-9][0-9]*:r-x$')" 1 \
+   "--archive: /var/log/journal's ACL (a group entry, as systemd sets it) comes out of tar"
 is "$(getfattr --only-values -n user.img_tools x/etc/hostname 2>/dev/null)" img-tools "--archive: a user xattr survives (tar --xattrs)"
 getcap x/usr/bin/img-caps | grep -q 'cap_net_raw[=+]ep'; ok $? "--archive: a file capability survives ($(getcap x/usr/bin/img-caps))"
 cmp -s x/var/sparse sparse; ok $? "--archive: the sparse file's contents"
@@ -192,6 +195,16 @@ layer_of f.initrd "$(stat -c %s $f/boot/initramfs-$v.img)" "zstd -dcq" | cpio -t
 ok $? "BLS: a zstd layer with the hook under usr/lib/dracut/hooks"
 e2fsck -fn "fedora.img?offset=1048576" > /dev/null 2>&1; ok $? "BLS: e2fsck -fn clean"
 "$RAMIFY" --default fedora.img > /dev/null 2>&1; is $? 3 "BLS: second run: nothing to do"
+
+# ---- --archive without room for it: one clear line, nothing changed ---------------------------
+cp -a $f fz; head -c 36M /dev/urandom > fz/var.bin
+mkguest_dir fz full.img $FU
+before=$(sha256sum full.img | cut -d' ' -f1)
+"$RAMIFY" --archive full.img > /dev/null 2> full.err; rc=$?
+is "$rc:$(wc -l < full.err)" "1:1" "--archive with no room: refused with one error line ($(head -c 200 full.err))"
+grep -q 'full.img: /boot: no room for the archive: it takes [0-9]* MiB, the filesystem has [0-9]* MiB free' full.err
+ok $? "... saying how much it takes and how much is free"
+is "$(sha256sum full.img | cut -d' ' -f1)" "$before" "... the image untouched"
 
 # ---- neither initramfs-tools nor dracut: refused -----------------------------------------------
 r=rhel5; v=2.6.18-398.el5; RU=5e5e5e5e-0000-4000-8000-000000000055

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -764,7 +765,21 @@ dir_xattrs (struct img_fs *fs, const struct img_fs_path *p, img_xattr_fn fn,
   return r;
 }
 
+static int
+dir_space (struct img_fs *fs, uint64_t *total, uint64_t *avail)
+{
+  struct dir_fs *d = (struct dir_fs *) fs;
+  struct statvfs v;
+
+  if (fstatvfs (d->rootfd, &v) < 0)
+    return dir_errno (d, "/", -errno);
+  *total = (uint64_t) v.f_blocks * v.f_frsize;
+  *avail = (uint64_t) v.f_bfree * v.f_frsize;
+  return 0;
+}
+
 static const struct img_fs_ops dir_ops = {
+  .space = dir_space,
   .xattrs = dir_xattrs,
   .close = dir_close,
   .sync = dir_sync,

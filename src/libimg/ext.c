@@ -2250,21 +2250,34 @@ ext_close (struct img_fs *fs)
   return r;
 }
 
-/* Extended attributes through libext2fs, which turns POSIX ACLs back into
- * the kernel's xattr format. */
-struct ext_xattr_walk {
-  img_xattr_fn fn;
-  void *data;
+/* Extended attributes through libext2fs.  Its iterator hands out values
+ * as stored, POSIX ACLs in ext4's own format; ext2fs_xattr_get turns
+ * those into the kernel's xattr format (version 2), which is what a
+ * setxattr elsewhere accepts.  So: names first, then each value. */
+struct ext_xattr_names {
+  char **v;
+  size_t n;
   int rc;
 };
 
 static int
-ext_xattr_one (char *name, char *value, size_t len, void *data)
+ext_xattr_name (char *name, char *value, size_t len, void *data)
 {
-  struct ext_xattr_walk *w = data;
+  struct ext_xattr_names *w = data;
+  char **nv;
 
-  w->rc = w->fn (name, value, len, w->data);
-  return w->rc ? XATTR_ABORT : 0;
+  (void) value;
+  (void) len;
+  nv = realloc (w->v, (w->n + 1) * sizeof *nv);
+  if (nv == NULL || (nv[w->n] = strdup (name)) == NULL) {
+    if (nv)
+      w->v = nv;
+    w->rc = -ENOMEM;
+    return XATTR_ABORT;
+  }
+  w->v = nv;
+  w->n++;
+  return 0;
 }
 
 static int
@@ -2272,10 +2285,11 @@ ext_xattrs (struct img_fs *fs, const struct img_fs_path *p, img_xattr_fn fn,
             void *data)
 {
   struct ext_fs *e = (struct ext_fs *) fs;
-  struct ext_xattr_walk w = { fn, data, 0 };
+  struct ext_xattr_names w = { NULL, 0, 0 };
   struct ext2_xattr_handle *h = NULL;
   ext2_ino_t dir, ino;
   errcode_t err;
+  size_t i;
   int r;
 
   io_reset (e);
@@ -2286,16 +2300,41 @@ ext_xattrs (struct img_fs *fs, const struct img_fs_path *p, img_xattr_fn fn,
   if (err == 0)
     err = ext2fs_xattrs_read (h);
   if (err == 0)
-    err = ext2fs_xattrs_iterate (h, ext_xattr_one, &w);
+    err = ext2fs_xattrs_iterate (h, ext_xattr_name, &w);
+  r = w.rc;
+  for (i = 0; err == 0 && r == 0 && i < w.n; i++) {
+    void *val = NULL;
+    size_t len = 0;
+    err = ext2fs_xattr_get (h, w.v[i], &val, &len);
+    if (err == 0)
+      r = fn (w.v[i], val, len, data);
+    if (val)
+      ext2fs_free_mem (&val);
+  }
+  for (i = 0; i < w.n; i++)
+    free (w.v[i]);
+  free (w.v);
   if (h)
     ext2fs_xattrs_close (&h);
   if (err)
     return img_err (e->base.ctx, -EIO, "%s: %s: %s: extended attributes: %s",
                     e->base.name, e->base.type, p->path, error_message (err));
-  return w.rc;
+  return r;
+}
+
+static int
+ext_space (struct img_fs *fs, uint64_t *total, uint64_t *avail)
+{
+  struct ext_fs *e = (struct ext_fs *) fs;
+  uint64_t bs = EXT2_BLOCK_SIZE (e->fs->super);
+
+  *total = ext2fs_blocks_count (e->fs->super) * bs;
+  *avail = ext2fs_free_blocks_count (e->fs->super) * bs;
+  return 0;
 }
 
 static const struct img_fs_ops ext_ops = {
+  .space = ext_space,
   .xattrs = ext_xattrs,
   .close = ext_close,
   .sync = ext_sync,

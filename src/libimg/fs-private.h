@@ -72,6 +72,7 @@ struct img_fs_ops {
                  uint32_t mtime_ns);
   int (*xattrs) (struct img_fs *fs, const struct img_fs_path *p,
                  img_xattr_fn fn, void *data);
+  int (*space) (struct img_fs *fs, uint64_t *total, uint64_t *avail);
 };
 
 /* The part every backend shares; backends embed it first. */

@@ -269,6 +269,15 @@ img_fs_pread (struct img_fs *fs, const char *path, void *buf, size_t len,
 }
 
 int
+img_fs_space (struct img_fs *fs, uint64_t *total, uint64_t *avail)
+{
+  *total = *avail = 0;
+  if (fs->ops->space == NULL)
+    return img_internal_fs_errno (fs, "/", -EOPNOTSUPP);
+  return fs->ops->space (fs, total, avail);
+}
+
+int
 img_fs_xattrs (struct img_fs *fs, const char *path, img_xattr_fn fn, void *data)
 {
   struct img_fs_path p;

@@ -1050,6 +1050,13 @@ img_guest_pread (struct img_guest *g, const char *path, void *buf, size_t len,
 }
 
 int
+img_guest_space (struct img_guest *g, const char *path, uint64_t *total,
+                 uint64_t *avail)
+{
+  RESOLVED_CALL (true, "statfs", img_fs_space (fs, total, avail));
+}
+
+int
 img_guest_xattrs (struct img_guest *g, const char *path, img_xattr_fn fn,
                   void *data)
 {

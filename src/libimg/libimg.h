@@ -321,6 +321,9 @@ int img_fs_pread (struct img_fs *fs, const char *path, void *buf, size_t len,
  * non-zero stops with that value. */
 typedef int (*img_xattr_fn) (const char *name, const void *value, size_t len,
                              void *data);
+/* Size and free space, in bytes (free: what a non-root writer could use
+ * is not distinguished; the reserved blocks count as free). */
+int img_fs_space (struct img_fs *fs, uint64_t *total, uint64_t *avail);
 int img_fs_xattrs (struct img_fs *fs, const char *path, img_xattr_fn fn,
                    void *data);
 /* Reads a whole regular file of at most MAX bytes (-EFBIG beyond);
@@ -506,6 +509,9 @@ int img_guest_pread (struct img_guest *g, const char *path, void *buf,
 /* img_fs_xattrs on the filesystem PATH is on (final symlink not followed). */
 int img_guest_xattrs (struct img_guest *g, const char *path, img_xattr_fn fn,
                       void *data);
+/* img_fs_space of the filesystem PATH is on. */
+int img_guest_space (struct img_guest *g, const char *path, uint64_t *total,
+                     uint64_t *avail);
 /* Atomic replace: the new contents go to a temporary file in the same
  * directory, which is then renamed over PATH (following symlinks to the
  * real file).  An existing file keeps its mode and owner; a new one gets

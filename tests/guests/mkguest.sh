@@ -441,7 +441,9 @@ if [ "$dracut" = 1 ]; then
     # and the initrd is dracut's generic one (no host-only guessing inside
     # a chroot), systemd in it as dracut chooses by default.
     mkdir "$mnt/tmp/debs"
-    (cd "$mnt/tmp/debs" && apt-get download -q dracut dracut-core kpartx >/dev/null 2>"$work/apt.err") \
+    # (The host's package lists may be missing or old: update once if so.)
+    get_debs() { (cd "$mnt/tmp/debs" && apt-get download -q dracut dracut-core kpartx >/dev/null 2>"$work/apt.err"); }
+    get_debs || { apt-get update -q >/dev/null 2>&1; get_debs; } \
         || { cat "$work/apt.err" >&2; die "apt-get download dracut failed"; }
     in_guest dpkg --purge --force-depends initramfs-tools initramfs-tools-core >/dev/null
     in_guest sh -c 'dpkg -i /tmp/debs/*.deb' >"$work/dpkg.log" 2>&1 \
