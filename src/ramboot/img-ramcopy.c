@@ -686,9 +686,16 @@ parse_num (const char *field, size_t len, int64_t *out)
   return true;
 }
 
+/* Fuzzing builds take every checksum as good, so that mutated headers
+ * reach the checks behind it. */
 static bool
 checksum_ok (const unsigned char *blk, const struct ustar *h)
 {
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+  (void) blk;
+  (void) h;
+  return true;
+#else
   int64_t want;
   uint64_t usum = 0;
   int64_t ssum = 0;
@@ -704,6 +711,7 @@ checksum_ok (const unsigned char *blk, const struct ustar *h)
   }
   /* Some old tars summed signed chars; accept either. */
   return (int64_t) usum == want || ssum == want;
+#endif
 }
 
 static bool
