@@ -16,6 +16,8 @@ packages=(
     fdisk parted gdisk lvm2 e2fsprogs xfsprogs btrfs-progs dosfstools
     cryptsetup-bin util-linux jq cpio file strace bc python3 procps
     zstd xz-utils lz4 bzip2 lzma attr acl libcap2-bin
+    # tests: the hostile-image corpus measures peak RSS with GNU time
+    time
     # tests: the real Debian 12 guests
     debootstrap qemu-system-x86 initramfs-tools-core
     # tests: Xen's own pygrub reads what img2pv wrote

@@ -7,6 +7,34 @@
  * records one message ("IMAGE: LAYER: REASON") in the context, readable with
  * img_ctx_error(); callers propagate the code without adding another.
  * Destructors accept NULL.
+ *
+ * Threat model (the design rule every function here follows):
+ *   - The host is trusted: the caller's options, the paths it names (the
+ *     image, --output, --kernel-from, --modules-from, the undo record it
+ *     names) and the host's programs (qemu-img, qemu-nbd, depmod).
+ *   - Everything read from an image is hostile: the container (qcow2
+ *     backing and data files, VMDK extents, any header field), partition
+ *     tables, LVM text, filesystem metadata, file names, symlinks, file
+ *     contents, configs, initrds and archives.  A tenant wrote all of it,
+ *     knowing we run as root on the hypervisor.
+ *   - So no guest byte chooses a host path, a host file, a network
+ *     address or a process argument: the container's format is the
+ *     caller's, backing files are refused unless the caller allows local
+ *     ones; host files named after guest data are only made below a
+ *     private mkdtemp directory through openat2 (RESOLVE_BENEATH |
+ *     RESOLVE_NO_SYMLINKS), and names with "..", "/" at the start, NUL or
+ *     control bytes are refused; guest symlinks resolve inside the guest.
+ *   - No guest value reaches a language we write (xl config, GRUB 2, GRUB
+ *     legacy, BLS, extlinux, shell, kernel command line, JSON, the
+ *     terminal) except through that language's one quoting function; a
+ *     value that cannot be quoted is refused.
+ *   - Every parser is bounded and memory-safe on any input (fuzzed), every
+ *     chain walk progresses or stops, and one budget per run caps the
+ *     bytes inflated, the file bytes read into memory and the entries
+ *     walked, so an image cannot take unbounded memory or time.
+ *   - A run leaves the image converted or as it was; the image is locked
+ *     from the first read to the undo commit; helper processes (qemu-nbd)
+ *     die with us; nothing of the guest is mounted, activated or run.
  */
 #ifndef LIBIMG_H
 #define LIBIMG_H
