@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "quote.h"
 #include "json.h"
 #include "libimg.h"
 
@@ -807,6 +808,9 @@ parse_modules (struct state *st, const char *list)
 int
 main (int argc, char *argv[])
 {
+  /* Reports carry names and text from images: every byte printed goes
+   * through img_quote_term on its way to the terminal. */
+  img_quote_term_stdio ();
   static const struct option opts[] = {
     { "json", no_argument, NULL, 'j' },
     { "modules", required_argument, NULL, 'm' },

@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "quote.h"
 #include "edits.h"
 #include "rootarchive.h"
 #include "toolutil.h"
@@ -1160,6 +1161,10 @@ usage (FILE *fp)
 int
 main (int argc, char **argv)
 {
+
+  /* Reports carry names and text from images: every byte printed goes
+   * through img_quote_term on its way to the terminal. */
+  img_quote_term_stdio ();
   enum { O_JSON = 256, O_UNDO, O_NO_UNDO, O_ROLLBACK, O_FORCE, O_KERNEL, O_COPY, O_MEMORY,
          O_HEADROOM, O_MARGIN, O_DEFAULT, O_DETACH, O_VM, O_ARCHIVE };
   static const struct option lopts[] = {

@@ -2756,6 +2756,10 @@ fail (struct img_ctx *ctx)
 int
 main (int argc, char **argv)
 {
+
+  /* Reports carry names and text from images: every byte printed goes
+   * through img_quote_term on its way to the terminal. */
+  img_quote_term_stdio ();
   enum { O_JSON = 256, O_UNDO, O_NO_UNDO, O_ROLLBACK, O_FORCE, O_KERNEL, O_KERNEL_FROM,
          O_MODULES_FROM, O_XVD, O_KEEP_TLS, O_EXTRACT, O_XL, O_NO_XL, O_NAME, O_MEMORY,
          O_VCPUS, O_BRIDGE, O_MAC };

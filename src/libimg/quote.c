@@ -535,3 +535,111 @@ img_quote_term (const char *s, int keep_nl)
   img_quote_term_chunk (s, strlen (s), keep_nl, 1, put_qb, &b);
   return qb_done (&b, &out) == 0 ? out : NULL;
 }
+
+/* A stdio stream that quotes for the terminal on its way to another. */
+struct term_stream {
+  FILE *under;
+  char carry[4];                /* a UTF-8 sequence cut by the last write */
+  size_t n_carry;
+};
+
+static void
+put_file (void *arg, const char *p, size_t n)
+{
+  fwrite (p, 1, n, arg);
+}
+
+static ssize_t
+term_write (void *cookie, const char *buf, size_t size)
+{
+  struct term_stream *t = cookie;
+  size_t used = 0;
+
+  /* Finish a cut sequence with the first bytes of this write. */
+  while (t->n_carry && used < size) {
+    size_t c;
+    t->carry[t->n_carry++] = buf[used++];
+    c = img_quote_term_chunk (t->carry, t->n_carry, 1, t->n_carry == sizeof t->carry, put_file, t->under);
+    memmove (t->carry, t->carry + c, t->n_carry - c);
+    t->n_carry -= c;
+  }
+  if (used < size) {
+    size_t c = img_quote_term_chunk (buf + used, size - used, 1, 0, put_file, t->under);
+    used += c;
+    /* At most 3 bytes are left: the start of a sequence. */
+    memcpy (t->carry, buf + used, size - used);
+    t->n_carry = size - used;
+  }
+  fflush (t->under);
+  return (ssize_t) size;
+}
+
+static int
+term_close (void *cookie)
+{
+  struct term_stream *t = cookie;
+
+  img_quote_term_chunk (t->carry, t->n_carry, 1, 1, put_file, t->under);
+  fflush (t->under);
+  free (t);
+  return 0;
+}
+
+FILE *
+img_quote_term_stream (FILE *under)
+{
+  static const cookie_io_functions_t io = { .write = term_write, .close = term_close };
+  struct term_stream *t = calloc (1, sizeof *t);
+  FILE *fp;
+
+  if (t == NULL)
+    return NULL;
+  t->under = under;
+  if ((fp = fopencookie (t, "w", io)) == NULL)
+    free (t);
+  else
+    setvbuf (fp, NULL, under == stderr ? _IOLBF : _IOFBF, 0);
+  return fp;
+}
+
+/* The process's stdout and stderr before img_quote_term_stdio(). */
+static FILE *real_stdout, *real_stderr;
+
+static void
+restore_stdio (void)
+{
+  if (real_stdout) {
+    fclose (stdout);
+    stdout = real_stdout;
+    real_stdout = NULL;
+  }
+  if (real_stderr) {
+    fclose (stderr);
+    stderr = real_stderr;
+    real_stderr = NULL;
+  }
+  fflush (stdout);
+}
+
+int
+img_quote_term_stdio (void)
+{
+  FILE *o, *e;
+
+  if (real_stdout || real_stderr)
+    return 0;
+  o = img_quote_term_stream (stdout);
+  e = img_quote_term_stream (stderr);
+  if (o == NULL || e == NULL || atexit (restore_stdio) != 0) {
+    if (o)
+      fclose (o);
+    if (e)
+      fclose (e);
+    return -ENOMEM;
+  }
+  real_stdout = stdout;
+  real_stderr = stderr;
+  stdout = o;
+  stderr = e;
+  return 0;
+}

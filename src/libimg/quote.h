@@ -12,6 +12,7 @@
 #define LIBIMG_QUOTE_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* An xl config string (libxlutil's lexer and dequoting): "..." with
  * backslash escapes; every byte outside printable ASCII as \xNN. */
@@ -76,5 +77,16 @@ char *img_quote_term (const char *s, int keep_nl);
  * by the end is left for the next call unless FINAL). */
 size_t img_quote_term_chunk (const char *s, size_t len, int keep_nl, int final,
                              void (*put) (void *arg, const char *p, size_t n), void *arg);
+
+/* A stream whose every byte reaches UNDER through img_quote_term (newlines
+ * kept): the tools put their stdout and stderr through it, so nothing a
+ * guest wrote reaches the terminal as a control byte.  NULL without
+ * memory (then keep UNDER). */
+FILE *img_quote_term_stream (FILE *under);
+
+/* Puts stdout and stderr through img_quote_term_stream until exit (when
+ * they are flushed and closed).  0 or -ENOMEM (then they are as they
+ * were). */
+int img_quote_term_stdio (void);
 
 #endif
