@@ -1774,9 +1774,9 @@ grub2_block (struct pv *pv, char **out)
   int r;
 
   *out = NULL;
-  if ((r = quote_into (pv, img_quote_grub2, "title", pv->title, q, &n)) < 0
-      || (r = quote_into (pv, img_quote_grub2, "kernel", pv->entry_kernel, q, &n)) < 0
-      || (r = quote_into (pv, img_quote_grub2, "initrd", pv->entry_initrd, q, &n)) < 0
+  if ((r = quote_into (pv, img_quote_grub2_title, "title", pv->title, q, &n)) < 0
+      || (r = quote_into (pv, img_quote_grub2_path, "kernel", pv->entry_kernel, q, &n)) < 0
+      || (r = quote_into (pv, img_quote_grub2_path, "initrd", pv->entry_initrd, q, &n)) < 0
       || (pv->boot_uuid
           && (r = quote_into (pv, img_quote_grub2, "filesystem UUID", pv->boot_uuid, q, &n)) < 0)) {
     free_quoted (q, n);

@@ -47,14 +47,6 @@ qb_addc (struct qb *b, char c)
   qb_add (b, &c, 1);
 }
 
-static void
-qb_hex (struct qb *b, unsigned char c)
-{
-  char t[5];
-  snprintf (t, sizeof t, "\\x%02x", c);
-  qb_add (b, t, 4);
-}
-
 static int
 qb_done (struct qb *b, char **out)
 {
@@ -131,22 +123,43 @@ printable_utf8 (const char *str)
 
 /* ---- xl ---------------------------------------------------------------- */
 
+/* libxlutil (4.17) reads \n \t \r \a \b \f \v \\ \" \' right, but not \xNN
+ * (a parse error) nor octal escapes (the byte is dropped): other control
+ * bytes cannot be written so that it reads them back, and are refused. */
 int
-img_quote_xl (const char *s, char **out, const char **why)
+img_quote_xl (const char *str, char **out, const char **why)
 {
+  static const char named[] = "\n\t\r\a\b\f\v", letter[] = "ntrabfv";
   struct qb b = { 0 };
-  const unsigned char *p;
+  const unsigned char *s = (const unsigned char *) str;
+  size_t left = strlen (str);
 
-  (void) why;
   qb_addc (&b, '"');
-  for (p = (const unsigned char *) s; *p; p++) {
-    if (*p == '"' || *p == '\\') {
+  while (left) {
+    const char *e;
+    int n;
+    if (*s == '"' || *s == '\\') {
       qb_addc (&b, '\\');
-      qb_addc (&b, (char) *p);
-    } else if (*p < 0x20 || *p >= 0x7f)
-      qb_hex (&b, *p);
-    else
-      qb_addc (&b, (char) *p);
+      qb_addc (&b, (char) *s);
+    } else if (*s && (e = strchr (named, *s)) != NULL) {
+      qb_addc (&b, '\\');
+      qb_addc (&b, letter[e - named]);
+    } else if (*s < 0x20 || *s == 0x7f) {
+      free (b.s);
+      return refuse (out, why, "a control byte that libxlutil cannot read back from an xl string");
+    } else if (*s >= 0x80) {
+      if ((n = utf8_len (s, left)) <= 0) {
+        free (b.s);
+        return refuse (out, why, "invalid UTF-8 or a C1 control, which the xl config does not carry");
+      }
+      qb_add (&b, (const char *) s, (size_t) n);
+      s += n;
+      left -= (size_t) n;
+      continue;
+    } else
+      qb_addc (&b, (char) *s);
+    s++;
+    left--;
   }
   qb_addc (&b, '"');
   return qb_done (&b, out);
@@ -217,12 +230,12 @@ grub2_plain (char c)
          || strchr ("-_./:=,+@%^~!()", c) != NULL;
 }
 
-int
-img_quote_grub2 (const char *s, char **out, const char **why)
+static int
+grub2_quote (const char *s, bool may_be_bare, char **out, const char **why)
 {
   struct qb b = { 0 };
   const char *p;
-  bool bare = *s != '\0';
+  bool bare = may_be_bare && *s != '\0';
 
   if (!printable_utf8 (s))
     return refuse (out, why, "a control byte or invalid UTF-8, which a GRUB 2 menu line cannot carry");
@@ -241,6 +254,32 @@ img_quote_grub2 (const char *s, char **out, const char **why)
       qb_addc (&b, *p);
   qb_addc (&b, '\'');
   return qb_done (&b, out);
+}
+
+int
+img_quote_grub2 (const char *s, char **out, const char **why)
+{
+  return grub2_quote (s, true, out, why);
+}
+
+int
+img_quote_grub2_title (const char *s, char **out, const char **why)
+{
+  return grub2_quote (s, false, out, why);
+}
+
+int
+img_quote_grub2_path (const char *s, char **out, const char **why)
+{
+  const char *p;
+
+  for (p = s; *p; p++)
+    if (!grub2_plain (*p))
+      return refuse (out, why, "a character other than A-Z a-z 0-9 - _ . / : = , + @ % ^ ~ ! ( ): pygrub takes the kernel line apart at blanks and never unquotes");
+  if (*s != '/')
+    return refuse (out, why, "not an absolute path");
+  *out = strdup (s);
+  return *out ? 0 : -ENOMEM;
 }
 
 /* The line formats without quoting: the value is the rest of the line. */
@@ -361,6 +400,15 @@ img_quote_cmdline_line (const char *line, char **out, char **bad, const char **w
 
   *bad = NULL;
   *out = NULL;
+  /* A line break is a separator to the kernel, but the end of the line in
+   * every file that carries a command line: never passed on. */
+  for (const char *c = line; *c; c++)
+    if ((unsigned char) *c < 0x20 && *c != '\t') {
+      if (why)
+        *why = "a line break or control byte in the kernel command line";
+      *bad = strdup (line);
+      return *bad ? -EINVAL : -ENOMEM;
+    }
   while (k_space (*p))
     p++;
   while (*p && r == 0) {

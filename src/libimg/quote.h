@@ -14,8 +14,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
-/* An xl config string (libxlutil's lexer and dequoting): "..." with
- * backslash escapes; every byte outside printable ASCII as \xNN. */
+/* An xl config string as libxlutil reads it: "..." with \" \\ and the
+ * named escapes \n \t \r \a \b \f \v; other control bytes, invalid UTF-8
+ * and C1 controls are refused (libxlutil mangles \xNN and octal escapes). */
 int img_quote_xl (const char *s, char **out, const char **why);
 
 /* A value inside an xl disk or vif spec ("key=value, key=value" inside one
@@ -33,6 +34,15 @@ int img_check_ifname (const char *s, const char **why);
  * quotes ('\'' for a quote).  Refuses control bytes and invalid UTF-8
  * (a menu line must stay one line). */
 int img_quote_grub2 (const char *s, char **out, const char **why);
+
+/* A menuentry title: always in single quotes, which pygrub's title match
+ * (^menuentry ["'](.*?)["'] ) needs to see the entry at all. */
+int img_quote_grub2_title (const char *s, char **out, const char **why);
+
+/* A kernel or initrd path on a linux/initrd line: a bare absolute path of
+ * plain characters only, since pygrub splits that line at blanks and
+ * never unquotes; anything else is refused. */
+int img_quote_grub2_path (const char *s, char **out, const char **why);
 
 /* A GRUB legacy menu.lst value (title text, kernel line words): the rest of
  * the line, unquoted, so no control byte, no invalid UTF-8, no leading or
