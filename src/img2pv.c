@@ -1084,6 +1084,18 @@ edit_initrd_drivers (struct img_plan *plan, void *data)
       if (rel == NULL)
         continue;
       b = strrchr (rel, '/');
+      {
+        char *q;
+        const char *why;
+        if (img_quote_nash (b ? b + 1 : rel, &q, &why) < 0) {
+          char *t = img_quote_term (rel, 0);
+          r = img_err (pv->ctx, -EINVAL, "%s: initrd %s: module file %s: %s", pv->images[0],
+                       pv->initrd, t ? t : "", why);
+          free (t);
+          break;
+        }
+        free (q);
+      }
       line = xasprintf ("insmod /lib/%s", b ? b + 1 : rel);
       if (memmem (init->data, init->size, line, strlen (line)) == NULL) {
         load = realloc (load, (n_load + 1) * sizeof *load);
@@ -1091,7 +1103,7 @@ edit_initrd_drivers (struct img_plan *plan, void *data)
       }
       free (line);
     }
-    if (n_load) {
+    if (n_load && r == 0) {
       char *ni = nash_init (init, load, n_load);
       if (ni == NULL)
         r = img_err (pv->ctx, -ENOTSUP, "%s: initrd %s: its nash init has no mkrootdev line "
@@ -1236,7 +1248,7 @@ shell_value (const char *text, const char *key, const char **line_start,
 static int
 set_shell_value (struct pv *pv, const char *path, const char *key, const char *value)
 {
-  char *text, *old;
+  char *text, *old, *q = NULL;
   size_t len;
   const char *ls, *le;
   struct sb b = { 0 };
@@ -1250,16 +1262,22 @@ set_shell_value (struct pv *pv, const char *path, const char *key, const char *v
     free (text);
     return 0;
   }
+  if (img_quote_sh (value, &q, NULL) < 0) {
+    free (old);
+    free (text);
+    return oom (pv);
+  }
   if (old) {
     sb_add (&b, text, (size_t) (ls - text));
-    sb_addf (&b, "%s=\"%s\"", key, value);
+    sb_addf (&b, "%s=%s", key, q);
     sb_adds (&b, le);
   } else {
     sb_add (&b, text, len);
     if (b.len && b.s[b.len - 1] != '\n')
       sb_add (&b, "\n", 1);
-    sb_addf (&b, "%s=\"%s\"\n", key, value);
+    sb_addf (&b, "%s=%s\n", key, q);
   }
+  free (q);
   r = write_text (pv, path, &b, 0644);
   sb_free (&b);
   free (old);

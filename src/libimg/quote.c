@@ -343,6 +343,23 @@ img_quote_sh (const char *s, char **out, const char **why)
   return qb_done (&b, out);
 }
 
+/* nash, the init interpreter of mkinitrd-era initrds, splits at blanks and
+ * has its own idea of quotes: only plain words are written to it. */
+int
+img_quote_nash (const char *s, char **out, const char **why)
+{
+  const char *p;
+
+  for (p = s; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')
+          || strchr ("-_.+,/", *p)))
+      return refuse (out, why, "a character other than A-Z a-z 0-9 - _ . + , /, which a nash script line cannot carry");
+  if (*s == '\0')
+    return refuse (out, why, "empty");
+  *out = strdup (s);
+  return *out ? 0 : -ENOMEM;
+}
+
 /* ---- kernel command line -------------------------------------------------- */
 
 static bool

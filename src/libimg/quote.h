@@ -61,6 +61,10 @@ int img_quote_extlinux (const char *s, char **out, const char **why);
  * quote.  Never refuses a C string. */
 int img_quote_sh (const char *s, char **out, const char **why);
 
+/* A word of a nash script (mkinitrd's /init): plain characters only
+ * (A-Z a-z 0-9 - _ . + , /); *out is a copy. */
+int img_quote_nash (const char *s, char **out, const char **why);
+
 /* One kernel command line argument PARAM or PARAM=VAL (VAL may be NULL) as
  * the kernel's own parser (lib/cmdline.c next_arg) reads it back, and as
  * GRUB 2, GRUB legacy, pygrub, BLS and xl pass it on unchanged: printable
