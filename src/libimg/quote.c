@@ -421,9 +421,15 @@ img_quote_cmdline_line (const char *line, char **out, char **bad, const char **w
    * every file that carries a command line: never passed on. */
   for (const char *c = line; *c; c++)
     if ((unsigned char) *c < 0x20 && *c != '\t') {
+      /* The offending word: from the blank before to the blank after. */
+      const char *ws = c, *we = c;
+      while (ws > line && ws[-1] != ' ' && ws[-1] != '\t')
+        ws--;
+      while (*we && *we != ' ' && *we != '\t')
+        we++;
       if (why)
         *why = "a line break or control byte in the kernel command line";
-      *bad = strdup (line);
+      *bad = strndup (ws, (size_t) (we - ws));
       return *bad ? -EINVAL : -ENOMEM;
     }
   while (k_space (*p))
