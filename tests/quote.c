@@ -285,6 +285,21 @@ test_checks (void)
   tap_ok (img_quote_xl_spec ("a'b", &q, &why) == -EINVAL, "xl spec refuses '");
   tap_ok (img_quote_xl_spec ("a b", &q, &why) == -EINVAL, "xl spec refuses a blank");
   tap_ok (img_quote_xl_spec ("a\"b", &q, &why) == -EINVAL, "xl spec refuses \"");
+  tap_ok (img_quote_grub2_title ("plain", &q, &why) == 0 && strcmp (q, "'plain'") == 0,
+          "GRUB 2 title: always quoted (pygrub's title match)");
+  free (q);
+  tap_ok (img_quote_grub2_title ("a\nb", &q, &why) == -EINVAL, "GRUB 2 title: newline refused");
+  tap_ok (img_quote_grub2_path ("/boot/vmlinuz-6.1.0-50-amd64", &q, &why) == 0
+          && strcmp (q, "/boot/vmlinuz-6.1.0-50-amd64") == 0, "GRUB 2 path: bare");
+  free (q);
+  tap_ok (img_quote_grub2_path ("/boot/vmlinuz 2", &q, &why) == -EINVAL, "GRUB 2 path: blank refused");
+  tap_ok (img_quote_grub2_path ("/boot/$x", &q, &why) == -EINVAL, "GRUB 2 path: $ refused");
+  tap_ok (img_quote_grub2_path ("boot/x", &q, &why) == -EINVAL, "GRUB 2 path: relative refused");
+  tap_ok (img_quote_nash ("lib/xen-blkfront.ko", &q, &why) == 0, "nash: a module path");
+  free (q);
+  tap_ok (img_quote_nash ("x.ko\ninsmod /evil", &q, &why) == -EINVAL, "nash: newline refused");
+  tap_ok (img_quote_nash ("x;reboot.ko", &q, &why) == -EINVAL, "nash: ; refused");
+  tap_ok (img_quote_nash ("x\".ko", &q, &why) == -EINVAL, "nash: quote refused");
 }
 
 static char term_buf[64];
