@@ -22,6 +22,9 @@ packages=(
     debootstrap qemu-system-x86 initramfs-tools-core
     # tests: Xen's own pygrub reads what img2pv wrote
     xen-utils-4.17
+    # tests: the real parsers of what we write (libxlutil for xl configs,
+    # grub-script-check for GRUB 2 fragments)
+    libxen-dev grub-common
 )
 
 missing=()

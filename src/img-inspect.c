@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "quote.h"
 #include "json.h"
 #include "libimg.h"
 
@@ -586,30 +587,31 @@ human (uint64_t v, char *buf, size_t len)
   return buf;
 }
 
-/* Guest strings on a terminal: control bytes, quotes and backslashes are
- * escaped so a hostile label cannot move the cursor or fake a line.  A
- * few rotating buffers let one printf show several strings. */
+/* Guest strings on a terminal: quotes and backslashes escaped here, then
+ * control bytes and invalid UTF-8 by img_quote_term, so a hostile label
+ * cannot move the cursor or fake a line.  A few rotating buffers let one
+ * printf show several strings. */
 static const char *
 esc (const char *s)
 {
   static char bufs[8][1024];
   static int next;
-  char *b = bufs[next++ % 8], *o = b;
+  char *b = bufs[next++ % 8], *t, *o, *q;
 
   if (s == NULL)
     return "-";
-  for (; *s && o < b + sizeof bufs[0] - 5; s++) {
-    unsigned char c = *s;
-    if (c < 0x20 || c == 0x7f)
-      o += sprintf (o, "\\x%02x", c);
-    else if (c == '"' || c == '\\') {
+  if ((t = malloc (2 * strlen (s) + 1)) == NULL)
+    return "?";
+  for (o = t; *s; s++) {
+    if (*s == '"' || *s == '\\')
       *o++ = '\\';
-      *o++ = c;
-    }
-    else
-      *o++ = c;
+    *o++ = *s;
   }
   *o = '\0';
+  q = img_quote_term (t, 0);
+  snprintf (b, sizeof bufs[0], "%s", q ? q : "?");
+  free (q);
+  free (t);
   return b;
 }
 
@@ -717,7 +719,7 @@ text_guest (struct state *st)
   printf ("guest: %s (id %s, version %s%s%s), %s, hostname %s\n",
           nz (in->os_pretty_name ? in->os_pretty_name : in->os_name), nz (in->os_id),
           nz (in->os_version_id), in->os_codename ? ", " : "",
-          in->os_codename ? in->os_codename : "", nz (in->arch), nz (in->hostname));
+          in->os_codename ? esc (in->os_codename) : "", nz (in->arch), nz (in->hostname));
   printf ("  root: %s", nz (img_guest_root (st->g, 0)));
   for (i = 1; i < img_guest_n_roots (st->g); i++)
     printf (" (also a root: %s)", nz (img_guest_root (st->g, i)));
@@ -807,6 +809,9 @@ parse_modules (struct state *st, const char *list)
 int
 main (int argc, char *argv[])
 {
+  /* Reports carry names and text from images: every byte printed goes
+   * through img_quote_term on its way to the terminal. */
+  img_quote_term_stdio ();
   static const struct option opts[] = {
     { "json", no_argument, NULL, 'j' },
     { "modules", required_argument, NULL, 'm' },

@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "quote.h"
 #include "edits.h"
 #include "rootarchive.h"
 #include "toolutil.h"
@@ -70,6 +71,13 @@ struct ram {
   uint64_t bytes;               /* what the copy takes in a tmpfs */
   uint64_t recommended;         /* VM memory to give */
   const char *datadir, *ramcopy;
+  /* Every guest value of our boot entries, quoted once for each language
+   * (quote.h) before anything is changed: GRUB 2, GRUB legacy, BLS. */
+  struct {
+    char *title, *kernel, *initrd, *uuid, *echo;        /* GRUB 2 */
+    char *l_title, *l_kernel, *l_initrd, *l_root;       /* GRUB legacy */
+    char *b_title, *b_version, *b_kernel, *b_initrd;    /* BLS */
+  } q;
 };
 
 static void
@@ -357,42 +365,93 @@ ram_fstab (struct ram *r)
   return r->fstab.oom ? -ENOMEM : 0;
 }
 
+/* One field of a list the boot script splits at blanks and ':' and leaves
+ * unquoted (so globbed): plain characters only. */
+static int
+script_word (struct ram *r, const char *what, const char *v)
+{
+  const char *p;
+
+  for (p = v; *p; p++)
+    if (!isalnum ((unsigned char) *p) && !strchr ("-_./=+,@%", *p)) {
+      char *t = img_quote_term (v, 0);
+      int rc = img_ctx_set_error (r->ctx, -EINVAL, "%s: ramboot: %s %s: only A-Z a-z 0-9 - _ . / = + , @ %% "
+                                  "can go into the boot script's lists", r->image, what, t ? t : "");
+      free (t);
+      return rc;
+    }
+  return *v ? 0 : img_ctx_set_error (r->ctx, -EINVAL, "%s: ramboot: an empty %s", r->image, what);
+}
+
+/* KEY=VALUE for the boot script's configuration, VALUE through
+ * img_quote_sh. */
+static void
+conf_set (struct sb *conf, const char *key, const char *value)
+{
+  char *q = NULL;
+
+  if (img_quote_sh (value, &q, NULL) < 0)
+    conf->oom = true;
+  else
+    sb_addf (conf, "%s=%s\n", key, q);
+  free (q);
+}
+
 static int
 ram_conf (struct ram *r)
 {
   size_t i, k;
   const struct img_lvm *lvm = img_guest_lvm (r->g);
   const struct img_guest_mount *root = mount_of (r->g, "/");
+  struct sb list = { 0 };
+  int rc = 0;
 
   sb_adds (&r->conf, "# img-ramify ramboot configuration\n");
-  sb_adds (&r->conf, "RAMBOOT_MOUNTS=\"");
-  for (i = 0; i < r->n_copy; i++)
+  for (i = 0; i < r->n_copy && rc == 0; i++)
     for (k = 0; k < img_guest_n_mounts (r->g); k++) {
       const struct img_guest_mount *m = img_guest_mount (r->g, k);
+      const char *type = m->vfstype ? m->vfstype : "auto";
       if (strcmp (m->mountpoint, r->copy[i]) == 0 && m->spec) {
-        if (strchr (m->spec, ' ') || strchr (m->spec, '"') || strchr (m->spec, '$'))
-          return img_ctx_set_error (r->ctx, -EINVAL, "%s: %s: device name %s unusable in the boot script",
-                                    r->image, m->mountpoint, m->spec);
-        sb_addf (&r->conf, "%s%s:%s:%s", i ? " " : "", m->mountpoint, m->spec,
-                 m->vfstype ? m->vfstype : "auto");
+        if ((rc = script_word (r, "mount point", m->mountpoint)) < 0
+            || (rc = script_word (r, "device name", m->spec)) < 0
+            || (rc = script_word (r, "filesystem type", type)) < 0)
+          break;
+        if (strchr (m->spec, ':') || strchr (m->mountpoint, ':') || strchr (type, ':')) {
+          rc = img_ctx_set_error (r->ctx, -EINVAL, "%s: ramboot: %s: a ':' in the device, mount point or "
+                                  "type, which the boot script's list splits at", r->image, m->mountpoint);
+          break;
+        }
+        sb_addf (&list, "%s%s:%s:%s", i ? " " : "", m->mountpoint, m->spec, type);
         break;
       }
     }
-  sb_adds (&r->conf, "\"\n");
+  if (rc < 0) {
+    sb_free (&list);
+    return rc;
+  }
+  conf_set (&r->conf, "RAMBOOT_MOUNTS", list.s ? list.s : "");
+  sb_free (&list);
   sb_addf (&r->conf, "RAMBOOT_HEADROOM_KB=%" PRIu64 "\nRAMBOOT_MARGIN_KB=%" PRIu64 "\n",
            r->o->headroom / 1024, r->o->margin / 1024);
-  sb_addf (&r->conf, "RAMBOOT_ARCHIVE=\"%s\"\n", r->archive_path ? r->archive_path : "");
+  conf_set (&r->conf, "RAMBOOT_ARCHIVE", r->archive_path ? r->archive_path : "");
   /* Volume groups to deactivate once the disk is let go: the root's. */
-  sb_adds (&r->conf, "RAMBOOT_VGS=\"");
   if (lvm && root && root->device && strchr (root->device, '/') && !strchr (root->device, ':')) {
     const char *slash = strchr (root->device, '/');
-    sb_add (&r->conf, root->device, (size_t) (slash - root->device));
+    char *vg = strndup (root->device, (size_t) (slash - root->device));
+    if (vg == NULL)
+      return -ENOMEM;
+    if ((rc = script_word (r, "volume group", vg)) < 0) {
+      free (vg);
+      return rc;
+    }
+    conf_set (&r->conf, "RAMBOOT_VGS", vg);
+    free (vg);
     /* And no LVM autoactivation in the RAM copy, which would take the
      * disk again when udev sees it. */
     sb_adds (&r->lvmlocal, "# img-ramify: the RAM copy leaves the disk's volume groups alone\n"
              "global {\n\tevent_activation = 0\n}\nactivation {\n\tauto_activation_volume_list = []\n}\n");
-  }
-  sb_adds (&r->conf, "\"\n");
+  } else
+    conf_set (&r->conf, "RAMBOOT_VGS", "");
   return r->conf.oom ? -ENOMEM : 0;
 }
 
@@ -514,6 +573,71 @@ edit_ramboot_initrd (struct img_plan *plan, void *data)
   return rc;
 }
 
+/* ---- quoting the entry -------------------------------------------------- */
+
+/* VALUE through QUOTE into *OUT, or one line "IMAGE: boot-entry: WHAT
+ * VALUE: reason". */
+static int
+quote_one (struct ram *r, int (*quote) (const char *, char **, const char **), const char *what,
+           const char *value, char **out)
+{
+  const char *why = NULL;
+  int rc = quote (value, out, &why);
+
+  if (rc == -EINVAL) {
+    char *t = img_quote_term (value, 0);
+    rc = img_ctx_set_error (r->ctx, rc, "%s: boot-entry: %s %s: %s", r->image, what, t ? t : "", why);
+    free (t);
+  }
+  return rc;
+}
+
+/* Everything our entries carry, checked and quoted before any change: the
+ * arguments as a kernel command line, then each value per language. */
+static int
+quote_entry (struct ram *r)
+{
+  char *norm, *bad, *echo;
+  const char *why;
+  int rc = img_quote_cmdline_line (r->args, &norm, &bad, &why);
+
+  if (rc == -EINVAL) {
+    char *t = img_quote_term (bad, 0);
+    rc = img_ctx_set_error (r->ctx, rc, "%s: boot-entry: kernel argument %s: %s", r->image, t ? t : "", why);
+    free (t);
+    free (bad);
+    return rc;
+  }
+  if (rc < 0)
+    return rc;
+  free (r->args);
+  r->args = norm;
+  echo = xasprintf ("Loading Linux %s with its root in RAM ...", r->kver);
+  if ((rc = quote_one (r, img_quote_grub2_title, "title", r->title, &r->q.title)) < 0
+      || (rc = quote_one (r, img_quote_grub2_path, "kernel", r->entry_kernel, &r->q.kernel)) < 0
+      || (rc = quote_one (r, img_quote_grub2_path, "initrd", r->ram_entry_initrd, &r->q.initrd)) < 0
+      || (r->boot_uuid && (rc = quote_one (r, img_quote_grub2, "filesystem UUID", r->boot_uuid, &r->q.uuid)) < 0)
+      || (rc = quote_one (r, img_quote_grub2, "kernel version", echo, &r->q.echo)) < 0
+      || (rc = quote_one (r, img_quote_grub_legacy, "title", r->title, &r->q.l_title)) < 0
+      || (rc = quote_one (r, img_quote_grub_legacy, "kernel", r->entry_kernel, &r->q.l_kernel)) < 0
+      || (rc = quote_one (r, img_quote_grub_legacy, "initrd", r->ram_entry_initrd, &r->q.l_initrd)) < 0
+      || (r->legacy_root && (rc = quote_one (r, img_quote_grub_legacy, "root", r->legacy_root, &r->q.l_root)) < 0)
+      || (rc = quote_one (r, img_quote_bls, "title", r->title, &r->q.b_title)) < 0
+      || (rc = quote_one (r, img_quote_bls, "version", r->kver, &r->q.b_version)) < 0
+      || (rc = quote_one (r, img_quote_bls, "kernel", r->entry_kernel, &r->q.b_kernel)) < 0
+      || (rc = quote_one (r, img_quote_bls, "initrd", r->ram_entry_initrd, &r->q.b_initrd)) < 0) {
+    free (echo);
+    return rc;
+  }
+  free (echo);
+  /* Legacy kernel lines and BLS paths are split at blanks. */
+  if (strpbrk (r->entry_kernel, " \t") || strpbrk (r->ram_entry_initrd, " \t")
+      || (r->legacy_root && strpbrk (r->legacy_root, " \t")))
+    return img_ctx_set_error (r->ctx, -EINVAL, "%s: boot-entry: a kernel, initrd or root with a blank, "
+                              "which the boot entry cannot carry", r->image);
+  return 0;
+}
+
 /* ---- edit: grub-entry ------------------------------------------------------ */
 
 static char *
@@ -522,14 +646,14 @@ entry_block (struct ram *r)
   struct sb b = { 0 };
 
   sb_addf (&b, "%s\n", MARK_BEGIN);
-  sb_addf (&b, "menuentry '%s' --class gnu-linux --class os $menuentry_id_option '%s' {\n",
-           r->title, ENTRY_ID);
+  sb_addf (&b, "menuentry %s --class gnu-linux --class os $menuentry_id_option '%s' {\n",
+           r->q.title, ENTRY_ID);
   sb_adds (&b, "\tinsmod ext2\n");
   if (r->boot_uuid)
-    sb_addf (&b, "\tsearch --no-floppy --fs-uuid --set=root %s\n", r->boot_uuid);
-  sb_addf (&b, "\techo\t'Loading Linux %s with its root in RAM ...'\n", r->kver);
-  sb_addf (&b, "\tlinux\t%s %s %s\n", r->entry_kernel, r->args, r->boot_arg);
-  sb_addf (&b, "\tinitrd\t%s\n", r->ram_entry_initrd);
+    sb_addf (&b, "\tsearch --no-floppy --fs-uuid --set=root %s\n", r->q.uuid);
+  sb_addf (&b, "\techo\t%s\n", r->q.echo);
+  sb_addf (&b, "\tlinux\t%s %s %s\n", r->q.kernel, r->args, r->boot_arg);
+  sb_addf (&b, "\tinitrd\t%s\n", r->q.initrd);
   sb_adds (&b, "}\n");
   sb_addf (&b, "%s\n", MARK_END);
   return b.oom ? NULL : b.s;
@@ -628,11 +752,11 @@ edit_legacy (struct ram *r, const char *path)
     free (real);
     return rc;
   }
-  sb_addf (&blk, "# %s\ntitle %s\n", MARK_BEGIN, r->title);
+  sb_addf (&blk, "# %s\ntitle %s\n", MARK_BEGIN, r->q.l_title);
   if (r->legacy_root)
-    sb_addf (&blk, "\troot %s\n", r->legacy_root);
-  sb_addf (&blk, "\tkernel %s %s %s\n\tinitrd %s\n# %s\n", r->entry_kernel, r->args, r->boot_arg,
-           r->ram_entry_initrd, MARK_END);
+    sb_addf (&blk, "\troot %s\n", r->q.l_root);
+  sb_addf (&blk, "\tkernel %s %s %s\n\tinitrd %s\n# %s\n", r->q.l_kernel, r->args, r->boot_arg,
+           r->q.l_initrd, MARK_END);
   /* Everything but an earlier block of ours; titles counted for "default". */
   for (p = text; p < text + len;) {
     const char *nl = memchr (p, '\n', (size_t) (text + len - p));
@@ -747,7 +871,7 @@ edit_bls (struct ram *r, const char *entry_path)
   path = xasprintf ("%s/%s.conf", dir, ENTRY_ID);
   sb_adds (&b, "# img-ramify RAM boot entry: the root is copied into RAM at boot\n");
   sb_addf (&b, "title %s\nversion %s\nlinux %s\ninitrd %s\noptions %s %s\ngrub_class kernel\n",
-           r->title, r->kver, r->entry_kernel, r->ram_entry_initrd, r->args, r->boot_arg);
+           r->q.b_title, r->q.b_version, r->q.b_kernel, r->q.b_initrd, r->args, r->boot_arg);
   if (b.oom)
     rc = -ENOMEM;
   else {
@@ -1101,14 +1225,16 @@ prepare (struct ram *r)
   bm = mount_of (r->g, r->vmlinuz);
   r->boot_uuid = bm && bm->fs_uuid ? xstrdup (bm->fs_uuid) : NULL;
   {
+    /* The title is ours: the guest's OS name in printable ASCII only. */
     const char *os = r->insp->os_pretty_name ? r->insp->os_pretty_name : "Linux";
     struct sb t = { 0 };
-    for (i = 0; os[i]; i++)
-      if (os[i] != '\'' && os[i] != '\n')
-        sb_add (&t, os + i, 1);
+    for (i = 0; os[i] && i < 80; i++)
+      sb_add (&t, (unsigned char) os[i] >= 0x20 && (unsigned char) os[i] < 0x7f ? os + i : "?", 1);
     sb_addf (&t, ", root in RAM, Linux %s", r->kver);
     r->title = t.s;
   }
+  if ((rc = quote_entry (r)) < 0)
+    return rc;
   if (r->o->archive) {
     struct img_stat st;
     bool boot = img_guest_stat (r->g, "/boot", &st) == 0 && S_ISDIR (st.mode);
@@ -1160,6 +1286,10 @@ usage (FILE *fp)
 int
 main (int argc, char **argv)
 {
+
+  /* Reports carry names and text from images: every byte printed goes
+   * through img_quote_term on its way to the terminal. */
+  img_quote_term_stdio ();
   enum { O_JSON = 256, O_UNDO, O_NO_UNDO, O_ROLLBACK, O_FORCE, O_KERNEL, O_COPY, O_MEMORY,
          O_HEADROOM, O_MARGIN, O_DEFAULT, O_DETACH, O_VM, O_ARCHIVE };
   static const struct option lopts[] = {
@@ -1337,6 +1467,13 @@ main (int argc, char **argv)
   free (r.args);
   free (r.title);
   free (r.legacy_root);
+  {
+    char **qs[] = { &r.q.title, &r.q.kernel, &r.q.initrd, &r.q.uuid, &r.q.echo, &r.q.l_title,
+                    &r.q.l_kernel, &r.q.l_initrd, &r.q.l_root, &r.q.b_title, &r.q.b_version,
+                    &r.q.b_kernel, &r.q.b_initrd };
+    for (i = 0; i < sizeof qs / sizeof qs[0]; i++)
+      free (*qs[i]);
+  }
   free (r.archive_path);
   free (r.archive_dir);
   sb_free (&r.conf);

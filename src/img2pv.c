@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "edits.h"
+#include "quote.h"
 #include "toolutil.h"
 
 #define PROG "img2pv"
@@ -1083,6 +1084,18 @@ edit_initrd_drivers (struct img_plan *plan, void *data)
       if (rel == NULL)
         continue;
       b = strrchr (rel, '/');
+      {
+        char *q;
+        const char *why;
+        if (img_quote_nash (b ? b + 1 : rel, &q, &why) < 0) {
+          char *t = img_quote_term (rel, 0);
+          r = img_err (pv->ctx, -EINVAL, "%s: initrd %s: module file %s: %s", pv->images[0],
+                       pv->initrd, t ? t : "", why);
+          free (t);
+          break;
+        }
+        free (q);
+      }
       line = xasprintf ("insmod /lib/%s", b ? b + 1 : rel);
       if (memmem (init->data, init->size, line, strlen (line)) == NULL) {
         load = realloc (load, (n_load + 1) * sizeof *load);
@@ -1090,7 +1103,7 @@ edit_initrd_drivers (struct img_plan *plan, void *data)
       }
       free (line);
     }
-    if (n_load) {
+    if (n_load && r == 0) {
       char *ni = nash_init (init, load, n_load);
       if (ni == NULL)
         r = img_err (pv->ctx, -ENOTSUP, "%s: initrd %s: its nash init has no mkrootdev line "
@@ -1235,7 +1248,7 @@ shell_value (const char *text, const char *key, const char **line_start,
 static int
 set_shell_value (struct pv *pv, const char *path, const char *key, const char *value)
 {
-  char *text, *old;
+  char *text, *old, *q = NULL;
   size_t len;
   const char *ls, *le;
   struct sb b = { 0 };
@@ -1249,16 +1262,22 @@ set_shell_value (struct pv *pv, const char *path, const char *key, const char *v
     free (text);
     return 0;
   }
+  if (img_quote_sh (value, &q, NULL) < 0) {
+    free (old);
+    free (text);
+    return oom (pv);
+  }
   if (old) {
     sb_add (&b, text, (size_t) (ls - text));
-    sb_addf (&b, "%s=\"%s\"", key, value);
+    sb_addf (&b, "%s=%s", key, q);
     sb_adds (&b, le);
   } else {
     sb_add (&b, text, len);
     if (b.len && b.s[b.len - 1] != '\n')
       sb_add (&b, "\n", 1);
-    sb_addf (&b, "%s=\"%s\"\n", key, value);
+    sb_addf (&b, "%s=%s\n", key, q);
   }
+  free (q);
   r = write_text (pv, path, &b, 0644);
   sb_free (&b);
   free (old);
@@ -1431,6 +1450,8 @@ take_mac (struct pv *pv, const char *text)
     if (strlen (m) >= 17 && m[17] == '"' && m[2] == ':') {
       memcpy (pv->mac, m, 17);
       pv->mac[17] = '\0';
+      if (img_check_mac (pv->mac, NULL) < 0)
+        pv->mac[0] = '\0';     /* not a MAC: never copied into the xl config */
       return;
     }
   }
@@ -1488,6 +1509,8 @@ edit_udev_net (struct img_plan *plan, void *data)
           if (!pv->mac[0] && strlen (m) >= 17 && m[2] == ':') {
             memcpy (pv->mac, m, 17);
             pv->mac[17] = '\0';
+            if (img_check_mac (pv->mac, NULL) < 0)
+              pv->mac[0] = '\0';
           }
           changed = true;
         } else
@@ -1730,40 +1753,108 @@ edit_device_caches (struct img_plan *plan, void *data)
 
 /* ---- edit: boot-entry --------------------------------------------------- */
 
-static char *
-grub2_block (struct pv *pv)
+/* Quotes VALUE (WHAT, for the message) with QUOTE into q[*n]; refusals
+ * and errors become one line "IMAGE: boot-entry: WHAT VALUE: reason". */
+static int
+quote_into (struct pv *pv, int (*quote) (const char *, char **, const char **),
+            const char *what, const char *value, char **q, size_t *n)
+{
+  const char *why = NULL;
+  int r = quote (value, &q[*n], &why);
+
+  if (r == -EINVAL) {
+    char *t = img_quote_term (value, 0);
+    r = img_err (pv->ctx, r, "%s: boot-entry: %s %s: %s", pv->images[0], what, t ? t : "", why);
+    free (t);
+  } else if (r < 0)
+    r = oom (pv);
+  else
+    (*n)++;
+  return r;
+}
+
+static void
+free_quoted (char **q, size_t n)
+{
+  while (n)
+    free (q[--n]);
+}
+
+/* The PV entry for GRUB 2 (grub.cfg and 40_custom): every value quoted as
+ * a GRUB 2 word; the arguments are a checked kernel command line
+ * (img_quote_cmdline_line), which GRUB 2 and pygrub both read unchanged. */
+static int
+grub2_block (struct pv *pv, char **out)
 {
   struct sb b = { 0 };
+  char *q[5];
+  size_t n = 0;
+  int r;
 
+  *out = NULL;
+  if ((r = quote_into (pv, img_quote_grub2_title, "title", pv->title, q, &n)) < 0
+      || (r = quote_into (pv, img_quote_grub2_path, "kernel", pv->entry_kernel, q, &n)) < 0
+      || (r = quote_into (pv, img_quote_grub2_path, "initrd", pv->entry_initrd, q, &n)) < 0
+      || (pv->boot_uuid
+          && (r = quote_into (pv, img_quote_grub2, "filesystem UUID", pv->boot_uuid, q, &n)) < 0)) {
+    free_quoted (q, n);
+    return r;
+  }
   sb_addf (&b, "%s\n", MARK_BEGIN);
-  sb_addf (&b, "menuentry '%s' --class gnu-linux --class os $menuentry_id_option '%s' {\n",
-           pv->title, ENTRY_ID);
+  sb_addf (&b, "menuentry %s --class gnu-linux --class os $menuentry_id_option '%s' {\n",
+           q[0], ENTRY_ID);
   if (pv->boot_fs_type && strcmp (pv->boot_fs_type, "xfs") == 0)
     sb_adds (&b, "\tinsmod xfs\n");
   else
     sb_adds (&b, "\tinsmod ext2\n");
   if (pv->boot_uuid)
-    sb_addf (&b, "\tsearch --no-floppy --fs-uuid --set=root %s\n", pv->boot_uuid);
-  sb_addf (&b, "\tlinux\t%s %s\n", pv->entry_kernel, pv->args);
-  sb_addf (&b, "\tinitrd\t%s\n", pv->entry_initrd);
+    sb_addf (&b, "\tsearch --no-floppy --fs-uuid --set=root %s\n", q[3]);
+  sb_addf (&b, "\tlinux\t%s %s\n", q[1], pv->args);
+  sb_addf (&b, "\tinitrd\t%s\n", q[2]);
   sb_adds (&b, "}\n");
   sb_addf (&b, "%s\n", MARK_END);
-  return b.oom ? NULL : b.s;
+  free_quoted (q, n);
+  if (b.oom)
+    return oom (pv);
+  *out = b.s;
+  return 0;
 }
 
-static char *
-legacy_block (struct pv *pv)
+/* The PV entry for GRUB legacy: values are the rest of their line. */
+static int
+legacy_block (struct pv *pv, char **out)
 {
   struct sb b = { 0 };
+  char *q[4];
+  size_t n = 0;
+  int r;
 
+  *out = NULL;
+  if ((r = quote_into (pv, img_quote_grub_legacy, "title", pv->title, q, &n)) < 0
+      || (r = quote_into (pv, img_quote_grub_legacy, "kernel", pv->entry_kernel, q, &n)) < 0
+      || (r = quote_into (pv, img_quote_grub_legacy, "initrd", pv->entry_initrd, q, &n)) < 0
+      || (pv->legacy_root
+          && (r = quote_into (pv, img_quote_grub_legacy, "root", pv->legacy_root, q, &n)) < 0)) {
+    free_quoted (q, n);
+    return r;
+  }
+  if (strpbrk (q[1], " \t") || strpbrk (q[2], " \t") || (pv->legacy_root && strpbrk (q[3], " \t"))) {
+    free_quoted (q, n);
+    return img_err (pv->ctx, -EINVAL, "%s: boot-entry: a kernel, initrd or root with a blank, "
+                    "which a GRUB legacy kernel line cannot carry", pv->images[0]);
+  }
   sb_addf (&b, "# %s\n", MARK_BEGIN);
-  sb_addf (&b, "title %s\n", pv->title);
+  sb_addf (&b, "title %s\n", q[0]);
   if (pv->legacy_root)
-    sb_addf (&b, "\troot %s\n", pv->legacy_root);
-  sb_addf (&b, "\tkernel %s %s\n", pv->entry_kernel, pv->args);
-  sb_addf (&b, "\tinitrd %s\n", pv->entry_initrd);
+    sb_addf (&b, "\troot %s\n", q[3]);
+  sb_addf (&b, "\tkernel %s %s\n", q[1], pv->args);
+  sb_addf (&b, "\tinitrd %s\n", q[2]);
   sb_addf (&b, "# %s\n", MARK_END);
-  return b.oom ? NULL : b.s;
+  free_quoted (q, n);
+  if (b.oom)
+    return oom (pv);
+  *out = b.s;
+  return 0;
 }
 
 static const char *
@@ -1811,15 +1902,15 @@ static int
 edit_grub2_cfg (struct pv *pv, const char *path)
 {
   static const char *const kw[] = { "linux", "linux16", "linuxefi", NULL };
-  char *text, *block = grub2_block (pv);
+  char *text, *block;
   size_t len;
   struct sb b = { 0 };
   const char *p, *blk_at = NULL, *first_entry = NULL, *tenlinux = NULL;
   bool changed = false, in_block = false, have_good_block = false;
   int r;
 
-  if (block == NULL)
-    return oom (pv);
+  if ((r = grub2_block (pv, &block)) < 0)
+    return r;
   if ((r = read_text (pv, path, &text, &len)) < 0 || text == NULL) {
     free (block);
     return r;
@@ -1898,15 +1989,15 @@ static int
 edit_legacy_cfg (struct pv *pv, const char *path)
 {
   static const char *const kw[] = { "kernel", NULL };
-  char *text, *block = legacy_block (pv), *real = NULL;
+  char *text, *block, *real = NULL;
   size_t len, bl;
   struct sb b = { 0 };
   const char *p, *first = NULL, *automagic = NULL, *ours;
   bool changed = false, in_block = false, good;
   int r;
 
-  if (block == NULL)
-    return oom (pv);
+  if ((r = legacy_block (pv, &block)) < 0)
+    return r;
   bl = strlen (block);
   /* menu.lst is often a link to grub.conf: edit the file itself. */
   if (img_guest_realpath (pv->g, path, true, &real) < 0)
@@ -2069,14 +2160,14 @@ static int
 edit_40_custom (struct pv *pv)
 {
   const char *path = "/etc/grub.d/40_custom";
-  char *text, *block = grub2_block (pv);
+  char *text, *block;
   size_t len;
   struct sb b = { 0 };
   const char *s, *e;
   int r;
 
-  if (block == NULL)
-    return oom (pv);
+  if ((r = grub2_block (pv, &block)) < 0)
+    return r;
   if ((r = read_text (pv, path, &text, &len)) < 0) {
     free (block);
     return r;
@@ -2306,6 +2397,8 @@ dir_name (const char *image)
   return abs;
 }
 
+static int xl_file (struct pv *pv, const char *what, const char *value);
+
 static int
 prepare_entry (struct pv *pv, const char *image)
 {
@@ -2365,15 +2458,34 @@ prepare_entry (struct pv *pv, const char *image)
     free (pv->args);
     pv->args = a;
   }
+  {
+    /* The arguments go into GRUB 2, GRUB legacy, pygrub, BLS and xl: only
+     * what each passes on to the kernel unchanged. */
+    char *norm, *bad;
+    const char *qwhy;
+    int qr = img_quote_cmdline_line (pv->args, &norm, &bad, &qwhy);
+    if (qr == -EINVAL) {
+      char *q = img_quote_term (bad, 0);
+      qr = img_err (pv->ctx, -EINVAL, "%s: boot-entry: kernel argument %s: %s", image,
+                    q ? q : "", qwhy);
+      free (q);
+      free (bad);
+      return qr;
+    }
+    if (qr < 0)
+      return oom (pv);
+    free (pv->args);
+    pv->args = norm;
+  }
   if (base && base->root && base->root[0] == '(')
     pv->legacy_root = xstrdup (base->root);
   {
+    /* The title is ours: the guest's OS name in printable ASCII only. */
     const char *os = pv->insp->os_pretty_name ? pv->insp->os_pretty_name
                      : pv->insp->os_name ? pv->insp->os_name : "Linux";
     struct sb t = { 0 };
-    for (i = 0; os[i]; i++)
-      if (os[i] != '\'' && os[i] != '\n')
-        sb_add (&t, os + i, 1);
+    for (i = 0; os[i] && i < 80; i++)
+      sb_add (&t, (unsigned char) os[i] >= 0x20 && (unsigned char) os[i] < 0x7f ? os + i : "?", 1);
     sb_addf (&t, ", Xen PV, Linux %s", pv->kver);
     pv->title = t.s;
   }
@@ -2430,47 +2542,151 @@ prepare_entry (struct pv *pv, const char *image)
     free (dir);
     free (b);
   }
+  /* What goes into the xl config is refused now, before any change. */
+  if (pv->direct_kernel)
+    return xl_file (pv, "kernel", pv->kernel_out) < 0 ? -EINVAL : xl_file (pv, "ramdisk", pv->initrd_out);
   return 0;
 }
 
 /* ---- the xl config ---------------------------------------------------------- */
 
-static char *
-xl_config (struct pv *pv, const char *const *images, size_t n)
+/* One "key = value" of the xl config: VALUE through img_quote_xl. */
+static void
+xl_kv (struct sb *b, const char *key, const char *value)
 {
-  struct sb b = { 0 };
-  char *name = pv->o->name ? xstrdup (pv->o->name) : base_name (images[0], true);
-  size_t i;
+  char *q = NULL;
 
+  if (img_quote_xl (value, &q, NULL) < 0)
+    b->oom = true;
+  else
+    sb_addf (b, "%s = %s\n", key, q);
+  free (q);
+}
+
+/* A value for inside a disk or vif spec, or a refusal line. */
+static int
+xl_spec (struct pv *pv, const char *what, const char *value, char **out)
+{
+  const char *why = NULL;
+  int r = img_quote_xl_spec (value, out, &why);
+
+  if (r == -EINVAL) {
+    char *t = img_quote_term (value, 0);
+    r = img_err (pv->ctx, r, "%s: xl config: %s %s: %s", pv->images[0], what, t ? t : "", why);
+    free (t);
+  }
+  return r == -ENOMEM ? oom (pv) : r;
+}
+
+/* A host file name for kernel=/ramdisk=: printable ASCII only (it names a
+ * file next to the image, and part of it, the kernel version, is the
+ * guest's). */
+static int
+xl_file (struct pv *pv, const char *what, const char *value)
+{
+  const unsigned char *p;
+
+  for (p = (const unsigned char *) value; *p; p++)
+    if (*p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\' || *p == '\'') {
+      char *t = img_quote_term (value, 0);
+      int r = img_err (pv->ctx, -EINVAL, "%s: xl config: %s file name %s: a control, quote, "
+                       "backslash or non-ASCII byte", pv->images[0], what, t ? t : "");
+      free (t);
+      return r;
+    }
+  return 0;
+}
+
+/* The xl config: every string through img_quote_xl, every value inside a
+ * device spec through img_quote_xl_spec, guest MACs checked. */
+static int
+xl_config (struct pv *pv, const char *const *images, size_t n, char **out)
+{
+  struct sb b = { 0 }, spec = { 0 };
+  char *name = pv->o->name ? xstrdup (pv->o->name) : base_name (images[0], true);
+  char *fmt = NULL, *bridge = NULL, *mac = NULL, *t;
+  const char *m = pv->o->mac ? pv->o->mac : pv->mac[0] ? pv->mac : NULL;
+  size_t i;
+  int r = 0;
+
+  *out = NULL;
   for (i = 0; name[i]; i++)
     if (!isalnum ((unsigned char) name[i]) && name[i] != '-' && name[i] != '_' && name[i] != '.')
       name[i] = '-';
+  if (m && img_check_mac (m, NULL) < 0) {
+    t = img_quote_term (m, 0);
+    r = img_err (pv->ctx, -EINVAL, "%s: xl config: MAC %s: not a MAC address", images[0], t ? t : "");
+    free (t);
+    goto out;
+  }
+  if ((r = xl_spec (pv, "bridge", pv->o->bridge, &bridge)) < 0
+      || (m && (r = xl_spec (pv, "MAC", m, &mac)) < 0))
+    goto out;
+  if (pv->direct_kernel && ((r = xl_file (pv, "kernel", pv->kernel_out)) < 0
+                            || (r = xl_file (pv, "ramdisk", pv->initrd_out)) < 0))
+    goto out;
+  t = img_quote_term (images[0], 0);
   sb_addf (&b, "# Xen PV domain for %s\n# Written by img2pv " PACKAGE_VERSION
-           "; start it with: xl create <this file>\n\n", images[0]);
-  sb_addf (&b, "name = \"%s\"\ntype = \"pv\"\nmemory = %u\nvcpus = %u\n", name,
-           pv->o->memory_mib, pv->o->vcpus);
+           "; start it with: xl create <this file>\n\n", t ? t : "");
+  free (t);
+  xl_kv (&b, "name", name);
+  sb_addf (&b, "type = \"pv\"\nmemory = %u\nvcpus = %u\n", pv->o->memory_mib, pv->o->vcpus);
   if (pv->direct_kernel) {
-    sb_addf (&b, "# %s\nkernel = \"%s\"\nramdisk = \"%s\"\ncmdline = \"%s\"\n", pv->direct_reason,
-             pv->kernel_out, pv->initrd_out, pv->args);
+    t = img_quote_term (pv->direct_reason, 0);
+    sb_addf (&b, "# %s\n", t ? t : "");
+    free (t);
+    xl_kv (&b, "kernel", pv->kernel_out);
+    xl_kv (&b, "ramdisk", pv->initrd_out);
+    xl_kv (&b, "cmdline", pv->args);
   } else
     sb_adds (&b, "bootloader = \"pygrub\"\n");
   sb_adds (&b, "disk = [");
-  for (i = 0; i < n; i++) {
-    char *abs = realpath (images[i], NULL);
-    const char *fmt = pv->formats && pv->formats[i] ? pv->formats[i] : "raw";
-    sb_addf (&b, "%s\"format=%s, vdev=xvd%c, access=rw, target=%s\"", i ? ",\n        " : " ",
-             fmt, (char) ('a' + i), abs ? abs : images[i]);
+  for (i = 0; i < n && r == 0; i++) {
+    char *abs = realpath (images[i], NULL), *q = NULL;
+    free (fmt);
+    fmt = NULL;
+    if ((r = xl_spec (pv, "image format", pv->formats && pv->formats[i] ? pv->formats[i] : "raw",
+                      &fmt)) == 0) {
+      /* target= comes last: xl takes the rest of the spec as the path. */
+      sb_free (&spec);
+      sb_addf (&spec, "format=%s, vdev=xvd%c, access=rw, target=%s", fmt, (char) ('a' + i),
+               abs ? abs : images[i]);
+      if (spec.oom || img_quote_xl (spec.s, &q, NULL) < 0)
+        b.oom = true;
+      else
+        sb_addf (&b, "%s%s", i ? ",\n        " : " ", q);
+    }
+    free (q);
     free (abs);
   }
+  if (r < 0)
+    goto out;
   sb_adds (&b, " ]\n");
-  sb_addf (&b, "vif = [ \"bridge=%s", pv->o->bridge);
-  if (pv->o->mac)
-    sb_addf (&b, ", mac=%s", pv->o->mac);
-  else if (pv->mac[0])
-    sb_addf (&b, ", mac=%s", pv->mac);
-  sb_adds (&b, "\" ]\non_poweroff = \"destroy\"\non_reboot = \"restart\"\non_crash = \"restart\"\n");
+  sb_free (&spec);
+  sb_addf (&spec, "bridge=%s", bridge);
+  if (mac)
+    sb_addf (&spec, ", mac=%s", mac);
+  if (spec.oom || img_quote_xl (spec.s, &t, NULL) < 0)
+    b.oom = true;
+  else {
+    sb_addf (&b, "vif = [ %s ]\n", t);
+    free (t);
+  }
+  sb_adds (&b, "on_poweroff = \"destroy\"\non_reboot = \"restart\"\non_crash = \"restart\"\n");
+  if (b.oom)
+    r = oom (pv);
+ out:
   free (name);
-  return b.oom ? NULL : b.s;
+  free (fmt);
+  free (bridge);
+  free (mac);
+  sb_free (&spec);
+  if (r < 0) {
+    sb_free (&b);
+    return r;
+  }
+  *out = b.s;
+  return 0;
 }
 
 /* ---- main ------------------------------------------------------------------- */
@@ -2558,6 +2774,10 @@ fail (struct img_ctx *ctx)
 int
 main (int argc, char **argv)
 {
+
+  /* Reports carry names and text from images: every byte printed goes
+   * through img_quote_term on its way to the terminal. */
+  img_quote_term_stdio ();
   enum { O_JSON = 256, O_UNDO, O_NO_UNDO, O_ROLLBACK, O_FORCE, O_KERNEL, O_KERNEL_FROM,
          O_MODULES_FROM, O_XVD, O_KEEP_TLS, O_EXTRACT, O_XL, O_NO_XL, O_NAME, O_MEMORY,
          O_VCPUS, O_BRIDGE, O_MAC };
@@ -2626,14 +2846,23 @@ main (int argc, char **argv)
       o.vcpus = (unsigned) v;
       break;
     }
-    case O_BRIDGE: o.bridge = optarg; break;
+    case O_BRIDGE: {
+      const char *why;
+      if (img_check_ifname (optarg, &why) < 0) {
+        char *q = img_quote_term (optarg, 0);
+        fprintf (stderr, PROG ": --bridge %s: %s\n", q ? q : "", why);
+        free (q);
+        return IMG_EXIT_USAGE;
+      }
+      o.bridge = optarg;
+      break;
+    }
     case O_MAC: {
-      size_t k;
-      bool ok = strlen (optarg) == 17;
-      for (k = 0; k < 17 && ok; k++)
-        ok = k % 3 == 2 ? optarg[k] == ':' : isxdigit ((unsigned char) optarg[k]);
-      if (!ok) {
-        fprintf (stderr, PROG ": --mac %s: not a MAC address (xx:xx:xx:xx:xx:xx)\n", optarg);
+      const char *why;
+      if (img_check_mac (optarg, &why) < 0) {
+        char *q = img_quote_term (optarg, 0);
+        fprintf (stderr, PROG ": --mac %s: %s\n", q ? q : "", why);
+        free (q);
         return IMG_EXIT_USAGE;
       }
       o.mac = optarg;
@@ -2831,13 +3060,14 @@ main (int argc, char **argv)
         && strstr (old, "# Written by img2pv") && (m = strstr (old, ", mac=")) && strlen (m + 6) >= 17) {
       memcpy (pv.mac, m + 6, 17);
       pv.mac[17] = '\0';
+      if (img_check_mac (pv.mac, NULL) < 0)
+        pv.mac[0] = '\0';
     }
     free (old);
   }
   if (r == 0 && xl_path) {
-    xl_text = xl_config (&pv, o.output ? (const char *const *) &o.output : images, n_images);
-    if (xl_text == NULL) {
-      r = oom (&pv);
+    r = xl_config (&pv, o.output ? (const char *const *) &o.output : images, n_images, &xl_text);
+    if (r < 0) {
     } else if (!o.dry_run) {
       char *old = NULL;
       size_t len = 0;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "private.h"
+#include "quote.h"
 
 struct img_ctx {
   img_log_fn log_fn;
@@ -83,12 +84,30 @@ img_ctx_clear_error (struct img_ctx *ctx)
   ctx->error[0] = '\0';
 }
 
+/* Messages carry names and text from images: each is made one line of
+ * printable text here (img_quote_term), whoever formats it. */
+static void
+term_safe (char *buf, size_t size)
+{
+  char *q = img_quote_term (buf, 0);
+
+  if (q) {
+    snprintf (buf, size, "%s", q);
+    free (q);
+  } else {
+    for (char *p = buf; *p; p++)
+      if ((unsigned char) *p < 0x20 || (unsigned char) *p >= 0x7f)
+        *p = '?';
+  }
+}
+
 static void
 vlog (struct img_ctx *ctx, int priority, const char *fmt, va_list ap)
 {
   char msg[2048];
 
   vsnprintf (msg, sizeof msg, fmt, ap);
+  term_safe (msg, sizeof msg);
   ctx->log_fn (ctx->log_data, priority, msg);
 }
 
@@ -112,6 +131,7 @@ img_internal_error (struct img_ctx *ctx, int err, const char *fmt, ...)
   va_start (ap, fmt);
   vsnprintf (ctx->error, sizeof ctx->error, fmt, ap);
   va_end (ap);
+  term_safe (ctx->error, sizeof ctx->error);
   img_dbg (ctx, "error: %s", ctx->error);
   return err;
 }
@@ -124,6 +144,7 @@ img_ctx_set_error (struct img_ctx *ctx, int err, const char *fmt, ...)
   va_start (ap, fmt);
   vsnprintf (ctx->error, sizeof ctx->error, fmt, ap);
   va_end (ap);
+  term_safe (ctx->error, sizeof ctx->error);
   img_dbg (ctx, "error: %s", ctx->error);
   return err;
 }

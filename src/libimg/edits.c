@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "edits.h"
+#include "quote.h"
 #include "json.h"
 #include "private.h"
 
@@ -836,6 +837,17 @@ img_plan_exit_code (const struct img_plan *p)
   }
 }
 
+/* Prints S for the terminal (img_quote_term): guest paths, notes and diff
+ * lines may hold any byte.  With KEEP_NL (diffs) newlines pass. */
+static void
+term_puts (FILE *fp, const char *s, int keep_nl)
+{
+  char *q = img_quote_term (s ? s : "", keep_nl);
+
+  fputs (q ? q : "?", fp);
+  free (q);
+}
+
 void
 img_plan_report_text (const struct img_plan *p, FILE *fp)
 {
@@ -847,46 +859,67 @@ img_plan_report_text (const struct img_plan *p, FILE *fp)
   for (i = 0; i < p->n_changes; i++) {
     const struct img_change *c = &p->changes[i];
 
+    fputc ('[', fp);
+    term_puts (fp, c->edit, 0);
     if (c->action == IMG_CHANGE_NOTE) {
-      fprintf (fp, "[%s] note: %s\n", c->edit, c->detail);
+      fputs ("] note: ", fp);
+      term_puts (fp, c->detail, 0);
+      fputc ('\n', fp);
       continue;
     }
-    fprintf (fp, "[%s] %s %s", c->edit, img_plan_action_name (c->action),
-             c->path);
-    if (c->action == IMG_CHANGE_MOVE)
-      fprintf (fp, " -> %s", c->target);
-    else if (c->action == IMG_CHANGE_SYMLINK)
-      fprintf (fp, " -> %s", c->target);
-    if (c->detail)
-      fprintf (fp, " (%s)", c->detail);
+    fprintf (fp, "] %s ", img_plan_action_name (c->action));
+    term_puts (fp, c->path, 0);
+    if (c->action == IMG_CHANGE_MOVE || c->action == IMG_CHANGE_SYMLINK) {
+      fputs (" -> ", fp);
+      term_puts (fp, c->target, 0);
+    }
+    if (c->detail) {
+      fputs (" (", fp);
+      term_puts (fp, c->detail, 0);
+      fputc (')', fp);
+    }
     fputc ('\n', fp);
     if (c->diff)
-      fputs (c->diff, fp);
+      term_puts (fp, c->diff, 1);
   }
-  for (i = 0; i < p->n_facts; i++)
-    fprintf (fp, "%s: %s\n", p->facts[2 * i], p->facts[2 * i + 1]);
+  for (i = 0; i < p->n_facts; i++) {
+    term_puts (fp, p->facts[2 * i], 0);
+    fputs (": ", fp);
+    term_puts (fp, p->facts[2 * i + 1], 0);
+    fputc ('\n', fp);
+  }
   switch (p->status) {
   case IMG_PLAN_CHANGED:
     fprintf (fp, "%zu change%s %s.\n", n, n == 1 ? "" : "s",
              dry ? "would be made (dry run: nothing was written)" : "made");
-    if (!dry && p->undo_path)
-      fprintf (fp, "Undo record: %s\n", p->undo_path);
+    if (!dry && p->undo_path) {
+      fputs ("Undo record: ", fp);
+      term_puts (fp, p->undo_path, 0);
+      fputc ('\n', fp);
+    }
     break;
   case IMG_PLAN_NOTHING:
     fprintf (fp, "Nothing to do.\n");
     break;
   case IMG_PLAN_FAILED:
-    fprintf (fp, "Failed: %s\n", p->error ? p->error : "");
+    fputs ("Failed: ", fp);
+    term_puts (fp, p->error, 0);
+    fputc ('\n', fp);
     if (p->rolled_back)
       fprintf (fp, "Every change of this run was rolled back; the image is as it was.\n");
     else
       fprintf (fp, "The image was not changed.\n");
     break;
   case IMG_PLAN_FAILED_DIRTY:
-    fprintf (fp, "Failed: %s\n", p->error ? p->error : "");
-    fprintf (fp, "The image may be partly changed%s%s.\n",
-             p->undo_path ? "; roll it back from " : "",
-             p->undo_path ? p->undo_path : "");
+    fputs ("Failed: ", fp);
+    term_puts (fp, p->error, 0);
+    fputc ('\n', fp);
+    fputs ("The image may be partly changed", fp);
+    if (p->undo_path) {
+      fputs ("; roll it back from ", fp);
+      term_puts (fp, p->undo_path, 0);
+    }
+    fputs (".\n", fp);
     break;
   default:
     break;

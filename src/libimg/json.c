@@ -2,9 +2,11 @@
 #include <config.h>
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "json.h"
+#include "quote.h"
 
 void
 img_json_init (struct img_json *j, FILE *fp)
@@ -67,61 +69,17 @@ void img_json_end_object (struct img_json *j) { close_container (j, '}'); }
 void img_json_begin_array (struct img_json *j) { open_container (j, '['); }
 void img_json_end_array (struct img_json *j) { close_container (j, ']'); }
 
-/* Length of a valid UTF-8 sequence at S, or 0. */
-static size_t
-utf8_len (const unsigned char *s)
-{
-  size_t n, i;
-  uint32_t c;
-
-  if (s[0] < 0x80)
-    return 1;
-  if ((s[0] & 0xe0) == 0xc0) { n = 2; c = s[0] & 0x1f; }
-  else if ((s[0] & 0xf0) == 0xe0) { n = 3; c = s[0] & 0x0f; }
-  else if ((s[0] & 0xf8) == 0xf0) { n = 4; c = s[0] & 0x07; }
-  else
-    return 0;
-  for (i = 1; i < n; i++) {
-    if ((s[i] & 0xc0) != 0x80)
-      return 0;
-    c = (c << 6) | (s[i] & 0x3f);
-  }
-  if ((n == 2 && c < 0x80) || (n == 3 && c < 0x800) || (n == 4 && c < 0x10000)
-      || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-    return 0;
-  return n;
-}
-
+/* The one JSON string quoting lives in quote.c. */
 static void
 write_string (FILE *fp, const char *str)
 {
-  const unsigned char *s = (const unsigned char *) str;
+  char *q = NULL;
 
-  fputc ('"', fp);
-  while (*s) {
-    size_t n;
-    switch (*s) {
-    case '"': fputs ("\\\"", fp); s++; continue;
-    case '\\': fputs ("\\\\", fp); s++; continue;
-    case '\n': fputs ("\\n", fp); s++; continue;
-    case '\t': fputs ("\\t", fp); s++; continue;
-    case '\r': fputs ("\\r", fp); s++; continue;
-    }
-    if (*s < 0x20 || *s == 0x7f) {
-      fprintf (fp, "\\u%04x", *s);
-      s++;
-      continue;
-    }
-    n = utf8_len (s);
-    if (n == 0) {
-      fputs ("\\ufffd", fp);
-      s++;
-      continue;
-    }
-    fwrite (s, 1, n, fp);
-    s += n;
-  }
-  fputc ('"', fp);
+  if (img_quote_json (str, &q, NULL) == 0)
+    fputs (q, fp);
+  else
+    fputs ("\"\"", fp);         /* no memory: an empty string, still JSON */
+  free (q);
 }
 
 void

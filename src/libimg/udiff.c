@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "quote.h"
 #include "edits.h"
 #include "private.h"
 
@@ -297,11 +298,16 @@ img_udiff (const char *old, size_t old_len, const char *new_,
     for (i = 0; i < nmid && !any; i++)
       any = ops[i].type != OP_EQ;
     if (any) {
+      /* Labels are guest paths: one line of printable text each. */
+      char *qo = img_quote_term (label_old ? label_old : "/dev/null", 0);
+      char *qn = img_quote_term (label_new ? label_new : "/dev/null", 0);
       out_str (&o, "--- ");
-      out_str (&o, label_old ? label_old : "/dev/null");
+      out_str (&o, qo ? qo : "?");
       out_str (&o, "\n+++ ");
-      out_str (&o, label_new ? label_new : "/dev/null");
+      out_str (&o, qn ? qn : "?");
       out_str (&o, "\n");
+      free (qo);
+      free (qn);
     }
   }
   /* Hunks: changes less than 2*context+1 equal lines apart share one. */
