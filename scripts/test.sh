@@ -10,7 +10,9 @@ cd "${BUILD_DIR:-$top}"
 export ASAN_OPTIONS=detect_leaks=1:exitcode=66
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=67
 rc=0
-make -s check || rc=$?
+# Two tests at a time: the qemu boots are single-threaded, and the suite
+# is tested to run in parallel (each test works in its own directory).
+make -s -j"$(nproc)" check || rc=$?
 [ $rc -eq 0 ] || cat test-suite.log >&2 || true
 # One closing line over every TAP result.
 passed=$(cat tests/*.log | grep -c '^ok ' || true)
