@@ -1021,6 +1021,15 @@ edit_initrd_drivers (struct img_plan *plan, void *data)
       char *gp, *ip;
       void *buf;
       size_t len;
+      /* A guest's modules.dep names the files the layer and the depmod
+       * staging tree take: relative, no "..", no control bytes. */
+      {
+        char *what = xasprintf ("%s: %s/modules.dep", pv->images[0], pv->moddir);
+        r = img_host_path_check (pv->ctx, what, rel, strlen (rel));
+        free (what);
+        if (r < 0)
+          break;
+      }
       if (strcmp (flavour, "nash") == 0) {
         const char *b = strrchr (rel, '/');
         char *flat = xasprintf ("%s", b ? b + 1 : rel);
