@@ -31,7 +31,7 @@ export TMPDIR=$TMP/tmpdir
 mkdir -p "$TMPDIR"
 
 # write_outside TRACE CWD IMAGE: the write-mode file syscalls whose path is
-# not below $TMPDIR/{img2pv-depmod,img-ramify}.* (nor, with IMAGE, one of
+# not below $TMPDIR/{img2pv-depmod.,img-ramify.,img-nbd-}* (nor, with IMAGE, one of
 # IMAGE's own files in CWD).
 write_outside () {
     python3 - "$@" "$TMPDIR" <<'EOF'
@@ -41,7 +41,7 @@ stem = os.path.splitext(image)[0] if image else None
 writes = re.compile(r'^(?:\d+\s+)?(creat|mkdir|mkdirat|rename|renameat|renameat2|link|linkat|symlink|symlinkat|'
                     r'unlink|unlinkat|rmdir|truncate|mknod|mknodat|chmod|fchmodat|chown|lchown|fchownat|'
                     r'open|openat|openat2)\((.*)\)\s+=\s+(-?\d+)')
-allowed_tmp = re.compile(re.escape(tmpdir) + r'/(img2pv-depmod|img-ramify)\.[^/]+(/|$)')
+allowed_tmp = re.compile(re.escape(tmpdir) + r'/(img2pv-depmod\.|img-ramify\.|img-nbd-)[^/]+(/|$)')
 def paths(args):
     # "PATH" arguments, each with the <DIR> of the dirfd before it.
     out, dirfd = [], None

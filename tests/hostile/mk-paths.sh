@@ -168,3 +168,11 @@ case_file extract-link-dry img2pv ok '' extract-link.img --dry-run --no-undo --e
 # img-ramify (copy and archive modes) over the hostile guests.
 case_file ramify-dep-dotdot img-ramify ok '' dep-dotdot.img --dry-run --no-undo
 case_file ramify-initrd-dotdot-archive img-ramify ok '' initrd-dotdot.img --dry-run --no-undo --archive
+
+# The same through qemu-nbd (a qcow2 container): the private nbd socket
+# directory is the only other host path a dry run makes.
+qemu-img convert -O qcow2 dep-dotdot.img dep-dotdot-q.qcow2
+case_file qcow2-dep-dotdot-dry img2pv error 'modules\.dep: unsafe name for a host file ".*pwned\.ko": a "\.\." component' \
+    dep-dotdot-q.qcow2 --dry-run --no-undo
+qemu-img convert -O qcow2 initrd-abs.img initrd-abs-q.qcow2
+case_file qcow2-initrd-abs-dry img2pv ok '' initrd-abs-q.qcow2 --dry-run --no-undo
