@@ -17,7 +17,7 @@ canary=$(mktemp -d /tmp/img-hostile-canary.XXXXXX)
 at_exit "rm -rf '$canary'"
 echo "host secret $RANDOM$RANDOM" > "$canary/secret"
 chmod 600 "$canary/secret"
-canary_sum=$(cd "$canary" && ls -la --time-style=+ . | sha1sum; sha1sum secret)
+canary_sum=$(cd "$canary" && ls -lA --time-style=+ . | sha1sum; sha1sum secret)
 export HOSTILE_CANARY=$canary
 
 only=${HOSTILE_ONLY:-}          # HOSTILE_ONLY=CLASS runs one builder's cases
@@ -91,7 +91,7 @@ for builder in "$top_srcdir"/tests/hostile/mk-*.sh; do
         esac
         problems=$(trace_problems "$tr" "$tool")
         [ -z "$problems" ] || why+=("$problems")
-        [ "$(cd "$canary" && ls -la --time-style=+ . | sha1sum; sha1sum secret)" = "$canary_sum" ] \
+        [ "$(cd "$canary" && ls -lA --time-style=+ . | sha1sum; sha1sum secret)" = "$canary_sum" ] \
             || why+=("the canary directory changed")
         if [ "$expect" = error ] || [[ " ${args[*]} " == *" --dry-run "* ]]; then
             [ "$(cd "$out" && sha1sum -- "${images[@]}" 2>/dev/null)" = "$before" ] \
