@@ -441,7 +441,7 @@ img_host_file_replace (struct img_ctx *ctx, const char *what, const char *dir,
   if ((r = img_host_path_check (ctx, what, name, name ? strlen (name) : 0)) < 0)
     return r;
   img_host_name_escape (name, strlen (name), esc, sizeof esc);
-  if (strchr (name, '/') || strlen (name) > NAME_MAX - 24)
+  if (strchr (name, '/') || strlen (name) > NAME_MAX - 32)
     return img_err (ctx, -EPERM, "%s: host file name \"%s\" is not one short component; refusing it",
                     what, esc);
   dfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
