@@ -34,6 +34,7 @@
 #include "edits.h"
 #include "rootarchive.h"
 #include "toolutil.h"
+#include "hostdir.h"
 
 #define PROG "img-ramify"
 #define MARK_BEGIN "### BEGIN img-ramify RAM boot entry ###"
@@ -1084,8 +1085,8 @@ edit_root_archive (struct img_plan *plan, void *data)
 {
   struct ram *r = data;
   struct root_archive_info info = { 0 };
-  const char *tmpdir = getenv ("TMPDIR");
-  char *tmpl, *where;
+  struct img_hostdir *hd = NULL;
+  char *where;
   void *map = MAP_FAILED;
   int fd, rc;
 
@@ -1099,16 +1100,16 @@ edit_root_archive (struct img_plan *plan, void *data)
         rc = img_plan_remove (plan, old[i]);
     return rc;
   }
-  tmpl = xasprintf ("%s/img-ramify.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-  fd = mkstemp (tmpl);
-  if (fd < 0) {
-    rc = img_ctx_set_error (r->ctx, -errno, "%s: archive: a temporary file in %s: %s", r->image,
-                            tmpdir && *tmpdir ? tmpdir : "/tmp", strerror (errno));
-    free (tmpl);
+  /* The archive is built in an unnamed file of a private directory: a
+   * dry run too writes nothing else on the host. */
+  where = xasprintf ("%s: archive", r->image);
+  if ((rc = img_hostdir_new (r->ctx, "img-ramify", &hd)) < 0
+      || (fd = rc = img_hostdir_tmpfile (hd, where)) < 0) {
+    free (where);
+    img_hostdir_free (hd);
     return rc;
   }
-  unlink (tmpl);
-  free (tmpl);
+  free (where);
   where = xasprintf ("%s: %s", r->image, r->archive_path);
   archive_dir_mtime (r);
   rc = root_archive_write (r->ctx, r->g, where, r->o->archive, archive_filter, r,
@@ -1151,6 +1152,7 @@ edit_root_archive (struct img_plan *plan, void *data)
   if (map != MAP_FAILED)
     munmap (map, info.archive_bytes);
   close (fd);
+  img_hostdir_free (hd);
   return rc;
 }
 

@@ -42,6 +42,7 @@
 
 #include "edits.h"
 #include "quote.h"
+#include "hostdir.h"
 #include "toolutil.h"
 
 #define PROG "img2pv"
@@ -86,6 +87,7 @@ struct pv {
   bool direct_kernel;
   char *direct_reason;
   char *kernel_out, *initrd_out;        /* direct kernel: host files */
+  char *out_dir, *kernel_name, *initrd_name;  /* ... their directory and names */
 
   /* Found on the way, for the xl config. */
   char mac[18];
@@ -588,6 +590,18 @@ choose_kernel (struct pv *pv)
   }
 }
 
+/* The kernel version becomes a host path component (the depmod staging
+ * tree, the extracted kernel's file name) and a depmod argument: one
+ * component from a conservative set, or nothing is done. */
+static int
+check_kernel_version (struct pv *pv)
+{
+  char *what = xasprintf ("%s: kernel", pv->images[0]);
+  int r = img_host_name_check (pv->ctx, what, "kernel version", pv->kver);
+  free (what);
+  return r;
+}
+
 static int
 finish_host_kernel (struct pv *pv)
 {
@@ -784,83 +798,115 @@ layer_dirs (struct pv *pv, struct img_cpio *cpio, char ***done, size_t *n_done,
   return r;
 }
 
-/* Writes FILE (LEN bytes) to DIR/REL on the host, creating parents. */
-static int
-host_put (struct img_ctx *ctx, const char *dir, const char *rel, const void *buf,
-          size_t len)
+/* What depmod reads of a module tree: the module files and the lists it
+ * takes as input.  Nothing else of the guest's initrd is staged. */
+static bool
+depmod_input (const char *rel)
 {
-  char *p = xasprintf ("%s/%s", dir, rel), *s;
-  int fd, r = 0;
+  static const char *const lists[] = { "modules.order", "modules.builtin",
+                                       "modules.builtin.modinfo", NULL };
+  static const char *const sfx[] = { ".ko", ".ko.xz", ".ko.zst", ".ko.gz", NULL };
+  size_t i, n = strlen (rel), m;
 
-  for (s = strchr (p + 1, '/'); s; s = strchr (s + 1, '/')) {
-    *s = '\0';
-    if (mkdir (p, 0755) < 0 && errno != EEXIST)
-      r = -errno;
-    *s = '/';
-  }
-  fd = r < 0 ? -1 : open (p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (fd < 0 || (len && write (fd, buf, len) != (ssize_t) len))
-    r = img_err (ctx, -(errno ? errno : EIO), "%s: %s", p, strerror (errno ? errno : EIO));
-  if (fd >= 0)
-    close (fd);
-  free (p);
-  return r;
+  for (i = 0; lists[i]; i++)
+    if (strcmp (rel, lists[i]) == 0)
+      return true;
+  for (i = 0; sfx[i]; i++)
+    if (n > (m = strlen (sfx[i])) && strcmp (rel + n - m, sfx[i]) == 0)
+      return true;
+  return false;
 }
+
+#define DEPMOD_FILE_MAX (64u << 20)
+#define DEPMOD_TOTAL_MAX (512u << 20)
 
 /* The module index for the modules the initrd will hold: its own module
  * files plus ADDED, run through the host's depmod in a private directory
- * (host code on copies of files; nothing of the guest runs). */
+ * (host code on copies of files; nothing of the guest runs).  Every name
+ * staged there comes from the guest, so each goes through the hostdir
+ * checks and openat2 below the private directory; only depmod's inputs
+ * are staged, each and all bounded in size. */
 static int
 regen_index (struct pv *pv, const struct img_initrd *ird, const char *modroot,
              char **added, void **added_buf, size_t *added_len, size_t n_added,
              struct img_cpio *cpio)
 {
-  char tmpl[] = "/tmp/img2pv-depmod.XXXXXX";
-  char *base = mkdtemp (tmpl), *dir, *out = NULL;
+  struct img_hostdir *hd = NULL;
+  char *what = xasprintf ("%s: initrd %s", pv->images[0], pv->initrd), *out = NULL;
   size_t i, plen = strlen (modroot);
-  int r = 0, rc;
+  uint64_t total = 0;
+  int r, rc;
 
-  if (base == NULL)
-    return img_err (pv->ctx, -errno, "depmod: temporary directory: %s", strerror (errno));
-  dir = xasprintf ("%s/lib/modules/%s", base, pv->kver);
-  for (i = 0; i < img_initrd_n_entries (ird) && r == 0; i++) {
-    const struct img_cpio_entry *e = img_initrd_entry (ird, i);
-    /* Only the kernel's view: the last entry for a name wins. */
-    if (!S_ISREG (e->mode) || strncmp (e->name, modroot, plen) != 0 || e->name[plen] != '/'
-        || img_initrd_lookup (ird, e->name) != e)
+  if ((r = img_host_name_check (pv->ctx, what, "kernel version", pv->kver)) < 0)
+    goto out;
+  if ((r = img_hostdir_new (pv->ctx, "img2pv-depmod", &hd)) < 0)
+    goto out;
+  for (i = 0; i < img_initrd_n_entries (ird) + n_added && r == 0; i++) {
+    const char *rel;
+    const void *data;
+    size_t size;
+    char *name;
+    if (i < img_initrd_n_entries (ird)) {
+      const struct img_cpio_entry *e = img_initrd_entry (ird, i);
+      /* Only the kernel's view: the last entry for a name wins. */
+      if (!S_ISREG (e->mode) || strncmp (e->name, modroot, plen) != 0 || e->name[plen] != '/'
+          || img_initrd_lookup (ird, e->name) != e)
+        continue;
+      rel = e->name + plen + 1;
+      data = e->data;
+      size = e->size;
+    } else {
+      rel = added[i - img_initrd_n_entries (ird)];
+      data = added_buf[i - img_initrd_n_entries (ird)];
+      size = added_len[i - img_initrd_n_entries (ird)];
+    }
+    if (!depmod_input (rel))
       continue;
-    r = host_put (pv->ctx, dir, e->name + plen + 1, e->data, e->size);
+    total += size;
+    if (size > DEPMOD_FILE_MAX || total > DEPMOD_TOTAL_MAX) {
+      char esc[256];
+      img_host_name_escape (rel, strlen (rel), esc, sizeof esc);
+      r = img_err (pv->ctx, -EFBIG, "%s: module files past %u MiB (at \"%s\"): not indexed",
+                   what, (size > DEPMOD_FILE_MAX ? DEPMOD_FILE_MAX : DEPMOD_TOTAL_MAX) >> 20, esc);
+      break;
+    }
+    name = xasprintf ("lib/modules/%s/%s", pv->kver, rel);
+    r = img_hostdir_write (hd, what, name, data, size, 0644);
+    free (name);
   }
-  for (i = 0; i < n_added && r == 0; i++)
-    r = host_put (pv->ctx, dir, added[i], added_buf[i], added_len[i]);
   if (r == 0) {
-    const char *argv[] = { "depmod", "-b", base, pv->kver, NULL };
+    /* The version was checked: one component, no leading "-". */
+    const char *argv[] = { "depmod", "-b", img_hostdir_path (hd), pv->kver, NULL };
     rc = run_command (argv, &out);
     if (rc != 0) {
       char *nl = out ? strchr (out, '\n') : NULL;
       if (nl)
         *nl = '\0';
-      r = img_err (pv->ctx, -EIO, "%s: initrd %s: host depmod failed: %s", pv->images[0],
-                   pv->initrd, out && *out ? out : rc < 0 ? strerror (-rc) : "non-zero exit");
+      r = img_err (pv->ctx, -EIO, "%s: host depmod failed: %s", what,
+                   out && *out ? out : rc < 0 ? strerror (-rc) : "non-zero exit");
     }
   }
   for (i = 0; kmod_index[i] && r == 0; i++) {
-    char *p = xasprintf ("%s/%s", dir, kmod_index[i]), *buf, *name;
+    char *p = xasprintf ("lib/modules/%s/%s", pv->kver, kmod_index[i]), *name;
+    void *buf;
     size_t len;
-    if (access (p, R_OK) == 0 && host_read_file (pv->ctx, p, 256u << 20, &buf, &len) == 0) {
-      name = xasprintf ("%s/%s", modroot, kmod_index[i]);
-      r = img_cpio_add (cpio, name, S_IFREG | 0644, 0, 0, (uint64_t) time (NULL), 0, 0, buf, len);
-      free (name);
-      free (buf);
-    }
+    rc = img_hostdir_read (hd, what, p, 256u << 20, &buf, &len);
     free (p);
+    if (rc == -ENOENT)
+      continue;
+    if (rc < 0) {
+      r = rc;
+      break;
+    }
+    name = xasprintf ("%s/%s", modroot, kmod_index[i]);
+    r = img_cpio_add (cpio, name, S_IFREG | 0644, 0, 0, (uint64_t) time (NULL), 0, 0, buf, len);
+    free (name);
+    free (buf);
   }
-  {
-    const char *argv[] = { "rm", "-rf", "--one-file-system", base, NULL };
-    run_command (argv, NULL);
-  }
+ out:
+  img_hostdir_free (hd);
   free (out);
-  free (dir);
+  free (what);
   return r;
 }
 
@@ -976,6 +1022,15 @@ edit_initrd_drivers (struct img_plan *plan, void *data)
       char *gp, *ip;
       void *buf;
       size_t len;
+      /* A guest's modules.dep names the files the layer and the depmod
+       * staging tree take: relative, no "..", no control bytes. */
+      {
+        char *what = xasprintf ("%s: %s/modules.dep", pv->images[0], pv->moddir);
+        r = img_host_path_check (pv->ctx, what, rel, strlen (rel));
+        free (what);
+        if (r < 0)
+          break;
+      }
       if (strcmp (flavour, "nash") == 0) {
         const char *b = strrchr (rel, '/');
         char *flat = xasprintf ("%s", b ? b + 1 : rel);
@@ -2295,6 +2350,7 @@ edit_kernel_extract (struct img_plan *plan, void *data)
   struct pv *pv = data;
   void *buf;
   size_t len;
+  char *what;
   int r;
 
   if (!pv->direct_kernel)
@@ -2302,16 +2358,19 @@ edit_kernel_extract (struct img_plan *plan, void *data)
   if (img_plan_is_dry_run (plan))
     return img_plan_note (plan, "would extract %s and %s to %s and %s (%s)", pv->vmlinuz,
                           pv->initrd, pv->kernel_out, pv->initrd_out, pv->direct_reason);
-  if ((r = img_plan_read_file (plan, pv->vmlinuz, MAX_KERNEL, &buf, &len)) < 0)
-    return r;
-  r = host_write_file (pv->ctx, pv->kernel_out, buf, len, 0644);
-  free (buf);
-  if (r < 0)
-    return r;
-  if ((r = img_plan_read_file (plan, pv->initrd, MAX_INITRD, &buf, &len)) < 0)
-    return r;
-  r = host_write_file (pv->ctx, pv->initrd_out, buf, len, 0644);
-  free (buf);
+  /* Only into the image's directory, under names checked in prepare_entry,
+   * never over anything but a regular file. */
+  what = xasprintf ("%s: kernel-extract", pv->images[0]);
+  r = img_plan_read_file (plan, pv->vmlinuz, MAX_KERNEL, &buf, &len);
+  if (r == 0) {
+    r = img_host_file_replace (pv->ctx, what, pv->out_dir, pv->kernel_name, buf, len, 0644);
+    free (buf);
+  }
+  if (r == 0 && (r = img_plan_read_file (plan, pv->initrd, MAX_INITRD, &buf, &len)) == 0) {
+    r = img_host_file_replace (pv->ctx, what, pv->out_dir, pv->initrd_name, buf, len, 0644);
+    free (buf);
+  }
+  free (what);
   if (r == 0)
     r = img_plan_note (plan, "extracted %s and %s to %s and %s (%s)", pv->vmlinuz, pv->initrd,
                        pv->kernel_out, pv->initrd_out, pv->direct_reason);
@@ -2537,9 +2596,21 @@ prepare_entry (struct pv *pv, const char *image)
     const char *ib = strrchr (pv->initrd, '/') + 1;
     pv->direct_kernel = true;
     pv->direct_reason = why ? (char *) why : xstrdup ("--extract-kernel");
-    pv->kernel_out = xasprintf ("%s/%s.vmlinuz-%s", dir, b, pv->kver);
-    pv->initrd_out = xasprintf ("%s/%s.%s", dir, b, ib);
-    free (dir);
+    char *what = xasprintf ("%s: kernel-extract", image);
+    int r;
+    /* Host file names: the image's (the admin's) and checked guest parts. */
+    r = img_host_name_check (pv->ctx, what, "initrd file name", ib);
+    free (what);
+    if (r < 0) {
+      free (dir);
+      free (b);
+      return r;
+    }
+    pv->kernel_name = xasprintf ("%s.vmlinuz-%s", b, pv->kver);
+    pv->initrd_name = xasprintf ("%s.%s", b, ib);
+    pv->kernel_out = xasprintf ("%s/%s", strcmp (dir, "/") ? dir : "", pv->kernel_name);
+    pv->initrd_out = xasprintf ("%s/%s", strcmp (dir, "/") ? dir : "", pv->initrd_name);
+    pv->out_dir = dir;
     free (b);
   }
   /* What goes into the xl config is refused now, before any change. */
@@ -2758,6 +2829,9 @@ free_pv (struct pv *pv)
   free (pv->direct_reason);
   free (pv->kernel_out);
   free (pv->initrd_out);
+  free (pv->out_dir);
+  free (pv->kernel_name);
+  free (pv->initrd_name);
   for (size_t i = 0; pv->formats && i < pv->n_images; i++)
     free (pv->formats[i]);
   free (pv->formats);
@@ -3017,7 +3091,8 @@ main (int argc, char **argv)
     goto out;
   }
   pv.flavour = pv.insp->initramfs ? pv.insp->initramfs : "unknown";
-  if ((r = choose_kernel (&pv)) < 0 || (r = finish_host_kernel (&pv)) < 0
+  if ((r = choose_kernel (&pv)) < 0 || (r = check_kernel_version (&pv)) < 0
+      || (r = finish_host_kernel (&pv)) < 0
       || (r = prepare_entry (&pv, o.output ? o.output : images[0])) < 0) {
     code = fail (ctx);
     goto out;

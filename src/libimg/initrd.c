@@ -17,6 +17,7 @@
 
 #include "private.h"
 #include "initrd-private.h"
+#include "hostdir.h"
 
 /* The kernel's limit on symlinks followed in one path walk. */
 #define MAX_SYMLINKS 40
@@ -865,9 +866,21 @@ img_initrd_extract (struct img_initrd *t, const char *dir)
     r = img_err (t->ctx, -ENOMEM, "%s: initrd: out of memory", t->name);
     goto out;
   }
+  /* Member names are the guest's: each must be a plain relative path
+   * (no "..", no control bytes) before it names a host file. */
   for (i = 0; i < t->n_nodes; i++)
-    if (t->nodes[i].path[0] != '\0')
+    if (t->nodes[i].path[0] != '\0') {
+      char *what = NULL;
+      if (asprintf (&what, "%s: initrd", t->name) < 0) {
+        r = img_err (t->ctx, -ENOMEM, "%s: initrd: out of memory", t->name);
+        goto out;
+      }
+      r = img_host_path_check (t->ctx, what, t->nodes[i].path, strlen (t->nodes[i].path));
+      free (what);
+      if (r < 0)
+        goto out;
       order[n++] = &t->nodes[i];
+    }
   /* A parent sorts before what is inside it. */
   qsort (order, n, sizeof *order, node_cmp);
   for (i = 0; i < n; i++) {
