@@ -16,7 +16,6 @@
 #include "libimg.h"
 
 #define PROG "img-inspect"
-#define INITRD_MAX (1024u * 1024 * 1024)
 #define DEFAULT_MODULES "xen-blkfront,xen-netfront"
 
 enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2 };
@@ -130,8 +129,10 @@ inspect_initrd (struct state *st, const struct img_kernel_info *k,
   size_t len = 0, i, m;
   struct img_initrd *initrd = NULL;
   char *builtin = NULL;
-  char path[600];
+  char path[600], what[1200];
+  int r;
 
+  snprintf (what, sizeof what, "%s: %s", st->paths[0], k->initrd ? k->initrd : "");
   ii->module_where = calloc (st->n_modules + 1, sizeof *ii->module_where);
   if (k->modules) {
     size_t blen;
@@ -142,9 +143,14 @@ inspect_initrd (struct state *st, const struct img_kernel_info *k,
   img_ctx_clear_error (st->ctx);
   if (k->initrd == NULL)
     goto modules;
-  if (img_guest_read_file (st->g, k->initrd, INITRD_MAX, &buf, &len) < 0
-      || img_initrd_parse (st->ctx, k->initrd, buf, len, 0, &initrd) < 0) {
+  /* The file and its inflated bytes are bounded by the context's
+   * budgets; an initrd past them is skipped with one line, the rest of
+   * the guest still reported. */
+  if ((r = img_guest_read_file (st->g, k->initrd, SIZE_MAX, &buf, &len)) < 0
+      || (r = img_initrd_parse (st->ctx, what, buf, len, 0, &initrd)) < 0) {
     ii->error = strdup (img_ctx_error (st->ctx));
+    if (r == -EFBIG || r == -E2BIG)
+      fprintf (stderr, "%s: %s: skipped\n", PROG, img_ctx_error (st->ctx));
     img_ctx_clear_error (st->ctx);
     goto modules;
   }
