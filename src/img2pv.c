@@ -344,6 +344,21 @@ guest_text (struct pv *pv, const char *path, size_t *len)
   return NULL;
 }
 
+/* A file guest_text could not read though it exists (too big for the
+ * budget, or damaged): the read's own message, kept in the context. */
+static int
+unreadable (struct pv *pv, const char *path)
+{
+  size_t l;
+  char *buf = NULL;
+  int r = img_plan_read_file (pv->plan, path, 64u << 20, (void **) &buf, &l);
+
+  free (buf);
+  if (r == 0)
+    r = img_err (pv->ctx, -EIO, "%s: %s: cannot be read", pv->images[0], path);
+  return r;
+}
+
 /* Where each driver is for the kernel: checks the module tree (guest or
  * host) so that a kernel without them is refused before anything is
  * written. */
@@ -574,7 +589,9 @@ choose_kernel (struct pv *pv)
     size_t dl, bl;
     char *dep = guest_text (pv, dp, &dl), *bi = guest_text (pv, bp, &bl);
     int r;
-    if (dep == NULL)
+    if (dep == NULL && img_plan_exists (pv->plan, dp))
+      r = unreadable (pv, dp);
+    else if (dep == NULL)
       r = img_err (pv->ctx, -ENOENT, "%s: %s missing: cannot tell the drivers' dependencies",
                    pv->images[0], dp);
     else
@@ -931,7 +948,9 @@ edit_initrd_drivers (struct img_plan *plan, void *data)
   bp = xasprintf ("%s/modules.builtin", pv->moddir);
   dep = guest_text (pv, dp, &dl);
   bi = guest_text (pv, bp, &bl);
-  if (dep == NULL)
+  if (dep == NULL && img_plan_exists (plan, dp))
+    r = unreadable (pv, dp);
+  else if (dep == NULL)
     r = img_err (pv->ctx, -ENOENT, "%s: %s missing", pv->images[0], dp);
   else
     r = img_kmod_parse (pv->ctx, dp, dep, dl, bi, bl, &km);

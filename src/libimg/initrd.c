@@ -465,7 +465,7 @@ walk_compressed (struct img_initrd *t, int comp, const unsigned char *buf,
      * one over budget spends all it was allowed, so a thousand bombs cost
      * no more than the run's budget. */
     img_internal_budget_spend (t->ctx, IMG_BUDGET_INFLATE_TOTAL,
-                               r == -EFBIG ? max + 1 : partial);
+                               r == -EFBIG ? max : partial);
     if (r == -EFBIG && !run_bound)
       img_err (t->ctx, r, "%s: initrd: inflates past %s", t->name, lim);
     return r;
