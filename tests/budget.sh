@@ -58,8 +58,8 @@ for c in gzip zstd xz lzma bzip2 lz4 nested; do
 done
 
 run "$INSPECT" bomb-members.img
-is "$rc:$err" "0:img-inspect: bomb-members.img: $IRD: initrd: gzip segment at offset 0: more than 1048576 members (IMG_BUDGET_ENTRIES): skipped" \
-    "members: past the entries budget, one line"
+is "$rc:$err" "0:img-inspect: bomb-members.img: $IRD: initrd: gzip segment at offset 0: more than 262144 members (IMG_BUDGET_MEMBERS): skipped" \
+    "members: past the members budget, one line"
 bounded "members: img-inspect"
 run "$RAMIFY" --dry-run bomb-members.img
 is "$rc" 1 "members: img-ramify exits 1"

@@ -667,13 +667,13 @@ test_hostile (void)
   /* More members than allowed. */
   b.len = 0;
   raw (&b, "070701", 1, S_IFDIR | 0755, 2, 0, "d", NULL, 0, 0);
-  for (i = 0; i < IMG_BUDGET_ENTRIES_DEFAULT; i++) {
+  for (i = 0; i < IMG_BUDGET_MEMBERS_DEFAULT; i++) {
     char name[16];
     snprintf (name, sizeof name, "d/%07zx", i);
     raw (&b, "070701", (unsigned) (2 + i), S_IFREG | 0644, 1, 0, name, NULL, 0, 0);
   }
   trailer (&b);
-  refused (&b, -EFBIG, "more than 1048576 members", "member count bounded");
+  refused (&b, -EFBIG, "more than 262144 members (IMG_BUDGET_MEMBERS)", "member count bounded");
   free (b.p);
   free (z.p);
 }

@@ -29,6 +29,7 @@ static const struct {
   [IMG_BUDGET_FILE_TOTAL] = { "file-total", "IMG_BUDGET_FILE_TOTAL", IMG_BUDGET_FILE_TOTAL_DEFAULT },
   [IMG_BUDGET_ENTRIES] = { "entries", "IMG_BUDGET_ENTRIES", IMG_BUDGET_ENTRIES_DEFAULT },
   [IMG_BUDGET_ENTRIES_TOTAL] = { "entries-total", "IMG_BUDGET_ENTRIES_TOTAL", IMG_BUDGET_ENTRIES_TOTAL_DEFAULT },
+  [IMG_BUDGET_MEMBERS] = { "members", "IMG_BUDGET_MEMBERS", IMG_BUDGET_MEMBERS_DEFAULT },
 };
 
 /* A count or size: digits, then an optional binary K/M/G/T suffix

@@ -11,7 +11,7 @@
 #include "libimg.h"
 
 /* Limits on hostile archives.  The kernel's own PATH_MAX bounds names
- * and symlink targets; the member count (the context's "entries" budget)
+ * and symlink targets; the member count (the context's "members" budget)
  * keeps a tiny, highly compressed archive from costing gigabytes of
  * bookkeeping; the inflated bytes are the "inflate" budgets. */
 #define IMG_CPIO_PATH_MAX 4096

@@ -509,8 +509,8 @@ img_initrd_parse (struct img_ctx *ctx, const char *name, const void *buf,
     return img_err (ctx, -ENOMEM, "%s: initrd: out of memory", name);
   }
   t->ctx = ctx;
-  t->ents.max = img_ctx_budget (ctx, IMG_BUDGET_ENTRIES) < SIZE_MAX
-                ? (size_t) img_ctx_budget (ctx, IMG_BUDGET_ENTRIES) : SIZE_MAX;
+  t->ents.max = img_ctx_budget (ctx, IMG_BUDGET_MEMBERS) < SIZE_MAX
+                ? (size_t) img_ctx_budget (ctx, IMG_BUDGET_MEMBERS) : SIZE_MAX;
 
   /* The kernel's loop in unpack_to_rootfs(): zero bytes are skipped one
    * by one, a '0' at a 4-byte boundary starts an uncompressed archive,
@@ -641,7 +641,7 @@ img_initrd_append (struct img_ctx *ctx, const void *orig, size_t orig_len,
                    const void *layer, size_t layer_len,
                    const char *compression, void **out, size_t *out_len)
 {
-  struct img_cpio_entries ents = { NULL, 0, 0, (size_t) img_ctx_budget (ctx, IMG_BUDGET_ENTRIES) };
+  struct img_cpio_entries ents = { NULL, 0, 0, (size_t) img_ctx_budget (ctx, IMG_BUDGET_MEMBERS) };
   unsigned char *copy, *packed = NULL, *res;
   size_t used, packed_len, pad, total;
   int comp, r;

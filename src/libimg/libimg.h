@@ -88,7 +88,7 @@ int img_ctx_set_error (struct img_ctx *ctx, int err, const char *fmt, ...)
  * a message naming the limit, e.g. "boot/initrd.img: initrd: inflates
  * past 256 MiB".  Defaults are the values below; IMG_BUDGET_INFLATE=,
  * IMG_BUDGET_INFLATE_TOTAL=, IMG_BUDGET_FILE=, IMG_BUDGET_FILE_TOTAL=,
- * IMG_BUDGET_ENTRIES= and IMG_BUDGET_ENTRIES_TOTAL= in the environment
+ * IMG_BUDGET_ENTRIES=, IMG_BUDGET_ENTRIES_TOTAL= and IMG_BUDGET_MEMBERS= in the environment
  * (a number with an optional K, M, G or T suffix) override them when the
  * context is made. */
 enum img_budget {
@@ -96,9 +96,12 @@ enum img_budget {
   IMG_BUDGET_INFLATE_TOTAL,     /* every one inflated in the run: 2 GiB */
   IMG_BUDGET_FILE,              /* one guest file read whole: 128 MiB */
   IMG_BUDGET_FILE_TOTAL,        /* guest files read whole in the run: 4 GiB */
-  IMG_BUDGET_ENTRIES,           /* one archive's members, one directory's
-                                 * entries: 1 Mi */
-  IMG_BUDGET_ENTRIES_TOTAL,     /* entries walked in the run: 32 Mi */
+  IMG_BUDGET_ENTRIES,           /* one directory's entries: 1 Mi */
+  IMG_BUDGET_ENTRIES_TOTAL,     /* entries walked in the run (directory
+                                 * entries, archive members): 32 Mi */
+  IMG_BUDGET_MEMBERS,           /* one initrd's members, each of which
+                                 * costs some 800 bytes of bookkeeping
+                                 * (real ones have thousands): 256 Ki */
   IMG_BUDGET_N
 };
 #define IMG_BUDGET_INFLATE_DEFAULT ((uint64_t) 256 << 20)
@@ -107,6 +110,7 @@ enum img_budget {
 #define IMG_BUDGET_FILE_TOTAL_DEFAULT ((uint64_t) 4 << 30)
 #define IMG_BUDGET_ENTRIES_DEFAULT ((uint64_t) 1 << 20)
 #define IMG_BUDGET_ENTRIES_TOTAL_DEFAULT ((uint64_t) 32 << 20)
+#define IMG_BUDGET_MEMBERS_DEFAULT ((uint64_t) 256 << 10)
 
 /* Sets a limit (at least 1); -EINVAL for an unknown WHICH or 0. */
 int img_ctx_set_budget (struct img_ctx *ctx, enum img_budget which,
@@ -116,7 +120,7 @@ uint64_t img_ctx_budget (const struct img_ctx *ctx, enum img_budget which);
 uint64_t img_ctx_budget_used (const struct img_ctx *ctx,
                               enum img_budget which);
 /* "inflate", "inflate-total", "file", "file-total", "entries",
- * "entries-total" (static), or NULL. */
+ * "entries-total", "members" (static), or NULL. */
 const char *img_budget_name (enum img_budget which);
 /* Sets one limit from "NAME=SIZE" (the names above; SIZE a number with
  * an optional K, M, G or T suffix, binary).  -EINVAL if malformed. */
