@@ -57,6 +57,7 @@ usage (FILE *fp)
            "  -m, --modules=LIST   kernel modules to look for in each initrd\n"
            "                       (comma-separated; default " DEFAULT_MODULES ")\n"
            "  -v, --verbose        debug messages on stderr (as IMG_DEBUG=1)\n"
+           "      --budget=NAME=SIZE  raise or lower a resource budget (IMG_BUDGET_*)\n"
            "  -h, --help           this help\n"
            "  -V, --version        version\n", PROG);
 }
@@ -817,11 +818,15 @@ main (int argc, char *argv[])
     { "json", no_argument, NULL, 'j' },
     { "modules", required_argument, NULL, 'm' },
     { "verbose", no_argument, NULL, 'v' },
+    { "budget", required_argument, NULL, 'B' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
   };
   struct state st = { 0 };
+  uint64_t budget[IMG_BUDGET_N] = { 0 };
+  enum img_budget bw;
+  uint64_t bv;
   const char *modules = DEFAULT_MODULES;
   bool json = false;
   size_t i;
@@ -832,6 +837,13 @@ main (int argc, char *argv[])
     case 'j': json = true; break;
     case 'm': modules = optarg; break;
     case 'v': setenv ("IMG_DEBUG", "1", 1); break;
+    case 'B':
+      if (img_budget_parse (optarg, &bw, &bv) < 0) {
+        fprintf (stderr, PROG ": --budget=%s: NAME=SIZE, NAME one of inflate, inflate-total, file, file-total, entries, entries-total, members\n", optarg);
+        return EXIT_USAGE;
+      }
+      budget[bw] = bv;
+      break;
     case 'h': usage (stdout); return EXIT_OK;
     case 'V': printf ("%s %s\n", PROG, PACKAGE_VERSION); return EXIT_OK;
     default: usage (stderr); return EXIT_USAGE;
@@ -842,11 +854,16 @@ main (int argc, char *argv[])
     usage (stderr);
     return EXIT_USAGE;
   }
-  if (img_ctx_new (&st.ctx) < 0 || parse_modules (&st, modules) < 0) {
+  if ((c = img_ctx_new (&st.ctx)) == -EINVAL)
+    return EXIT_ERROR;          /* a bad IMG_BUDGET_*, said */
+  if (c < 0 || parse_modules (&st, modules) < 0) {
     fprintf (stderr, "%s: out of memory\n", PROG);
     return EXIT_ERROR;
   }
   img_ctx_set_log_fn (st.ctx, NULL, (void *) PROG);
+  for (i = 0; i < IMG_BUDGET_N; i++)
+    if (budget[i])
+      img_ctx_set_budget (st.ctx, (enum img_budget) i, budget[i]);
   st.paths = argv + optind;
   st.n_images = argc - optind;
 

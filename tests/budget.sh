@@ -77,9 +77,23 @@ is "$(grep -c "inflates past 256 MiB: skipped" err)" 2 "IMG_BUDGET_INFLATE_TOTAL
 
 IMG_BUDGET_INFLATE=400M run "$INSPECT" bomb-gzip.img
 is "$rc:$err" "0:" "IMG_BUDGET_INFLATE=400M: the 300 MiB initrd is read"
-grep -q "initrd: gzip, 1 segment" out || grep -q "initramfs tooling" out
+grep -q "initrd: unknown, 1 entries in 1 segments (gzip)" out
 ok $? "IMG_BUDGET_INFLATE=400M: and reported"
 bounded "IMG_BUDGET_INFLATE=400M"
+run "$INSPECT" --budget=inflate=400M bomb-gzip.img
+is "$rc:$err" "0:" "--budget=inflate=400M: the 300 MiB initrd is read"
+grep -q "initrd: unknown, 1 entries in 1 segments (gzip)" out
+ok $? "--budget=inflate=400M: and reported"
+run "$RAMIFY" --dry-run --budget=inflate=400M bomb-gzip.img
+is "$rc:$err" "1:img-ramify: bomb-gzip.img: /boot/initrd.img-$V is not an initramfs-tools initrd (no scripts/local)" \
+    "--budget=inflate=400M: img-ramify reads the initrd and goes on"
+for t in img-inspect img2pv img-ramify; do
+    run "$top_builddir/src/$t" --budget=inflate=1X bomb-gzip.img
+    is "$rc:$err" "2:$t: --budget=inflate=1X: NAME=SIZE, NAME one of inflate, inflate-total, file, file-total, entries, entries-total, members" \
+        "$t --budget with a bad size: usage error"
+done
+run "$IMG2PV" --dry-run --budget=nosuch=1M bomb-gzip.img
+is "$rc" 2 "img2pv --budget with an unknown name: usage error"
 IMG_BUDGET_INFLATE=64MiB run "$INSPECT" bomb-nested.img
 is "$err" "img-inspect: bomb-nested.img: $IRD: initrd: inflates past 64 MiB: skipped" "IMG_BUDGET_INFLATE=64MiB"
 IMG_BUDGET_INFLATE=lots run "$INSPECT" bomb-gzip.img

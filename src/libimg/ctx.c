@@ -92,8 +92,11 @@ img_ctx_new (struct img_ctx **ctxp)
     const char *v = getenv (budgets[i].env);
     ctx->budget[i] = budgets[i].dflt;
     if (v && *v && parse_amount (v, &ctx->budget[i]) < 0) {
-      fprintf (stderr, "%s=%s: not a size (a number with an optional K, M, G or T suffix)\n",
-               budgets[i].env, v);
+      /* Through the default log function: there is no other yet. */
+      char msg[256];
+      snprintf (msg, sizeof msg, "%s=%.64s: not a size (a number with an optional K, M, G or T suffix)",
+                budgets[i].env, v);
+      ctx->log_fn (ctx->log_data, IMG_LOG_ERR, msg);
       free (ctx);
       return -EINVAL;
     }
@@ -214,7 +217,7 @@ img_budget_name (enum img_budget which)
 }
 
 int
-img_ctx_set_budget_string (struct img_ctx *ctx, const char *setting)
+img_budget_parse (const char *setting, enum img_budget *which, uint64_t *limit)
 {
   const char *eq = strchr (setting, '=');
   uint64_t v;
@@ -225,10 +228,23 @@ img_ctx_set_budget_string (struct img_ctx *ctx, const char *setting)
   for (i = 0; i < IMG_BUDGET_N; i++)
     if (strlen (budgets[i].name) == (size_t) (eq - setting)
         && memcmp (budgets[i].name, setting, eq - setting) == 0) {
-      ctx->budget[i] = v;
+      *which = (enum img_budget) i;
+      *limit = v;
       return 0;
     }
   return -EINVAL;
+}
+
+int
+img_ctx_set_budget_string (struct img_ctx *ctx, const char *setting)
+{
+  enum img_budget which;
+  uint64_t v;
+  int r = img_budget_parse (setting, &which, &v);
+
+  if (r == 0)
+    ctx->budget[which] = v;
+  return r;
 }
 
 void

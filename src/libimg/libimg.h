@@ -125,6 +125,10 @@ const char *img_budget_name (enum img_budget which);
 /* Sets one limit from "NAME=SIZE" (the names above; SIZE a number with
  * an optional K, M, G or T suffix, binary).  -EINVAL if malformed. */
 int img_ctx_set_budget_string (struct img_ctx *ctx, const char *setting);
+/* The same parse without a context (for option parsing before one is
+ * made): *which and *limit from "NAME=SIZE"; -EINVAL if malformed. */
+int img_budget_parse (const char *setting, enum img_budget *which,
+                      uint64_t *limit);
 
 /* ---- disk: a byte-addressable image ----------------------------------- */
 
