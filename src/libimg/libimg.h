@@ -467,8 +467,13 @@ struct img_initrd_segment {
 };
 
 /* Parses a whole initramfs held in BUF (LEN bytes): every segment, every
- * member.  NAME is used in messages.  Decompressed sizes are bounded
- * (MAX_UNCOMPRESSED bytes in all; 0 means 4 GiB).  The caller owns
+ * member.  NAME is used in messages.  The cpio bytes (inflated or not)
+ * are bounded by MAX_UNCOMPRESSED (0: no limit of the caller's) and the
+ * context's IMG_BUDGET_INFLATE, whichever is less, and charged to its
+ * IMG_BUDGET_INFLATE_TOTAL (an initrd over budget spends what it was
+ * allowed); members by IMG_BUDGET_MEMBERS and IMG_BUDGET_ENTRIES_TOTAL.
+ * Past a budget: -EFBIG or -E2BIG, "NAME: initrd: inflates past 256 MiB".
+ * The inflated bytes are held while *initrd lives.  The caller owns
  * *initrd (img_initrd_free); it does not refer to BUF afterwards. */
 int img_initrd_parse (struct img_ctx *ctx, const char *name, const void *buf,
                       size_t len, uint64_t max_uncompressed,
