@@ -17,7 +17,6 @@
 #include "libimg.h"
 
 #define PROG "img-inspect"
-#define INITRD_MAX (1024u * 1024 * 1024)
 #define DEFAULT_MODULES "xen-blkfront,xen-netfront"
 
 enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2 };
@@ -59,6 +58,7 @@ usage (FILE *fp)
            "  -m, --modules=LIST   kernel modules to look for in each initrd\n"
            "                       (comma-separated; default " DEFAULT_MODULES ")\n"
            "  -v, --verbose        debug messages on stderr (as IMG_DEBUG=1)\n"
+           "      --budget=NAME=SIZE  raise or lower a resource budget (IMG_BUDGET_*)\n"
            "  -h, --help           this help\n"
            "  -V, --version        version\n", PROG);
 }
@@ -131,8 +131,10 @@ inspect_initrd (struct state *st, const struct img_kernel_info *k,
   size_t len = 0, i, m;
   struct img_initrd *initrd = NULL;
   char *builtin = NULL;
-  char path[600];
+  char path[600], what[1200];
+  int r;
 
+  snprintf (what, sizeof what, "%s: %s", st->paths[0], k->initrd ? k->initrd : "");
   ii->module_where = calloc (st->n_modules + 1, sizeof *ii->module_where);
   if (k->modules) {
     size_t blen;
@@ -143,9 +145,14 @@ inspect_initrd (struct state *st, const struct img_kernel_info *k,
   img_ctx_clear_error (st->ctx);
   if (k->initrd == NULL)
     goto modules;
-  if (img_guest_read_file (st->g, k->initrd, INITRD_MAX, &buf, &len) < 0
-      || img_initrd_parse (st->ctx, k->initrd, buf, len, 0, &initrd) < 0) {
+  /* The file and its inflated bytes are bounded by the context's
+   * budgets; an initrd past them is skipped with one line, the rest of
+   * the guest still reported. */
+  if ((r = img_guest_read_file (st->g, k->initrd, SIZE_MAX, &buf, &len)) < 0
+      || (r = img_initrd_parse (st->ctx, what, buf, len, 0, &initrd)) < 0) {
     ii->error = strdup (img_ctx_error (st->ctx));
+    if (r == -EFBIG || r == -E2BIG)
+      fprintf (stderr, "%s: %s: skipped\n", PROG, img_ctx_error (st->ctx));
     img_ctx_clear_error (st->ctx);
     goto modules;
   }
@@ -816,11 +823,15 @@ main (int argc, char *argv[])
     { "json", no_argument, NULL, 'j' },
     { "modules", required_argument, NULL, 'm' },
     { "verbose", no_argument, NULL, 'v' },
+    { "budget", required_argument, NULL, 'B' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
   };
   struct state st = { 0 };
+  uint64_t budget[IMG_BUDGET_N] = { 0 };
+  enum img_budget bw;
+  uint64_t bv;
   const char *modules = DEFAULT_MODULES;
   bool json = false;
   size_t i;
@@ -831,6 +842,13 @@ main (int argc, char *argv[])
     case 'j': json = true; break;
     case 'm': modules = optarg; break;
     case 'v': setenv ("IMG_DEBUG", "1", 1); break;
+    case 'B':
+      if (img_budget_parse (optarg, &bw, &bv) < 0) {
+        fprintf (stderr, PROG ": --budget=%s: NAME=SIZE, NAME one of inflate, inflate-total, file, file-total, entries, entries-total, members\n", optarg);
+        return EXIT_USAGE;
+      }
+      budget[bw] = bv;
+      break;
     case 'h': usage (stdout); return EXIT_OK;
     case 'V': printf ("%s %s\n", PROG, PACKAGE_VERSION); return EXIT_OK;
     default: usage (stderr); return EXIT_USAGE;
@@ -841,11 +859,16 @@ main (int argc, char *argv[])
     usage (stderr);
     return EXIT_USAGE;
   }
-  if (img_ctx_new (&st.ctx) < 0 || parse_modules (&st, modules) < 0) {
+  if ((c = img_ctx_new (&st.ctx)) == -EINVAL)
+    return EXIT_ERROR;          /* a bad IMG_BUDGET_*, said */
+  if (c < 0 || parse_modules (&st, modules) < 0) {
     fprintf (stderr, "%s: out of memory\n", PROG);
     return EXIT_ERROR;
   }
   img_ctx_set_log_fn (st.ctx, NULL, (void *) PROG);
+  for (i = 0; i < IMG_BUDGET_N; i++)
+    if (budget[i])
+      img_ctx_set_budget (st.ctx, (enum img_budget) i, budget[i]);
   st.paths = argv + optind;
   st.n_images = argc - optind;
 

@@ -1280,6 +1280,7 @@ usage (FILE *fp)
            "      --detach-helper  install /usr/local/sbin/img-ramify-detach in the guest\n"
            "      --vm NAME        the VM's name in the host-side detach steps\n"
            "      --archive[=zstd|gzip]  keep the root as one archive in /boot, unpacked at boot\n"
+           "      --budget=NAME=SIZE  raise or lower a resource budget (IMG_BUDGET_*)\n"
            "  -h, --help\n\n"
            "Exit status: 0 changed, 3 nothing to do, 1 error (image unchanged),\n"
            "4 error and the image could not be restored, 2 usage.\n");
@@ -1293,7 +1294,7 @@ main (int argc, char **argv)
    * through img_quote_term on its way to the terminal. */
   img_quote_term_stdio ();
   enum { O_JSON = 256, O_UNDO, O_NO_UNDO, O_ROLLBACK, O_FORCE, O_KERNEL, O_COPY, O_MEMORY,
-         O_HEADROOM, O_MARGIN, O_DEFAULT, O_DETACH, O_VM, O_ARCHIVE };
+         O_HEADROOM, O_MARGIN, O_DEFAULT, O_DETACH, O_VM, O_ARCHIVE, O_BUDGET };
   static const struct option lopts[] = {
     { "dry-run", no_argument, NULL, 'n' }, { "json", no_argument, NULL, O_JSON },
     { "undo", required_argument, NULL, O_UNDO }, { "no-undo", no_argument, NULL, O_NO_UNDO },
@@ -1303,9 +1304,13 @@ main (int argc, char **argv)
     { "margin", required_argument, NULL, O_MARGIN }, { "default", no_argument, NULL, O_DEFAULT },
     { "detach-helper", no_argument, NULL, O_DETACH }, { "vm", required_argument, NULL, O_VM },
     { "archive", optional_argument, NULL, O_ARCHIVE },
+    { "budget", required_argument, NULL, O_BUDGET },
     { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
   };
   struct opts o = { .headroom = 256 * MiB, .margin = 256 * MiB };
+  uint64_t budget[IMG_BUDGET_N] = { 0 };
+  enum img_budget bw;
+  uint64_t bv;
   struct ram r = { 0 };
   struct img_ctx *ctx;
   struct img_plan *plan = NULL;
@@ -1349,12 +1354,22 @@ main (int argc, char **argv)
         o.margin = v;
       break;
     }
+    case O_BUDGET:
+      if (img_budget_parse (optarg, &bw, &bv) < 0) {
+        fprintf (stderr, PROG ": --budget=%s: NAME=SIZE, NAME one of inflate, inflate-total, file, file-total, entries, entries-total, members\n", optarg);
+        return IMG_EXIT_USAGE;
+      }
+      budget[bw] = bv;
+      break;
     case 'h': usage (stdout); return 0;
     default: usage (stderr); return IMG_EXIT_USAGE;
     }
   if (img_ctx_new (&ctx) < 0)
     return IMG_EXIT_ERROR;
   img_ctx_set_log_fn (ctx, log_fn, NULL);
+  for (i = 0; i < IMG_BUDGET_N; i++)
+    if (budget[i])
+      img_ctx_set_budget (ctx, (enum img_budget) i, budget[i]);
   if (rollback) {
     rc = img_undo_rollback (ctx, rollback, optind < argc ? (const char *const *) argv + optind : NULL,
                             (size_t) (argc - optind), o.force ? IMG_UNDO_FORCE : 0);

@@ -347,6 +347,21 @@ guest_text (struct pv *pv, const char *path, size_t *len)
   return NULL;
 }
 
+/* A file guest_text could not read though it exists (too big for the
+ * budget, or damaged): the read's own message, kept in the context. */
+static int
+unreadable (struct pv *pv, const char *path)
+{
+  size_t l;
+  char *buf = NULL;
+  int r = img_plan_read_file (pv->plan, path, 64u << 20, (void **) &buf, &l);
+
+  free (buf);
+  if (r == 0)
+    r = img_err (pv->ctx, -EIO, "%s: %s: cannot be read", pv->images[0], path);
+  return r;
+}
+
 /* Where each driver is for the kernel: checks the module tree (guest or
  * host) so that a kernel without them is refused before anything is
  * written. */
@@ -577,7 +592,9 @@ choose_kernel (struct pv *pv)
     size_t dl, bl;
     char *dep = guest_text (pv, dp, &dl), *bi = guest_text (pv, bp, &bl);
     int r;
-    if (dep == NULL)
+    if (dep == NULL && img_plan_exists (pv->plan, dp))
+      r = unreadable (pv, dp);
+    else if (dep == NULL)
       r = img_err (pv->ctx, -ENOENT, "%s: %s missing: cannot tell the drivers' dependencies",
                    pv->images[0], dp);
     else
@@ -978,7 +995,9 @@ edit_initrd_drivers (struct img_plan *plan, void *data)
   bp = xasprintf ("%s/modules.builtin", pv->moddir);
   dep = guest_text (pv, dp, &dl);
   bi = guest_text (pv, bp, &bl);
-  if (dep == NULL)
+  if (dep == NULL && img_plan_exists (plan, dp))
+    r = unreadable (pv, dp);
+  else if (dep == NULL)
     r = img_err (pv->ctx, -ENOENT, "%s: %s missing", pv->images[0], dp);
   else
     r = img_kmod_parse (pv->ctx, dp, dep, dl, bi, bl, &km);
@@ -2803,6 +2822,7 @@ usage (FILE *fp)
            "      --vcpus N          (default 1)\n"
            "      --bridge BR        vif bridge (default xenbr0)\n"
            "      --mac MAC          vif MAC (default: the HVM NIC's, when found)\n"
+           "      --budget=NAME=SIZE raise or lower a resource budget (IMG_BUDGET_*)\n"
            "  -h, --help\n\n"
            "Exit status: 0 converted, 3 nothing to do, 1 error (image unchanged),\n"
            "4 error and the image could not be restored, 2 usage.\n");
@@ -2854,7 +2874,7 @@ main (int argc, char **argv)
   img_quote_term_stdio ();
   enum { O_JSON = 256, O_UNDO, O_NO_UNDO, O_ROLLBACK, O_FORCE, O_KERNEL, O_KERNEL_FROM,
          O_MODULES_FROM, O_XVD, O_KEEP_TLS, O_EXTRACT, O_XL, O_NO_XL, O_NAME, O_MEMORY,
-         O_VCPUS, O_BRIDGE, O_MAC };
+         O_VCPUS, O_BRIDGE, O_MAC, O_BUDGET };
   static const struct option lopts[] = {
     { "dry-run", no_argument, NULL, 'n' }, { "json", no_argument, NULL, O_JSON },
     { "output", required_argument, NULL, 'o' }, { "undo", required_argument, NULL, O_UNDO },
@@ -2868,9 +2888,13 @@ main (int argc, char **argv)
     { "name", required_argument, NULL, O_NAME }, { "memory", required_argument, NULL, O_MEMORY },
     { "vcpus", required_argument, NULL, O_VCPUS }, { "bridge", required_argument, NULL, O_BRIDGE },
     { "mac", required_argument, NULL, O_MAC }, { "help", no_argument, NULL, 'h' },
+    { "budget", required_argument, NULL, O_BUDGET },
     { NULL, 0, NULL, 0 },
   };
   struct opts o = { .memory_mib = 1024, .vcpus = 1, .bridge = "xenbr0" };
+  uint64_t budget[IMG_BUDGET_N] = { 0 };
+  enum img_budget bw;
+  uint64_t bv;
   const char *rollback = NULL;
   struct img_ctx *ctx;
   struct img_plan *plan = NULL;
@@ -2942,14 +2966,25 @@ main (int argc, char **argv)
       o.mac = optarg;
       break;
     }
+    case O_BUDGET:
+      if (img_budget_parse (optarg, &bw, &bv) < 0) {
+        fprintf (stderr, PROG ": --budget=%s: NAME=SIZE, NAME one of inflate, inflate-total, file, file-total, entries, entries-total, members\n", optarg);
+        return IMG_EXIT_USAGE;
+      }
+      budget[bw] = bv;
+      break;
     case 'h': usage (stdout); return 0;
     default: usage (stderr); return IMG_EXIT_USAGE;
     }
-  if (img_ctx_new (&ctx) < 0) {
-    fprintf (stderr, PROG ": out of memory\n");
+  if ((r = img_ctx_new (&ctx)) < 0) {
+    if (r == -ENOMEM)           /* -EINVAL: a bad IMG_BUDGET_*, said */
+      fprintf (stderr, PROG ": out of memory\n");
     return IMG_EXIT_ERROR;
   }
   img_ctx_set_log_fn (ctx, log_fn, NULL);
+  for (i = 0; i < IMG_BUDGET_N; i++)
+    if (budget[i])
+      img_ctx_set_budget (ctx, (enum img_budget) i, budget[i]);
 
   if (rollback) {
     r = img_undo_rollback (ctx, rollback, optind < argc ? (const char *const *) argv + optind : NULL,

@@ -135,7 +135,7 @@ mkdir -p bomb && head -c $((20 * 1024 * 1024)) /dev/zero > bomb/zeros
 diag "bomb: $(stat -c %s bomb.img) bytes of gzip"
 start=$(date +%s)
 fails_with "gzip bomb over --max-size 1M" \
-    "bomb\.img: initrd: gzip segment at offset 0: decompressed data exceeds the limit of 1048576 bytes" \
+    "^initrd-tool: bomb\.img: initrd: inflates past 1 MiB$" \
     T --max-size 1M list bomb.img
 is "$(( $(date +%s) - start < 5 ))" 1 "bomb: refused within seconds"
 run_ok "bomb: fine with a limit above its size" T --max-size 21M list bomb.img

@@ -569,7 +569,7 @@ test_hostile (void)
     img_internal_compress (ctx, "t", IMG_COMP_GZIP, layer, llen, &gz, &gz_len);
     img_ctx_clear_error (ctx);
     tap_ok (img_initrd_parse (ctx, "t.img", gz, gz_len, 1 << 20, &t) == -EFBIG
-            && strstr (img_ctx_error (ctx), "exceeds the limit of 1048576 bytes"),
+            && strcmp (img_ctx_error (ctx), "t.img: initrd: inflates past 1 MiB") == 0,
             "bomb: gzip over the limit");
     free (gz);
     img_internal_compress (ctx, "t", IMG_COMP_LZ4, layer, llen, &gz, &gz_len);
@@ -582,6 +582,39 @@ test_hostile (void)
     tap_ok (img_initrd_parse (ctx, "t.img", out, out_len, 21 << 20, &t) == 0,
             "limit: just enough is fine");
     img_initrd_free (t);
+    /* The run's budget: every initrd of the run counts, failed ones too. */
+    {
+      struct img_ctx *c2;
+      img_ctx_new (&c2);
+      tap_ok (img_ctx_set_budget_string (c2, "inflate-total=30M") == 0
+              && img_ctx_budget (c2, IMG_BUDGET_INFLATE_TOTAL) == 30 << 20
+              && img_ctx_set_budget_string (c2, "inflate-total=0") == -EINVAL
+              && img_ctx_set_budget_string (c2, "nosuch=1M") == -EINVAL
+              && img_ctx_set_budget_string (c2, "inflate=1X") == -EINVAL,
+              "budget: set from NAME=SIZE, nonsense refused");
+      t = NULL;
+      tap_ok (img_initrd_parse (c2, "a.img", out, out_len, 0, &t) == 0
+              && img_ctx_budget_used (c2, IMG_BUDGET_INFLATE_TOTAL) >= 20 << 20,
+              "budget: the first initrd fits the run's budget and is charged");
+      img_initrd_free (t);
+      tap_ok (img_initrd_parse (c2, "b.img", out, out_len, 0, &t) == -EFBIG
+              && strstr (img_ctx_error (c2), "b.img: initrd: zstd segment at offset 0: inflates past the run's budget of 30 MiB (IMG_BUDGET_INFLATE_TOTAL)"),
+              "budget: the second one stops at the run's budget");
+      tap_ok (img_initrd_parse (c2, "c.img", out, out_len, 0, &t) == -EFBIG
+              && img_ctx_budget_used (c2, IMG_BUDGET_INFLATE_TOTAL) == 30 << 20,
+              "budget: then nothing more is inflated");
+      img_ctx_set_budget (c2, IMG_BUDGET_INFLATE_TOTAL, 1ull << 40);
+      img_ctx_set_budget (c2, IMG_BUDGET_INFLATE, 4 << 20);
+      tap_ok (img_initrd_parse (c2, "d.img", out, out_len, 0, &t) == -EFBIG
+              && strcmp (img_ctx_error (c2), "d.img: initrd: inflates past 4 MiB") == 0,
+              "budget: one initrd's limit from the context");
+      img_ctx_set_budget (c2, IMG_BUDGET_ENTRIES_TOTAL, 1);
+      img_ctx_set_budget (c2, IMG_BUDGET_INFLATE, 64 << 20);
+      tap_ok (img_initrd_parse (c2, "e.img", out, out_len, 0, &t) == -E2BIG
+              && strstr (img_ctx_error (c2), "walks past the run's budget of 1 (IMG_BUDGET_ENTRIES_TOTAL)"),
+              "budget: members count against the run's entries");
+      img_ctx_free (c2);
+    }
     free (out);
     free (layer);
     free (zeros);
@@ -634,13 +667,13 @@ test_hostile (void)
   /* More members than allowed. */
   b.len = 0;
   raw (&b, "070701", 1, S_IFDIR | 0755, 2, 0, "d", NULL, 0, 0);
-  for (i = 0; i < IMG_INITRD_MAX_ENTRIES; i++) {
+  for (i = 0; i < IMG_BUDGET_MEMBERS_DEFAULT; i++) {
     char name[16];
     snprintf (name, sizeof name, "d/%07zx", i);
     raw (&b, "070701", (unsigned) (2 + i), S_IFREG | 0644, 1, 0, name, NULL, 0, 0);
   }
   trailer (&b);
-  refused (&b, -EFBIG, "more than 1048576 members", "member count bounded");
+  refused (&b, -EFBIG, "more than 262144 members (IMG_BUDGET_MEMBERS)", "member count bounded");
   free (b.p);
   free (z.p);
 }

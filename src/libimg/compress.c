@@ -9,12 +9,14 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <bzlib.h>
 #include <lz4.h>
 #include <lz4hc.h>
 #include <lzma.h>
 #include <zlib.h>
+#define ZSTD_STATIC_LINKING_ONLY  /* ZSTD_d_stableOutBuffer (zstd >= 1.4.4) */
 #include <zstd.h>
 #include <zstd_errors.h>
 
@@ -30,8 +32,9 @@
 /* zstd's own command-line default: frames asking for a larger window
  * need --long / --memory there too. */
 #define ZSTD_WINDOWLOG_LIMIT 27
-/* xz -9 needs 65 MiB to decompress; far more is a hostile header. */
-#define LZMA_MEMLIMIT ((uint64_t) 1 << 30)
+/* xz -9 (and lzma -9) need 65 MiB to decompress; more is a hostile
+ * header, and would come on top of the inflated bytes. */
+#define LZMA_MEMLIMIT ((uint64_t) 80 << 20)
 
 /* zlib and libbz2 count in unsigned int: feed them in slices. */
 #define SLICE ((size_t) 1 << 30)
@@ -87,73 +90,88 @@ img_internal_comp_from_name (const char *name)
 
 /* ---- bounded output ----------------------------------------------------- */
 
+/* The output of one stream goes into address space reserved up front for
+ * max + 1 bytes (MAP_NORESERVE: only the pages written cost memory), so
+ * it never moves: no realloc doubling that briefly holds both copies, and
+ * zstd can decode straight into it without a window buffer of its own.
+ * A small header before the bytes remembers the mapping's length, so that
+ * img_internal_inflated_free needs only the pointer. */
+#define OUT_HDR 64
+
 struct outbuf {
+  unsigned char *map;           /* the mapping; the bytes start at OUT_HDR */
+  size_t map_len;
   unsigned char *p;
-  size_t len, cap;
+  size_t len, cap;              /* cap = max + 1 */
   size_t max;                   /* output allowed */
 };
 
-/* Room for NEED more bytes, but never more than max + 1 bytes in all: a
- * stream that produces more than max shows itself without the host
- * paying for it. */
 static int
-outbuf_grow (struct outbuf *o, size_t need)
+outbuf_init (struct outbuf *o, size_t max)
 {
-  size_t hard, want;
-  unsigned char *p;
+  size_t want;
+  void *m;
 
-  if (o->cap - o->len >= need)
-    return 0;
-  hard = o->max + 1;
-  if (need > hard - o->len)
+  o->max = max;
+  if (__builtin_add_overflow (max, 1 + OUT_HDR, &want))
     return -EFBIG;
-  if (o->cap == 0)
-    want = 1 << 20;
-  else if (__builtin_mul_overflow (o->cap, 2, &want))
-    want = hard;
-  if (want < o->len + need)
-    want = o->len + need;
-  if (want > hard)
-    want = hard;
-  p = realloc (o->p, want);
-  if (p == NULL)
+  m = mmap (NULL, want, PROT_READ | PROT_WRITE,
+            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (m == MAP_FAILED)
     return -ENOMEM;
-  o->p = p;
-  o->cap = want;
+  o->map = m;
+  o->map_len = want;
+  memcpy (o->map, &want, sizeof want);
+  o->p = o->map + OUT_HDR;
+  o->cap = max + 1;
+  o->len = 0;
   return 0;
 }
 
-/* Gives the bytes to the caller, trimmed. */
+static void
+outbuf_free (struct outbuf *o)
+{
+  if (o->map)
+    munmap (o->map, o->map_len);
+  o->map = NULL;
+}
+
+void
+img_internal_inflated_free (void *p)
+{
+  unsigned char *map;
+  size_t len;
+
+  if (p == NULL)
+    return;
+  map = (unsigned char *) p - OUT_HDR;
+  memcpy (&len, map, sizeof len);
+  munmap (map, len);
+}
+
+/* Gives the bytes to the caller (img_internal_inflated_free). */
 static void
 outbuf_take (struct outbuf *o, unsigned char **out, size_t *out_len)
 {
-  unsigned char *p;
-
-  if (o->len > 0 && o->len < o->cap && (p = realloc (o->p, o->len)) != NULL)
-    o->p = p;
   *out = o->p;
   *out_len = o->len;
-  o->p = NULL;
+  o->map = NULL;
 }
 
 static int
-too_big (struct img_ctx *ctx, const char *where, uint64_t limit)
+too_big (struct img_ctx *ctx, const char *where, const char *over)
 {
-  return img_err (ctx, -EFBIG,
-                  "%s: decompressed data exceeds the limit of %" PRIu64 " bytes (a decompression bomb, or raise the limit)",
-                  where, limit);
+  return img_err (ctx, -EFBIG, "%s: %s", where, over);
 }
 
+/* Room for NEED more bytes: the reservation is fixed, so past it the
+ * stream is over budget. */
 static int
 grow_or_fail (struct img_ctx *ctx, const char *where, struct outbuf *o,
-              size_t need, uint64_t limit)
+              size_t need, const char *over)
 {
-  int r = outbuf_grow (o, need);
-
-  if (r == -EFBIG)
-    return too_big (ctx, where, limit);
-  if (r < 0)
-    return img_err (ctx, r, "%s: out of memory", where);
+  if (o->cap - o->len < need)
+    return too_big (ctx, where, over);
   return 0;
 }
 
@@ -167,7 +185,7 @@ truncated (struct img_ctx *ctx, const char *where, const char *fmt_name)
 
 static int
 gunzip (struct img_ctx *ctx, const char *where, const unsigned char *in,
-        size_t in_len, struct outbuf *o, uint64_t limit, size_t *used)
+        size_t in_len, struct outbuf *o, const char *over, size_t *used)
 {
   z_stream zs;
   size_t fed = 0, before_in, before_out;
@@ -183,7 +201,7 @@ gunzip (struct img_ctx *ctx, const char *where, const unsigned char *in,
       zs.avail_in = (uInt) n;
       fed += n;
     }
-    if ((r = grow_or_fail (ctx, where, o, 1, limit)) < 0)
+    if ((r = grow_or_fail (ctx, where, o, 1, over)) < 0)
       goto out;
     zs.next_out = o->p + o->len;
     zs.avail_out = (uInt) (o->cap - o->len < SLICE ? o->cap - o->len : SLICE);
@@ -192,7 +210,7 @@ gunzip (struct img_ctx *ctx, const char *where, const unsigned char *in,
     zr = inflate (&zs, Z_NO_FLUSH);
     o->len += before_out - zs.avail_out;
     if (o->len > o->max) {
-      r = too_big (ctx, where, limit);
+      r = too_big (ctx, where, over);
       goto out;
     }
     if (zr == Z_STREAM_END)
@@ -229,7 +247,7 @@ gunzip (struct img_ctx *ctx, const char *where, const unsigned char *in,
 
 static int
 unzstd (struct img_ctx *ctx, const char *where, const unsigned char *in,
-        size_t in_len, struct outbuf *o, uint64_t limit, size_t *used)
+        size_t in_len, struct outbuf *o, const char *over, size_t *used)
 {
   ZSTD_DCtx *d;
   ZSTD_inBuffer ib = { in, in_len, 0 };
@@ -241,16 +259,20 @@ unzstd (struct img_ctx *ctx, const char *where, const unsigned char *in,
   if (d == NULL)
     return img_err (ctx, -ENOMEM, "%s: out of memory", where);
   ZSTD_DCtx_setParameter (d, ZSTD_d_windowLogMax, ZSTD_WINDOWLOG_LIMIT);
+  /* The output never moves: zstd then needs no window buffer. */
+  ZSTD_DCtx_setParameter (d, ZSTD_d_stableOutBuffer, 1);
+  ob.dst = o->p;
+  ob.size = o->cap;
+  ob.pos = 0;
   for (;;) {
-    if ((r = grow_or_fail (ctx, where, o, 1, limit)) < 0)
-      goto out;
-    ob.dst = o->p + o->len;
-    ob.size = o->cap - o->len;
-    ob.pos = 0;
     ret = ZSTD_decompressStream (d, &ob, &ib);
-    o->len += ob.pos;
+    o->len = ob.pos;
     if (ZSTD_isError (ret)) {
-      if (ZSTD_getErrorCode (ret) == ZSTD_error_frameParameter_windowTooLarge)
+      /* With a stable output buffer, more output than it holds (or a
+       * frame that says it will make more) is this error. */
+      if (ZSTD_getErrorCode (ret) == ZSTD_error_dstSize_tooSmall)
+        r = too_big (ctx, where, over);
+      else if (ZSTD_getErrorCode (ret) == ZSTD_error_frameParameter_windowTooLarge)
         r = img_err (ctx, -EIO,
                      "%s: zstd frame needs a window larger than %u MiB",
                      where, (1u << ZSTD_WINDOWLOG_LIMIT) >> 20);
@@ -260,7 +282,7 @@ unzstd (struct img_ctx *ctx, const char *where, const unsigned char *in,
       goto out;
     }
     if (o->len > o->max) {
-      r = too_big (ctx, where, limit);
+      r = too_big (ctx, where, over);
       goto out;
     }
     if (ret == 0)
@@ -283,7 +305,7 @@ unzstd (struct img_ctx *ctx, const char *where, const unsigned char *in,
 static int
 unlzma_common (struct img_ctx *ctx, const char *where, int comp,
                const unsigned char *in, size_t in_len, struct outbuf *o,
-               uint64_t limit, size_t *used)
+               const char *over, size_t *used)
 {
   lzma_stream s = LZMA_STREAM_INIT;
   const char *fmt_name = img_internal_comp_name (comp);
@@ -300,7 +322,7 @@ unlzma_common (struct img_ctx *ctx, const char *where, int comp,
   s.next_in = in;
   s.avail_in = in_len;
   for (;;) {
-    if ((r = grow_or_fail (ctx, where, o, 1, limit)) < 0)
+    if ((r = grow_or_fail (ctx, where, o, 1, over)) < 0)
       goto out;
     s.next_out = o->p + o->len;
     s.avail_out = o->cap - o->len;
@@ -308,7 +330,7 @@ unlzma_common (struct img_ctx *ctx, const char *where, int comp,
     lr = lzma_code (&s, LZMA_FINISH);
     o->len += before_out - s.avail_out;
     if (o->len > o->max) {
-      r = too_big (ctx, where, limit);
+      r = too_big (ctx, where, over);
       goto out;
     }
     switch (lr) {
@@ -351,7 +373,7 @@ unlzma_common (struct img_ctx *ctx, const char *where, int comp,
 
 static int
 bunzip2 (struct img_ctx *ctx, const char *where, const unsigned char *in,
-         size_t in_len, struct outbuf *o, uint64_t limit, size_t *used)
+         size_t in_len, struct outbuf *o, const char *over, size_t *used)
 {
   bz_stream b;
   size_t fed = 0, before_in, before_out;
@@ -367,7 +389,7 @@ bunzip2 (struct img_ctx *ctx, const char *where, const unsigned char *in,
       b.avail_in = (unsigned) n;
       fed += n;
     }
-    if ((r = grow_or_fail (ctx, where, o, 1, limit)) < 0)
+    if ((r = grow_or_fail (ctx, where, o, 1, over)) < 0)
       goto out;
     b.next_out = (char *) o->p + o->len;
     b.avail_out = (unsigned) (o->cap - o->len < SLICE ? o->cap - o->len : SLICE);
@@ -376,7 +398,7 @@ bunzip2 (struct img_ctx *ctx, const char *where, const unsigned char *in,
     br = BZ2_bzDecompress (&b);
     o->len += before_out - b.avail_out;
     if (o->len > o->max) {
-      r = too_big (ctx, where, limit);
+      r = too_big (ctx, where, over);
       goto out;
     }
     if (br == BZ_STREAM_END)
@@ -409,7 +431,7 @@ bunzip2 (struct img_ctx *ctx, const char *where, const unsigned char *in,
 
 static int
 unlz4 (struct img_ctx *ctx, const char *where, const unsigned char *in,
-       size_t in_len, struct outbuf *o, uint64_t limit, size_t *used)
+       size_t in_len, struct outbuf *o, const char *over, size_t *used)
 {
   const size_t bound = LZ4_COMPRESSBOUND (LZ4_LEGACY_CHUNK);
   char *chunk;
@@ -459,10 +481,10 @@ unlz4 (struct img_ctx *ctx, const char *where, const unsigned char *in,
     }
     pos += csize;
     if ((size_t) n > o->max - o->len) {
-      r = too_big (ctx, where, limit);
+      r = too_big (ctx, where, over);
       goto out;
     }
-    if ((r = grow_or_fail (ctx, where, o, n, limit)) < 0)
+    if ((r = grow_or_fail (ctx, where, o, n, over)) < 0)
       goto out;
     memcpy (o->p + o->len, chunk, n);
     o->len += n;
@@ -476,50 +498,58 @@ unlz4 (struct img_ctx *ctx, const char *where, const unsigned char *in,
 int
 img_internal_decompress (struct img_ctx *ctx, const char *where, int comp,
                          const unsigned char *in, size_t in_len,
-                         uint64_t max_out, uint64_t limit,
-                         unsigned char **out, size_t *out_len, size_t *used)
+                         uint64_t max_out, const char *over,
+                         unsigned char **out, size_t *out_len, size_t *used,
+                         size_t *partial)
 {
-  struct outbuf o = { NULL, 0, 0, 0 };
+  struct outbuf o = { NULL, 0, NULL, 0, 0, 0 };
   size_t u = 0;
   int r;
 
-  o.max = max_out < SIZE_MAX - 1 ? (size_t) max_out : SIZE_MAX - 1;
-  switch (comp) {
-  case IMG_COMP_GZIP:
-    r = gunzip (ctx, where, in, in_len, &o, limit, &u);
-    break;
-  case IMG_COMP_ZSTD:
-    r = unzstd (ctx, where, in, in_len, &o, limit, &u);
-    break;
-  case IMG_COMP_XZ:
-  case IMG_COMP_LZMA:
-    r = unlzma_common (ctx, where, comp, in, in_len, &o, limit, &u);
-    break;
-  case IMG_COMP_BZIP2:
-    r = bunzip2 (ctx, where, in, in_len, &o, limit, &u);
-    break;
-  case IMG_COMP_LZ4:
-    r = unlz4 (ctx, where, in, in_len, &o, limit, &u);
-    break;
-  case IMG_COMP_LZO:
+  *out = NULL;
+  *out_len = 0;
+  if (comp == IMG_COMP_LZO)
     return img_err (ctx, -ENOTSUP,
                     "%s: lzo compression is not supported (repack the initrd with gzip, zstd or xz)",
                     where);
-  case IMG_COMP_LZ4_FRAME:
+  if (comp == IMG_COMP_LZ4_FRAME)
     return img_err (ctx, -ENOTSUP,
                     "%s: lz4 frame format, which the kernel cannot read (initrds need the legacy format, lz4 -l)",
                     where);
+  r = outbuf_init (&o, max_out < SIZE_MAX / 2 ? (size_t) max_out : SIZE_MAX / 2);
+  if (r < 0)
+    return img_err (ctx, r, "%s: out of memory", where);
+  switch (comp) {
+  case IMG_COMP_GZIP:
+    r = gunzip (ctx, where, in, in_len, &o, over, &u);
+    break;
+  case IMG_COMP_ZSTD:
+    r = unzstd (ctx, where, in, in_len, &o, over, &u);
+    break;
+  case IMG_COMP_XZ:
+  case IMG_COMP_LZMA:
+    r = unlzma_common (ctx, where, comp, in, in_len, &o, over, &u);
+    break;
+  case IMG_COMP_BZIP2:
+    r = bunzip2 (ctx, where, in, in_len, &o, over, &u);
+    break;
+  case IMG_COMP_LZ4:
+    r = unlz4 (ctx, where, in, in_len, &o, over, &u);
+    break;
   default:
-    return img_err (ctx, -EINVAL, "%s: unknown compression", where);
+    r = img_err (ctx, -EINVAL, "%s: unknown compression", where);
+    break;
   }
+  if (partial)
+    *partial = o.len;
   if (r < 0) {
-    free (o.p);
+    outbuf_free (&o);
     return r;
   }
   /* Every format has a header of several bytes: a stream that used no
    * input would stall the walk. */
   if (u == 0 || u > in_len) {
-    free (o.p);
+    outbuf_free (&o);
     return img_err (ctx, -EIO, "%s: empty %s stream", where,
                     img_internal_comp_name (comp));
   }

@@ -104,8 +104,8 @@ push_entry (const struct pstate *ps, const struct img_cpio_entry *e)
   struct img_cpio_entries *ents = ps->ents;
 
   if (ents->n >= ents->max)
-    return img_err (ps->ctx, -EFBIG, "%s: more than %zu members", ps->where,
-                    ents->max);
+    return img_err (ps->ctx, -EFBIG, "%s: more than %zu members (IMG_BUDGET_MEMBERS)",
+                    ps->where, ents->max);
   if (ents->n == ents->cap) {
     size_t cap = ents->cap ? ents->cap * 2 : 256;
     struct img_cpio_entry *v;

@@ -15,7 +15,52 @@ struct img_ctx {
   void *log_data;
   int log_priority;
   char error[1024];
+  uint64_t budget[IMG_BUDGET_N];
+  uint64_t spent[IMG_BUDGET_N];
 };
+
+static const struct {
+  const char *name;             /* for NAME=SIZE settings */
+  const char *env;
+  uint64_t dflt;
+} budgets[IMG_BUDGET_N] = {
+  [IMG_BUDGET_INFLATE] = { "inflate", "IMG_BUDGET_INFLATE", IMG_BUDGET_INFLATE_DEFAULT },
+  [IMG_BUDGET_INFLATE_TOTAL] = { "inflate-total", "IMG_BUDGET_INFLATE_TOTAL", IMG_BUDGET_INFLATE_TOTAL_DEFAULT },
+  [IMG_BUDGET_FILE] = { "file", "IMG_BUDGET_FILE", IMG_BUDGET_FILE_DEFAULT },
+  [IMG_BUDGET_FILE_TOTAL] = { "file-total", "IMG_BUDGET_FILE_TOTAL", IMG_BUDGET_FILE_TOTAL_DEFAULT },
+  [IMG_BUDGET_ENTRIES] = { "entries", "IMG_BUDGET_ENTRIES", IMG_BUDGET_ENTRIES_DEFAULT },
+  [IMG_BUDGET_ENTRIES_TOTAL] = { "entries-total", "IMG_BUDGET_ENTRIES_TOTAL", IMG_BUDGET_ENTRIES_TOTAL_DEFAULT },
+  [IMG_BUDGET_MEMBERS] = { "members", "IMG_BUDGET_MEMBERS", IMG_BUDGET_MEMBERS_DEFAULT },
+};
+
+/* A count or size: digits, then an optional binary K/M/G/T suffix
+ * ("256M", "256MiB", "1g"); at least 1. */
+static int
+parse_amount (const char *s, uint64_t *out)
+{
+  uint64_t v = 0, mult = 1;
+
+  if (*s < '0' || *s > '9')
+    return -EINVAL;
+  for (; *s >= '0' && *s <= '9'; s++)
+    if (mul_overflow_u64 (v, 10, &v) || add_overflow_u64 (v, *s - '0', &v))
+      return -EINVAL;
+  switch (*s) {
+  case 'k': case 'K': mult = 1ull << 10; s++; break;
+  case 'm': case 'M': mult = 1ull << 20; s++; break;
+  case 'g': case 'G': mult = 1ull << 30; s++; break;
+  case 't': case 'T': mult = 1ull << 40; s++; break;
+  default: break;
+  }
+  if (mult > 1 && *s == 'i')
+    s++;
+  if (mult > 1 && (*s == 'B' || *s == 'b'))
+    s++;
+  if (*s != '\0' || mul_overflow_u64 (v, mult, &v) || v == 0)
+    return -EINVAL;
+  *out = v;
+  return 0;
+}
 
 static void
 log_stderr (void *data, int priority, const char *msg)
@@ -34,6 +79,7 @@ img_ctx_new (struct img_ctx **ctxp)
 {
   struct img_ctx *ctx;
   const char *dbg;
+  size_t i;
 
   ctx = calloc (1, sizeof *ctx);
   if (ctx == NULL)
@@ -43,6 +89,19 @@ img_ctx_new (struct img_ctx **ctxp)
   dbg = getenv ("IMG_DEBUG");
   if (dbg && *dbg && strcmp (dbg, "0") != 0)
     ctx->log_priority = IMG_LOG_DEBUG;
+  for (i = 0; i < IMG_BUDGET_N; i++) {
+    const char *v = getenv (budgets[i].env);
+    ctx->budget[i] = budgets[i].dflt;
+    if (v && *v && parse_amount (v, &ctx->budget[i]) < 0) {
+      /* Through the default log function: there is no other yet. */
+      char msg[256];
+      snprintf (msg, sizeof msg, "%s=%.64s: not a size (a number with an optional K, M, G or T suffix)",
+                budgets[i].env, v);
+      ctx->log_fn (ctx->log_data, IMG_LOG_ERR, msg);
+      free (ctx);
+      return -EINVAL;
+    }
+  }
   *ctxp = ctx;
   return 0;
 }
@@ -147,6 +206,131 @@ img_ctx_set_error (struct img_ctx *ctx, int err, const char *fmt, ...)
   term_safe (ctx->error, sizeof ctx->error);
   img_dbg (ctx, "error: %s", ctx->error);
   return err;
+}
+
+/* ---- budgets ----------------------------------------------------------- */
+
+int
+img_ctx_set_budget (struct img_ctx *ctx, enum img_budget which, uint64_t limit)
+{
+  if ((unsigned) which >= IMG_BUDGET_N || limit == 0)
+    return -EINVAL;
+  ctx->budget[which] = limit;
+  return 0;
+}
+
+uint64_t
+img_ctx_budget (const struct img_ctx *ctx, enum img_budget which)
+{
+  return (unsigned) which < IMG_BUDGET_N ? ctx->budget[which] : 0;
+}
+
+uint64_t
+img_ctx_budget_used (const struct img_ctx *ctx, enum img_budget which)
+{
+  return (unsigned) which < IMG_BUDGET_N ? ctx->spent[which] : 0;
+}
+
+const char *
+img_budget_name (enum img_budget which)
+{
+  return (unsigned) which < IMG_BUDGET_N ? budgets[which].name : NULL;
+}
+
+int
+img_budget_parse (const char *setting, enum img_budget *which, uint64_t *limit)
+{
+  const char *eq = strchr (setting, '=');
+  uint64_t v;
+  size_t i;
+
+  if (eq == NULL || parse_amount (eq + 1, &v) < 0)
+    return -EINVAL;
+  for (i = 0; i < IMG_BUDGET_N; i++)
+    if (strlen (budgets[i].name) == (size_t) (eq - setting)
+        && memcmp (budgets[i].name, setting, eq - setting) == 0) {
+      *which = (enum img_budget) i;
+      *limit = v;
+      return 0;
+    }
+  return -EINVAL;
+}
+
+int
+img_ctx_set_budget_string (struct img_ctx *ctx, const char *setting)
+{
+  enum img_budget which;
+  uint64_t v;
+  int r = img_budget_parse (setting, &which, &v);
+
+  if (r == 0)
+    ctx->budget[which] = v;
+  return r;
+}
+
+void
+img_internal_budget_format (uint64_t v, bool bytes, char out[32])
+{
+  static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
+  int u = -1;
+
+  if (!bytes) {
+    if (v >= (1u << 20) && v % (1u << 20) == 0)
+      snprintf (out, 32, "%" PRIu64 " Mi", v >> 20);
+    else
+      snprintf (out, 32, "%" PRIu64, v);
+    return;
+  }
+  while (u < 3 && v >= 1024 && v % 1024 == 0) {
+    v /= 1024;
+    u++;
+  }
+  if (u < 0)
+    snprintf (out, 32, "%" PRIu64 " bytes", v);
+  else
+    snprintf (out, 32, "%" PRIu64 " %s", v, units[u]);
+}
+
+int
+img_internal_budget_charge (struct img_ctx *ctx, enum img_budget total,
+                            uint64_t n, const char *where)
+{
+  bool bytes = total != IMG_BUDGET_ENTRIES_TOTAL;
+  char lim[32];
+  uint64_t sum;
+
+  if (add_overflow_u64 (ctx->spent[total], n, &sum) || sum > ctx->budget[total]) {
+    ctx->spent[total] = ctx->budget[total];
+    img_internal_budget_format (ctx->budget[total], bytes, lim);
+    return img_err (ctx, bytes ? -EFBIG : -E2BIG,
+                    "%s: %s past the run's budget of %s (%s)", where,
+                    total == IMG_BUDGET_INFLATE_TOTAL ? "inflates"
+                    : total == IMG_BUDGET_FILE_TOTAL ? "reads" : "walks",
+                    lim, budgets[total].env);
+  }
+  ctx->spent[total] = sum;
+  return 0;
+}
+
+void
+img_internal_budget_spend (struct img_ctx *ctx, enum img_budget total,
+                           uint64_t n)
+{
+  if (add_overflow_u64 (ctx->spent[total], n, &ctx->spent[total])
+      || ctx->spent[total] > ctx->budget[total])
+    ctx->spent[total] = ctx->budget[total];
+}
+
+uint64_t
+img_internal_budget_left (const struct img_ctx *ctx, enum img_budget total)
+{
+  return ctx->budget[total] - ctx->spent[total];
+}
+
+const char *
+img_internal_budget_env (enum img_budget which)
+{
+  return budgets[which].env;
 }
 
 void

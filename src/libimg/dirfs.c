@@ -242,6 +242,10 @@ dir_readdir (struct img_fs *fs, const struct img_fs_path *p,
     }
     if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
       continue;
+    if (n >= img_ctx_budget (fs->ctx, IMG_BUDGET_ENTRIES)) {
+      r = -E2BIG;
+      break;
+    }
     if (n == cap) {
       size_t ncap = cap ? cap * 2 : 64;
       struct img_dirent *ne = realloc (ents, ncap * sizeof *ne);
@@ -264,7 +268,7 @@ dir_readdir (struct img_fs *fs, const struct img_fs_path *p,
   closedir (dir);
   if (r < 0) {
     img_dirents_free (ents, n);
-    return dir_errno (d, p->path, r);
+    return r == -E2BIG ? r : dir_errno (d, p->path, r);
   }
   *entsp = ents;
   *np = n;

@@ -1270,7 +1270,8 @@ struct readdir_state {
   struct img_dirent *ents;
   size_t n, cap;
   bool filetype;
-  int err;                      /* -ENOMEM or -EUCLEAN */
+  uint64_t max;                 /* entries allowed (the context's budget) */
+  int err;                      /* -ENOMEM, -EUCLEAN or -E2BIG */
 };
 
 static int
@@ -1288,6 +1289,10 @@ readdir_cb (ext2_ino_t dir, int entry, struct ext2_dir_entry *dirent,
   if (len == 0 || memchr (dirent->name, '/', len)
       || memchr (dirent->name, '\0', len)) {
     st->err = -EUCLEAN;
+    return DIRENT_ABORT;
+  }
+  if (st->n >= st->max) {
+    st->err = -E2BIG;
     return DIRENT_ABORT;
   }
   if (st->n == st->cap) {
@@ -1320,6 +1325,7 @@ ext_readdir (struct img_fs *fs, const struct img_fs_path *p,
   struct ext_fs *e = (struct ext_fs *) fs;
   struct readdir_state st = {
     .filetype = ext2fs_has_feature_filetype (e->fs->super),
+    .max = img_ctx_budget (fs->ctx, IMG_BUDGET_ENTRIES),
   };
   struct ext2_inode inode;
   ext2_ino_t dir, ino;
@@ -1344,6 +1350,8 @@ ext_readdir (struct img_fs *fs, const struct img_fs_path *p,
     r = img_err (e->base.ctx, -EUCLEAN,
                  "%s: %s: %s: the directory has an entry with an invalid name (empty, or with '/' or NUL in it)",
                  e->base.name, e->base.type, p->path);
+  else if (err == 0 && st.err == -E2BIG)
+    r = -E2BIG;                 /* img_fs_readdir says which budget */
   else if (err == 0 && st.err)
     r = img_err (e->base.ctx, st.err, "%s: %s: out of memory", e->base.name,
                  e->base.type);

@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -233,6 +234,23 @@ img_fs_readdir (struct img_fs *fs, const char *path, struct img_dirent **ents,
   if (r < 0)
     return r;
   r = fs->ops->readdir (fs, &p, ents, n);
+  if (r == -E2BIG) {
+    char lim[32];
+    img_internal_budget_format (img_ctx_budget (fs->ctx, IMG_BUDGET_ENTRIES), false, lim);
+    r = img_err (fs->ctx, r,
+                 "%s: %s: %s: directory of more than %s entries (IMG_BUDGET_ENTRIES)",
+                 fs->name, fs->type, path, lim);
+  }
+  else if (r == 0) {
+    char where[1200];
+    snprintf (where, sizeof where, "%s: %s: %s", fs->name, fs->type, path);
+    r = img_internal_budget_charge (fs->ctx, IMG_BUDGET_ENTRIES_TOTAL, *n, where);
+    if (r < 0) {
+      img_dirents_free (*ents, *n);
+      *ents = NULL;
+      *n = 0;
+    }
+  }
   path_free (&p);
   return r;
 }
@@ -314,6 +332,23 @@ img_fs_read_file (struct img_fs *fs, const char *path, size_t max, void **bufp,
     return img_err (fs->ctx, -EFBIG,
                     "%s: %s: %s: file is larger than %zu bytes (%" PRIu64 ")",
                     fs->name, fs->type, path, max, st.size);
+  /* The budgets: one file, and every file read whole in the run.  The
+   * size is checked before anything is read (a sparse 100 GiB file costs
+   * nothing), and charged before the bytes are. */
+  if (st.size > img_ctx_budget (fs->ctx, IMG_BUDGET_FILE)) {
+    char lim[32];
+    img_internal_budget_format (img_ctx_budget (fs->ctx, IMG_BUDGET_FILE), true, lim);
+    return img_err (fs->ctx, -EFBIG,
+                    "%s: %s: %s: file of %" PRIu64 " bytes is past the budget of %s for one file (IMG_BUDGET_FILE)",
+                    fs->name, fs->type, path, st.size, lim);
+  }
+  {
+    char where[1200];
+    snprintf (where, sizeof where, "%s: %s: %s", fs->name, fs->type, path);
+    r = img_internal_budget_charge (fs->ctx, IMG_BUDGET_FILE_TOTAL, st.size, where);
+    if (r < 0)
+      return r;
+  }
   buf = malloc (st.size + 1);
   if (buf == NULL)
     return img_err (fs->ctx, -ENOMEM, "%s: %s: %s: out of memory", fs->name,

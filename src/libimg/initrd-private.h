@@ -11,12 +11,11 @@
 #include "libimg.h"
 
 /* Limits on hostile archives.  The kernel's own PATH_MAX bounds names
- * and symlink targets; the member count keeps a tiny, highly compressed
- * archive from costing gigabytes of bookkeeping. */
+ * and symlink targets; the member count (the context's "members" budget)
+ * keeps a tiny, highly compressed archive from costing gigabytes of
+ * bookkeeping; the inflated bytes are the "inflate" budgets. */
 #define IMG_CPIO_PATH_MAX 4096
-#define IMG_INITRD_MAX_ENTRIES (1024 * 1024)
 #define IMG_INITRD_MAX_SEGMENTS 4096
-#define IMG_INITRD_DEFAULT_MAX ((uint64_t) 4 << 30)
 
 /* ---- compress.c --------------------------------------------------------- */
 
@@ -43,15 +42,18 @@ int img_internal_comp_from_name (const char *name);
 
 /* Decompresses the one stream at the start of IN; IN_LEN is what is left
  * of the file, the stream may be shorter.  More than MAX_OUT bytes of
- * output is -EFBIG (LIMIT, the caller's total limit, is named in the
- * message).  WHERE starts every message ("initrd.img: initrd: zstd
- * segment at offset 4").  *out is malloc'd and owned by the caller;
- * *used is how many bytes of IN the stream occupies. */
+ * output is -EFBIG, found as soon as the output passes MAX_OUT (never by
+ * inflating to the end), with the message "WHERE: OVER".  WHERE starts
+ * every message ("initrd.img: initrd: zstd segment at offset 4").  *out
+ * is owned by the caller, who frees it with img_internal_inflated_free;
+ * *used is how many bytes of IN the stream occupies; *partial (if not
+ * NULL) how many bytes were inflated, on failure too. */
 int img_internal_decompress (struct img_ctx *ctx, const char *where, int comp,
                              const unsigned char *in, size_t in_len,
-                             uint64_t max_out, uint64_t limit,
+                             uint64_t max_out, const char *over,
                              unsigned char **out, size_t *out_len,
-                             size_t *used);
+                             size_t *used, size_t *partial);
+void img_internal_inflated_free (void *out);
 
 /* Compresses IN as one stream the kernel can read (xz with CRC32, lz4 in
  * the legacy format).  IMG_COMP_NONE copies.  *out is malloc'd, owned by

@@ -45,7 +45,10 @@ struct img_initrd {
   struct img_initrd_segment *segs;
   size_t n_segs;
   struct img_cpio_entries ents;
-  unsigned char **bufs;         /* the cpio bytes the members point into */
+  struct {                      /* the cpio bytes the members point into */
+    unsigned char *p;
+    bool inflated;              /* img_internal_inflated_free, not free */
+  } *bufs;
   size_t n_bufs;
   struct node *nodes;
   size_t n_nodes, cap_nodes;
@@ -336,14 +339,15 @@ unpack_entry (struct img_initrd *t, size_t i, uint64_t *budget)
 /* ---- the segment walk --------------------------------------------------- */
 
 static int
-keep_buf (struct img_initrd *t, unsigned char *buf)
+keep_buf (struct img_initrd *t, unsigned char *buf, bool inflated)
 {
-  unsigned char **v = realloc (t->bufs, (t->n_bufs + 1) * sizeof *v);
+  void *v = realloc (t->bufs, (t->n_bufs + 1) * sizeof *t->bufs);
 
   if (v == NULL)
     return -ENOMEM;
   t->bufs = v;
-  t->bufs[t->n_bufs++] = buf;
+  t->bufs[t->n_bufs].p = buf;
+  t->bufs[t->n_bufs++].inflated = inflated;
   return 0;
 }
 
@@ -361,6 +365,31 @@ add_segment (struct img_initrd *t, uint64_t offset, uint64_t length,
     offset, length, img_internal_comp_name (comp), uncompressed, n_entries
   };
   return 0;
+}
+
+/* This initrd's inflated bytes passed LIMIT. */
+static int
+over_budget (struct img_initrd *t, uint64_t limit)
+{
+  char lim[32];
+
+  img_internal_budget_format (limit, true, lim);
+  return img_err (t->ctx, -EFBIG, "%s: initrd: inflates past %s", t->name, lim);
+}
+
+/* Charges the run: BYTES of cpio (inflated or copied) and N_ENTRIES
+ * members. */
+static int
+charge_run (struct img_initrd *t, const char *where, uint64_t bytes,
+            uint64_t n_entries)
+{
+  int r = 0;
+
+  if (bytes)
+    r = img_internal_budget_charge (t->ctx, IMG_BUDGET_INFLATE_TOTAL, bytes, where);
+  if (r == 0)
+    r = img_internal_budget_charge (t->ctx, IMG_BUDGET_ENTRIES_TOTAL, n_entries, where);
+  return r;
 }
 
 /* An uncompressed archive at OFF: parsed where it lies, then copied so
@@ -382,12 +411,12 @@ walk_plain (struct img_initrd *t, const unsigned char *buf, size_t len,
   if (r < 0)
     return r;
   if (u > limit - *total)
-    return img_err (t->ctx, -EFBIG,
-                    "%s: initrd: cpio data exceeds the limit of %" PRIu64 " bytes",
-                    t->name, limit);
+    return over_budget (t, limit);
+  if ((r = charge_run (t, where, u, t->ents.n - first)) < 0)
+    return r;
   *total += u;
   copy = malloc (u);
-  if (copy == NULL || keep_buf (t, copy) < 0) {
+  if (copy == NULL || keep_buf (t, copy, false) < 0) {
     free (copy);
     return img_err (t->ctx, -ENOMEM, "%s: initrd: out of memory", t->name);
   }
@@ -408,25 +437,52 @@ walk_compressed (struct img_initrd *t, int comp, const unsigned char *buf,
                  size_t len, size_t off, uint64_t *total, uint64_t limit,
                  size_t *used)
 {
-  char where[1024];
+  char where[1024], over[128], lim[32];
   unsigned char *out = NULL;
-  size_t out_len, u, first = t->ents.n, dummy;
+  size_t out_len, u, first = t->ents.n, dummy, partial = 0;
+  uint64_t max = limit - *total, run_left;
+  bool run_bound;
   int r;
 
   snprintf (where, sizeof where, "%s: initrd: %s segment at offset %zu",
             t->name, img_internal_comp_name (comp), off);
+  /* Stop at whichever comes first: this initrd's budget or the run's. */
+  run_left = img_internal_budget_left (t->ctx, IMG_BUDGET_INFLATE_TOTAL);
+  run_bound = run_left < max;
+  if (run_bound) {
+    max = run_left;
+    img_internal_budget_format (img_ctx_budget (t->ctx, IMG_BUDGET_INFLATE_TOTAL), true, lim);
+    snprintf (over, sizeof over, "inflates past the run's budget of %s (%s)",
+              lim, img_internal_budget_env (IMG_BUDGET_INFLATE_TOTAL));
+  }
+  else {
+    img_internal_budget_format (limit, true, lim);
+    snprintf (over, sizeof over, "inflates past %s", lim);
+  }
   r = img_internal_decompress (t->ctx, where, comp, buf + off, len - off,
-                               limit - *total, limit, &out, &out_len, &u);
-  if (r < 0)
+                               max, over, &out, &out_len, &u, &partial);
+  if (r < 0) {
+    /* Even a failed inflate took its time: it counts against the run, and
+     * one over budget spends all it was allowed, so a thousand bombs cost
+     * no more than the run's budget. */
+    img_internal_budget_spend (t->ctx, IMG_BUDGET_INFLATE_TOTAL,
+                               r == -EFBIG ? max : partial);
+    if (r == -EFBIG && !run_bound)
+      img_err (t->ctx, r, "%s: initrd: inflates past %s", t->name, lim);
     return r;
-  if (keep_buf (t, out) < 0) {
-    free (out);
+  }
+  if (keep_buf (t, out, true) < 0) {
+    img_internal_inflated_free (out);
     return img_err (t->ctx, -ENOMEM, "%s: out of memory", where);
   }
+  if ((r = img_internal_budget_charge (t->ctx, IMG_BUDGET_INFLATE_TOTAL, out_len, where)) < 0)
+    return r;
   *total += out_len;
   r = img_internal_cpio_parse (t->ctx, where, out, out_len, 0, false, true,
                                (unsigned) t->n_segs, &t->ents, &dummy);
   if (r < 0)
+    return r;
+  if ((r = charge_run (t, where, 0, t->ents.n - first)) < 0)
     return r;
   if (add_segment (t, off, u, comp, out_len, t->ents.n - first) < 0)
     return img_err (t->ctx, -ENOMEM, "%s: out of memory", where);
@@ -445,14 +501,17 @@ img_initrd_parse (struct img_ctx *ctx, const char *name, const void *buf,
   size_t off = 0, used, i;
   int comp, r;
 
-  limit = max_uncompressed ? max_uncompressed : IMG_INITRD_DEFAULT_MAX;
+  limit = img_ctx_budget (ctx, IMG_BUDGET_INFLATE);
+  if (max_uncompressed && max_uncompressed < limit)
+    limit = max_uncompressed;
   t = calloc (1, sizeof *t);
   if (t == NULL || (t->name = strdup (name)) == NULL) {
     free (t);
     return img_err (ctx, -ENOMEM, "%s: initrd: out of memory", name);
   }
   t->ctx = ctx;
-  t->ents.max = IMG_INITRD_MAX_ENTRIES;
+  t->ents.max = img_ctx_budget (ctx, IMG_BUDGET_MEMBERS) < SIZE_MAX
+                ? (size_t) img_ctx_budget (ctx, IMG_BUDGET_MEMBERS) : SIZE_MAX;
 
   /* The kernel's loop in unpack_to_rootfs(): zero bytes are skipped one
    * by one, a '0' at a 4-byte boundary starts an uncompressed archive,
@@ -523,7 +582,10 @@ img_initrd_free (struct img_initrd *t)
   if (t == NULL)
     return;
   for (i = 0; i < t->n_bufs; i++)
-    free (t->bufs[i]);
+    if (t->bufs[i].inflated)
+      img_internal_inflated_free (t->bufs[i].p);
+    else
+      free (t->bufs[i].p);
   for (i = 0; i < t->n_nodes; i++)
     free (t->nodes[i].path);
   free (t->bufs);
@@ -580,7 +642,7 @@ img_initrd_append (struct img_ctx *ctx, const void *orig, size_t orig_len,
                    const void *layer, size_t layer_len,
                    const char *compression, void **out, size_t *out_len)
 {
-  struct img_cpio_entries ents = { NULL, 0, 0, IMG_INITRD_MAX_ENTRIES };
+  struct img_cpio_entries ents = { NULL, 0, 0, (size_t) img_ctx_budget (ctx, IMG_BUDGET_MEMBERS) };
   unsigned char *copy, *packed = NULL, *res;
   size_t used, packed_len, pad, total;
   int comp, r;

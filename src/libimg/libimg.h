@@ -77,6 +77,59 @@ void img_ctx_clear_error (struct img_ctx *ctx);
 int img_ctx_set_error (struct img_ctx *ctx, int err, const char *fmt, ...)
   __attribute__((format (printf, 3, 4)));
 
+/* Budgets: what one run may spend on what a guest holds.  A guest is
+ * hostile, so every layer charges the same counters of its context:
+ * bytes inflated from initrds and archives, bytes of guest files read
+ * into memory, entries walked (archive members, directory entries).  The
+ * "one" limits bound a single initrd, file or directory (and so the
+ * memory it takes: an inflated initrd is held whole); the "run" limits
+ * bound the sum over the context's life (and so the time).  Past a
+ * limit, the operation fails with -EFBIG (bytes) or -E2BIG (entries) and
+ * a message naming the limit, e.g. "boot/initrd.img: initrd: inflates
+ * past 256 MiB".  Defaults are the values below; IMG_BUDGET_INFLATE=,
+ * IMG_BUDGET_INFLATE_TOTAL=, IMG_BUDGET_FILE=, IMG_BUDGET_FILE_TOTAL=,
+ * IMG_BUDGET_ENTRIES=, IMG_BUDGET_ENTRIES_TOTAL= and IMG_BUDGET_MEMBERS= in the environment
+ * (a number with an optional K, M, G or T suffix) override them when the
+ * context is made. */
+enum img_budget {
+  IMG_BUDGET_INFLATE = 0,       /* one initrd or archive, inflated: 256 MiB */
+  IMG_BUDGET_INFLATE_TOTAL,     /* every one inflated in the run: 2 GiB */
+  IMG_BUDGET_FILE,              /* one guest file read whole: 128 MiB */
+  IMG_BUDGET_FILE_TOTAL,        /* guest files read whole in the run: 4 GiB */
+  IMG_BUDGET_ENTRIES,           /* one directory's entries: 1 Mi */
+  IMG_BUDGET_ENTRIES_TOTAL,     /* entries walked in the run (directory
+                                 * entries, archive members): 32 Mi */
+  IMG_BUDGET_MEMBERS,           /* one initrd's members, each of which
+                                 * costs some 800 bytes of bookkeeping
+                                 * (real ones have thousands): 256 Ki */
+  IMG_BUDGET_N
+};
+#define IMG_BUDGET_INFLATE_DEFAULT ((uint64_t) 256 << 20)
+#define IMG_BUDGET_INFLATE_TOTAL_DEFAULT ((uint64_t) 2 << 30)
+#define IMG_BUDGET_FILE_DEFAULT ((uint64_t) 128 << 20)
+#define IMG_BUDGET_FILE_TOTAL_DEFAULT ((uint64_t) 4 << 30)
+#define IMG_BUDGET_ENTRIES_DEFAULT ((uint64_t) 1 << 20)
+#define IMG_BUDGET_ENTRIES_TOTAL_DEFAULT ((uint64_t) 32 << 20)
+#define IMG_BUDGET_MEMBERS_DEFAULT ((uint64_t) 256 << 10)
+
+/* Sets a limit (at least 1); -EINVAL for an unknown WHICH or 0. */
+int img_ctx_set_budget (struct img_ctx *ctx, enum img_budget which,
+                        uint64_t limit);
+uint64_t img_ctx_budget (const struct img_ctx *ctx, enum img_budget which);
+/* What the run has spent so far (the _TOTAL counters). */
+uint64_t img_ctx_budget_used (const struct img_ctx *ctx,
+                              enum img_budget which);
+/* "inflate", "inflate-total", "file", "file-total", "entries",
+ * "entries-total", "members" (static), or NULL. */
+const char *img_budget_name (enum img_budget which);
+/* Sets one limit from "NAME=SIZE" (the names above; SIZE a number with
+ * an optional K, M, G or T suffix, binary).  -EINVAL if malformed. */
+int img_ctx_set_budget_string (struct img_ctx *ctx, const char *setting);
+/* The same parse without a context (for option parsing before one is
+ * made): *which and *limit from "NAME=SIZE"; -EINVAL if malformed. */
+int img_budget_parse (const char *setting, enum img_budget *which,
+                      uint64_t *limit);
+
 /* ---- disk: a byte-addressable image ----------------------------------- */
 
 struct img_disk;
@@ -414,8 +467,13 @@ struct img_initrd_segment {
 };
 
 /* Parses a whole initramfs held in BUF (LEN bytes): every segment, every
- * member.  NAME is used in messages.  Decompressed sizes are bounded
- * (MAX_UNCOMPRESSED bytes in all; 0 means 4 GiB).  The caller owns
+ * member.  NAME is used in messages.  The cpio bytes (inflated or not)
+ * are bounded by MAX_UNCOMPRESSED (0: no limit of the caller's) and the
+ * context's IMG_BUDGET_INFLATE, whichever is less, and charged to its
+ * IMG_BUDGET_INFLATE_TOTAL (an initrd over budget spends what it was
+ * allowed); members by IMG_BUDGET_MEMBERS and IMG_BUDGET_ENTRIES_TOTAL.
+ * Past a budget: -EFBIG or -E2BIG, "NAME: initrd: inflates past 256 MiB".
+ * The inflated bytes are held while *initrd lives.  The caller owns
  * *initrd (img_initrd_free); it does not refer to BUF afterwards. */
 int img_initrd_parse (struct img_ctx *ctx, const char *name, const void *buf,
                       size_t len, uint64_t max_uncompressed,

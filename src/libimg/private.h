@@ -5,6 +5,7 @@
 
 #include <endian.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -88,6 +89,23 @@ mul_overflow_u64 (uint64_t a, uint64_t b, uint64_t *r)
 {
   return __builtin_mul_overflow (a, b, r);
 }
+
+/* Budgets (ctx.c).  Charges N to the run's counter TOTAL (one of the
+ * IMG_BUDGET_*_TOTAL); past its limit the counter is left exhausted and
+ * the result is -EFBIG (bytes) or -E2BIG (entries), with the message
+ * "WHERE: inflates past the run's budget of 2 GiB (IMG_BUDGET_...)". */
+int img_internal_budget_charge (struct img_ctx *ctx, enum img_budget total,
+                                uint64_t n, const char *where);
+/* The same without a message: the counter saturates at its limit. */
+void img_internal_budget_spend (struct img_ctx *ctx, enum img_budget total,
+                                uint64_t n);
+/* What is left of the run's counter TOTAL. */
+uint64_t img_internal_budget_left (const struct img_ctx *ctx,
+                                   enum img_budget total);
+/* "256 MiB" (BYTES) or "1 Mi" / "1000" (counts). */
+void img_internal_budget_format (uint64_t v, bool bytes, char out[32]);
+/* The environment variable that sets WHICH ("IMG_BUDGET_INFLATE"). */
+const char *img_internal_budget_env (enum img_budget which);
 
 /* Formats a 16-byte GUID stored mixed-endian (GPT) as text. */
 void img_internal_guid_to_string (const unsigned char *g, char out[37]);
