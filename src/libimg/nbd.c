@@ -128,8 +128,8 @@ nbd_free (struct img_nbd *nbd)
 
 /* Runs ARGV with stdout and stderr captured (each bounded to OUTLEN-1
  * bytes) and returns its wait status, or -errno. */
-static int
-run_capture (const char *const *argv, char *out, size_t outlen, char *err,
+int
+img_internal_run_capture (const char *const *argv, char *out, size_t outlen, char *err,
              size_t errlen)
 {
   int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, status = 0, r = 0;
@@ -213,11 +213,12 @@ run_capture (const char *const *argv, char *out, size_t outlen, char *err,
  * be written as one).  qemu-img check walks the format's metadata (a few
  * MB even for a large image) and catches that first. */
 static int
-check_image (struct img_ctx *ctx, const char *path, const char *qpath,
+check_image (struct img_ctx *ctx, const char *path, const char *spec,
              const char *format)
 {
   static const char *const checkable[] = { "qcow2", "qed", "vdi", "vhdx", "parallels" };
-  const char *argv[] = { QEMU_IMG, "check", "-q", "-f", format, "--", qpath, NULL };
+  /* SPEC pins every file qemu may open (container.c). */
+  const char *argv[] = { QEMU_IMG, "check", "-q", "--", spec, NULL };
   char out[4096], err[4096], *line, *end;
   size_t i;
   int status;
@@ -227,7 +228,7 @@ check_image (struct img_ctx *ctx, const char *path, const char *qpath,
       break;
   if (i == ARRAY_SIZE (checkable))
     return 0;
-  status = run_capture (argv, out, sizeof out, err, sizeof err);
+  status = img_internal_run_capture (argv, out, sizeof out, err, sizeof err);
   if (status < 0)
     return img_err (ctx, status, "%s: disk: cannot run qemu-img: %s", path, strerror (-status));
   img_dbg (ctx, "%s: qemu-img check: status %d: %s%s", path, status, out, err);
@@ -256,12 +257,11 @@ check_image (struct img_ctx *ctx, const char *path, const char *qpath,
 
 int
 img_internal_nbd_start (struct img_ctx *ctx, const char *path,
-                        const char *format, int writable,
+                        const char *format, const char *spec, int writable,
                         struct img_nbd **nbdp, uint64_t *sizep)
 {
   struct img_nbd *nbd;
   char dir[] = "/tmp/img-nbd-XXXXXX";
-  char *qpath = NULL;
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
   int lfd = -1, errpipe[2] = { -1, -1 };
   const char *tmpdir = getenv ("TMPDIR");
@@ -307,14 +307,7 @@ img_internal_nbd_start (struct img_ctx *ctx, const char *path,
     goto err_unlink;
   }
 
-  /* qemu parses "proto:..." in a file name; "./" keeps a relative path a
-   * plain file.  An absolute path has its '/' before any ':'. */
-  if (path[0] != '/' && asprintf (&qpath, "./%s", path) == -1) {
-    r = img_err (ctx, -ENOMEM, "%s: disk: out of memory", path);
-    goto err_unlink;
-  }
-
-  r = check_image (ctx, path, qpath ? qpath : path, format);
+  r = check_image (ctx, path, spec, format);
   if (r < 0)
     goto err_unlink;
 
@@ -350,12 +343,10 @@ img_internal_nbd_start (struct img_ctx *ctx, const char *path,
     signal (SIGPIPE, SIG_DFL);
     i = 0;
     argv[i++] = QEMU_NBD;
-    argv[i++] = "-f";
-    argv[i++] = format;
     if (!writable)
       argv[i++] = "--read-only";
     argv[i++] = "--";
-    argv[i++] = qpath ? qpath : path;
+    argv[i++] = spec;
     argv[i] = NULL;
     execvp (argv[0], (char **) argv);
     fprintf (stderr, "cannot run %s: %s\n", argv[0], strerror (errno));
@@ -369,8 +360,6 @@ img_internal_nbd_start (struct img_ctx *ctx, const char *path,
   close (errpipe[1]);
   errpipe[1] = -1;
   nbd->errfd = errpipe[0];
-  free (qpath);
-  qpath = NULL;
 
   nbd->h = nbd_create ();
   if (nbd->h == NULL) {
@@ -427,7 +416,6 @@ img_internal_nbd_start (struct img_ctx *ctx, const char *path,
     close (errpipe[1]);
   if (errpipe[0] >= 0 && nbd->errfd != errpipe[0])
     close (errpipe[0]);
-  free (qpath);
   nbd_free (nbd);
   return r;
 }
