@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,9 +184,8 @@ host_read_file (struct img_ctx *ctx, const char *path, size_t max,
 int
 run_command (const char *const *argv, char **out)
 {
-  posix_spawn_file_actions_t fa;
   int pipefd[2], status, r;
-  pid_t pid;
+  pid_t pid, parent;
   struct sb b = { 0 };
   char chunk[4096];
   ssize_t n;
@@ -193,17 +194,29 @@ run_command (const char *const *argv, char **out)
     *out = NULL;
   if (pipe2 (pipefd, O_CLOEXEC) < 0)
     return -errno;
-  posix_spawn_file_actions_init (&fa);
-  posix_spawn_file_actions_adddup2 (&fa, pipefd[1], 1);
-  posix_spawn_file_actions_adddup2 (&fa, pipefd[1], 2);
-  posix_spawn_file_actions_addopen (&fa, 0, "/dev/null", O_RDONLY, 0);
-  r = posix_spawnp (&pid, argv[0], &fa, NULL, (char *const *) argv, environ);
-  posix_spawn_file_actions_destroy (&fa);
-  close (pipefd[1]);
-  if (r != 0) {
+  /* fork, not posix_spawn: the child must die with us (a qemu-img
+   * convert left running would hold the image's lock). */
+  parent = getpid ();
+  pid = fork ();
+  if (pid < 0) {
+    r = errno;
     close (pipefd[0]);
+    close (pipefd[1]);
     return -r;
   }
+  if (pid == 0) {
+    int fd = open ("/dev/null", O_RDONLY);
+    if (fd >= 0)
+      dup2 (fd, 0);
+    dup2 (pipefd[1], 1);
+    dup2 (pipefd[1], 2);
+    prctl (PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid () != parent)
+      _exit (127);
+    execvp (argv[0], (char *const *) argv);
+    _exit (127);
+  }
+  close (pipefd[1]);
   while ((n = read (pipefd[0], chunk, sizeof chunk)) != 0) {
     if (n < 0) {
       if (errno == EINTR)
