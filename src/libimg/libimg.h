@@ -519,6 +519,10 @@ int img_guest_open_dir (struct img_ctx *ctx, const char *dir, int flags,
                         struct img_guest **g);
 /* Writes back and closes everything; returns the first error. */
 int img_guest_close (struct img_guest *g);
+/* Closes the guest's filesystems (their writes reach the disks) but keeps
+ * the disks open, and locked, for whatever must happen before they are
+ * let go (the undo commit); img_guest_close then closes the rest. */
+int img_guest_close_fs (struct img_guest *g);
 struct img_ctx *img_guest_ctx (const struct img_guest *g);
 /* The mount map (owned by the guest). */
 size_t img_guest_n_mounts (const struct img_guest *g);

@@ -893,21 +893,53 @@ img_undo_path (const struct img_undo *u)
   return u->path;
 }
 
+static int commit_on (struct img_undo *u, struct img_disk **disks);
+
 int
 img_undo_commit (struct img_undo *u)
 {
   struct img_disk *disks[MAX_DISKS] = { NULL };
-  struct buf post = { 0 }, b = { 0 };
   size_t i;
   int r = 0;
 
   if (!u->started)
     return 0;                   /* nothing was written in this run */
-  for (i = 0; i < u->n_disks; i++) {
+  for (i = 0; i < u->n_disks && r == 0; i++)
     r = img_disk_open (u->ctx, u->disks[i].name, IMG_DISK_RDONLY, &disks[i]);
-    if (r < 0)
-      goto out;
+  if (r == 0)
+    r = commit_on (u, disks);
+  for (i = 0; i < u->n_disks; i++)
+    img_disk_close (disks[i]);
+  return r;
+}
+
+int
+img_undo_commit_disks (struct img_undo *u, struct img_disk *const *disks,
+                       size_t n_disks)
+{
+  struct img_disk *d[MAX_DISKS] = { NULL };
+  size_t i;
+  int r;
+
+  if (!u->started)
+    return 0;
+  if (n_disks != u->n_disks)
+    return img_err (u->ctx, -EINVAL, "%s: undo: %zu disks to commit, %zu recorded",
+                    u->path, n_disks, u->n_disks);
+  for (i = 0; i < n_disks; i++) {
+    d[i] = disks[i];
+    if ((r = img_disk_flush (d[i])) < 0)
+      return r;
   }
+  return commit_on (u, d);
+}
+
+static int
+commit_on (struct img_undo *u, struct img_disk **disks)
+{
+  struct buf post = { 0 }, b = { 0 };
+  size_t i;
+  int r = 0;
   for (i = 0; i < u->all.n; i++) {
     uint64_t k = u->all.order[i];
     size_t d = KEY_DISK (k);
@@ -934,8 +966,6 @@ img_undo_commit (struct img_undo *u)
  oom:
   r = img_err (u->ctx, -ENOMEM, "%s: undo: out of memory", u->path);
  out:
-  for (i = 0; i < u->n_disks; i++)
-    img_disk_close (disks[i]);
   free (post.p);
   free (b.p);
   return r;
