@@ -2897,6 +2897,8 @@ main (int argc, char **argv)
     code = IMG_EXIT_ERROR;      /* the copy was thrown away */
  out:
   img_plan_free (plan);
+  if (tmp_out)
+    unlink (tmp_out);           /* a copy that failed is never left behind */
   free_pv (&pv);
   free (xl_path);
   free (xl_text);
