@@ -56,6 +56,27 @@ for ms in 0 1 2 3 5 8 12 16 20 30 40 60 80 100 150 200 $((run_ms / 2)) $((run_ms
     ls -d "$TMPDIR"/img-nbd-"$pid"-* > /dev/null 2>&1 && stale=$((stale + 1))
 done
 is "$bad" 0 "img-inspect killed at $n moments: no qemu process left with the image open"
+
+# Right after each child starts: qemu-img info, qemu-img check, and
+# qemu-nbd while it is still opening the image (a SIGTERM there is lost:
+# qemu-nbd then waits for a client forever, the image locked).
+bad=0 n=0
+for child in qemu-img qemu-nbd; do
+    for d in 0 0.001 0.002 0.003 0.005 0.008 0.012 0.02; do
+        "$INSPECT" k.qcow2 > /dev/null 2>&1 &
+        pid=$!
+        for _ in $(seq 20000); do
+            pgrep -P "$pid" -x "$child" > /dev/null && break
+            kill -0 "$pid" 2>/dev/null || break
+        done
+        sleep "$d"
+        kill -9 "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        n=$((n + 1))
+        gone k.qcow2 || { bad=$((bad + 1)); diag "kill $d s after $child started: a process still holds the image"; }
+    done
+done
+is "$bad" 0 "img-inspect killed $n times just after a qemu child started: nothing left holding the image"
 diag "$stale of $n kills left a socket directory behind"
 
 # While connected, and while writing (hold-disk keeps the disk open).
