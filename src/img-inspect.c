@@ -55,6 +55,10 @@ usage (FILE *fp)
            "them).  Nothing is mounted, activated or run.\n"
            "\n"
            "  -j, --json           machine-readable output (see img-inspect(1))\n"
+           "      --format=FMT     the images' container format (raw, qcow2, vmdk, ...);\n"
+           "                       without it, it is guessed from the image's bytes\n"
+           "      --allow-backing  follow backing/data files that are local regular files\n"
+           "                       (refused otherwise)\n"
            "  -m, --modules=LIST   kernel modules to look for in each initrd\n"
            "                       (comma-separated; default " DEFAULT_MODULES ")\n"
            "  -v, --verbose        debug messages on stderr (as IMG_DEBUG=1)\n"
@@ -301,6 +305,12 @@ json_images (struct state *st, struct img_json *j)
     img_json_begin_object (j);
     img_json_kv_string (j, "path", img_disk_name (disk));
     img_json_kv_string (j, "format", img_disk_format (disk));
+    img_json_kv_bool (j, "format_guessed", img_disk_format_guessed (disk));
+    img_json_key (j, "backing_chain");
+    img_json_begin_array (j);
+    for (k = 0; k < img_disk_n_backing (disk); k++)
+      img_json_string (j, img_disk_backing (disk, k));
+    img_json_end_array (j);
     img_json_kv_uint (j, "size", img_disk_size (disk));
     img_json_key (j, "partition_table");
     if (pt->type == IMG_PTABLE_NONE)
@@ -652,9 +662,12 @@ text_layout (struct state *st)
   for (i = 0; i < st->n_images; i++) {
     struct img_disk *disk = img_guest_disk (st->g, i);
     const struct img_ptable *pt = img_guest_ptable (st->g, i);
-    printf ("%s: %s, %s (%" PRIu64 " bytes)\n", img_disk_name (disk),
-            img_disk_format (disk), human (img_disk_size (disk), h, sizeof h),
-            img_disk_size (disk));
+    printf ("%s: %s%s, %s (%" PRIu64 " bytes)\n", img_disk_name (disk),
+            img_disk_format (disk),
+            img_disk_format_guessed (disk) ? " (format guessed; use --format to set it)" : "",
+            human (img_disk_size (disk), h, sizeof h), img_disk_size (disk));
+    for (k = 0; k < img_disk_n_backing (disk); k++)
+      printf ("  backing_chain: %s\n", img_disk_backing (disk, k));
     if (pt->type == IMG_PTABLE_NONE) {
       printf ("  no partition table; whole disk: ");
       text_fs (whole_fs (st, i));
@@ -821,9 +834,11 @@ main (int argc, char *argv[])
   img_quote_term_stdio ();
   static const struct option opts[] = {
     { "json", no_argument, NULL, 'j' },
+    { "format", required_argument, NULL, 'f' },
+    { "allow-backing", no_argument, NULL, 'B' },
     { "modules", required_argument, NULL, 'm' },
     { "verbose", no_argument, NULL, 'v' },
-    { "budget", required_argument, NULL, 'B' },
+    { "budget", required_argument, NULL, 'b' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -834,15 +849,18 @@ main (int argc, char *argv[])
   uint64_t bv;
   const char *modules = DEFAULT_MODULES;
   bool json = false;
+  struct img_disk_opts dopts = { NULL, false };
   size_t i;
   int c, rc = EXIT_OK;
 
   while ((c = getopt_long (argc, argv, "jm:vhV", opts, NULL)) != -1) {
     switch (c) {
     case 'j': json = true; break;
+    case 'f': dopts.format = optarg; break;
+    case 'B': dopts.allow_backing = true; break;
     case 'm': modules = optarg; break;
     case 'v': setenv ("IMG_DEBUG", "1", 1); break;
-    case 'B':
+    case 'b':
       if (img_budget_parse (optarg, &bw, &bv) < 0) {
         fprintf (stderr, PROG ": --budget=%s: NAME=SIZE, NAME one of inflate, inflate-total, file, file-total, entries, entries-total, members\n", optarg);
         return EXIT_USAGE;
@@ -869,6 +887,10 @@ main (int argc, char *argv[])
   for (i = 0; i < IMG_BUDGET_N; i++)
     if (budget[i])
       img_ctx_set_budget (st.ctx, (enum img_budget) i, budget[i]);
+  if (img_ctx_set_disk_opts (st.ctx, &dopts) < 0) {
+    fprintf (stderr, "%s: out of memory\n", PROG);
+    return EXIT_ERROR;
+  }
   st.paths = argv + optind;
   st.n_images = argc - optind;
 

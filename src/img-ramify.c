@@ -1267,6 +1267,10 @@ usage (FILE *fp)
            "Make a guest able to boot with its whole root in RAM, offline.\n\n"
            "  -n, --dry-run        show what would change (with diffs); write nothing\n"
            "      --json           report as JSON\n"
+           "      --format FMT     the image's container format (raw, qcow2, vmdk, ...);\n"
+           "                       without it, it is guessed from the image's bytes\n"
+           "      --allow-backing  follow backing/data files that are local regular files\n"
+           "                       (refused otherwise)\n"
            "      --undo FILE      undo record (default: IMAGE" IMG_UNDO_SUFFIX ")\n"
            "      --no-undo        keep no undo record\n"
            "      --rollback FILE  restore the image(s) from an undo record\n"
@@ -1289,14 +1293,14 @@ usage (FILE *fp)
 int
 main (int argc, char **argv)
 {
-
   /* Reports carry names and text from images: every byte printed goes
    * through img_quote_term on its way to the terminal. */
   img_quote_term_stdio ();
-  enum { O_JSON = 256, O_UNDO, O_NO_UNDO, O_ROLLBACK, O_FORCE, O_KERNEL, O_COPY, O_MEMORY,
+  enum { O_FORMAT = 200, O_ALLOW_BACKING, O_JSON = 256, O_UNDO, O_NO_UNDO, O_ROLLBACK, O_FORCE, O_KERNEL, O_COPY, O_MEMORY,
          O_HEADROOM, O_MARGIN, O_DEFAULT, O_DETACH, O_VM, O_ARCHIVE, O_BUDGET };
   static const struct option lopts[] = {
     { "dry-run", no_argument, NULL, 'n' }, { "json", no_argument, NULL, O_JSON },
+    { "format", required_argument, NULL, O_FORMAT }, { "allow-backing", no_argument, NULL, O_ALLOW_BACKING },
     { "undo", required_argument, NULL, O_UNDO }, { "no-undo", no_argument, NULL, O_NO_UNDO },
     { "rollback", required_argument, NULL, O_ROLLBACK }, { "force", no_argument, NULL, O_FORCE },
     { "kernel", required_argument, NULL, O_KERNEL }, { "copy", required_argument, NULL, O_COPY },
@@ -1315,6 +1319,7 @@ main (int argc, char **argv)
   struct img_ctx *ctx;
   struct img_plan *plan = NULL;
   const char *rollback = NULL;
+  struct img_disk_opts dopts = { NULL, false };
   uint64_t memory = 0;
   unsigned flags = 0;
   size_t i;
@@ -1323,6 +1328,8 @@ main (int argc, char **argv)
   while ((c = getopt_long (argc, argv, "nh", lopts, NULL)) != -1)
     switch (c) {
     case 'n': o.dry_run = true; break;
+    case O_FORMAT: dopts.format = optarg; break;
+    case O_ALLOW_BACKING: dopts.allow_backing = true; break;
     case O_JSON: o.json = true; break;
     case O_UNDO: o.undo = optarg; break;
     case O_NO_UNDO: o.no_undo = true; break;
@@ -1370,6 +1377,10 @@ main (int argc, char **argv)
   for (i = 0; i < IMG_BUDGET_N; i++)
     if (budget[i])
       img_ctx_set_budget (ctx, (enum img_budget) i, budget[i]);
+  if (img_ctx_set_disk_opts (ctx, &dopts) < 0) {
+    img_ctx_free (ctx);
+    return IMG_EXIT_ERROR;
+  }
   if (rollback) {
     rc = img_undo_rollback (ctx, rollback, optind < argc ? (const char *const *) argv + optind : NULL,
                             (size_t) (argc - optind), o.force ? IMG_UNDO_FORCE : 0);
@@ -1402,6 +1413,7 @@ main (int argc, char **argv)
   }
   r.plan = plan;
   r.g = img_plan_guest (plan);
+  plan_disk_facts (plan);
   if ((rc = img_guest_inspect (r.g, &r.insp)) < 0 || (rc = prepare (&r)) < 0) {
     const char *msg = img_ctx_error (ctx);
     if (strncmp (msg, r.image, strlen (r.image)) == 0)

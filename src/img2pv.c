@@ -2804,6 +2804,10 @@ usage (FILE *fp)
            "Convert a Xen HVM Linux guest image into a PV guest, offline.\n\n"
            "  -n, --dry-run          show what would change (with diffs); write nothing\n"
            "      --json             report as JSON\n"
+           "      --format FMT       the image's container format (raw, qcow2, vmdk, ...);\n"
+           "                         without it, it is guessed from the image's bytes\n"
+           "      --allow-backing    follow backing/data files that are local regular files\n"
+           "                         (refused otherwise; --output then carries their bytes)\n"
            "  -o, --output NEW       convert a copy (same format, sparse); IMAGE is untouched\n"
            "      --undo FILE        undo record (default: IMAGE" IMG_UNDO_SUFFIX ")\n"
            "      --no-undo          keep no undo record (no automatic rollback either)\n"
@@ -2868,15 +2872,15 @@ fail (struct img_ctx *ctx)
 int
 main (int argc, char **argv)
 {
-
   /* Reports carry names and text from images: every byte printed goes
    * through img_quote_term on its way to the terminal. */
   img_quote_term_stdio ();
-  enum { O_JSON = 256, O_UNDO, O_NO_UNDO, O_ROLLBACK, O_FORCE, O_KERNEL, O_KERNEL_FROM,
+  enum { O_FORMAT = 200, O_ALLOW_BACKING, O_JSON = 256, O_UNDO, O_NO_UNDO, O_ROLLBACK, O_FORCE, O_KERNEL, O_KERNEL_FROM,
          O_MODULES_FROM, O_XVD, O_KEEP_TLS, O_EXTRACT, O_XL, O_NO_XL, O_NAME, O_MEMORY,
          O_VCPUS, O_BRIDGE, O_MAC, O_BUDGET };
   static const struct option lopts[] = {
     { "dry-run", no_argument, NULL, 'n' }, { "json", no_argument, NULL, O_JSON },
+    { "format", required_argument, NULL, O_FORMAT }, { "allow-backing", no_argument, NULL, O_ALLOW_BACKING },
     { "output", required_argument, NULL, 'o' }, { "undo", required_argument, NULL, O_UNDO },
     { "no-undo", no_argument, NULL, O_NO_UNDO }, { "rollback", required_argument, NULL, O_ROLLBACK },
     { "force", no_argument, NULL, O_FORCE }, { "kernel", required_argument, NULL, O_KERNEL },
@@ -2896,6 +2900,7 @@ main (int argc, char **argv)
   enum img_budget bw;
   uint64_t bv;
   const char *rollback = NULL;
+  struct img_disk_opts dopts = { NULL, false };
   struct img_ctx *ctx;
   struct img_plan *plan = NULL;
   struct pv pv = { 0 };
@@ -2910,6 +2915,8 @@ main (int argc, char **argv)
   while ((c = getopt_long (argc, argv, "no:h", lopts, NULL)) != -1)
     switch (c) {
     case 'n': o.dry_run = true; break;
+    case O_FORMAT: dopts.format = optarg; break;
+    case O_ALLOW_BACKING: dopts.allow_backing = true; break;
     case O_JSON: o.json = true; break;
     case 'o': o.output = optarg; break;
     case O_UNDO: o.undo = optarg; break;
@@ -2985,6 +2992,10 @@ main (int argc, char **argv)
   for (i = 0; i < IMG_BUDGET_N; i++)
     if (budget[i])
       img_ctx_set_budget (ctx, (enum img_budget) i, budget[i]);
+  if (img_ctx_set_disk_opts (ctx, &dopts) < 0) {
+    img_ctx_free (ctx);
+    return IMG_EXIT_ERROR;
+  }
 
   if (rollback) {
     r = img_undo_rollback (ctx, rollback, optind < argc ? (const char *const *) argv + optind : NULL,
@@ -3116,6 +3127,7 @@ main (int argc, char **argv)
   }
   pv.plan = plan;
   pv.g = img_plan_guest (plan);
+  plan_disk_facts (plan);
   if (img_guest_n_roots (pv.g) == 0) {
     fprintf (stderr, PROG ": %s: guest: no Linux root filesystem found\n", images[0]);
     code = IMG_EXIT_ERROR;
@@ -3224,6 +3236,8 @@ main (int argc, char **argv)
     code = IMG_EXIT_ERROR;      /* the copy was thrown away */
  out:
   img_plan_free (plan);
+  if (tmp_out)
+    unlink (tmp_out);           /* a copy that failed is never left behind */
   free_pv (&pv);
   free (xl_path);
   free (xl_text);

@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include "toolutil.h"
+#include "libimg/edits.h"
 
 extern char **environ;
 
@@ -181,9 +184,8 @@ host_read_file (struct img_ctx *ctx, const char *path, size_t max,
 int
 run_command (const char *const *argv, char **out)
 {
-  posix_spawn_file_actions_t fa;
   int pipefd[2], status, r;
-  pid_t pid;
+  pid_t pid, parent;
   struct sb b = { 0 };
   char chunk[4096];
   ssize_t n;
@@ -192,17 +194,29 @@ run_command (const char *const *argv, char **out)
     *out = NULL;
   if (pipe2 (pipefd, O_CLOEXEC) < 0)
     return -errno;
-  posix_spawn_file_actions_init (&fa);
-  posix_spawn_file_actions_adddup2 (&fa, pipefd[1], 1);
-  posix_spawn_file_actions_adddup2 (&fa, pipefd[1], 2);
-  posix_spawn_file_actions_addopen (&fa, 0, "/dev/null", O_RDONLY, 0);
-  r = posix_spawnp (&pid, argv[0], &fa, NULL, (char *const *) argv, environ);
-  posix_spawn_file_actions_destroy (&fa);
-  close (pipefd[1]);
-  if (r != 0) {
+  /* fork, not posix_spawn: the child must die with us (a qemu-img
+   * convert left running would hold the image's lock). */
+  parent = getpid ();
+  pid = fork ();
+  if (pid < 0) {
+    r = errno;
     close (pipefd[0]);
+    close (pipefd[1]);
     return -r;
   }
+  if (pid == 0) {
+    int fd = open ("/dev/null", O_RDONLY);
+    if (fd >= 0)
+      dup2 (fd, 0);
+    dup2 (pipefd[1], 1);
+    dup2 (pipefd[1], 2);
+    prctl (PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid () != parent)
+      _exit (127);
+    execvp (argv[0], (char *const *) argv);
+    _exit (127);
+  }
+  close (pipefd[1]);
   while ((n = read (pipefd[0], chunk, sizeof chunk)) != 0) {
     if (n < 0) {
       if (errno == EINTR)
@@ -296,22 +310,26 @@ int
 copy_image (struct img_ctx *ctx, const char *in, const char *out)
 {
   struct img_disk *disk = NULL;
-  char *fmt = NULL, *tmp = NULL, *msg = NULL;
+  char *fmt = NULL, *tmp = NULL, *msg = NULL, *target = NULL;
   int fd = -1, r;
 
   if (access (out, F_OK) == 0)
     return img_err (ctx, -EEXIST, "%s: already exists; not overwriting it", out);
-  /* Opening checks the format (and the image's integrity) first. */
+  /* Opening checks the format, what the image names besides itself
+   * (refused unless --allow-backing) and its integrity, and holds the
+   * image (qemu's read lock) while we copy it. */
   r = img_disk_open (ctx, in, IMG_DISK_RDONLY, &disk);
   if (r < 0)
     return r;
   fmt = strdup (img_disk_format (disk));
-  img_disk_close (disk);
-  if (fmt == NULL)
-    return img_err (ctx, -ENOMEM, "%s: out of memory", in);
+  if (fmt == NULL) {
+    r = img_err (ctx, -ENOMEM, "%s: out of memory", in);
+    goto out;
+  }
   if (asprintf (&tmp, "%s.tmp.XXXXXX", out) < 0) {
-    free (fmt);
-    return img_err (ctx, -ENOMEM, "%s: out of memory", out);
+    tmp = NULL;
+    r = img_err (ctx, -ENOMEM, "%s: out of memory", out);
+    goto out;
   }
   fd = mkostemp (tmp, O_CLOEXEC);
   if (fd < 0) {
@@ -321,8 +339,19 @@ copy_image (struct img_ctx *ctx, const char *in, const char *out)
   if (strcmp (fmt, "raw") == 0)
     r = copy_raw (ctx, in, tmp, fd);
   else {
-    const char *argv[] = { QEMU_IMG, "convert", "-q", "-f", fmt, "-O", fmt,
-                           in, tmp, NULL };
+    /* The source is the disk's pinned json: name, so qemu-img reads the
+     * image and only the files the check allowed (the copy is flattened:
+     * with --allow-backing it carries the allowed chain's bytes, without
+     * it nothing but the image's own).  -U: we hold the image ourselves.
+     * "./" keeps a relative target name from being parsed as a protocol. */
+    const char *src = img_disk_qemu_name (disk);
+    if (asprintf (&target, "%s%s", tmp[0] == '/' ? "" : "./", tmp) < 0) {
+      target = NULL;
+      r = img_err (ctx, -ENOMEM, "%s: out of memory", out);
+      goto out;
+    }
+    const char *argv[] = { QEMU_IMG, "convert", "-q", "-U", "-O", fmt,
+                           "--", src, target, NULL };
     r = run_command (argv, &msg);
     if (r != 0) {
       char *nl = msg ? strchr (msg, '\n') : NULL;
@@ -338,11 +367,20 @@ copy_image (struct img_ctx *ctx, const char *in, const char *out)
     r = img_err (ctx, -errno, "%s: %s", out, strerror (errno));
   if (r == 0)
     fsync_dir_of (out);
+  if (r == 0) {
+    /* The copy is ours: it is opened as the format it was written in,
+     * and has nothing to follow. */
+    struct img_disk_opts o = { fmt, false };
+    if (img_ctx_set_disk_opts (ctx, &o) < 0)
+      r = img_err (ctx, -ENOMEM, "%s: out of memory", out);
+  }
  out:
+  img_disk_close (disk);
   if (fd >= 0) {
     close (fd);
     unlink (tmp);
   }
+  free (target);
   free (msg);
   free (tmp);
   free (fmt);
@@ -378,4 +416,24 @@ parse_size (const char *s, bool mib_default, uint64_t *bytes)
     return -EINVAL;
   *bytes = v * mult;
   return 0;
+}
+
+void
+plan_disk_facts (struct img_plan *plan)
+{
+  struct img_guest *g = img_plan_guest (plan);
+  size_t i, k;
+
+  for (i = 0; i < img_guest_n_disks (g); i++) {
+    struct img_disk *d = img_guest_disk (g, i);
+    char key[64];
+
+    snprintf (key, sizeof key, i == 0 ? "format" : "format_%zu", i);
+    img_plan_fact (plan, key, "%s%s", img_disk_format (d),
+                   img_disk_format_guessed (d) ? " (guessed from the image's bytes; use --format to set it)" : "");
+    for (k = 0; k < img_disk_n_backing (d); k++) {
+      snprintf (key, sizeof key, i == 0 ? "backing_chain_%zu" : "backing_chain_%zu_%zu", i == 0 ? k : i, k);
+      img_plan_fact (plan, key, "%s", img_disk_backing (d, k));
+    }
+  }
 }

@@ -37,6 +37,10 @@ int host_read_file (struct img_ctx *ctx, const char *path, size_t max,
  * same format.  OUT is written under a temporary name and renamed when
  * complete; nothing is left behind on failure. */
 int copy_image (struct img_ctx *ctx, const char *in, const char *out);
+/* Report facts for each disk of the plan's guest: its format (and whether
+ * it was guessed) and the resolved backing chain (--allow-backing). */
+struct img_plan;
+void plan_disk_facts (struct img_plan *plan);
 
 /* Parses "512M", "2G", "1024" (MiB when no unit and MIB_DEFAULT) into
  * bytes; -EINVAL if malformed. */

@@ -1292,6 +1292,11 @@ main (int argc, char *argv[])
     return 1;
   }
   img_ctx_set_log_fn (t.ctx, NULL, (void *) PROG);
+  {
+    /* Test fixtures are often qcow2 overlays over the cached guests. */
+    static const struct img_disk_opts allow = { NULL, true };
+    img_ctx_set_disk_opts (t.ctx, &allow);
+  }
   if (dir) {
     r = img_fs_open_dir (t.ctx, dir, rw ? IMG_FS_RDWR : IMG_FS_RDONLY, &t.fs);
     if (r < 0)

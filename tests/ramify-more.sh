@@ -18,7 +18,10 @@ requires_root; requires qemu-img; requires debugfs; requires e2fsck; requires jq
 requires zstd; requires tar; requires getfattr; requires getfacl; requires getcap; requires setcap; requires sfdisk
 PYGRUB=/usr/lib/xen-4.17/bin/pygrub
 [ -x "$PYGRUB" ] || bail "Xen's pygrub is missing ($PYGRUB: package xen-utils-4.17)"
-RAMIFY=$top_builddir/src/img-ramify
+# The test images are qcow2 overlays over the cached guests: local
+# backing files, which the tools follow only when allowed.
+img_ramify_allow () { "$top_builddir/src/img-ramify" --allow-backing "$@"; }
+RAMIFY=img_ramify_allow
 export IMG_TOOLS_DATADIR=$top_srcdir/data IMG_RAMCOPY=$top_builddir/src/ramboot/img-ramcopy
 
 dir=$(bash "$top_srcdir/tests/guests/guests.sh") || bail "could not build the test guests"

@@ -17,6 +17,8 @@ struct img_ctx {
   char error[1024];
   uint64_t budget[IMG_BUDGET_N];
   uint64_t spent[IMG_BUDGET_N];
+  struct img_disk_opts disk_opts;     /* defaults for img_disk_open */
+  char *disk_format;                  /* owns disk_opts.format */
 };
 
 static const struct {
@@ -109,7 +111,29 @@ img_ctx_new (struct img_ctx **ctxp)
 void
 img_ctx_free (struct img_ctx *ctx)
 {
+  if (ctx)
+    free (ctx->disk_format);
   free (ctx);
+}
+
+int
+img_ctx_set_disk_opts (struct img_ctx *ctx, const struct img_disk_opts *opts)
+{
+  char *f = NULL;
+
+  if (opts->format && (f = strdup (opts->format)) == NULL)
+    return -ENOMEM;
+  free (ctx->disk_format);
+  ctx->disk_format = f;
+  ctx->disk_opts = *opts;
+  ctx->disk_opts.format = f;
+  return 0;
+}
+
+const struct img_disk_opts *
+img_internal_ctx_disk_opts (struct img_ctx *ctx)
+{
+  return &ctx->disk_opts;
 }
 
 void

@@ -1,12 +1,16 @@
 /* The disk layer: a byte-addressable image.  Raw files and block devices
  * are read and written with pread/pwrite; every other format qemu reads
- * goes through a qemu-nbd we start and libnbd (nbd.c).  The format comes
- * from magic bytes only. */
+ * goes through a qemu-nbd we start and libnbd (nbd.c).  The format is the
+ * caller's; only when none is given is it guessed from magic bytes (our
+ * table, never qemu's probing).  What a container names besides itself is
+ * checked before qemu opens it (container.c). */
 #include <config.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <linux/fs.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -20,6 +24,10 @@ struct img_disk {
   struct img_ctx *ctx;
   char *name;
   const char *format;
+  bool format_guessed;
+  char *qemu_name;              /* pinned json: name for qemu tools */
+  char **chain;                 /* resolved backing/data files */
+  size_t n_chain;
   int fd;                       /* raw backend */
   struct img_nbd *nbd;          /* every other format */
   uint64_t size;
@@ -109,15 +117,79 @@ qemu_lock_take (struct img_disk *disk)
   }
 }
 
+/* A loop device whose backing file is this image: another writer the
+ * qemu locks do not show.  /sys/block/loopN/loop/backing_file names the
+ * file; we compare device and inode, not names. */
+static int
+loop_check (struct img_disk *disk, const struct stat *st)
+{
+  DIR *d = opendir ("/sys/block");
+  struct dirent *de;
+  int r = 0;
+
+  if (d == NULL)
+    return 0;
+  while (r == 0 && (de = readdir (d)) != NULL) {
+    char p[PATH_MAX], name[PATH_MAX];
+    struct stat bst;
+    FILE *fp;
+    size_t len;
+
+    if (strncmp (de->d_name, "loop", 4) != 0)
+      continue;
+    snprintf (p, sizeof p, "/sys/block/%s/loop/backing_file", de->d_name);
+    if ((fp = fopen (p, "re")) == NULL)
+      continue;
+    len = fread (name, 1, sizeof name - 1, fp);
+    fclose (fp);
+    name[len] = '\0';
+    while (len > 0 && name[len - 1] == '\n')
+      name[--len] = '\0';
+    /* A deleted backing file reads "NAME (deleted)": no match either way. */
+    if (stat (name, &bst) == 0 && bst.st_dev == st->st_dev && bst.st_ino == st->st_ino)
+      r = img_err (disk->ctx, -EBUSY,
+                   "%s: disk: image is in use by another process (attached to /dev/%s); detach it first",
+                   disk->name, de->d_name);
+  }
+  closedir (d);
+  return r;
+}
+
+static void
+disk_free (struct img_disk *disk)
+{
+  size_t i;
+
+  for (i = 0; i < disk->n_chain; i++)
+    free (disk->chain[i]);
+  free (disk->chain);
+  free (disk->qemu_name);
+  free (disk->name);
+  free (disk);
+}
+
 int
 img_disk_open (struct img_ctx *ctx, const char *path, int flags,
                struct img_disk **diskp)
+{
+  return img_disk_open_opts (ctx, path, flags, NULL, diskp);
+}
+
+int
+img_disk_open_opts (struct img_ctx *ctx, const char *path, int flags,
+                    const struct img_disk_opts *opts, struct img_disk **diskp)
 {
   struct img_disk *disk;
   struct stat st;
   unsigned char head[512];
   ssize_t n;
   int r;
+
+  if (opts == NULL)
+    opts = img_internal_ctx_disk_opts (ctx);
+  if (opts->format && !img_internal_format_known (opts->format))
+    return img_err (ctx, -EINVAL, "%s: disk: unknown image format '%.64s' (raw, qcow2, qcow, qed, vmdk, vhdx, vpc, vdi, parallels, bochs, cloop, dmg)",
+                    path, opts->format);
 
   disk = calloc (1, sizeof *disk);
   if (disk == NULL)
@@ -132,6 +204,19 @@ img_disk_open (struct img_ctx *ctx, const char *path, int flags,
   }
 
   disk->fd = open (path, (disk->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+  /* A block device: O_EXCL fails while anyone (a mount, device-mapper,
+   * another exclusive opener) holds it; we keep it open exclusively. */
+  if (disk->fd >= 0 && fstat (disk->fd, &st) == 0 && S_ISBLK (st.st_mode)) {
+    int efd = open (path, (disk->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_EXCL);
+    if (efd == -1 && errno == EBUSY) {
+      r = img_err (ctx, -EBUSY, "%s: disk: image is in use by another process (the block device is held); refusing", path);
+      goto err_close;
+    }
+    if (efd >= 0) {
+      close (disk->fd);
+      disk->fd = efd;
+    }
+  }
   if (disk->fd == -1) {
     r = -errno;
     img_err (ctx, r, "%s: disk: cannot open: %s", path, strerror (-r));
@@ -161,6 +246,8 @@ img_disk_open (struct img_ctx *ctx, const char *path, int flags,
   r = qemu_lock_check (disk);
   if (r < 0)
     goto err_close;
+  if (!disk->blockdev && (r = loop_check (disk, &st)) < 0)
+    goto err_close;
 
   memset (head, 0, sizeof head);
   n = pread (disk->fd, head, sizeof head, 0);
@@ -169,9 +256,26 @@ img_disk_open (struct img_ctx *ctx, const char *path, int flags,
     img_err (ctx, r, "%s: disk: cannot read: %s", path, strerror (-r));
     goto err_close;
   }
-  disk->format = img_disk_detect_format (head, n);
-  img_dbg (ctx, "%s: disk: format %s, %s", path, disk->format,
+  if (opts->format)
+    disk->format = opts->format;
+  else {
+    disk->format = img_disk_detect_format (head, n);
+    disk->format_guessed = true;
+  }
+  img_dbg (ctx, "%s: disk: format %s (%s), %s", path, disk->format,
+           disk->format_guessed ? "guessed from its magic bytes; use --format to set it" : "given",
            disk->blockdev ? "block device" : "file");
+  /* FORMAT is the caller's string: keep a name from our own table. */
+  {
+    static const char *const names[] = {
+      "raw", "qcow2", "qcow", "qed", "vmdk", "vhdx", "vpc", "vdi",
+      "parallels", "bochs", "cloop", "dmg",
+    };
+    size_t i;
+    for (i = 0; i < ARRAY_SIZE (names); i++)
+      if (strcmp (disk->format, names[i]) == 0)
+        disk->format = names[i];
+  }
 
   if (strcmp (disk->format, "raw") == 0) {
     qemu_lock_take (disk);
@@ -179,21 +283,28 @@ img_disk_open (struct img_ctx *ctx, const char *path, int flags,
     return 0;
   }
 
+  /* Before any qemu opens it: what the image names besides itself. */
+  r = img_internal_container_check (ctx, path, disk->format, disk->blockdev,
+                                    head, n, opts->allow_backing,
+                                    &disk->qemu_name, &disk->chain, &disk->n_chain);
+  if (r < 0)
+    goto err_close;
+
   /* qemu-nbd opens and locks the image itself. */
   close (disk->fd);
   disk->fd = -1;
-  r = img_internal_nbd_start (ctx, path, disk->format, disk->writable,
-                              &disk->nbd, &disk->size);
+  r = img_internal_nbd_start (ctx, path, disk->format, disk->qemu_name,
+                              disk->writable, &disk->nbd, &disk->size);
   if (r < 0)
     goto err_free;
   *diskp = disk;
   return 0;
 
  err_close:
-  close (disk->fd);
+  if (disk->fd >= 0)
+    close (disk->fd);
  err_free:
-  free (disk->name);
-  free (disk);
+  disk_free (disk);
   return r;
 }
 
@@ -230,8 +341,7 @@ img_disk_close (struct img_disk *disk)
   }
   if (disk->fd >= 0 && close (disk->fd) == -1 && r == 0)
     r = img_err (disk->ctx, -errno, "%s: disk: close failed: %m", disk->name);
-  free (disk->name);
-  free (disk);
+  disk_free (disk);
   return r;
 }
 
@@ -362,4 +472,28 @@ struct img_ctx *
 img_disk_ctx (const struct img_disk *disk)
 {
   return disk->ctx;
+}
+
+bool
+img_disk_format_guessed (const struct img_disk *disk)
+{
+  return disk->format_guessed;
+}
+
+size_t
+img_disk_n_backing (const struct img_disk *disk)
+{
+  return disk->n_chain;
+}
+
+const char *
+img_disk_backing (const struct img_disk *disk, size_t i)
+{
+  return i < disk->n_chain ? disk->chain[i] : NULL;
+}
+
+const char *
+img_disk_qemu_name (const struct img_disk *disk)
+{
+  return disk->qemu_name;
 }

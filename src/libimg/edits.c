@@ -724,19 +724,28 @@ img_plan_run (struct img_plan *p)
     set_error (p);
   /* Everything the edits wrote reaches the image here (and is saved in
    * the undo file first, by the hook). */
+  r2 = img_guest_close_fs (p->g);
+  if (r2 < 0 && r == 0) {
+    r = r2;
+    set_error (p);
+  }
+  /* The undo record is committed while the disks are still open: the
+   * images stay locked (ours, qemu's) until the record is complete. */
+  if (r == 0 && p->undo) {
+    struct img_disk *disks[64];
+    size_t n = img_guest_n_disks (p->g);
+    for (i = 0; i < n && i < 64; i++)
+      disks[i] = img_guest_disk (p->g, i);
+    if ((r = img_undo_commit_disks (p->undo, disks, n)) < 0)
+      /* The image is converted but the record of it is not complete:
+       * treat like an interrupted run, roll back. */
+      set_error (p);
+  }
   r2 = img_guest_close (p->g);
   p->g = NULL;
   if (r2 < 0 && r == 0) {
     r = r2;
     set_error (p);
-  }
-
-  if (r == 0) {
-    if (p->undo && (r = img_undo_commit (p->undo)) < 0) {
-      /* The image is converted but the record of it is not complete:
-       * treat like an interrupted run, roll back. */
-      set_error (p);
-    }
   }
   if (r == 0) {
     img_undo_free (p->undo);

@@ -94,6 +94,10 @@ int img_undo_begin (struct img_ctx *ctx, const char *path,
  * the written chunks (POST) and marks the file complete.  Reads the
  * images again to do so. */
 int img_undo_commit (struct img_undo *undo);
+/* The same on DISKS, still open (and flushed): the images stay locked
+ * from the first read to the commit, with no window for another writer. */
+int img_undo_commit_disks (struct img_undo *undo, struct img_disk *const *disks,
+                           size_t n_disks);
 /* Frees; the file stays as it is. */
 void img_undo_free (struct img_undo *undo);
 /* Bytes of the image saved by this run; whether this run wrote at all. */

@@ -636,13 +636,11 @@ free_guest (struct img_guest *g)
 }
 
 int
-img_guest_close (struct img_guest *g)
+img_guest_close_fs (struct img_guest *g)
 {
   size_t i;
   int r = 0, r2;
 
-  if (g == NULL)
-    return 0;
   for (i = 0; i < g->n_mounts; i++)
     if (g->mounts[i].fs) {
       r2 = img_fs_close (g->mounts[i].fs);
@@ -650,6 +648,18 @@ img_guest_close (struct img_guest *g)
       if (r == 0)
         r = r2;
     }
+  return r;
+}
+
+int
+img_guest_close (struct img_guest *g)
+{
+  size_t i;
+  int r, r2;
+
+  if (g == NULL)
+    return 0;
+  r = img_guest_close_fs (g);
   for (i = 0; i < g->n_disks; i++) {
     img_ptable_free (g->pts[i]);
     g->pts[i] = NULL;

@@ -139,13 +139,45 @@ enum {
   IMG_DISK_RDWR = 1,
 };
 
-/* Opens PATH (a file or a block device).  The format is taken from the
- * image's magic bytes, never from the name; raw images and block devices
- * are read with pread, every other format through a private qemu-nbd and
- * libnbd.  An image that another qemu process holds (qemu's image locks)
- * is refused with -EBUSY.  The caller owns *disk (img_disk_close). */
+/* How an image is opened (libguestfs-style).  FORMAT (raw, qcow2, qcow,
+ * qed, vmdk, vhdx, vpc, vdi, parallels, bochs, cloop, dmg) is used as
+ * given and never probed; NULL guesses it from the image's magic bytes
+ * (our own table, never qemu's probing), and the disk says it guessed.
+ * Backing files, external data files and multi-file VMDKs are refused
+ * with -EPERM unless ALLOW_BACKING, and even then only local regular
+ * files are followed (never a protocol or "json:" name); every file
+ * qemu opens is pinned, so it can follow nothing else. */
+struct img_disk_opts {
+  const char *format;
+  bool allow_backing;
+};
+
+/* Opens PATH (a file or a block device) with OPTS (NULL: the context's
+ * defaults, img_ctx_set_disk_opts).  Raw images and block devices are
+ * read with pread, every other format through a private qemu-nbd and
+ * libnbd, after `qemu-img info` has shown what the image names.  An image
+ * that another process holds (qemu's image locks, a loop device, an
+ * exclusive open of a block device) is refused with -EBUSY.  The caller
+ * owns *disk (img_disk_close). */
+int img_disk_open_opts (struct img_ctx *ctx, const char *path, int flags,
+                        const struct img_disk_opts *opts,
+                        struct img_disk **disk);
+/* img_disk_open_opts with the context's defaults. */
 int img_disk_open (struct img_ctx *ctx, const char *path, int flags,
                    struct img_disk **disk);
+/* Sets the defaults img_disk_open uses (copied).  0 or -ENOMEM. */
+int img_ctx_set_disk_opts (struct img_ctx *ctx, const struct img_disk_opts *opts);
+/* True if the format was guessed from the image's bytes (no format given). */
+bool img_disk_format_guessed (const struct img_disk *disk);
+/* The files besides the image that qemu reads for it (backing chain,
+ * then data files), "PATH (FORMAT)", resolved; only with allow_backing.
+ * Owned by the disk. */
+size_t img_disk_n_backing (const struct img_disk *disk);
+const char *img_disk_backing (const struct img_disk *disk, size_t i);
+/* The pinned "json:" file name under which qemu tools must open this
+ * image (qemu-img convert for --output), or NULL for raw.  Owned by the
+ * disk. */
+const char *img_disk_qemu_name (const struct img_disk *disk);
 /* Flushes (read-write disks), stops the NBD server if any, frees. */
 int img_disk_close (struct img_disk *disk);
 /* Reads/writes exactly LEN bytes at OFFSET; a range past the end of the
@@ -545,6 +577,10 @@ int img_guest_open_dir (struct img_ctx *ctx, const char *dir, int flags,
                         struct img_guest **g);
 /* Writes back and closes everything; returns the first error. */
 int img_guest_close (struct img_guest *g);
+/* Closes the guest's filesystems (their writes reach the disks) but keeps
+ * the disks open, and locked, for whatever must happen before they are
+ * let go (the undo commit); img_guest_close then closes the rest. */
+int img_guest_close_fs (struct img_guest *g);
 struct img_ctx *img_guest_ctx (const struct img_guest *g);
 /* The mount map (owned by the guest). */
 size_t img_guest_n_mounts (const struct img_guest *g);

@@ -3,12 +3,17 @@
  * socket activation), so there is no start-up race, and the server:
  *   - runs in its own process group, so a Ctrl-C reaches only us and we can
  *     still finish (or roll back) our writes;
- *   - gets SIGTERM from the kernel when we die, however we die
- *     (PR_SET_PDEATHSIG), and exits on its own when we disconnect;
+ *   - gets SIGKILL from the kernel when we die, however we die
+ *     (PR_SET_PDEATHSIG; not SIGTERM, which qemu-nbd loses while it is
+ *     still opening the image, and then waits forever for a client with
+ *     the image locked), and exits on its own when we disconnect;
+ *   - has its socket in a private directory named for our pid, so a
+ *     later run removes the directories of runs that were killed;
  *   - has its stderr captured, so its complaint becomes our one error line.
  */
 #include <config.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -19,6 +24,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -128,13 +134,61 @@ nbd_free (struct img_nbd *nbd)
 
 /* Runs ARGV with stdout and stderr captured (each bounded to OUTLEN-1
  * bytes) and returns its wait status, or -errno. */
-static int
-run_capture (const char *const *argv, char *out, size_t outlen, char *err,
+void
+img_internal_die_with_parent (pid_t parent)
+{
+  /* The parent may have died between fork and prctl: then the signal
+   * never comes, and getppid already shows the reaper. */
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid () != parent)
+    _exit (1);
+}
+
+/* Removes socket directories left by runs that were killed: only ours
+ * (owner, mode 0700, a real directory), named img-nbd-PID-*, whose PID is
+ * gone.  A reused PID only keeps a directory a little longer. */
+static void
+clean_stale (const char *base)
+{
+  DIR *d = opendir (base);
+  struct dirent *de;
+
+  if (d == NULL)
+    return;
+  while ((de = readdir (d)) != NULL) {
+    struct stat st;
+    char *end;
+    long pid;
+    int dfd;
+
+    if (strncmp (de->d_name, "img-nbd-", 8) != 0)
+      continue;
+    pid = strtol (de->d_name + 8, &end, 10);
+    if (end == de->d_name + 8 || *end != '-' || pid <= 0 || pid > INT_MAX)
+      continue;
+    if (kill ((pid_t) pid, 0) == 0 || errno != ESRCH)
+      continue;
+    if (fstatat (dirfd (d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1
+        || !S_ISDIR (st.st_mode) || st.st_uid != geteuid ()
+        || (st.st_mode & 07777) != 0700)
+      continue;
+    dfd = openat (dirfd (d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd == -1)
+      continue;
+    unlinkat (dfd, "sock", 0);
+    close (dfd);
+    unlinkat (dirfd (d), de->d_name, AT_REMOVEDIR);
+  }
+  closedir (d);
+}
+
+int
+img_internal_run_capture (const char *const *argv, char *out, size_t outlen, char *err,
              size_t errlen)
 {
   int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, status = 0, r = 0;
   size_t no = 0, ne = 0;
-  pid_t pid;
+  pid_t pid, parent = getpid ();
 
   if (pipe2 (po, O_CLOEXEC) == -1 || pipe2 (pe, O_CLOEXEC) == -1) {
     r = -errno;
@@ -151,7 +205,7 @@ run_capture (const char *const *argv, char *out, size_t outlen, char *err,
       dup2 (fd, 0);
     dup2 (po[1], 1);
     dup2 (pe[1], 2);
-    prctl (PR_SET_PDEATHSIG, SIGTERM);
+    img_internal_die_with_parent (parent);
     execvp (argv[0], (char **) argv);
     fprintf (stderr, "cannot run %s: %s\n", argv[0], strerror (errno));
     _exit (127);
@@ -213,11 +267,12 @@ run_capture (const char *const *argv, char *out, size_t outlen, char *err,
  * be written as one).  qemu-img check walks the format's metadata (a few
  * MB even for a large image) and catches that first. */
 static int
-check_image (struct img_ctx *ctx, const char *path, const char *qpath,
+check_image (struct img_ctx *ctx, const char *path, const char *spec,
              const char *format)
 {
   static const char *const checkable[] = { "qcow2", "qed", "vdi", "vhdx", "parallels" };
-  const char *argv[] = { QEMU_IMG, "check", "-q", "-f", format, "--", qpath, NULL };
+  /* SPEC pins every file qemu may open (container.c). */
+  const char *argv[] = { QEMU_IMG, "check", "-q", "--", spec, NULL };
   char out[4096], err[4096], *line, *end;
   size_t i;
   int status;
@@ -227,7 +282,7 @@ check_image (struct img_ctx *ctx, const char *path, const char *qpath,
       break;
   if (i == ARRAY_SIZE (checkable))
     return 0;
-  status = run_capture (argv, out, sizeof out, err, sizeof err);
+  status = img_internal_run_capture (argv, out, sizeof out, err, sizeof err);
   if (status < 0)
     return img_err (ctx, status, "%s: disk: cannot run qemu-img: %s", path, strerror (-status));
   img_dbg (ctx, "%s: qemu-img check: status %d: %s%s", path, status, out, err);
@@ -256,12 +311,10 @@ check_image (struct img_ctx *ctx, const char *path, const char *qpath,
 
 int
 img_internal_nbd_start (struct img_ctx *ctx, const char *path,
-                        const char *format, int writable,
+                        const char *format, const char *spec, int writable,
                         struct img_nbd **nbdp, uint64_t *sizep)
 {
   struct img_nbd *nbd;
-  char dir[] = "/tmp/img-nbd-XXXXXX";
-  char *qpath = NULL;
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
   int lfd = -1, errpipe[2] = { -1, -1 };
   const char *tmpdir = getenv ("TMPDIR");
@@ -278,10 +331,10 @@ img_internal_nbd_start (struct img_ctx *ctx, const char *path,
   nbd->path = strdup (path);
 
   /* A private directory for the socket: nobody else can connect. */
-  if (tmpdir && *tmpdir && strlen (tmpdir) + 20 < sizeof addr.sun_path)
-    snprintf (dirbuf, sizeof dirbuf, "%s/img-nbd-XXXXXX", tmpdir);
-  else
-    snprintf (dirbuf, sizeof dirbuf, "%s", dir);
+  if (!(tmpdir && *tmpdir && tmpdir[0] == '/' && strlen (tmpdir) + 40 < sizeof addr.sun_path))
+    tmpdir = "/tmp";
+  clean_stale (tmpdir);
+  snprintf (dirbuf, sizeof dirbuf, "%s/img-nbd-%d-XXXXXX", tmpdir, (int) parent);
   if (mkdtemp (dirbuf) == NULL) {
     r = -errno;
     img_err (ctx, r, "%s: disk: cannot create a private socket directory: %s",
@@ -307,14 +360,7 @@ img_internal_nbd_start (struct img_ctx *ctx, const char *path,
     goto err_unlink;
   }
 
-  /* qemu parses "proto:..." in a file name; "./" keeps a relative path a
-   * plain file.  An absolute path has its '/' before any ':'. */
-  if (path[0] != '/' && asprintf (&qpath, "./%s", path) == -1) {
-    r = img_err (ctx, -ENOMEM, "%s: disk: out of memory", path);
-    goto err_unlink;
-  }
-
-  r = check_image (ctx, path, qpath ? qpath : path, format);
+  r = check_image (ctx, path, spec, format);
   if (r < 0)
     goto err_unlink;
 
@@ -330,9 +376,7 @@ img_internal_nbd_start (struct img_ctx *ctx, const char *path,
     int i = 0;
 
     setpgid (0, 0);
-    prctl (PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid () != parent)
-      _exit (1);
+    img_internal_die_with_parent (parent);
     /* Socket activation: the listening socket is fd 3. */
     if (lfd == 3)
       fcntl (3, F_SETFD, 0);
@@ -350,12 +394,10 @@ img_internal_nbd_start (struct img_ctx *ctx, const char *path,
     signal (SIGPIPE, SIG_DFL);
     i = 0;
     argv[i++] = QEMU_NBD;
-    argv[i++] = "-f";
-    argv[i++] = format;
     if (!writable)
       argv[i++] = "--read-only";
     argv[i++] = "--";
-    argv[i++] = qpath ? qpath : path;
+    argv[i++] = spec;
     argv[i] = NULL;
     execvp (argv[0], (char **) argv);
     fprintf (stderr, "cannot run %s: %s\n", argv[0], strerror (errno));
@@ -369,8 +411,6 @@ img_internal_nbd_start (struct img_ctx *ctx, const char *path,
   close (errpipe[1]);
   errpipe[1] = -1;
   nbd->errfd = errpipe[0];
-  free (qpath);
-  qpath = NULL;
 
   nbd->h = nbd_create ();
   if (nbd->h == NULL) {
@@ -427,7 +467,6 @@ img_internal_nbd_start (struct img_ctx *ctx, const char *path,
     close (errpipe[1]);
   if (errpipe[0] >= 0 && nbd->errfd != errpipe[0])
     close (errpipe[0]);
-  free (qpath);
   nbd_free (nbd);
   return r;
 }

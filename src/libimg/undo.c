@@ -893,21 +893,53 @@ img_undo_path (const struct img_undo *u)
   return u->path;
 }
 
+static int commit_on (struct img_undo *u, struct img_disk **disks);
+
 int
 img_undo_commit (struct img_undo *u)
 {
   struct img_disk *disks[MAX_DISKS] = { NULL };
-  struct buf post = { 0 }, b = { 0 };
   size_t i;
   int r = 0;
 
   if (!u->started)
     return 0;                   /* nothing was written in this run */
-  for (i = 0; i < u->n_disks; i++) {
+  for (i = 0; i < u->n_disks && r == 0; i++)
     r = img_disk_open (u->ctx, u->disks[i].name, IMG_DISK_RDONLY, &disks[i]);
-    if (r < 0)
-      goto out;
+  if (r == 0)
+    r = commit_on (u, disks);
+  for (i = 0; i < u->n_disks; i++)
+    img_disk_close (disks[i]);
+  return r;
+}
+
+int
+img_undo_commit_disks (struct img_undo *u, struct img_disk *const *disks,
+                       size_t n_disks)
+{
+  struct img_disk *d[MAX_DISKS] = { NULL };
+  size_t i;
+  int r;
+
+  if (!u->started)
+    return 0;
+  if (n_disks != u->n_disks)
+    return img_err (u->ctx, -EINVAL, "%s: undo: %zu disks to commit, %zu recorded",
+                    u->path, n_disks, u->n_disks);
+  for (i = 0; i < n_disks; i++) {
+    d[i] = disks[i];
+    if ((r = img_disk_flush (d[i])) < 0)
+      return r;
   }
+  return commit_on (u, d);
+}
+
+static int
+commit_on (struct img_undo *u, struct img_disk **disks)
+{
+  struct buf post = { 0 }, b = { 0 };
+  size_t i;
+  int r = 0;
   for (i = 0; i < u->all.n; i++) {
     uint64_t k = u->all.order[i];
     size_t d = KEY_DISK (k);
@@ -934,8 +966,6 @@ img_undo_commit (struct img_undo *u)
  oom:
   r = img_err (u->ctx, -ENOMEM, "%s: undo: out of memory", u->path);
  out:
-  for (i = 0; i < u->n_disks; i++)
-    img_disk_close (disks[i]);
   free (post.p);
   free (b.p);
   return r;
@@ -977,23 +1007,20 @@ apply_record (void *data, uint32_t seg, uint32_t disk, uint32_t flags,
   return 0;
 }
 
-/* `qemu-img check` on a non-raw image after we wrote it. */
+/* `qemu-img check` on a non-raw image after we wrote it, under the
+ * disk's pinned name (SPEC): it opens no file the open did not allow. */
 static int
-qemu_img_check (struct img_ctx *ctx, const char *image)
+qemu_img_check (struct img_ctx *ctx, const char *image, const char *spec)
 {
-  char *argv[] = { (char *) "qemu-img", (char *) "check", (char *) "-q",
-                   (char *) image, NULL };
-  pid_t pid;
-  int status, r;
+  const char *argv[] = { QEMU_IMG, "check", "-q", "--", spec, NULL };
+  char out[1024], err[1024];
+  int status;
 
-  r = posix_spawnp (&pid, "qemu-img", NULL, NULL, argv, environ);
-  if (r != 0) {
-    img_warn (ctx, "%s: undo: cannot run qemu-img check: %s", image, strerror (r));
+  status = img_internal_run_capture (argv, out, sizeof out, err, sizeof err);
+  if (status < 0 || (WIFEXITED (status) && WEXITSTATUS (status) == 127)) {
+    img_warn (ctx, "%s: undo: cannot run qemu-img check", image);
     return 0;
   }
-  while (waitpid (pid, &status, 0) == -1)
-    if (errno != EINTR)
-      return img_err (ctx, -errno, "%s: undo: waitpid: %m", image);
   if (WIFEXITED (status) && WEXITSTATUS (status) == 3) {
     img_warn (ctx, "%s: undo: qemu-img check found leaked clusters (harmless; `qemu-img check -r leaks` reclaims them)", image);
     return 0;
@@ -1003,12 +1030,34 @@ qemu_img_check (struct img_ctx *ctx, const char *image)
   return 0;
 }
 
+/* An undo file says what to write where: only one the caller (or root)
+ * owns, that nobody else may write, is trusted with that. */
+static int
+check_undo_file (struct img_ctx *ctx, const char *path, int fd)
+{
+  struct stat st, lst;
+
+  if (fstat (fd, &st) == -1)
+    return img_err (ctx, -errno, "%s: undo: cannot stat: %m", path);
+  if (lstat (path, &lst) == -1 || S_ISLNK (lst.st_mode))
+    return img_err (ctx, -EPERM, "%s: undo: is a symlink; refusing it", path);
+  if (!S_ISREG (st.st_mode))
+    return img_err (ctx, -EPERM, "%s: undo: not a regular file; refusing it", path);
+  if (st.st_uid != geteuid () && st.st_uid != 0)
+    return img_err (ctx, -EPERM, "%s: undo: owned by uid %u, not by you; refusing it",
+                    path, (unsigned) st.st_uid);
+  if (st.st_mode & (S_IWGRP | S_IWOTH))
+    return img_err (ctx, -EPERM, "%s: undo: group or world writable; refusing it", path);
+  return 0;
+}
+
 int
 img_undo_rollback (struct img_ctx *ctx, const char *path,
                    const char *const *images, size_t n_images,
                    unsigned flags)
 {
   struct img_disk *disks[MAX_DISKS] = { NULL };
+  char *specs[MAX_DISKS] = { NULL };
   struct ufile f;
   struct rb *rb = NULL;
   struct buf b = { 0 };
@@ -1041,11 +1090,38 @@ img_undo_rollback (struct img_ctx *ctx, const char *path,
                  path, f.n_disks, n_images);
     goto out;
   }
+  r = check_undo_file (ctx, path, f.fd);
+  if (r < 0)
+    goto out;
   for (i = 0; i < f.n_disks; i++) {
-    r = img_disk_open (ctx, images ? images[i] : f.disks[i].path,
-                       IMG_DISK_RDWR, &disks[i]);
+    /* The image as the record names it: its recorded format, never a
+     * guess, and a regular file or block device, never a symlink. */
+    struct img_disk_opts o = *img_internal_ctx_disk_opts (ctx);
+    const char *img = images ? images[i] : f.disks[i].path;
+    struct stat lst;
+
+    if (lstat (img, &lst) == -1) {
+      r = img_err (ctx, -errno, "%s: undo: %s: %m", path, img);
+      goto out;
+    }
+    if (!S_ISREG (lst.st_mode) && !S_ISBLK (lst.st_mode)) {
+      r = img_err (ctx, -EPERM, "%s: undo: %s is not a regular file or block device (a symlink?); refusing to write to it",
+                   path, img);
+      goto out;
+    }
+    o.format = f.disks[i].format;
+    if (!img_internal_format_known (o.format)) {
+      r = img_err (ctx, -EINVAL, "%s: undo: corrupt header (format)", path);
+      goto out;
+    }
+    r = img_disk_open_opts (ctx, img, IMG_DISK_RDWR, &o, &disks[i]);
     if (r < 0)
       goto out;
+    if (img_disk_qemu_name (disks[i])
+        && (specs[i] = strdup (img_disk_qemu_name (disks[i]))) == NULL) {
+      r = img_err (ctx, -ENOMEM, "%s: undo: out of memory", path);
+      goto out;
+    }
     r = check_identity (ctx, path, &f.disks[i], disks[i]);
     if (r < 0)
       goto out;
@@ -1080,7 +1156,7 @@ img_undo_rollback (struct img_ctx *ctx, const char *path,
   img_dbg (ctx, "%s: undo: restored %" PRIu64 " bytes", path, rb->bytes);
   for (i = 0; i < f.n_disks; i++) {
     const char *img = images ? images[i] : f.disks[i].path;
-    if (strcmp (f.disks[i].format, "raw") != 0 && (r = qemu_img_check (ctx, img)) < 0)
+    if (specs[i] && (r = qemu_img_check (ctx, img, specs[i])) < 0)
       goto out;
   }
   /* Only now is the image as it was: say so, durably, after the torn
@@ -1106,8 +1182,10 @@ img_undo_rollback (struct img_ctx *ctx, const char *path,
              strerror (-r));
 
  out:
-  for (i = 0; i < MAX_DISKS; i++)
+  for (i = 0; i < MAX_DISKS; i++) {
     img_disk_close (disks[i]);
+    free (specs[i]);
+  }
   if (rb)
     keyset_free (&rb->done);
   free (rb);
