@@ -30,7 +30,7 @@ is "$(jq -r '.images[1].partition_table, .images[1].filesystem.type, .images[1].
    "null ext2 aaaaaaaa-0000-4000-8000-000000000002 " "whole-disk filesystem without a table"
 # Every documented key is there.
 keys=$(jq -r '[.version, (.images[0] | keys), (.images[0].partitions[0] | keys), (.images[0].partitions[0].filesystem | keys)] | flatten | join(",")' out.json)
-is "$keys" "1,filesystem,format,partition_table,partitions,path,size,bootable,filesystem,kind,number,size,start,type,type_name,uuid,label,type,uuid" "documented keys"
+is "$keys" "1,backing_chain,filesystem,format,format_guessed,partition_table,partitions,path,size,bootable,filesystem,kind,number,size,start,type,type_name,uuid,label,type,uuid" "documented keys"
 is "$(jq -r '.volume_groups | length' out.json)" 0 "no volume groups"
 
 img-inspect a.img > out.txt
