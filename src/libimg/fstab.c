@@ -36,6 +36,21 @@ unescape (const char *p, size_t len)
   return out;
 }
 
+/* A freq/passno field: its leading decimal digits, read only within LEN
+ * (the field is not terminated: atoi would run on into the next line, or
+ * past the end of the text), 0 if none, capped at 9999. */
+static int
+field_int (const char *p, size_t len)
+{
+  size_t i;
+  int v = 0;
+
+  for (i = 0; i < len && p[i] >= '0' && p[i] <= '9'; i++)
+    if (v < 9999)
+      v = v * 10 + (p[i] - '0');
+  return v > 9999 ? 9999 : v;
+}
+
 static void
 free_entry (struct img_fstab_entry *e)
 {
@@ -113,8 +128,8 @@ img_fstab_parse (struct img_ctx *ctx, const char *text, size_t len,
         free_entry (e);
         goto nomem;
       }
-      e->freq = nf > 4 ? atoi (f[4]) : 0;
-      e->passno = nf > 5 ? atoi (f[5]) : 0;
+      e->freq = nf > 4 ? field_int (f[4], flen[4]) : 0;
+      e->passno = nf > 5 ? field_int (f[5], flen[5]) : 0;
       n++;
     }
   }
