@@ -60,29 +60,10 @@ read_text (struct img_guest *g, const char *path, size_t max, size_t *lenp)
 static char *
 kv_get (const char *text, const char *key)
 {
-  size_t kl = strlen (key);
-  const char *line = text;
+  char *v = NULL;
 
-  while (line && *line) {
-    const char *nl = strchr (line, '\n');
-    size_t len = nl ? (size_t) (nl - line) : strlen (line);
-    const char *p = line;
-
-    while (p < line + len && (*p == ' ' || *p == '\t'))
-      p++;
-    if ((size_t) (line + len - p) > kl && strncmp (p, key, kl) == 0 && p[kl] == '=') {
-      const char *v = p + kl + 1, *end = line + len;
-      while (end > v && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
-        end--;
-      if (end - v >= 2 && (*v == '"' || *v == '\'') && end[-1] == *v) {
-        v++;
-        end--;
-      }
-      return strndup (v, end - v);
-    }
-    line = nl ? nl + 1 : NULL;
-  }
-  return NULL;
+  img_textconf_get (text, strlen (text), key, &v, NULL, NULL);
+  return v;
 }
 
 static char *
