@@ -699,6 +699,15 @@ struct img_inspection {
  * message), never fatal.  The caller owns *out (img_inspection_free). */
 int img_guest_inspect (struct img_guest *g, struct img_inspection **out);
 void img_inspection_free (struct img_inspection *insp);
+/* Fills IN's os_* fields (and os_source = FILE) from the release file FILE
+ * ("/etc/os-release", "/usr/lib/os-release", "/etc/redhat-release" or
+ * another "*-release", "/etc/SuSE-release", "/etc/lsb-release",
+ * "/etc/debian_version"), TEXT being its LEN bytes (need not be
+ * terminated; a NUL byte ends it).  The os_* fields must be NULL before.
+ * 0; -ENOENT: the file says nothing (lsb-release without DISTRIB_ID);
+ * -EINVAL: FILE is none of those; -ENOMEM.  No message is recorded. */
+int img_release_parse (const char *file, const char *text, size_t len,
+                       struct img_inspection *in);
 /* Compares kernel version strings the way package managers order them
  * (numeric runs compared as numbers). */
 int img_version_cmp (const char *a, const char *b);
