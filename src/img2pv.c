@@ -1040,15 +1040,7 @@ edit_initrd_drivers (struct img_plan *plan, void *data)
     if (b.len && b.s[b.len - 1] != '\n')
       sb_add (&b, "\n", 1);
     for (i = 0; i < n_need; i++) {
-      bool have = false;
-      const char *p = b.s;
-      size_t nl = strlen (need[i]);
-      while (p && *p) {
-        if (strncmp (p, need[i], nl) == 0 && (p[nl] == '\n' || p[nl] == ' ' || p[nl] == '\0'))
-          have = true;
-        p = strchr (p, '\n');
-        p = p ? p + 1 : NULL;
-      }
+      bool have = b.s && img_textconf_has_line (b.s, b.len, need[i]);
       if (!have) {
         sb_addf (&b, "%s\n", need[i]);
         missing = true;
@@ -1178,17 +1170,7 @@ ensure_lines (struct pv *pv, const char *path, const char *const *add, size_t n,
   if (b.len && b.s[b.len - 1] != '\n')
     sb_add (&b, "\n", 1);
   for (i = 0; i < n; i++) {
-    const char *p = text;
-    size_t l = strlen (add[i]);
-    bool have = false;
-    while (p && *p && !have) {
-      const char *q = p;
-      while (*q == ' ' || *q == '\t')
-        q++;
-      have = strncmp (q, add[i], l) == 0 && (q[l] == '\n' || q[l] == '\0' || q[l] == ' ');
-      p = strchr (p, '\n');
-      p = p ? p + 1 : NULL;
-    }
+    bool have = text && img_textconf_has_line (text, strlen (text), add[i]);
     if (!have) {
       if (!changed && header)
         sb_adds (&b, header);

@@ -644,6 +644,11 @@ const char *img_boot_kind_name (enum img_boot_kind kind);
 int img_textconf_get (const char *text, size_t len, const char *key, char **value,
                       size_t *line_start, size_t *line_end);
 
+/* Whether a line of TEXT (LEN bytes) is WORD, or WORD then blanks and
+ * more (leading blanks allowed): "xen-blkfront" in
+ * /etc/initramfs-tools/modules or conf/modules. */
+bool img_textconf_has_line (const char *text, size_t len, const char *word);
+
 /* ---- MAC addresses in network config text (netrules.c) ---------------- */
 
 /* S (LEN bytes) starts with a MAC "xx:xx:xx:xx:xx:xx" (hex, not followed

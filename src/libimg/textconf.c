@@ -6,6 +6,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,4 +51,24 @@ img_textconf_get (const char *text, size_t len, const char *key, char **value,
     pos += ll + (nl ? 1 : 0);
   }
   return -ENOENT;
+}
+
+bool
+img_textconf_has_line (const char *text, size_t len, const char *word)
+{
+  size_t wl = strlen (word), pos = 0;
+
+  while (pos < len) {
+    const char *line = text + pos;
+    const char *nl = memchr (line, '\n', len - pos);
+    size_t ll = nl ? (size_t) (nl - line) : len - pos, i = 0;
+
+    while (i < ll && (line[i] == ' ' || line[i] == '\t'))
+      i++;
+    if (ll - i >= wl && memcmp (line + i, word, wl) == 0
+        && (ll - i == wl || line[i + wl] == ' ' || line[i + wl] == '\t'))
+      return true;
+    pos += ll + (nl ? 1 : 0);
+  }
+  return false;
 }
