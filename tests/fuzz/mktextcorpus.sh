@@ -36,7 +36,7 @@ w extlinux nasty.conf "label\nmenu label\nmenu\nappend initrd=\nappend initrd=$(
 w fstab debian 'UUID=0b1c2d3e-aaaa-bbbb-cccc-0123456789ab /               ext4    errors=remount-ro 0       1\nUUID=1234-ABCD  /boot/efi       vfat    umask=0077      0       1\n/dev/sr0        /media/cdrom0   udf,iso9660 user,noauto     0       0\n/swapfile none swap sw 0 0\n'
 w fstab rhel '/dev/mapper/rhel-root   /                       xfs     defaults        0 0\nUUID=5a6b7c8d-0000-1111-2222-333344445555 /boot xfs defaults 0 0\n/dev/mapper/rhel-swap   swap                    swap    defaults        0 0\nLABEL=My\\040Data /mnt/my\\040data ext3 defaults 1 2'
 w fstab suse '/dev/disk/by-id/ata-QEMU_HARDDISK_QM00001-part2 / ext3 acl,user_xattr 1 1\nproc /proc proc defaults 0 0\nsysfs /sys sysfs noauto 0 0\n/dev/sda1 swap swap defaults 0 0'
-w fstab many-fields "$(rep 'f ' 100000)\n"
+w fstab many-fields "$(rep 'f ' 30000)\n"
 w fstab nasty "\\\\0\\\\00 \\\\000 \\\\377\\\\400 x\n/dev/sda1 / ext4 defaults 99999999999999999999 7\n\0 / x\n a"
 # --- release (first byte picks the file: 0 os-release 2 redhat 6 SuSE 7 lsb 8 debian_version)
 w release os-release '\000PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION="12 (bookworm)"\nVERSION_CODENAME=bookworm\nID=debian\nHOME_URL="https://www.debian.org/"\n'
