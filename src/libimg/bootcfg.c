@@ -54,7 +54,7 @@ struct parser {
   struct img_ctx *ctx;
   enum img_boot_kind kind;
   struct img_boot_entry *entries;
-  size_t n;
+  size_t n, cap;
   int err;
 };
 
@@ -67,12 +67,10 @@ new_entry (struct parser *p, unsigned line, int depth)
     p->err = img_err (p->ctx, -E2BIG, "bootloader: more than %d entries", BOOTCFG_MAX_ENTRIES);
     return NULL;
   }
-  ne = realloc (p->entries, (p->n + 1) * sizeof *ne);
-  if (ne == NULL) {
+  if (img_internal_grow ((void **) &p->entries, &p->cap, p->n, sizeof *ne) < 0) {
     p->err = img_err (p->ctx, -ENOMEM, "bootloader: out of memory");
     return NULL;
   }
-  p->entries = ne;
   ne = &p->entries[p->n++];
   memset (ne, 0, sizeof *ne);
   ne->kind = p->kind;

@@ -75,7 +75,7 @@ img_fstab_parse (struct img_ctx *ctx, const char *text, size_t len,
                  struct img_fstab_entry **entriesp, size_t *np)
 {
   struct img_fstab_entry *entries = NULL;
-  size_t n = 0, pos = 0;
+  size_t n = 0, cap = 0, pos = 0;
   unsigned lineno = 0;
 
   while (pos < len) {
@@ -112,11 +112,9 @@ img_fstab_parse (struct img_ctx *ctx, const char *text, size_t len,
       return img_err (ctx, -E2BIG, "fstab: more than %d entries", FSTAB_MAX_ENTRIES);
     }
     {
-      struct img_fstab_entry *ne = realloc (entries, (n + 1) * sizeof *ne);
       struct img_fstab_entry *e;
-      if (ne == NULL)
+      if (img_internal_grow ((void **) &entries, &cap, n, sizeof *e) < 0)
         goto nomem;
-      entries = ne;
       e = &entries[n];
       memset (e, 0, sizeof *e);
       e->line = lineno;
