@@ -652,7 +652,7 @@ bool img_textconf_has_line (const char *text, size_t len, const char *word);
 /* ---- MAC addresses in network config text (netrules.c) ---------------- */
 
 /* S (LEN bytes) starts with a MAC "xx:xx:xx:xx:xx:xx" (hex, not followed
- * by another hex digit): MAC gets it, lower case.  0 or -EINVAL. */
+ * by another hex digit): MAC gets it as written.  0 or -EINVAL. */
 int img_mac_parse (const char *s, size_t len, char mac[18]);
 /* The first well-formed ATTR{address}=="MAC" in udev persistent-net rules
  * TEXT (LEN bytes): 0, or -ENOENT. */

@@ -24,7 +24,7 @@ img_mac_parse (const char *s, size_t len, char mac[18])
   if (len > 17 && isxdigit ((unsigned char) s[17]))
     return -EINVAL;
   for (i = 0; i < 17; i++)
-    mac[i] = (char) tolower ((unsigned char) s[i]);
+    mac[i] = s[i];
   mac[17] = '\0';
   return 0;
 }
