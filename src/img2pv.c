@@ -1115,15 +1115,7 @@ edit_initrd_drivers (struct img_plan *plan, void *data)
     if (b.len && b.s[b.len - 1] != '\n')
       sb_add (&b, "\n", 1);
     for (i = 0; i < n_need; i++) {
-      bool have = false;
-      const char *p = b.s;
-      size_t nl = strlen (need[i]);
-      while (p && *p) {
-        if (strncmp (p, need[i], nl) == 0 && (p[nl] == '\n' || p[nl] == ' ' || p[nl] == '\0'))
-          have = true;
-        p = strchr (p, '\n');
-        p = p ? p + 1 : NULL;
-      }
+      bool have = b.s && img_textconf_has_line (b.s, b.len, need[i]);
       if (!have) {
         sb_addf (&b, "%s\n", need[i]);
         missing = true;
@@ -1265,17 +1257,7 @@ ensure_lines (struct pv *pv, const char *path, const char *const *add, size_t n,
   if (b.len && b.s[b.len - 1] != '\n')
     sb_add (&b, "\n", 1);
   for (i = 0; i < n; i++) {
-    const char *p = text;
-    size_t l = strlen (add[i]);
-    bool have = false;
-    while (p && *p && !have) {
-      const char *q = p;
-      while (*q == ' ' || *q == '\t')
-        q++;
-      have = strncmp (q, add[i], l) == 0 && (q[l] == '\n' || q[l] == '\0' || q[l] == ' ');
-      p = strchr (p, '\n');
-      p = p ? p + 1 : NULL;
-    }
+    bool have = text && img_textconf_has_line (text, strlen (text), add[i]);
     if (!have) {
       if (!changed && header)
         sb_adds (&b, header);
@@ -1294,28 +1276,16 @@ static char *
 shell_value (const char *text, const char *key, const char **line_start,
              const char **line_end)
 {
-  const char *p = text;
-  size_t kl = strlen (key);
+  size_t ls, le;
+  char *v = NULL;
 
-  while (p && *p) {
-    const char *q = p;
-    while (*q == ' ' || *q == '\t')
-      q++;
-    if (strncmp (q, key, kl) == 0 && q[kl] == '=') {
-      const char *v = q + kl + 1, *e = strchr (v, '\n');
-      size_t vl = e ? (size_t) (e - v) : strlen (v);
-      if (line_start)
-        *line_start = p;
-      if (line_end)
-        *line_end = e ? e : v + vl;
-      if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0])
-        return strndup (v + 1, vl - 2);
-      return strndup (v, vl);
-    }
-    p = strchr (p, '\n');
-    p = p ? p + 1 : NULL;
-  }
-  return NULL;
+  if (text == NULL || img_textconf_get (text, strlen (text), key, &v, &ls, &le) < 0)
+    return NULL;
+  if (line_start)
+    *line_start = text + ls;
+  if (line_end)
+    *line_end = text + le;
+  return v;
 }
 
 /* Sets KEY="VALUE" in a shell-style config (replacing its first line). */
@@ -1515,20 +1485,13 @@ edit_tls (struct img_plan *plan, void *data)
 static void
 take_mac (struct pv *pv, const char *text)
 {
-  const char *p;
-
   if (pv->mac[0] || text == NULL)
     return;
-  for (p = text; (p = strstr (p, "ATTR{address}==\"")) || (p = NULL, false); p++) {
-    const char *m = p + 16;
-    if (strlen (m) >= 17 && m[17] == '"' && m[2] == ':') {
-      memcpy (pv->mac, m, 17);
-      pv->mac[17] = '\0';
-      if (img_check_mac (pv->mac, NULL) < 0)
-        pv->mac[0] = '\0';     /* not a MAC: never copied into the xl config */
-      return;
-    }
-  }
+  /* Strictly hex:colon (netrules.c), checked again as the xl config
+   * takes it (quote.c). */
+  if (img_netrules_mac (text, strlen (text), pv->mac) < 0
+      || img_check_mac (pv->mac, NULL) < 0)
+    pv->mac[0] = '\0';
 }
 
 static int
@@ -1578,14 +1541,11 @@ edit_udev_net (struct img_plan *plan, void *data)
         size_t l = e ? (size_t) (e - p + 1) : strlen (p);
         while (*q == ' ' || *q == '\t')
           q++;
-        if (strncmp (q, "HWADDR=", 7) == 0) {
-          const char *m = q + 7 + (q[7] == '"' || q[7] == '\'');
-          if (!pv->mac[0] && strlen (m) >= 17 && m[2] == ':') {
-            memcpy (pv->mac, m, 17);
-            pv->mac[17] = '\0';
-            if (img_check_mac (pv->mac, NULL) < 0)
-              pv->mac[0] = '\0';
-          }
+        char m[18];
+        int hw = img_ifcfg_hwaddr (q, (size_t) ((e ? e : p + l) - q), m);
+        if (hw != -ENOENT) {
+          if (hw == 0 && !pv->mac[0] && img_check_mac (m, NULL) == 0)
+            memcpy (pv->mac, m, sizeof m);
           changed = true;
         } else
           sb_add (&b, p, l);

@@ -54,7 +54,7 @@ struct parser {
   struct img_ctx *ctx;
   enum img_boot_kind kind;
   struct img_boot_entry *entries;
-  size_t n;
+  size_t n, cap;
   int err;
 };
 
@@ -67,12 +67,10 @@ new_entry (struct parser *p, unsigned line, int depth)
     p->err = img_err (p->ctx, -E2BIG, "bootloader: more than %d entries", BOOTCFG_MAX_ENTRIES);
     return NULL;
   }
-  ne = realloc (p->entries, (p->n + 1) * sizeof *ne);
-  if (ne == NULL) {
+  if (img_internal_grow ((void **) &p->entries, &p->cap, p->n, sizeof *ne) < 0) {
     p->err = img_err (p->ctx, -ENOMEM, "bootloader: out of memory");
     return NULL;
   }
-  p->entries = ne;
   ne = &p->entries[p->n++];
   memset (ne, 0, sizeof *ne);
   ne->kind = p->kind;
@@ -93,6 +91,24 @@ set_field (struct parser *p, char **field, const char *s)
   }
   free (*field);
   *field = c;
+}
+
+/* A menu index: the decimal digits at S (at most LEN bytes, S need not be
+ * terminated), -1 if there are none or the number does not fit an int. */
+static int
+parse_index (const char *s, size_t len)
+{
+  size_t i = 0;
+  int v = 0;
+
+  while (i < len && (s[i] == ' ' || s[i] == '\t'))
+    i++;
+  if (i == len || s[i] < '0' || s[i] > '9')
+    return -1;
+  for (; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+    if (__builtin_mul_overflow (v, 10, &v) || __builtin_add_overflow (v, s[i] - '0', &v))
+      return -1;
+  return v;
 }
 
 /* Joins words [from, n) with single spaces. */
@@ -118,61 +134,89 @@ join (char **words, int from, int n)
   return out;
 }
 
+/* The word buffer of one grub.cfg line.  Every byte goes through put(),
+ * which checks the room left: the size is derived from the line (see
+ * grub_words_size), and a write past it is refused, never made. */
+struct wbuf {
+  char *p;
+  size_t len, cap;
+};
+
+static bool
+put (struct wbuf *b, char c)
+{
+  if (b->len >= b->cap)
+    return false;
+  b->p[b->len++] = c;
+  return true;
+}
+
+/* Room for the words of a line of LEN bytes: each word ends in a NUL and
+ * takes at least one input byte, and no input byte yields more than one
+ * output byte, so 2 * LEN + 1 is enough (a line of ';' needs all of it). */
+static bool
+grub_words_size (size_t len, size_t *size)
+{
+  return !__builtin_mul_overflow (len, 2, size) && !__builtin_add_overflow (*size, 1, size);
+}
+
 /* Splits one line of grub.cfg into words the way GRUB's lexer does for
  * the cases that matter: '...' literal, "..." with \ escapes, \ escapes,
  * '#' comment at a word start, '{' and '}' and ';' as their own words.
- * Words are written into BUF (as long as the line). */
+ * Words are written into B; WORDS has BOOTCFG_MAX_WORDS slots.  Returns
+ * the word count, or -1 if B was too small (a bug: B is sized by
+ * grub_words_size). */
 static int
-grub_words (const char *line, size_t len, char *buf, char **words)
+grub_words (const char *line, size_t len, struct wbuf *b, char **words)
 {
   size_t i = 0;
   int n = 0;
-  char *o = buf;
+  bool ok = true;
 
-  while (i < len && n < BOOTCFG_MAX_WORDS) {
+  b->len = 0;
+  while (ok && i < len && n < BOOTCFG_MAX_WORDS) {
     bool any = false;
     while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r'))
       i++;
     if (i >= len || line[i] == '#')
       break;
+    words[n] = b->p + b->len;
     if (line[i] == '{' || line[i] == '}' || line[i] == ';') {
-      words[n++] = o;
-      *o++ = line[i++];
-      *o++ = '\0';
+      ok = put (b, line[i++]) && put (b, '\0');
+      n++;
       continue;
     }
-    words[n] = o;
-    while (i < len && line[i] != ' ' && line[i] != '\t' && line[i] != '\r'
+    while (ok && i < len && line[i] != ' ' && line[i] != '\t' && line[i] != '\r'
            && line[i] != ';' && !(line[i] == '{' && !any) && line[i] != '}') {
       any = true;
       if (line[i] == '\'') {
         i++;
-        while (i < len && line[i] != '\'')
-          *o++ = line[i++];
+        while (ok && i < len && line[i] != '\'')
+          ok = put (b, line[i++]);
         if (i < len)
           i++;
       }
       else if (line[i] == '"') {
         i++;
-        while (i < len && line[i] != '"') {
+        while (ok && i < len && line[i] != '"') {
           if (line[i] == '\\' && i + 1 < len)
             i++;
-          *o++ = line[i++];
+          ok = put (b, line[i++]);
         }
         if (i < len)
           i++;
       }
       else if (line[i] == '\\' && i + 1 < len) {
-        *o++ = line[i + 1];
+        ok = put (b, line[i + 1]);
         i += 2;
       }
       else
-        *o++ = line[i++];
+        ok = put (b, line[i++]);
     }
-    *o++ = '\0';
+    ok = ok && put (b, '\0');
     n++;
   }
-  return n;
+  return ok ? n : -1;
 }
 
 static void
@@ -183,10 +227,23 @@ parse_grub2 (struct parser *p, const char *text, size_t len)
   int depth = 0, submenus = 0;
   size_t pos = 0;
   unsigned lineno = 0;
-  char *buf = malloc (len + 2);
+  struct wbuf buf = { NULL, 0, 0 };
   char **words = malloc (BOOTCFG_MAX_WORDS * sizeof *words);
+  size_t longest = 0, i, lstart = 0;
 
-  if (buf == NULL || words == NULL) {
+  /* The buffer is sized for the longest line: see grub_words_size. */
+  for (i = 0; i <= len; i++)
+    if (i == len || text[i] == '\n') {
+      if (i - lstart > longest)
+        longest = i - lstart;
+      lstart = i + 1;
+    }
+  if (!grub_words_size (longest, &buf.cap)) {
+    p->err = img_err (p->ctx, -E2BIG, "bootloader: grub.cfg line too long");
+    goto out;
+  }
+  buf.p = malloc (buf.cap);
+  if (buf.p == NULL || words == NULL) {
     p->err = img_err (p->ctx, -ENOMEM, "bootloader: out of memory");
     goto out;
   }
@@ -198,7 +255,11 @@ parse_grub2 (struct parser *p, const char *text, size_t len)
 
     pos += linelen + (nl ? 1 : 0);
     lineno++;
-    nw = grub_words (line, linelen, buf, words);
+    nw = grub_words (line, linelen, &buf, words);
+    if (nw < 0) {
+      p->err = img_err (p->ctx, -EOVERFLOW, "bootloader: line %u: word buffer overflow (a bug)", lineno);
+      break;
+    }
     for (w = 0; w < nw && p->err == 0; ) {
       /* One command: words up to ';' or a brace. */
       int start = w, end;
@@ -273,7 +334,7 @@ parse_grub2 (struct parser *p, const char *text, size_t len)
     }
   }
  out:
-  free (buf);
+  free (buf.p);
   free (words);
 }
 
@@ -349,7 +410,7 @@ parse_lines (struct parser *p, const char *text, size_t len, int *default_index)
     switch (p->kind) {
     case IMG_BOOT_GRUB_LEGACY:
       if (strcmp (kw, "default") == 0 && default_index && e == NULL)
-        *default_index = atoi (val);
+        *default_index = parse_index (val, strlen (val));
       else if (strcmp (kw, "title") == 0) {
         if ((e = new_entry (p, lineno, 0)) != NULL)
           set_field (p, &e->title, val);
@@ -425,14 +486,15 @@ img_bootcfg_parse (struct img_ctx *ctx, enum img_boot_kind kind,
   if (kind == IMG_BOOT_GRUB2) {
     parse_grub2 (&p, text, len);
     if (p.err == 0 && default_index) {
-      /* set default="0" / set default=0 at the top level */
-      const char *d = text;
-      while ((d = memmem (d, len - (d - text), "set default=", 12)) != NULL) {
+      /* set default="0" / set default=0 at the top level; every read
+       * stays inside LEN (the text need not be NUL-terminated). */
+      const char *d = text, *end = text + len;
+      while ((d = memmem (d, end - d, "set default=", 12)) != NULL) {
         const char *v = d + 12;
-        if (*v == '"' || *v == '\'')
+        if (v < end && (*v == '"' || *v == '\''))
           v++;
-        if (*v >= '0' && *v <= '9') {
-          *default_index = atoi (v);
+        if (v < end && *v >= '0' && *v <= '9') {
+          *default_index = parse_index (v, end - v);
           break;
         }
         d = v;

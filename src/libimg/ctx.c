@@ -374,3 +374,22 @@ img_internal_uuid_to_string (const unsigned char *u, char out[37])
             u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7],
             u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
 }
+
+int
+img_internal_grow (void **arr, size_t *cap, size_t n, size_t size)
+{
+  size_t ncap, bytes;
+  void *a;
+
+  if (n < *cap)
+    return 0;
+  ncap = *cap ? *cap : 8;
+  while (ncap <= n)
+    if (__builtin_mul_overflow (ncap, 2, &ncap))
+      return -ENOMEM;
+  if (__builtin_mul_overflow (ncap, size, &bytes) || (a = realloc (*arr, bytes)) == NULL)
+    return -ENOMEM;
+  *arr = a;
+  *cap = ncap;
+  return 0;
+}

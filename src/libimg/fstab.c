@@ -36,6 +36,21 @@ unescape (const char *p, size_t len)
   return out;
 }
 
+/* A freq/passno field: its leading decimal digits, read only within LEN
+ * (the field is not terminated: atoi would run on into the next line, or
+ * past the end of the text), 0 if none, capped at 9999. */
+static int
+field_int (const char *p, size_t len)
+{
+  size_t i;
+  int v = 0;
+
+  for (i = 0; i < len && p[i] >= '0' && p[i] <= '9'; i++)
+    if (v < 9999)
+      v = v * 10 + (p[i] - '0');
+  return v > 9999 ? 9999 : v;
+}
+
 static void
 free_entry (struct img_fstab_entry *e)
 {
@@ -60,7 +75,7 @@ img_fstab_parse (struct img_ctx *ctx, const char *text, size_t len,
                  struct img_fstab_entry **entriesp, size_t *np)
 {
   struct img_fstab_entry *entries = NULL;
-  size_t n = 0, pos = 0;
+  size_t n = 0, cap = 0, pos = 0;
   unsigned lineno = 0;
 
   while (pos < len) {
@@ -97,11 +112,9 @@ img_fstab_parse (struct img_ctx *ctx, const char *text, size_t len,
       return img_err (ctx, -E2BIG, "fstab: more than %d entries", FSTAB_MAX_ENTRIES);
     }
     {
-      struct img_fstab_entry *ne = realloc (entries, (n + 1) * sizeof *ne);
       struct img_fstab_entry *e;
-      if (ne == NULL)
+      if (img_internal_grow ((void **) &entries, &cap, n, sizeof *e) < 0)
         goto nomem;
-      entries = ne;
       e = &entries[n];
       memset (e, 0, sizeof *e);
       e->line = lineno;
@@ -113,8 +126,8 @@ img_fstab_parse (struct img_ctx *ctx, const char *text, size_t len,
         free_entry (e);
         goto nomem;
       }
-      e->freq = nf > 4 ? atoi (f[4]) : 0;
-      e->passno = nf > 5 ? atoi (f[5]) : 0;
+      e->freq = nf > 4 ? field_int (f[4], flen[4]) : 0;
+      e->passno = nf > 5 ? field_int (f[5], flen[5]) : 0;
       n++;
     }
   }

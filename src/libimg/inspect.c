@@ -60,29 +60,10 @@ read_text (struct img_guest *g, const char *path, size_t max, size_t *lenp)
 static char *
 kv_get (const char *text, const char *key)
 {
-  size_t kl = strlen (key);
-  const char *line = text;
+  char *v = NULL;
 
-  while (line && *line) {
-    const char *nl = strchr (line, '\n');
-    size_t len = nl ? (size_t) (nl - line) : strlen (line);
-    const char *p = line;
-
-    while (p < line + len && (*p == ' ' || *p == '\t'))
-      p++;
-    if ((size_t) (line + len - p) > kl && strncmp (p, key, kl) == 0 && p[kl] == '=') {
-      const char *v = p + kl + 1, *end = line + len;
-      while (end > v && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
-        end--;
-      if (end - v >= 2 && (*v == '"' || *v == '\'') && end[-1] == *v) {
-        v++;
-        end--;
-      }
-      return strndup (v, end - v);
-    }
-    line = nl ? nl + 1 : NULL;
-  }
-  return NULL;
+  img_textconf_get (text, strlen (text), key, &v, NULL, NULL);
+  return v;
 }
 
 static char *
@@ -95,120 +76,27 @@ first_line (const char *text)
   return l ? strndup (text, l) : NULL;
 }
 
-/* "Red Hat Enterprise Linux Server release 5.4 (Tikanga)" and friends. */
-static void
-parse_redhat_release (struct img_inspection *in, const char *text)
-{
-  static const struct { const char *prefix; const char *id; } names[] = {
-    { "Red Hat Enterprise Linux", "rhel" }, { "CentOS Stream", "centos" },
-    { "CentOS", "centos" }, { "Fedora", "fedora" }, { "Scientific Linux", "scientific" },
-    { "Oracle Linux", "ol" }, { "Enterprise Linux", "ol" }, { "Rocky Linux", "rocky" },
-    { "AlmaLinux", "almalinux" },
-  };
-  const char *rel;
-  size_t i;
-
-  in->os_pretty_name = first_line (text);
-  for (i = 0; i < ARRAY_SIZE (names); i++)
-    if (strncmp (text, names[i].prefix, strlen (names[i].prefix)) == 0) {
-      in->os_id = strdup (names[i].id);
-      in->os_name = strdup (names[i].prefix);
-      break;
-    }
-  rel = strstr (text, "release ");
-  if (rel) {
-    const char *v = rel + 8, *e = v;
-    while (isdigit ((unsigned char) *e) || *e == '.')
-      e++;
-    if (e > v)
-      in->os_version_id = strndup (v, e - v);
-    if ((v = strchr (e, '(')) != NULL && (e = strchr (v, ')')) != NULL && e > v + 1)
-      in->os_codename = strndup (v + 1, e - v - 1);
-  }
-}
-
 static void
 inspect_os (struct img_guest *g, struct img_inspection *in)
 {
-  static const char *const osr[] = { "/etc/os-release", "/usr/lib/os-release" };
-  static const char *const rh[] = {
-    "/etc/redhat-release", "/etc/centos-release", "/etc/fedora-release",
-    "/etc/system-release",
+  static const char *const files[] = {
+    "/etc/os-release", "/usr/lib/os-release", "/etc/redhat-release",
+    "/etc/centos-release", "/etc/fedora-release", "/etc/system-release",
+    "/etc/SuSE-release", "/etc/lsb-release", "/etc/debian_version",
   };
   char *text;
-  size_t i;
+  size_t i, len;
 
-  for (i = 0; i < ARRAY_SIZE (osr); i++) {
-    if ((text = read_text (g, osr[i], SMALL_FILE, NULL)) == NULL)
+  for (i = 0; i < ARRAY_SIZE (files); i++) {
+    int r;
+    if ((text = read_text (g, files[i], SMALL_FILE, &len)) == NULL)
       continue;
-    in->os_id = kv_get (text, "ID");
-    in->os_id_like = kv_get (text, "ID_LIKE");
-    in->os_name = kv_get (text, "NAME");
-    in->os_pretty_name = kv_get (text, "PRETTY_NAME");
-    in->os_version_id = kv_get (text, "VERSION_ID");
-    in->os_codename = kv_get (text, "VERSION_CODENAME");
-    in->os_source = strdup (osr[i]);
+    r = img_release_parse (files[i], text, len, in);
     free (text);
-    return;
-  }
-  for (i = 0; i < ARRAY_SIZE (rh); i++) {
-    if ((text = read_text (g, rh[i], SMALL_FILE, NULL)) == NULL)
-      continue;
-    parse_redhat_release (in, text);
-    in->os_source = strdup (rh[i]);
-    free (text);
-    return;
-  }
-  if ((text = read_text (g, "/etc/SuSE-release", SMALL_FILE, NULL)) != NULL) {
-    in->os_pretty_name = first_line (text);
-    in->os_id = strdup (strstr (text, "openSUSE") ? "opensuse" : "sles");
-    in->os_name = strdup (strstr (text, "openSUSE") ? "openSUSE" : "SLES");
-    {
-      char *v = kv_get (text, "VERSION ");
-      char *pl = kv_get (text, "PATCHLEVEL ");
-      /* "VERSION = 11": kv_get saw "VERSION " then "=", value " 11" */
-      if (v) {
-        char *t = v;
-        while (*t == ' ')
-          t++;
-        if (pl && *pl) {
-          char *p2 = pl;
-          while (*p2 == ' ')
-            p2++;
-          if (asprintf (&in->os_version_id, "%s.%s", t, p2) < 0)
-            in->os_version_id = NULL;
-        }
-        else
-          in->os_version_id = strdup (t);
-      }
-      free (v);
-      free (pl);
-    }
-    in->os_source = strdup ("/etc/SuSE-release");
-    free (text);
-    return;
-  }
-  if ((text = read_text (g, "/etc/lsb-release", SMALL_FILE, NULL)) != NULL) {
-    char *id = kv_get (text, "DISTRIB_ID");
-    if (id) {
-      for (char *p = id; *p; p++)
-        *p = tolower ((unsigned char) *p);
-      in->os_id = id;
-      in->os_version_id = kv_get (text, "DISTRIB_RELEASE");
-      in->os_codename = kv_get (text, "DISTRIB_CODENAME");
-      in->os_pretty_name = kv_get (text, "DISTRIB_DESCRIPTION");
-      in->os_source = strdup ("/etc/lsb-release");
-    }
-    free (text);
-    if (id)
+    if (r == 0)
       return;
-  }
-  if ((text = read_text (g, "/etc/debian_version", SMALL_FILE, NULL)) != NULL) {
-    in->os_id = strdup ("debian");
-    in->os_name = strdup ("Debian GNU/Linux");
-    in->os_version_id = first_line (text);
-    in->os_source = strdup ("/etc/debian_version");
-    free (text);
+    if (r != -ENOENT)
+      img_dbg (img_guest_ctx (g), "inspect: %s: %s", files[i], strerror (-r));
   }
 }
 

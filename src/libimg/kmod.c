@@ -19,15 +19,19 @@
 struct kmod_mod {
   char *path;                   /* relative to the tree */
   size_t *deps;                 /* indexes into mods */
-  size_t n_deps;
+  size_t n_deps, cap_deps;
 };
 
 struct img_kmod {
   struct img_ctx *ctx;
   struct kmod_mod *mods;
-  size_t n_mods;
+  size_t n_mods, cap_mods;
   char **builtin;               /* module names */
-  size_t n_builtin;
+  size_t n_builtin, cap_builtin;
+  /* Open-addressing index of mods by path (slot: mod index + 1, 0 empty),
+   * so that reading modules.dep stays linear in its size. */
+  size_t *slots;
+  size_t n_slots;               /* a power of 2, > 2 * n_mods */
 };
 
 /* The module name of a path: basename up to ".ko". */
@@ -68,15 +72,60 @@ relative (const char *p)
   return p;
 }
 
+static size_t
+hash_path (const char *s)
+{
+  size_t h = 14695981039346656037u;
+
+  for (; *s; s++)
+    h = (h ^ (unsigned char) *s) * 1099511628211u;
+  return h;
+}
+
+/* The slot of PATH: where it is, or the empty one where it would go. */
+static size_t
+slot_of (const struct img_kmod *km, const char *path)
+{
+  size_t s = hash_path (path) & (km->n_slots - 1);
+
+  while (km->slots[s] != 0 && strcmp (km->mods[km->slots[s] - 1].path, path) != 0)
+    s = (s + 1) & (km->n_slots - 1);
+  return s;
+}
+
 static ssize_t
 find_path (const struct img_kmod *km, const char *path)
 {
-  size_t i;
+  size_t s;
 
-  for (i = 0; i < km->n_mods; i++)
-    if (strcmp (km->mods[i].path, path) == 0)
-      return (ssize_t) i;
-  return -1;
+  if (km->n_slots == 0)
+    return -1;
+  s = slot_of (km, path);
+  return km->slots[s] ? (ssize_t) km->slots[s] - 1 : -1;
+}
+
+/* Keeps the index more than half empty. */
+static int
+index_grow (struct img_kmod *km)
+{
+  size_t n = km->n_slots ? km->n_slots : 64, i;
+  size_t *old = km->slots, old_n = km->n_slots;
+
+  if (km->n_slots > 2 * (km->n_mods + 1))
+    return 0;
+  while (n <= 2 * (km->n_mods + 1))
+    if (__builtin_mul_overflow (n, 2, &n))
+      return -ENOMEM;
+  if ((km->slots = calloc (n, sizeof *km->slots)) == NULL) {
+    km->slots = old;
+    return -ENOMEM;
+  }
+  km->n_slots = n;
+  for (i = 0; i < old_n; i++)
+    if (old[i])
+      km->slots[slot_of (km, km->mods[old[i] - 1].path)] = old[i];
+  free (old);
+  return 0;
 }
 
 static ssize_t
@@ -92,14 +141,15 @@ add_mod (struct img_kmod *km, const char *path, size_t len)
     free (p);
     return i;
   }
-  m = realloc (km->mods, (km->n_mods + 1) * sizeof *m);
-  if (m == NULL) {
+  if (img_internal_grow ((void **) &km->mods, &km->cap_mods, km->n_mods, sizeof *m) < 0
+      || index_grow (km) < 0) {
     free (p);
     return -ENOMEM;
   }
-  km->mods = m;
+  m = km->mods;
   memmove (p, relative (p), strlen (relative (p)) + 1);
   m[km->n_mods] = (struct kmod_mod) { .path = p };
+  km->slots[slot_of (km, p)] = km->n_mods + 1;
   return (ssize_t) km->n_mods++;
 }
 
@@ -153,12 +203,12 @@ img_kmod_parse (struct img_ctx *ctx, const char *name, const char *dep,
         r = (int) d;
         break;
       }
-      nd = realloc (km->mods[self].deps, (km->mods[self].n_deps + 1) * sizeof *nd);
-      if (nd == NULL) {
+      if (img_internal_grow ((void **) &km->mods[self].deps, &km->mods[self].cap_deps,
+                             km->mods[self].n_deps, sizeof *nd) < 0) {
         r = -ENOMEM;
         break;
       }
-      km->mods[self].deps = nd;
+      nd = km->mods[self].deps;
       nd[km->mods[self].n_deps++] = (size_t) d;
     }
     p = eol + 1;
@@ -174,8 +224,9 @@ img_kmod_parse (struct img_ctx *ctx, const char *name, const char *dep,
       break;
     }
     nlen = name_of (line, &n);
-    if (nlen && (nb = realloc (km->builtin, (km->n_builtin + 1) * sizeof *nb))) {
-      km->builtin = nb;
+    if (nlen && img_internal_grow ((void **) &km->builtin, &km->cap_builtin, km->n_builtin,
+                                   sizeof *nb) == 0) {
+      nb = km->builtin;
       nb[km->n_builtin] = strndup (n, nlen);
       if (nb[km->n_builtin])
         km->n_builtin++;
@@ -209,6 +260,7 @@ img_kmod_free (struct img_kmod *km)
     free (km->builtin[i]);
   free (km->mods);
   free (km->builtin);
+  free (km->slots);
   free (km);
 }
 
@@ -263,10 +315,8 @@ visit (const struct img_kmod *km, size_t i, unsigned char *state,
     if ((r = visit (km, km->mods[i].deps[d], state, list, n, depth + 1)) < 0)
       return r;
   state[i] = 2;
-  nl = realloc (*list, (*n + 1) * sizeof *nl);
-  if (nl == NULL)
-    return -ENOMEM;
-  *list = nl;
+  /* Each module is listed once: *list has room for all (closure). */
+  nl = *list;
   nl[(*n)++] = km->mods[i].path;
   return 0;
 }
@@ -276,14 +326,17 @@ img_kmod_closure (const struct img_kmod *km, const char *const *modules,
                   size_t n_modules, const char ***paths, size_t *n_paths)
 {
   unsigned char *state = calloc (km->n_mods + 1, 1);
-  const char **list = NULL;
+  const char **list = malloc ((km->n_mods + 1) * sizeof *list);
   size_t n = 0, m;
   int r = 0;
 
   *paths = NULL;
   *n_paths = 0;
-  if (state == NULL)
+  if (state == NULL || list == NULL) {
+    free (state);
+    free (list);
     return img_err (km->ctx, -ENOMEM, "modules.dep: out of memory");
+  }
   for (m = 0; m < n_modules && r == 0; m++) {
     ssize_t i = find_name (km, modules[m]);
     if (i < 0)

@@ -726,6 +726,36 @@ int img_bootcfg_parse (struct img_ctx *ctx, enum img_boot_kind kind,
 void img_boot_entries_free (struct img_boot_entry *entries, size_t n);
 const char *img_boot_kind_name (enum img_boot_kind kind);
 
+/* ---- shell-style KEY=VALUE text (textconf.c) ------------------------- */
+
+/* The value of the first KEY=VALUE line of TEXT (LEN bytes, need not be
+ * terminated): leading blanks skipped, trailing blanks and CR dropped,
+ * one pair of matching quotes stripped, nothing evaluated; a NUL byte in
+ * the value ends it.  *value is malloc'd, owned by the caller.  With
+ * LINE_START/LINE_END (may be NULL), the offsets of the line and of its
+ * end (its '\n', or LEN).  0; -ENOENT: no such key (no message);
+ * -ENOMEM; -EINVAL: empty KEY. */
+int img_textconf_get (const char *text, size_t len, const char *key, char **value,
+                      size_t *line_start, size_t *line_end);
+
+/* Whether a line of TEXT (LEN bytes) is WORD, or WORD then blanks and
+ * more (leading blanks allowed): "xen-blkfront" in
+ * /etc/initramfs-tools/modules or conf/modules. */
+bool img_textconf_has_line (const char *text, size_t len, const char *word);
+
+/* ---- MAC addresses in network config text (netrules.c) ---------------- */
+
+/* S (LEN bytes) starts with a MAC "xx:xx:xx:xx:xx:xx" (hex, not followed
+ * by another hex digit): MAC gets it as written.  0 or -EINVAL. */
+int img_mac_parse (const char *s, size_t len, char mac[18]);
+/* The first well-formed ATTR{address}=="MAC" in udev persistent-net rules
+ * TEXT (LEN bytes): 0, or -ENOENT. */
+int img_netrules_mac (const char *text, size_t len, char mac[18]);
+/* One ifcfg LINE (LEN bytes, no newline): 0 and MAC if it is
+ * HWADDR=MAC (quoted or not); -EINVAL if it is a HWADDR= line without a
+ * well-formed MAC; -ENOENT if it is another line. */
+int img_ifcfg_hwaddr (const char *line, size_t len, char mac[18]);
+
 /* ---- inspection (inspect.c) ------------------------------------------ */
 
 struct img_kernel_info {
@@ -768,6 +798,15 @@ struct img_inspection {
  * message), never fatal.  The caller owns *out (img_inspection_free). */
 int img_guest_inspect (struct img_guest *g, struct img_inspection **out);
 void img_inspection_free (struct img_inspection *insp);
+/* Fills IN's os_* fields (and os_source = FILE) from the release file FILE
+ * ("/etc/os-release", "/usr/lib/os-release", "/etc/redhat-release" or
+ * another "*-release", "/etc/SuSE-release", "/etc/lsb-release",
+ * "/etc/debian_version"), TEXT being its LEN bytes (need not be
+ * terminated; a NUL byte ends it).  The os_* fields must be NULL before.
+ * 0; -ENOENT: the file says nothing (lsb-release without DISTRIB_ID);
+ * -EINVAL: FILE is none of those; -ENOMEM.  No message is recorded. */
+int img_release_parse (const char *file, const char *text, size_t len,
+                       struct img_inspection *in);
 /* Compares kernel version strings the way package managers order them
  * (numeric runs compared as numbers). */
 int img_version_cmp (const char *a, const char *b);

@@ -109,6 +109,11 @@ void img_internal_budget_format (uint64_t v, bool bytes, char out[32]);
 const char *img_internal_budget_env (enum img_budget which);
 
 /* Formats a 16-byte GUID stored mixed-endian (GPT) as text. */
+/* Makes room in *ARR (of *CAP elements of SIZE bytes) for element N,
+ * doubling: appending one at a time stays linear.  0 or -ENOMEM (*ARR
+ * kept). */
+int img_internal_grow (void **arr, size_t *cap, size_t n, size_t size);
+
 void img_internal_guid_to_string (const unsigned char *g, char out[37]);
 /* Formats 16 bytes in plain order (ext4, xfs, btrfs UUIDs). */
 void img_internal_uuid_to_string (const unsigned char *u, char out[37]);

@@ -1,0 +1,146 @@
+/* Which OS a guest is, from its release files: os-release (KEY=VALUE),
+ * else the legacy ones (/etc/redhat-release and its siblings, SuSE-release,
+ * lsb-release, debian_version).  The text is a guest's: it is read within
+ * its length (a NUL byte ends it, as it ends any C string we keep). */
+#include <config.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "private.h"
+
+static char *
+kv (const char *text, const char *key)
+{
+  char *v = NULL;
+
+  img_textconf_get (text, strlen (text), key, &v, NULL, NULL);
+  return v;
+}
+
+static char *
+first_line (const char *text)
+{
+  size_t l = strcspn (text, "\r\n");
+
+  while (l > 0 && (text[l - 1] == ' ' || text[l - 1] == '\t'))
+    l--;
+  return l ? strndup (text, l) : NULL;
+}
+
+/* "Red Hat Enterprise Linux Server release 5.4 (Tikanga)" and friends. */
+static void
+parse_redhat_release (struct img_inspection *in, const char *text)
+{
+  static const struct { const char *prefix; const char *id; } names[] = {
+    { "Red Hat Enterprise Linux", "rhel" }, { "CentOS Stream", "centos" },
+    { "CentOS", "centos" }, { "Fedora", "fedora" }, { "Scientific Linux", "scientific" },
+    { "Oracle Linux", "ol" }, { "Enterprise Linux", "ol" }, { "Rocky Linux", "rocky" },
+    { "AlmaLinux", "almalinux" },
+  };
+  const char *rel;
+  size_t i;
+
+  in->os_pretty_name = first_line (text);
+  for (i = 0; i < ARRAY_SIZE (names); i++)
+    if (strncmp (text, names[i].prefix, strlen (names[i].prefix)) == 0) {
+      in->os_id = strdup (names[i].id);
+      in->os_name = strdup (names[i].prefix);
+      break;
+    }
+  rel = strstr (text, "release ");
+  if (rel) {
+    const char *v = rel + 8, *e = v;
+    while (isdigit ((unsigned char) *e) || *e == '.')
+      e++;
+    if (e > v)
+      in->os_version_id = strndup (v, e - v);
+    if ((v = strchr (e, '(')) != NULL && (e = strchr (v, ')')) != NULL && e > v + 1)
+      in->os_codename = strndup (v + 1, e - v - 1);
+  }
+}
+
+static void
+parse_suse_release (struct img_inspection *in, const char *text)
+{
+  /* "VERSION = 11": the key is "VERSION " and the value " 11". */
+  char *v = kv (text, "VERSION "), *pl = kv (text, "PATCHLEVEL ");
+
+  in->os_pretty_name = first_line (text);
+  in->os_id = strdup (strstr (text, "openSUSE") ? "opensuse" : "sles");
+  in->os_name = strdup (strstr (text, "openSUSE") ? "openSUSE" : "SLES");
+  if (v) {
+    char *t = v;
+    while (*t == ' ')
+      t++;
+    if (pl && *pl) {
+      char *p2 = pl;
+      while (*p2 == ' ')
+        p2++;
+      if (asprintf (&in->os_version_id, "%s.%s", t, p2) < 0)
+        in->os_version_id = NULL;
+    }
+    else
+      in->os_version_id = strdup (t);
+  }
+  free (v);
+  free (pl);
+}
+
+static bool
+ends_with (const char *s, const char *suffix)
+{
+  size_t l = strlen (s), sl = strlen (suffix);
+
+  return l >= sl && strcmp (s + l - sl, suffix) == 0;
+}
+
+int
+img_release_parse (const char *file, const char *text, size_t len,
+                   struct img_inspection *in)
+{
+  char *t = strndup (text, len);        /* terminated, cut at a NUL */
+  int r = 0;
+
+  if (t == NULL)
+    return -ENOMEM;
+  if (ends_with (file, "/os-release")) {
+    in->os_id = kv (t, "ID");
+    in->os_id_like = kv (t, "ID_LIKE");
+    in->os_name = kv (t, "NAME");
+    in->os_pretty_name = kv (t, "PRETTY_NAME");
+    in->os_version_id = kv (t, "VERSION_ID");
+    in->os_codename = kv (t, "VERSION_CODENAME");
+  }
+  else if (ends_with (file, "/SuSE-release"))
+    parse_suse_release (in, t);
+  else if (ends_with (file, "/lsb-release")) {
+    char *id = kv (t, "DISTRIB_ID");
+    if (id) {
+      for (char *p = id; *p; p++)
+        *p = tolower ((unsigned char) *p);
+      in->os_id = id;
+      in->os_version_id = kv (t, "DISTRIB_RELEASE");
+      in->os_codename = kv (t, "DISTRIB_CODENAME");
+      in->os_pretty_name = kv (t, "DISTRIB_DESCRIPTION");
+    }
+    else
+      r = -ENOENT;
+  }
+  else if (ends_with (file, "/debian_version")) {
+    in->os_id = strdup ("debian");
+    in->os_name = strdup ("Debian GNU/Linux");
+    in->os_version_id = first_line (t);
+  }
+  else if (ends_with (file, "-release"))
+    parse_redhat_release (in, t);
+  else
+    r = -EINVAL;
+  if (r == 0 && (in->os_source = strdup (file)) == NULL)
+    r = -ENOMEM;
+  free (t);
+  return r;
+}
