@@ -56,26 +56,6 @@ read_text (struct img_guest *g, const char *path, size_t max, size_t *lenp)
   return buf;
 }
 
-/* VALUE of KEY= in shell-style KEY=VALUE text, unquoted; NULL if absent. */
-static char *
-kv_get (const char *text, const char *key)
-{
-  char *v = NULL;
-
-  img_textconf_get (text, strlen (text), key, &v, NULL, NULL);
-  return v;
-}
-
-static char *
-first_line (const char *text)
-{
-  size_t l = strcspn (text, "\r\n");
-
-  while (l > 0 && (text[l - 1] == ' ' || text[l - 1] == '\t'))
-    l--;
-  return l ? strndup (text, l) : NULL;
-}
-
 static void
 inspect_os (struct img_guest *g, struct img_inspection *in)
 {
@@ -106,16 +86,16 @@ inspect_hostname (struct img_guest *g, struct img_inspection *in)
   char *text;
 
   if ((text = read_text (g, "/etc/hostname", SMALL_FILE, NULL)) != NULL) {
-    in->hostname = first_line (text);
+    in->hostname = img_internal_first_line (text);
     free (text);
   }
   if (in->hostname == NULL
       && (text = read_text (g, "/etc/sysconfig/network", SMALL_FILE, NULL)) != NULL) {
-    in->hostname = kv_get (text, "HOSTNAME");
+    in->hostname = img_internal_text_value (text, "HOSTNAME");
     free (text);
   }
   if (in->hostname == NULL && (text = read_text (g, "/etc/HOSTNAME", SMALL_FILE, NULL)) != NULL) {
-    in->hostname = first_line (text);
+    in->hostname = img_internal_first_line (text);
     free (text);
   }
 }

@@ -171,4 +171,9 @@ int img_internal_guest_resolve (struct img_guest *g, const char *path,
                                 bool follow_last, char **canon,
                                 struct img_fs **fs, const char **rel);
 
+/* release.c: small text helpers that inspection shares with the release
+ * file parsers.  The caller owns what they return (NULL: absent/empty). */
+char *img_internal_text_value (const char *text, const char *key);
+char *img_internal_first_line (const char *text);
+
 #endif /* LIBIMG_PRIVATE_H */

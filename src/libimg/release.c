@@ -12,8 +12,10 @@
 
 #include "private.h"
 
-static char *
-kv (const char *text, const char *key)
+/* VALUE of KEY= in shell-style KEY=VALUE text, unquoted; NULL if absent.
+ * The caller owns the result. */
+char *
+img_internal_text_value (const char *text, const char *key)
 {
   char *v = NULL;
 
@@ -21,8 +23,10 @@ kv (const char *text, const char *key)
   return v;
 }
 
-static char *
-first_line (const char *text)
+/* The first line of TEXT without trailing blanks; NULL if empty.  The
+ * caller owns the result. */
+char *
+img_internal_first_line (const char *text)
 {
   size_t l = strcspn (text, "\r\n");
 
@@ -44,7 +48,7 @@ parse_redhat_release (struct img_inspection *in, const char *text)
   const char *rel;
   size_t i;
 
-  in->os_pretty_name = first_line (text);
+  in->os_pretty_name = img_internal_first_line (text);
   for (i = 0; i < ARRAY_SIZE (names); i++)
     if (strncmp (text, names[i].prefix, strlen (names[i].prefix)) == 0) {
       in->os_id = strdup (names[i].id);
@@ -67,9 +71,9 @@ static void
 parse_suse_release (struct img_inspection *in, const char *text)
 {
   /* "VERSION = 11": the key is "VERSION " and the value " 11". */
-  char *v = kv (text, "VERSION "), *pl = kv (text, "PATCHLEVEL ");
+  char *v = img_internal_text_value (text, "VERSION "), *pl = img_internal_text_value (text, "PATCHLEVEL ");
 
-  in->os_pretty_name = first_line (text);
+  in->os_pretty_name = img_internal_first_line (text);
   in->os_id = strdup (strstr (text, "openSUSE") ? "opensuse" : "sles");
   in->os_name = strdup (strstr (text, "openSUSE") ? "openSUSE" : "SLES");
   if (v) {
@@ -108,24 +112,24 @@ img_release_parse (const char *file, const char *text, size_t len,
   if (t == NULL)
     return -ENOMEM;
   if (ends_with (file, "/os-release")) {
-    in->os_id = kv (t, "ID");
-    in->os_id_like = kv (t, "ID_LIKE");
-    in->os_name = kv (t, "NAME");
-    in->os_pretty_name = kv (t, "PRETTY_NAME");
-    in->os_version_id = kv (t, "VERSION_ID");
-    in->os_codename = kv (t, "VERSION_CODENAME");
+    in->os_id = img_internal_text_value (t, "ID");
+    in->os_id_like = img_internal_text_value (t, "ID_LIKE");
+    in->os_name = img_internal_text_value (t, "NAME");
+    in->os_pretty_name = img_internal_text_value (t, "PRETTY_NAME");
+    in->os_version_id = img_internal_text_value (t, "VERSION_ID");
+    in->os_codename = img_internal_text_value (t, "VERSION_CODENAME");
   }
   else if (ends_with (file, "/SuSE-release"))
     parse_suse_release (in, t);
   else if (ends_with (file, "/lsb-release")) {
-    char *id = kv (t, "DISTRIB_ID");
+    char *id = img_internal_text_value (t, "DISTRIB_ID");
     if (id) {
       for (char *p = id; *p; p++)
         *p = tolower ((unsigned char) *p);
       in->os_id = id;
-      in->os_version_id = kv (t, "DISTRIB_RELEASE");
-      in->os_codename = kv (t, "DISTRIB_CODENAME");
-      in->os_pretty_name = kv (t, "DISTRIB_DESCRIPTION");
+      in->os_version_id = img_internal_text_value (t, "DISTRIB_RELEASE");
+      in->os_codename = img_internal_text_value (t, "DISTRIB_CODENAME");
+      in->os_pretty_name = img_internal_text_value (t, "DISTRIB_DESCRIPTION");
     }
     else
       r = -ENOENT;
@@ -133,7 +137,7 @@ img_release_parse (const char *file, const char *text, size_t len,
   else if (ends_with (file, "/debian_version")) {
     in->os_id = strdup ("debian");
     in->os_name = strdup ("Debian GNU/Linux");
-    in->os_version_id = first_line (t);
+    in->os_version_id = img_internal_first_line (t);
   }
   else if (ends_with (file, "-release"))
     parse_redhat_release (in, t);
