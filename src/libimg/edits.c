@@ -468,6 +468,35 @@ set_detail_sizes (char **detail, bool existed, size_t old_len, size_t new_len)
   return 0;
 }
 
+/* Whether the regular file PATH (O: its overlay, if any) holds exactly
+ * BUF, LEN bytes, read a chunk at a time: a file too big to diff (a root
+ * archive) is never read whole, so it costs no file budget. */
+static bool
+same_bytes (struct img_plan *p, struct overlay *o, const char *path,
+            const void *buf, size_t len)
+{
+  const size_t chunk = 1u << 20;
+  unsigned char *tmp;
+  size_t off = 0, got;
+  bool same = true;
+
+  if (o)
+    return o->kind == OV_FILE && o->len == len && memcmp (o->buf, buf, len) == 0;
+  tmp = malloc (chunk);
+  if (tmp == NULL)
+    return false;
+  while (same && off < len) {
+    size_t want = len - off < chunk ? len - off : chunk;
+    if (img_guest_pread (p->g, path, tmp, want, off, &got) < 0 || got != want
+        || memcmp (tmp, (const unsigned char *) buf + off, want) != 0)
+      same = false;
+    off += want;
+  }
+  free (tmp);
+  img_ctx_clear_error (p->ctx);
+  return same;
+}
+
 int
 img_plan_write_file (struct img_plan *p, const char *path, const void *buf,
                      size_t len, uint32_t mode)
@@ -475,8 +504,23 @@ img_plan_write_file (struct img_plan *p, const char *path, const void *buf,
   void *old = NULL;
   size_t old_len = 0;
   char *diff = NULL, *detail = NULL, *la = NULL, *lb = NULL;
+  struct img_stat st;
+  struct overlay *o;
   bool existed;
   int r;
+
+  /* Too big for a diff: compare in chunks, report the sizes. */
+  r = lstat_ov (p, path, &st, &o);
+  if (r == 0 && S_ISREG (st.mode) && (st.size > DIFF_MAX || len > DIFF_MAX)) {
+    if (st.size == len && same_bytes (p, o, path, buf, len))
+      return 0;                 /* done already */
+    if (set_detail_sizes (&detail, true, (size_t) st.size, len) < 0)
+      return img_err (p->ctx, -ENOMEM, "plan: out of memory");
+    existed = true;
+    goto write;
+  }
+  if (r < 0)
+    img_ctx_clear_error (p->ctx);
 
   r = img_plan_read_file (p, path, READ_MAX, &old, &old_len);
   if (r == -ENOENT) {
@@ -516,6 +560,7 @@ img_plan_write_file (struct img_plan *p, const char *path, const void *buf,
     free (diff);
     return img_err (p->ctx, r, "plan: out of memory");
   }
+ write:
   if (img_plan_is_dry_run (p))
     r = ov_add (p, path, OV_FILE, buf, len);
   else
