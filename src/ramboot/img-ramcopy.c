@@ -289,6 +289,13 @@ copy_tree (const char *src, const char *dst, dev_t dev, int depth, bool top,
       die ("%s: %s", dst, strerror (errno));
     if (lchown (dst, st.st_uid, st.st_gid) < 0 || chmod (dst, st.st_mode & 07777) < 0)
       die ("%s: %s", dst, strerror (errno));
+    /* Its times as stat shows them, like every other entry's (they were
+     * the copy's own, one second off when the copy ran slowly). */
+    {
+      struct timespec ts[2] = { st.st_atim, st.st_mtim };
+      if (utimensat (AT_FDCWD, dst, ts, AT_SYMLINK_NOFOLLOW) < 0)
+        die ("%s: %s", dst, strerror (errno));
+    }
     return;
   }
   if (!S_ISDIR (st.st_mode) && st.st_nlink > 1 && (first = link_find (st.st_dev, st.st_ino))) {
