@@ -6,6 +6,7 @@
 #include <config.h>
 
 #include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,11 @@ main (int argc, char *argv[])
     fprintf (stderr, "usage: hold-disk [--rw] IMAGE\n");
     return 2;
   }
+  /* The tests kill us with SIGINT and SIGTERM and expect us to die: a
+   * shell without job control starts background commands with SIGINT
+   * ignored, and that would be inherited. */
+  signal (SIGINT, SIG_DFL);
+  signal (SIGTERM, SIG_DFL);
   if (img_ctx_new (&ctx) < 0)
     return 1;
   {
