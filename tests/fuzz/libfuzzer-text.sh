@@ -36,7 +36,7 @@ clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
     -DIMG_FUZZ_LIBFUZZER -DFUZZ_TARGET="\"$target\"" -I"$builddir" -I"$lib" \
     "$srcdir/tests/fuzz-text.c" \
     "$lib/ctx.c" "$lib/bootcfg.c" "$lib/fstab.c" "$lib/kmod.c" "$lib/textconf.c" \
-    "$lib/netrules.c" "$lib/release.c" \
+    "$lib/netrules.c" "$lib/release.c" "$lib/quote.c" \
     -o "$work/fuzz-text-$target"
 
 # With -jobs, libFuzzer's worker logs to fuzz-0.log in the current
