@@ -12,8 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "quote.h"
-#include "json.h"
+#include "img-quote.h"
+#include "img-json.h"
 #include "libimg.h"
 
 #define PROG "img-inspect"

@@ -30,11 +30,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "quote.h"
-#include "edits.h"
+#include "img-quote.h"
+#include "img-edit.h"
 #include "rootarchive.h"
 #include "toolutil.h"
-#include "hostdir.h"
+#include "base/hostdir.h"
 
 #define PROG "img-ramify"
 #define MARK_BEGIN "### BEGIN img-ramify RAM boot entry ###"

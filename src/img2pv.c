@@ -40,9 +40,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "edits.h"
-#include "quote.h"
-#include "hostdir.h"
+#include "img-edit.h"
+#include "img-quote.h"
+#include "base/hostdir.h"
 #include "toolutil.h"
 
 #define PROG "img2pv"

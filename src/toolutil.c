@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "toolutil.h"
-#include "libimg/edits.h"
+#include "img-edit.h"
 
 extern char **environ;
 

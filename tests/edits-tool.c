@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "edits.h"
+#include "img-edit.h"
 
 static int
 edit_hostname (struct img_plan *plan, void *data)

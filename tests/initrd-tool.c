@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "libimg.h"
-#include "initrd-private.h"
+#include "initrd/initrd-private.h"
 
 #define PROG "initrd-tool"
 #define MAX_DEPTH 64

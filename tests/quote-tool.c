@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quote.h"
+#include "img-quote.h"
 
 int
 main (int argc, char **argv)

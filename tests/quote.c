@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quote.h"
+#include "img-quote.h"
 #include "tap.h"
 
 static const char *const hostile[] = {

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Each quoting function (src/libimg/quote.c) against its language's real
+# Each quoting function (src/libimg/base/quote.c) against its language's real
 # parser, over hostile strings: libxlutil for xl configs (tests/xl-read),
 # grub-script-check for GRUB 2 fragments, dash and bash for shell words
 # (parsed with -n, then run: printf '%s' WORD gives back the bytes), jq

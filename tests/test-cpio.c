@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 
 #include "libimg.h"
-#include "initrd-private.h"
+#include "initrd/initrd-private.h"
 #include "tap.h"
 
 #define ARRAY_SIZE(a) (sizeof (a) / sizeof ((a)[0]))

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "edits.h"
+#include "img-edit.h"
 #include "tap.h"
 
 static char *

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "libimg.h"
-#include "hostdir.h"
+#include "base/hostdir.h"
 #include "tap.h"
 
 static struct img_ctx *ctx;

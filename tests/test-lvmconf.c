@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lvmconf.h"
+#include "volume/lvmconf.h"
 #include "tap.h"
 
 static const char metadata[] =

@@ -35,8 +35,8 @@ mkdir -p "$work/corpus" "$work/crashes"
 clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -DIMG_FUZZ_LIBFUZZER -DFUZZ_TARGET="\"$target\"" -I"$builddir" -I"$lib" \
     "$srcdir/tests/fuzz-text.c" \
-    "$lib/ctx.c" "$lib/bootcfg.c" "$lib/fstab.c" "$lib/kmod.c" "$lib/textconf.c" \
-    "$lib/netrules.c" "$lib/release.c" "$lib/quote.c" \
+    "$lib/base/ctx.c" "$lib/text/bootcfg.c" "$lib/text/fstab.c" "$lib/text/kmod.c" "$lib/text/textconf.c" \
+    "$lib/text/netrules.c" "$lib/text/release.c" "$lib/base/quote.c" \
     -o "$work/fuzz-text-$target"
 
 # With -jobs, libFuzzer's worker logs to fuzz-0.log in the current

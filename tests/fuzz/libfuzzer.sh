@@ -24,9 +24,9 @@ mkdir -p "$work/corpus" "$work/crashes"
 clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -DIMG_FUZZ_LIBFUZZER -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -I"$builddir" -I"$lib" \
     "$srcdir/tests/fuzz-replay.c" \
-    "$lib/ctx.c" "$lib/crc.c" "$lib/disk.c" "$lib/nbd.c" "$lib/volume.c" \
-    "$lib/mbr.c" "$lib/gpt.c" "$lib/ptable.c" "$lib/probe.c" \
-    "$lib/lvm.c" "$lib/lvmconf.c" \
+    "$lib/base/ctx.c" "$lib/base/crc.c" "$lib/disk/disk.c" "$lib/disk/nbd.c" "$lib/volume/volume.c" \
+    "$lib/volume/mbr.c" "$lib/volume/gpt.c" "$lib/volume/ptable.c" "$lib/volume/probe.c" \
+    "$lib/volume/lvm.c" "$lib/volume/lvmconf.c" "$lib/disk/container.c" "$lib/base/quote.c" \
     $(pkg-config --libs libnbd zlib) -o "$work/fuzz-libfuzzer"
 
 exec "$work/fuzz-libfuzzer" -max_total_time="$secs" -max_len=65536 -timeout=10 \

@@ -7,8 +7,8 @@
  * Conventions as in libimg.h: 0 or -errno, one error message recorded in
  * the context, destructors accept NULL.
  */
-#ifndef LIBIMG_EDITS_H
-#define LIBIMG_EDITS_H
+#ifndef LIBIMG_IMG_EDIT_H
+#define LIBIMG_IMG_EDIT_H
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -289,4 +289,4 @@ int img_plan_exit_code (const struct img_plan *plan);
 }
 #endif
 
-#endif /* LIBIMG_EDITS_H */
+#endif /* LIBIMG_IMG_EDIT_H */

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 
 #include "private.h"
-#include "initrd-private.h"
+#include "initrd/initrd-private.h"
 
 #define HDR_LEN 110             /* magic + 13 eight-digit hex fields */
 #define TRAILER "TRAILER!!!"

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lvmconf.h"
+#include "volume/lvmconf.h"
 #include "private.h"
 
 /* On-disk layout (lvm2's label.h and format_text/layout.h).

@@ -19,7 +19,7 @@
 #include <et/com_err.h>
 #include <ext2fs/ext2fs.h>
 
-#include "fs-private.h"
+#include "fs/fs-private.h"
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "fs-private.h"
+#include "fs/fs-private.h"
 
 int
 img_internal_fs_errno (struct img_fs *fs, const char *path, int err)

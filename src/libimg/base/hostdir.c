@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hostdir.h"
+#include "base/hostdir.h"
 #include "private.h"
 
 #define REMOVE_DEPTH_MAX 256    /* our trees are a few levels deep */

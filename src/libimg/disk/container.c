@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "json.h"
+#include "img-json.h"
 #include "private.h"
 
 #define MAX_CHAIN 16

@@ -12,9 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "edits.h"
-#include "quote.h"
-#include "json.h"
+#include "img-edit.h"
+#include "img-quote.h"
+#include "img-json.h"
 #include "private.h"
 
 #define READ_MAX (256u << 20)   /* biggest file an edit may rewrite */

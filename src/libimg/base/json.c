@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
-#include "quote.h"
+#include "img-json.h"
+#include "img-quote.h"
 
 void
 img_json_init (struct img_json *j, FILE *fp)

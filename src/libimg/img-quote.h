@@ -8,8 +8,8 @@
  *
  * Unless said otherwise each function returns 0 and a malloc'd *out (the
  * caller frees it), -EINVAL (*why says why, *out NULL) or -ENOMEM. */
-#ifndef LIBIMG_QUOTE_H
-#define LIBIMG_QUOTE_H
+#ifndef LIBIMG_IMG_QUOTE_H
+#define LIBIMG_IMG_QUOTE_H
 
 #include <stddef.h>
 #include <stdio.h>

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "edits.h"
+#include "img-edit.h"
 #include "private.h"
 
 struct img_disk {

@@ -21,7 +21,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "fs-private.h"
+#include "fs/fs-private.h"
 
 /* fchmodat2 (Linux 6.6) is the one chmod that refuses to follow a final
  * symlink; its number is the same on every architecture. */

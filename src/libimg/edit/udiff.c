@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quote.h"
-#include "edits.h"
+#include "img-quote.h"
+#include "img-edit.h"
 #include "private.h"
 
 /* Beyond this many differences the trace would take too much memory; the

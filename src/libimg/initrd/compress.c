@@ -21,7 +21,7 @@
 #include <zstd_errors.h>
 
 #include "private.h"
-#include "initrd-private.h"
+#include "initrd/initrd-private.h"
 
 /* The kernel's legacy lz4 format: magic, then chunks of at most 8 MiB of
  * output, each preceded by its compressed length; no end marker (the

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lvmconf.h"
+#include "volume/lvmconf.h"
 #include "private.h"
 
 /* Everything a tree holds lives in a few large chunks freed at once. */

@@ -16,8 +16,8 @@
 #include <unistd.h>
 
 #include "private.h"
-#include "initrd-private.h"
-#include "hostdir.h"
+#include "initrd/initrd-private.h"
+#include "base/hostdir.h"
 
 /* The kernel's limit on symlinks followed in one path walk. */
 #define MAX_SYMLINKS 40

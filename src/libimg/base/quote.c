@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quote.h"
+#include "img-quote.h"
 
 /* A growing output buffer; a failed allocation sticks. */
 struct qb {

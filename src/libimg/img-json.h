@@ -1,8 +1,8 @@
 /* A small streaming JSON writer for the tools' --json output: pretty
  * printed, strings escaped (labels and names come from hostile images and
  * may hold any byte; invalid UTF-8 is replaced with U+FFFD). */
-#ifndef LIBIMG_JSON_H
-#define LIBIMG_JSON_H
+#ifndef LIBIMG_IMG_JSON_H
+#define LIBIMG_IMG_JSON_H
 
 #include <stdbool.h>
 #include <stdint.h>

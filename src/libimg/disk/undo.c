@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
-#include "edits.h"
+#include "img-edit.h"
 #include "private.h"
 
 extern char **environ;

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "private.h"
-#include "quote.h"
+#include "img-quote.h"
 
 struct img_ctx {
   img_log_fn log_fn;
