@@ -135,6 +135,11 @@ find_files (struct ram *r)
     slash = strrchr (exe, '/');
     if (slash)
       *slash = '\0';
+    /* Uninstalled, src/img-ramify is libtool's wrapper script and the
+     * program itself runs from src/.libs/. */
+    slash = strrchr (exe, '/');
+    if (slash && strcmp (slash, "/.libs") == 0)
+      *slash = '\0';
     snprintf (data, sizeof data, "%s/../data", exe);
     snprintf (helper, sizeof helper, "%s/ramboot/img-ramcopy", exe);
     if (r->datadir == NULL && access (data, R_OK) == 0
