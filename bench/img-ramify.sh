@@ -87,7 +87,17 @@ commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
 # A copy of what is measured (with its data and helper beside it, where
 # img-ramify looks for them), so a rebuild during the run cannot mix builds.
 mkdir -p "$tmp/bin/src/ramboot"
-cp "$ramify" "$tmp/bin/src/img-ramify"
+# An uninstalled src/img-ramify is libtool's wrapper script: copy the
+# program it runs (src/.libs/) and the uninstalled libimg.so it runs it with.
+ramify_lib=
+if [ -x "$(dirname "$ramify")/.libs/img-ramify" ]; then
+    mkdir "$tmp/bin/lib"
+    cp -a "$(dirname "$ramify")"/libimg/.libs/libimg.so* "$tmp/bin/lib/"
+    ramify_lib=$tmp/bin/lib
+    cp "$(dirname "$ramify")/.libs/img-ramify" "$tmp/bin/src/img-ramify"
+else
+    cp "$ramify" "$tmp/bin/src/img-ramify"
+fi
 cp "$(dirname "$ramify")/ramboot/img-ramcopy" "$tmp/bin/src/ramboot/"
 cp -r "$top/data" "$tmp/bin/data"
 ramify=$tmp/bin/src/img-ramify
@@ -117,7 +127,8 @@ check() {
 
 run_ramify() {   # run_ramify IMAGE ARGS...
     local img=$1; shift
-    "$ramify" --no-undo "$@" "$img" >"$tmp/out" 2>&1 || { cat "$tmp/out" >&2; die "img-ramify $* failed"; }
+    LD_LIBRARY_PATH=$ramify_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
+        "$ramify" --no-undo "$@" "$img" >"$tmp/out" 2>&1 || { cat "$tmp/out" >&2; die "img-ramify $* failed"; }
 }
 
 manual() {
