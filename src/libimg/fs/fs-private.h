@@ -1,4 +1,4 @@
-/* The fs layer's insides: the operations table each backend (ext.c,
+/* The fs layer's insides: the operations table each backend (fs/ext-*.c,
  * dirfs.c) fills in, and the parsed path that fs.c hands them after the
  * checks every backend shares. */
 #ifndef LIBIMG_FS_PRIVATE_H
@@ -84,7 +84,7 @@ struct img_fs {
   bool writable;
 };
 
-/* Backend constructors (ext.c, dirfs.c).  They set every field of the
+/* Backend constructors (ext-open.c, dirfs.c).  They set every field of the
  * shared part. */
 int img_internal_ext_open (struct img_ctx *ctx, const struct img_volume *vol,
                            int flags, struct img_fs **fs);

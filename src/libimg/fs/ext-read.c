@@ -1,0 +1,356 @@
+/* ext2/3/4 operations that only read: lstat, readlink, readdir, pread,
+ * extended attributes. */
+#include <config.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fs/ext-private.h"
+
+/* ---- operations ----------------------------------------------------- */
+
+int
+img_internal_ext_lstat (struct img_fs *fs, const struct img_fs_path *p,
+                        struct img_stat *st)
+{
+  struct ext_fs *e = (struct ext_fs *) fs;
+  struct ext_inode in;
+  ext2_ino_t dir, ino;
+  int r;
+
+  img_internal_ext_io_reset (e);
+  r = img_internal_ext_resolve (e, p, false, &dir, &ino);
+  if (r < 0)
+    return r;
+  r = img_internal_ext_inode_read (e, p->path, ino, &in);
+  if (r < 0)
+    return r;
+  st->ino = ino;
+  st->mode = in.i->i_mode;
+  st->uid = img_internal_ext_large_uid (in.i);
+  st->gid = img_internal_ext_large_gid (in.i);
+  st->nlink = in.i->i_links_count;
+  st->size = EXT2_I_SIZE (in.i);
+  st->blocks = ext2fs_get_stat_i_blocks (e->fs, (struct ext2_inode *) in.i);
+  if (LINUX_S_ISCHR (in.i->i_mode) || LINUX_S_ISBLK (in.i->i_mode)) {
+    /* Old encoding in i_block[0] when it fits 8+8 bits, else the new
+     * one in i_block[1] (as the kernel writes them). */
+    uint32_t old = in.i->i_block[0], new = in.i->i_block[1];
+    if (old) {
+      st->rdev_major = (old >> 8) & 0xff;
+      st->rdev_minor = old & 0xff;
+    }
+    else {
+      st->rdev_major = (new & 0xfff00) >> 8;
+      st->rdev_minor = (new & 0xff) | ((new >> 12) & 0xfff00);
+    }
+  }
+  GET_TIME (e, in.i, atime, &st->atime, &st->atime_ns);
+  GET_TIME (e, in.i, mtime, &st->mtime, &st->mtime_ns);
+  GET_TIME (e, in.i, ctime, &st->ctime, &st->ctime_ns);
+  img_internal_ext_inode_free (&in);
+  return 0;
+}
+
+/* Reads up to LEN bytes at OFF of inode IN's data (regular files and
+ * slow or inline symlinks alike). */
+static int
+read_data (struct ext_fs *e, const char *path, struct ext_inode *in,
+           void *buf, size_t len, uint64_t off, size_t *got)
+{
+  ext2_file_t f;
+  errcode_t err, err2;
+  size_t done = 0;
+
+  *got = 0;
+  if (off >= EXT2_I_SIZE (in->i) || len == 0)
+    return 0;
+  err = ext2fs_file_open2 (e->fs, in->ino, (struct ext2_inode *) in->i, 0, &f);
+  if (err)
+    return img_internal_ext_fail (e, path, "opening the file", err);
+  err = ext2fs_file_llseek (f, off, EXT2_SEEK_SET, NULL);
+  while (err == 0 && done < len) {
+    unsigned int n, chunk = MIN (len - done, (size_t) 1 << 30);
+
+    err = ext2fs_file_read (f, (char *) buf + done, chunk, &n);
+    if (err || n == 0)
+      break;
+    done += n;
+  }
+  err2 = ext2fs_file_close (f);
+  if (err == 0)
+    err = err2;
+  if (err)
+    return img_internal_ext_fail (e, path, "reading the file", err);
+  *got = done;
+  return 0;
+}
+
+int
+img_internal_ext_readlink (struct img_fs *fs, const struct img_fs_path *p,
+                           char **target)
+{
+  struct ext_fs *e = (struct ext_fs *) fs;
+  struct ext_inode in;
+  ext2_ino_t dir, ino;
+  uint64_t size;
+  size_t got;
+  char *t;
+  int r;
+
+  img_internal_ext_io_reset (e);
+  r = img_internal_ext_resolve (e, p, false, &dir, &ino);
+  if (r < 0)
+    return r;
+  r = img_internal_ext_inode_read (e, p->path, ino, &in);
+  if (r < 0)
+    return r;
+  size = EXT2_I_SIZE (in.i);
+  if (!LINUX_S_ISLNK (in.i->i_mode)) {
+    r = img_err (e->base.ctx, -EINVAL, "%s: %s: %s: not a symbolic link",
+                 e->base.name, e->base.type, p->path);
+    goto out;
+  }
+  if (in.i->i_flags & EXT4_ENCRYPT_FL) {
+    r = img_err (e->base.ctx, -EOPNOTSUPP,
+                 "%s: %s: %s: the symlink is encrypted", e->base.name,
+                 e->base.type, p->path);
+    goto out;
+  }
+  if (size == 0 || size >= e->fs->blocksize || size >= IMG_FS_PATH_MAX) {
+    r = img_err (e->base.ctx, -EUCLEAN,
+                 "%s: %s: %s: symlink has an invalid length (%" PRIu64 ")",
+                 e->base.name, e->base.type, p->path, size);
+    goto out;
+  }
+  t = malloc (size + 1);
+  if (t == NULL) {
+    r = img_err (e->base.ctx, -ENOMEM, "%s: %s: out of memory",
+                 e->base.name, e->base.type);
+    goto out;
+  }
+  if (ext2fs_is_fast_symlink ((struct ext2_inode *) in.i)
+      && size < sizeof in.i->i_block) {
+    memcpy (t, in.i->i_block, size);
+    got = size;
+  }
+  else {
+    r = read_data (e, p->path, &in, t, size, 0, &got);
+    if (r < 0) {
+      free (t);
+      goto out;
+    }
+  }
+  if (got != size) {
+    free (t);
+    r = img_err (e->base.ctx, -EUCLEAN,
+                 "%s: %s: %s: symlink target is shorter than its size",
+                 e->base.name, e->base.type, p->path);
+    goto out;
+  }
+  t[size] = '\0';
+  *target = t;
+  r = 0;
+ out:
+  img_internal_ext_inode_free (&in);
+  return r;
+}
+
+struct readdir_state {
+  struct img_dirent *ents;
+  size_t n, cap;
+  bool filetype;
+  uint64_t max;                 /* entries allowed (the context's budget) */
+  int err;                      /* -ENOMEM, -EUCLEAN or -E2BIG */
+};
+
+static int
+readdir_cb (ext2_ino_t dir, int entry, struct ext2_dir_entry *dirent,
+            int offset, int blocksize, char *buf, void *priv)
+{
+  struct readdir_state *st = priv;
+  int len = ext2fs_dirent_name_len (dirent);
+  struct img_dirent *d;
+
+  if ((len == 1 && dirent->name[0] == '.')
+      || (len == 2 && dirent->name[0] == '.' && dirent->name[1] == '.'))
+    return 0;
+  /* A name with '/' or NUL in it would be read back as another path. */
+  if (len == 0 || memchr (dirent->name, '/', len)
+      || memchr (dirent->name, '\0', len)) {
+    st->err = -EUCLEAN;
+    return DIRENT_ABORT;
+  }
+  if (st->n >= st->max) {
+    st->err = -E2BIG;
+    return DIRENT_ABORT;
+  }
+  if (st->n == st->cap) {
+    size_t cap = st->cap ? st->cap * 2 : 64;
+    struct img_dirent *ents = realloc (st->ents, cap * sizeof *ents);
+    if (ents == NULL) {
+      st->err = -ENOMEM;
+      return DIRENT_ABORT;
+    }
+    st->ents = ents;
+    st->cap = cap;
+  }
+  d = &st->ents[st->n];
+  d->name = strndup (dirent->name, len);
+  if (d->name == NULL) {
+    st->err = -ENOMEM;
+    return DIRENT_ABORT;
+  }
+  d->ino = dirent->inode;
+  d->type = st->filetype
+    ? img_internal_ext_ftype_to_dtype (ext2fs_dirent_file_type (dirent))
+    : DT_UNKNOWN;
+  st->n++;
+  return 0;
+}
+
+int
+img_internal_ext_readdir (struct img_fs *fs, const struct img_fs_path *p,
+                          struct img_dirent **ents, size_t *n)
+{
+  struct ext_fs *e = (struct ext_fs *) fs;
+  struct readdir_state st = {
+    .filetype = ext2fs_has_feature_filetype (e->fs->super),
+    .max = img_ctx_budget (fs->ctx, IMG_BUDGET_ENTRIES),
+  };
+  struct ext2_inode inode;
+  ext2_ino_t dir, ino;
+  errcode_t err;
+  int r;
+
+  img_internal_ext_io_reset (e);
+  r = img_internal_ext_resolve (e, p, false, &dir, &ino);
+  if (r < 0)
+    return r;
+  err = ext2fs_read_inode (e->fs, ino, &inode);
+  if (err)
+    return img_internal_ext_fail (e, p->path, "reading an inode", err);
+  if (!LINUX_S_ISDIR (inode.i_mode))
+    return img_internal_ext_errno_msg (e, p->path, -ENOTDIR);
+  if (inode.i_flags & EXT4_ENCRYPT_FL)
+    return img_err (e->base.ctx, -EOPNOTSUPP,
+                    "%s: %s: %s: the directory is encrypted", e->base.name,
+                    e->base.type, p->path);
+  err = ext2fs_dir_iterate2 (e->fs, ino, 0, NULL, readdir_cb, &st);
+  if (err == 0 && st.err == -EUCLEAN)
+    r = img_err (e->base.ctx, -EUCLEAN,
+                 "%s: %s: %s: the directory has an entry with an invalid name (empty, or with '/' or NUL in it)",
+                 e->base.name, e->base.type, p->path);
+  else if (err == 0 && st.err == -E2BIG)
+    r = -E2BIG;                 /* img_fs_readdir says which budget */
+  else if (err == 0 && st.err)
+    r = img_err (e->base.ctx, st.err, "%s: %s: out of memory", e->base.name,
+                 e->base.type);
+  else if (err)
+    r = img_internal_ext_fail (e, p->path, "reading the directory", err);
+  if (r < 0) {
+    img_dirents_free (st.ents, st.n);
+    return r;
+  }
+  *ents = st.ents;
+  *n = st.n;
+  return 0;
+}
+
+int
+img_internal_ext_pread (struct img_fs *fs, const struct img_fs_path *p,
+                        void *buf, size_t len, uint64_t off, size_t *got)
+{
+  struct ext_fs *e = (struct ext_fs *) fs;
+  struct ext_inode in;
+  int r;
+
+  img_internal_ext_io_reset (e);
+  r = img_internal_ext_open_regular (e, p, &in);
+  if (r < 0)
+    return r;
+  if (in.i->i_flags & EXT4_ENCRYPT_FL)
+    r = img_err (e->base.ctx, -EOPNOTSUPP,
+                 "%s: %s: %s: the file is encrypted", e->base.name,
+                 e->base.type, p->path);
+  else
+    r = read_data (e, p->path, &in, buf, len, off, got);
+  img_internal_ext_inode_free (&in);
+  return r;
+}
+
+/* Extended attributes through libext2fs.  Its iterator hands out values
+ * as stored, POSIX ACLs in ext4's own format; ext2fs_xattr_get turns
+ * those into the kernel's xattr format (version 2), which is what a
+ * setxattr elsewhere accepts.  So: names first, then each value. */
+struct ext_xattr_names {
+  char **v;
+  size_t n;
+  int rc;
+};
+
+static int
+ext_xattr_name (char *name, char *value, size_t len, void *data)
+{
+  struct ext_xattr_names *w = data;
+  char **nv;
+
+  (void) value;
+  (void) len;
+  nv = realloc (w->v, (w->n + 1) * sizeof *nv);
+  if (nv == NULL || (nv[w->n] = strdup (name)) == NULL) {
+    if (nv)
+      w->v = nv;
+    w->rc = -ENOMEM;
+    return XATTR_ABORT;
+  }
+  w->v = nv;
+  w->n++;
+  return 0;
+}
+
+int
+img_internal_ext_xattrs (struct img_fs *fs, const struct img_fs_path *p,
+                         img_xattr_fn fn, void *data)
+{
+  struct ext_fs *e = (struct ext_fs *) fs;
+  struct ext_xattr_names w = { NULL, 0, 0 };
+  struct ext2_xattr_handle *h = NULL;
+  ext2_ino_t dir, ino;
+  errcode_t err;
+  size_t i;
+  int r;
+
+  img_internal_ext_io_reset (e);
+  r = img_internal_ext_resolve (e, p, false, &dir, &ino);
+  if (r < 0)
+    return r;
+  err = ext2fs_xattrs_open (e->fs, ino, &h);
+  if (err == 0)
+    err = ext2fs_xattrs_read (h);
+  if (err == 0)
+    err = ext2fs_xattrs_iterate (h, ext_xattr_name, &w);
+  r = w.rc;
+  for (i = 0; err == 0 && r == 0 && i < w.n; i++) {
+    void *val = NULL;
+    size_t len = 0;
+    err = ext2fs_xattr_get (h, w.v[i], &val, &len);
+    if (err == 0)
+      r = fn (w.v[i], val, len, data);
+    if (val)
+      ext2fs_free_mem (&val);
+  }
+  for (i = 0; i < w.n; i++)
+    free (w.v[i]);
+  free (w.v);
+  if (h)
+    ext2fs_xattrs_close (&h);
+  if (err)
+    return img_err (e->base.ctx, -EIO, "%s: %s: %s: extended attributes: %s",
+                    e->base.name, e->base.type, p->path, error_message (err));
+  return r;
+}
