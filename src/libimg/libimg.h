@@ -199,6 +199,18 @@ struct img_ctx *img_disk_ctx (const struct img_disk *disk);
  * a static name ("raw" when nothing else matches). */
 const char *img_disk_detect_format (const unsigned char *buf, size_t len);
 
+/* Called by img_disk_pwrite before every write reaches the image, with
+ * the range about to be written.  A negative return fails the write with
+ * that code (the hook records the message); nothing is written then.
+ * The hook may read the disk (img_disk_pread) but must not write it. */
+typedef int (*img_disk_write_hook) (void *data, struct img_disk *disk,
+                                    uint64_t offset, size_t len);
+/* Sets (or, with FN NULL, clears) the hook of DISK.  Setting one on a disk
+ * that has already been written is refused with -EBUSY: a hook that
+ * missed a write could not undo it. */
+int img_disk_set_write_hook (struct img_disk *disk, img_disk_write_hook fn,
+                             void *data);
+
 /* ---- volume: an extent map onto one or more disks --------------------- */
 
 /* One stripe of a segment: a run of bytes on a disk. */

@@ -1,5 +1,8 @@
-/* Internal helpers shared by the files of libimg: logging, error
- * recording, little-endian decoding and overflow-checked arithmetic. */
+/* The base floor's internal helpers, shared by every file of libimg:
+ * logging, error recording, budgets, little/big-endian decoding and
+ * overflow-checked arithmetic.  Each floor above keeps its own internal
+ * header (disk/disk-private.h, volume/volume-private.h, ...), included
+ * only by that floor and the floors above it. */
 #ifndef LIBIMG_PRIVATE_H
 #define LIBIMG_PRIVATE_H
 
@@ -108,72 +111,17 @@ void img_internal_budget_format (uint64_t v, bool bytes, char out[32]);
 /* The environment variable that sets WHICH ("IMG_BUDGET_INFLATE"). */
 const char *img_internal_budget_env (enum img_budget which);
 
-/* Formats a 16-byte GUID stored mixed-endian (GPT) as text. */
 /* Makes room in *ARR (of *CAP elements of SIZE bytes) for element N,
  * doubling: appending one at a time stays linear.  0 or -ENOMEM (*ARR
  * kept). */
 int img_internal_grow (void **arr, size_t *cap, size_t n, size_t size);
 
+/* Formats a 16-byte GUID stored mixed-endian (GPT) as text. */
 void img_internal_guid_to_string (const unsigned char *g, char out[37]);
 /* Formats 16 bytes in plain order (ext4, xfs, btrfs UUIDs). */
 void img_internal_uuid_to_string (const unsigned char *u, char out[37]);
 
-/* Registers a disk with its context so that the signal handler can stop
- * its NBD server (nbd.c).  */
-struct img_nbd;
-int img_internal_nbd_start (struct img_ctx *ctx, const char *path,
-                            const char *format, const char *spec, int writable,
-                            struct img_nbd **nbd, uint64_t *size);
-int img_internal_nbd_pread (struct img_nbd *nbd, void *buf, size_t len,
-                            uint64_t offset);
-int img_internal_nbd_pwrite (struct img_nbd *nbd, const void *buf,
-                             size_t len, uint64_t offset);
-int img_internal_nbd_flush (struct img_nbd *nbd);
-int img_internal_nbd_stop (struct img_nbd *nbd);
-/* In a child after fork: SIGKILL when PARENT dies (however it dies),
- * or exit now if it is already gone (nbd.c). */
-void img_internal_die_with_parent (pid_t parent);
-/* Runs ARGV (no shell) with stdout/stderr captured, bounded; returns the
- * wait status or -errno (nbd.c). */
-int img_internal_run_capture (const char *const *argv, char *out, size_t outlen,
-                              char *err, size_t errlen);
-
-/* container.c: formats qemu may open (never protocols or filters), and
- * the check of what an image names besides itself, run before any qemu
- * opens it.  On success *spec is the "json:" file name pinning every
- * file qemu may open, *chain the resolved backing/data files for the
- * report (both malloc'd). */
-bool img_internal_format_known (const char *format);
-int img_internal_container_check (struct img_ctx *ctx, const char *path,
-                                  const char *format, bool blockdev,
-                                  const unsigned char *head, size_t headlen,
-                                  bool allow_backing, char **spec,
-                                  char ***chain, size_t *n_chain);
 /* ctx.c: the tool-wide defaults img_disk_open uses. */
 const struct img_disk_opts *img_internal_ctx_disk_opts (struct img_ctx *ctx);
-
-/* Partition table readers (mbr.c, gpt.c), called by ptable.c with the
- * first sector already read.  They fill PT (allocated by the caller). */
-int img_internal_mbr_read (struct img_ctx *ctx, struct img_disk *disk,
-                           const unsigned char *sector0,
-                           struct img_ptable *pt);
-int img_internal_gpt_read (struct img_ctx *ctx, struct img_disk *disk,
-                           struct img_ptable *pt);
-/* Appends a copy of PART to PT. */
-int img_internal_ptable_add (struct img_ctx *ctx, struct img_disk *disk,
-                             struct img_ptable *pt,
-                             const struct img_part *part);
-
-/* guest.c: resolve a guest path (symlinks followed inside the guest) to
- * its canonical form (*canon, malloc'd) and the filesystem and path in it
- * that hold it (*rel points into *canon). */
-int img_internal_guest_resolve (struct img_guest *g, const char *path,
-                                bool follow_last, char **canon,
-                                struct img_fs **fs, const char **rel);
-
-/* release.c: small text helpers that inspection shares with the release
- * file parsers.  The caller owns what they return (NULL: absent/empty). */
-char *img_internal_text_value (const char *text, const char *key);
-char *img_internal_first_line (const char *text);
 
 #endif /* LIBIMG_PRIVATE_H */

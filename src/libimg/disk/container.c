@@ -17,6 +17,7 @@
 
 #include "img-json.h"
 #include "private.h"
+#include "disk/disk-private.h"
 
 #define MAX_CHAIN 16
 

@@ -17,8 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "img-edit.h"
 #include "private.h"
+#include "disk/disk-private.h"
 
 struct img_disk {
   struct img_ctx *ctx;
@@ -33,7 +33,7 @@ struct img_disk {
   uint64_t size;
   bool writable;
   bool blockdev;
-  img_disk_write_hook write_hook;  /* edits.h: called before each write */
+  img_disk_write_hook write_hook;  /* called before each write (undo.c) */
   void *write_hook_data;
   bool written;                 /* a write has reached the image */
 };

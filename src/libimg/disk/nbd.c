@@ -32,6 +32,7 @@
 #include <libnbd.h>
 
 #include "private.h"
+#include "disk/disk-private.h"
 
 /* qemu-nbd refuses requests above 32 MiB. */
 #define NBD_MAX_REQUEST (8u << 20)

@@ -19,8 +19,9 @@
 #include <unistd.h>
 
 #include "cleanup.h"
-#include "img-edit.h"
+#include "img-undo.h"
 #include "private.h"
+#include "disk/disk-private.h"
 
 extern char **environ;
 

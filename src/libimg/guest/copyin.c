@@ -17,6 +17,7 @@
 
 #include "cleanup.h"
 #include "private.h"
+#include "guest/guest-private.h"
 
 #define COPY_CHUNK (1 << 20)
 #define COPY_MAX_DEPTH 256

@@ -17,6 +17,7 @@
 
 #include "cleanup.h"
 #include "private.h"
+#include "guest/guest-private.h"
 
 #define MAX_SYMLINKS 40
 #define MAX_COMPONENTS 1024

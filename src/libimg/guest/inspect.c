@@ -15,6 +15,8 @@
 
 #include "cleanup.h"
 #include "private.h"
+#include "text/text-private.h"
+#include "guest/guest-private.h"
 
 #define SMALL_FILE (256 * 1024)
 #define CONFIG_FILE (4 * 1024 * 1024)

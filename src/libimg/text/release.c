@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "private.h"
+#include "text/text-private.h"
 
 /* VALUE of KEY= in shell-style KEY=VALUE text, unquoted; NULL if absent.
  * The caller owns the result. */

@@ -10,6 +10,7 @@
 
 #include "cleanup.h"
 #include "private.h"
+#include "volume/volume-private.h"
 
 #define GPT_SIGNATURE "EFI PART"
 #define GPT_HEADER_MIN 92

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "private.h"
+#include "volume/volume-private.h"
 
 #define MBR_ENTRY_OFF 446
 #define MBR_MAX_LOGICAL 256     /* Linux stops far below this too */

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "private.h"
+#include "volume/volume-private.h"
 
 int
 img_internal_ptable_add (struct img_ctx *ctx, struct img_disk *disk,
