@@ -27,6 +27,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "base/fdio.h"
 #include "rootarchive.h"
 #include "toolutil.h"
 
@@ -270,17 +271,6 @@ xattr_fn (const char *name, const void *value, size_t len, void *data)
   return 0;
 }
 
-static bool
-all_zero (const unsigned char *p, size_t n)
-{
-  size_t i;
-
-  for (i = 0; i < n; i++)
-    if (p[i])
-      return false;
-  return true;
-}
-
 struct region {
   uint64_t off, len;
 };
@@ -302,7 +292,7 @@ scan_regions (struct tw *t, const char *path, uint64_t size, struct region **out
       break;
     for (i = 0; i < got; i += PAGE) {
       size_t l = got - i < PAGE ? got - i : PAGE;
-      if (all_zero (t->buf + i, l))
+      if (img_internal_all_zero (t->buf + i, l))
         continue;
       if (nv && v[nv - 1].off + v[nv - 1].len == off + i)
         v[nv - 1].len += l;

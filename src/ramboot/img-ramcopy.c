@@ -47,6 +47,8 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "base/fdio.h"
+
 #define PROG "img-ramcopy"
 #define MAX_DEPTH 256
 
@@ -229,21 +231,17 @@ copy_data (const char *src, const char *dst, const struct stat *st, struct total
       hole = st->st_size;
     for (pos = data; pos < hole;) {
       size_t want = (size_t) (hole - pos) < sizeof buf ? (size_t) (hole - pos) : sizeof buf;
-      ssize_t r = pread (in, buf, want, pos), w, done = 0;
+      ssize_t r = pread (in, buf, want, pos);
+      int w;
       if (r < 0 && errno == EINTR)
         continue;
       if (r < 0)
         die ("%s: %s", src, strerror (errno));
       if (r == 0)
         break;                  /* shrank while we read */
-      while (done < r) {
-        w = pwrite (out, buf + done, (size_t) (r - done), pos + done);
-        if (w < 0 && errno == EINTR)
-          continue;
-        if (w <= 0)
-          die ("%s: %s", dst, w < 0 ? strerror (errno) : "short write");
-        done += w;
-      }
+      w = img_internal_pwrite_all (out, buf, (size_t) r, (uint64_t) pos);
+      if (w < 0)
+        die ("%s: %s", dst, strerror (-w));
       pos += r;
       t->apparent += (uint64_t) r;
     }
@@ -721,17 +719,6 @@ checksum_ok (const unsigned char *blk, const struct ustar *h)
 #endif
 }
 
-static bool
-all_zero (const unsigned char *p, size_t n)
-{
-  size_t i;
-
-  for (i = 0; i < n; i++)
-    if (p[i])
-      return false;
-  return true;
-}
-
 /* ---- pax records ---- */
 
 static bool
@@ -827,7 +814,7 @@ pax_parse (struct unpack *u, uint64_t at, const char *d, size_t n, struct pax *p
     uint64_t num;
 
     /* Some writers pad the header's data with NULs. */
-    if (all_zero ((const unsigned char *) d + i, n - i))
+    if (img_internal_all_zero ((const unsigned char *) d + i, n - i))
       break;
     while (j < n && d[j] >= '0' && d[j] <= '9' && j - i < 12)
       reclen = reclen * 10 + (size_t) (d[j++] - '0');
@@ -1134,18 +1121,11 @@ struct member {
 static void
 write_all (struct unpack *u, int fd, const char *buf, size_t n, off_t at, const char *rel)
 {
-  size_t done = 0;
+  int r = img_internal_pwrite_all (fd, buf, n, (uint64_t) at);
 
-  while (done < n) {
-    ssize_t w = pwrite (fd, buf + done, n - done, at + (off_t) done);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w <= 0)
-      udie (u, "cannot create %s: %s", shown (rel, 0), w < 0 ? strerror (errno) : "short write");
-    done += (size_t) w;
-  }
+  if (r < 0)
+    udie (u, "cannot create %s: %s", shown (rel, 0), strerror (-r));
 }
-
 /* Copies N archive bytes to FD at offset AT. */
 static void
 copy_out (struct unpack *u, int fd, uint64_t n, uint64_t at, const char *rel)
@@ -1411,7 +1391,7 @@ unpack (const char *archive, const char *dst)
       udie (&u, "not a tar archive");
     if (got < TAR_BLOCK)
       udie (&u, "truncated at byte %" PRIu64, u.pos);
-    if (all_zero (blk, TAR_BLOCK))
+    if (img_internal_all_zero (blk, TAR_BLOCK))
       break;                    /* the end (a second zero block may follow) */
     memcpy (&h, blk, sizeof h);
     gnu = memcmp (h.magic, "ustar  \0", 8) == 0;

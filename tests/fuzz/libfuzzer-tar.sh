@@ -23,7 +23,7 @@ mkdir -p "$work/corpus" "$work/crashes"
 # so leak detection stays on: a leak on a successful unpack is a bug.
 clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -DIMG_FUZZ_LIBFUZZER -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -I"$builddir" \
-    "$srcdir/tests/fuzz-tar.c" \
+    -I"$srcdir/src/libimg" "$srcdir/tests/fuzz-tar.c" "$srcdir/src/libimg/base/fdio.c" \
     $(pkg-config --cflags --libs libzstd zlib) -o "$work/fuzz-tar-libfuzzer"
 
 exec "$work/fuzz-tar-libfuzzer" -max_total_time="$secs" -max_len=65536 -timeout=20 \

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "base/hostdir.h"
+#include "base/fdio.h"
 #include "private.h"
 
 #define REMOVE_DEPTH_MAX 256    /* our trees are a few levels deep */
@@ -324,23 +325,6 @@ img_hostdir_mkdir_p (struct img_hostdir *hd, const char *what, const char *name,
   return 0;
 }
 
-static int
-write_all (int fd, const void *buf, size_t len)
-{
-  const char *p = buf;
-
-  while (len > 0) {
-    ssize_t n = write (fd, p, len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return -(n < 0 ? errno : EIO);
-    p += n;
-    len -= (size_t) n;
-  }
-  return 0;
-}
-
 int
 img_hostdir_write (struct img_hostdir *hd, const char *what, const char *name,
                    const void *buf, size_t len, unsigned mode)
@@ -363,7 +347,7 @@ img_hostdir_write (struct img_hostdir *hd, const char *what, const char *name,
   fd = img_hostdir_open (hd, what, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode & 0777);
   if (fd < 0)
     return fd;
-  r = write_all (fd, buf, len);
+  r = img_internal_write_all (fd, buf, len);
   if (close (fd) < 0 && r == 0)
     r = -errno;
   if (r < 0) {
@@ -463,7 +447,7 @@ img_host_file_replace (struct img_ctx *ctx, const char *what, const char *dir,
     close (dfd);
     return img_err (ctx, r, "%s: a new file in %s: %s", what, dir, strerror (-r));
   }
-  r = write_all (fd, buf, len);
+  r = img_internal_write_all (fd, buf, len);
   if (r == 0 && (fchmod (fd, mode & 0777) < 0 || fsync (fd) < 0))
     r = -errno;
   if (close (fd) < 0 && r == 0)

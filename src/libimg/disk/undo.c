@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "base/fdio.h"
 #include "img-undo.h"
 #include "private.h"
 #include "disk/disk-private.h"
@@ -175,45 +176,6 @@ keyset_free (struct keyset *s)
 #define KEY_CHUNK(k) ((k) & ((1ULL << 52) - 1))
 
 static int
-write_all (int fd, const void *data, size_t len)
-{
-  const unsigned char *p = data;
-
-  while (len > 0) {
-    ssize_t n = write (fd, p, len);
-    if (n == -1) {
-      if (errno == EINTR)
-        continue;
-      return -errno;
-    }
-    p += n;
-    len -= n;
-  }
-  return 0;
-}
-
-static int
-pread_all (int fd, void *data, size_t len, uint64_t off, size_t *got)
-{
-  unsigned char *p = data;
-  size_t done = 0;
-
-  while (done < len) {
-    ssize_t n = pread (fd, p + done, len - done, off + done);
-    if (n == -1) {
-      if (errno == EINTR)
-        continue;
-      return -errno;
-    }
-    if (n == 0)
-      break;
-    done += n;
-  }
-  *got = done;
-  return 0;
-}
-
-static int
 fsync_parent (const char *path)
 {
   CLEANUP_FREE char *copy = strdup (path);
@@ -254,17 +216,6 @@ rec_add (struct buf *b, uint32_t type, uint32_t disk, uint32_t flags,
       || (plen && buf_add (b, payload, plen) < 0))
     return -ENOMEM;
   return 0;
-}
-
-static bool
-all_zero (const unsigned char *p, size_t len)
-{
-  size_t i;
-
-  for (i = 0; i < len; i++)
-    if (p[i])
-      return false;
-  return true;
 }
 
 /* ---- reading an undo file --------------------------------------------- */
@@ -347,7 +298,7 @@ ufile_read (struct img_ctx *ctx, const char *path, int oflags,
     goto err;
   }
   u->file_size = st.st_size;
-  r = pread_all (u->fd, fixed, sizeof fixed, 0, &got);
+  r = img_internal_pread_all (u->fd, fixed, sizeof fixed, 0, &got);
   if (r < 0) {
     img_err (ctx, r, "%s: undo: cannot read: %s", path, strerror (-r));
     goto err;
@@ -382,7 +333,7 @@ ufile_read (struct img_ctx *ctx, const char *path, int oflags,
     r = img_err (ctx, -ENOMEM, "%s: undo: out of memory", path);
     goto err;
   }
-  r = pread_all (u->fd, hdr, u->header_len, 0, &got);
+  r = img_internal_pread_all (u->fd, hdr, u->header_len, 0, &got);
   if (r < 0 || got != u->header_len) {
     r = img_err (ctx, r < 0 ? r : -EIO, "%s: undo: cannot read the header", path);
     goto err;
@@ -420,7 +371,7 @@ ufile_read (struct img_ctx *ctx, const char *path, int oflags,
     uint32_t type, disk, flags, length, plen;
     uint64_t offset;
 
-    r = pread_all (u->fd, head, sizeof head, off, &got);
+    r = img_internal_pread_all (u->fd, head, sizeof head, off, &got);
     if (r < 0) {
       img_err (ctx, r, "%s: undo: cannot read: %s", path, strerror (-r));
       goto err;
@@ -442,7 +393,7 @@ ufile_read (struct img_ctx *ctx, const char *path, int oflags,
       r = img_err (ctx, -ENOMEM, "%s: undo: out of memory", path);
       goto err;
     }
-    r = pread_all (u->fd, payload, plen, off + REC_HEAD, &got);
+    r = img_internal_pread_all (u->fd, payload, plen, off + REC_HEAD, &got);
     if (r < 0 || got != plen) {
       r = img_err (ctx, r < 0 ? r : -EIO, "%s: undo: cannot read a record", path);
       goto err;
@@ -638,7 +589,7 @@ create_file (struct img_undo *u)
     return img_err (u->ctx, -ENOMEM, "%s: undo: out of memory", u->path);
   }
   put_le32 (b.p + b.len - 4, img_crc32 (b.p, b.len - 4));
-  r = write_all (u->fd, b.p, b.len);
+  r = img_internal_write_all (u->fd, b.p, b.len);
   free (b.p);
   if (r == 0 && fdatasync (u->fd) == -1)
     r = -errno;
@@ -656,7 +607,7 @@ append_sync (struct img_undo *u, const struct buf *b)
 {
   int r;
 
-  r = write_all (u->fd, b->p, b->len);
+  r = img_internal_write_all (u->fd, b->p, b->len);
   if (r == 0 && fdatasync (u->fd) == -1)
     r = -errno;
   if (r < 0)
@@ -692,7 +643,7 @@ undo_hook (void *data, struct img_disk *disk, uint64_t offset, size_t len)
     r = img_disk_pread (disk, u->chunk, clen, off);
     if (r < 0)
       goto out;
-    zero = all_zero (u->chunk, clen);
+    zero = img_internal_all_zero (u->chunk, clen);
     if (b.len == 0 && u->fd >= 0 && !u->started
         && rec_add (&b, REC_STATE, 0, 0, IMG_UNDO_RUNNING, 0, NULL, 0) < 0)
       goto oom;
@@ -1175,7 +1126,7 @@ img_undo_rollback (struct img_ctx *ctx, const char *path,
     r = img_err (ctx, -ENOMEM, "%s: undo: out of memory", path);
     goto out;
   }
-  r = write_all (f.fd, b.p, b.len);
+  r = img_internal_write_all (f.fd, b.p, b.len);
   if (r == 0 && fdatasync (f.fd) == -1)
     r = -errno;
   if (r < 0)

@@ -17,6 +17,7 @@
 
 #include "private.h"
 #include "initrd/initrd-private.h"
+#include "base/fdio.h"
 #include "base/hostdir.h"
 
 /* The kernel's limit on symlinks followed in one path walk. */
@@ -769,24 +770,6 @@ open_parent (int dirfd, const char *path, const char **base)
   return fd;
 }
 
-static int
-write_all (int fd, const unsigned char *p, uint64_t len)
-{
-  ssize_t n;
-
-  while (len > 0) {
-    n = write (fd, p, len < (1u << 30) ? len : (1u << 30));
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      return -errno;
-    }
-    p += n;
-    len -= n;
-  }
-  return 0;
-}
-
 /* Creates one member at PATH below DIRFD (replacing a non-directory that
  * is there); directories get their mode later. */
 static int
@@ -823,7 +806,7 @@ create_one (int dirfd, const char *path, const struct img_cpio_entry *e,
       r = -errno;
       break;
     }
-    r = write_all (fd, e->data, e->size);
+    r = img_internal_write_all (fd, e->data, e->size);
     if (r == 0 && fchmod (fd, e->mode & 07777) < 0)
       r = -errno;
     if (close (fd) < 0 && r == 0)
