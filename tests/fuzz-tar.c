@@ -1,8 +1,9 @@
 /* Fuzz target for img-ramcopy's tar reader: "unpack ARCHIVE DST" and
  * "archive-size ARCHIVE", the code the RAM boot runs on an archive read
- * from the guest's disk.  The real source is included, not a copy: its
- * exit () longjmps back here, its allocations are tracked so that a run
- * cut short by an error is freed, and its stdout and stderr go to memory.
+ * from the guest's disk.  The real sources are included, not a copy: their
+ * exit () longjmps back here, their allocations are tracked so that a run
+ * cut short by an error is freed, and their stdout and stderr go to
+ * memory.
  * Built as is, it is a replay program: each argument is a file, and one
  * summary line is printed for it ("ok files=N" or "error: MESSAGE", then
  * what archive-size said), so the seed corpus (tests/fuzz/tar-corpus)
@@ -263,6 +264,9 @@ int img_ramcopy_main (int argc, char **argv);
 #define printf(...) fprintf (fuzz_stdout, __VA_ARGS__)
 
 #include "../src/ramboot/img-ramcopy.c"
+#include "../src/ramboot/ramcopy-copy.c"
+#include "../src/ramboot/ramcopy-stream.c"
+#include "../src/ramboot/ramcopy-unpack.c"
 
 #undef main
 #undef exit
