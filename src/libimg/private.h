@@ -20,17 +20,16 @@
 void img_internal_log (struct img_ctx *ctx, int priority,
                        const char *fmt, ...)
   __attribute__((format (printf, 3, 4)));
-/* Records the context's error message (and logs it at debug level);
- * returns ERR so that callers can write `return img_internal_error (...)`. */
-int img_internal_error (struct img_ctx *ctx, int err, const char *fmt, ...)
-  __attribute__((format (printf, 3, 4)));
 
 #define img_dbg(ctx, ...) \
   do { if (img_ctx_get_log_priority (ctx) >= IMG_LOG_DEBUG) \
          img_internal_log ((ctx), IMG_LOG_DEBUG, __VA_ARGS__); } while (0)
 #define img_info(ctx, ...) img_internal_log ((ctx), IMG_LOG_INFO, __VA_ARGS__)
 #define img_warn(ctx, ...) img_internal_log ((ctx), IMG_LOG_WARNING, __VA_ARGS__)
-#define img_err(ctx, err, ...) img_internal_error ((ctx), (err), __VA_ARGS__)
+/* Records the context's error message (img_ctx_set_error, which also
+ * logs it at debug level); returns ERR so that callers can write
+ * `return img_err (...)`. */
+#define img_err(ctx, err, ...) img_ctx_set_error ((ctx), (err), __VA_ARGS__)
 
 /* Decoding from disk bytes: never cast a buffer to a struct. */
 static inline uint16_t

@@ -206,19 +206,7 @@ img_internal_log (struct img_ctx *ctx, int priority, const char *fmt, ...)
   va_end (ap);
 }
 
-int
-img_internal_error (struct img_ctx *ctx, int err, const char *fmt, ...)
-{
-  va_list ap;
-
-  va_start (ap, fmt);
-  vsnprintf (ctx->error, sizeof ctx->error, fmt, ap);
-  va_end (ap);
-  term_safe (ctx->error, sizeof ctx->error);
-  img_dbg (ctx, "error: %s", ctx->error);
-  return err;
-}
-
+/* The one error setter: the library's img_err and the tools alike. */
 int
 img_ctx_set_error (struct img_ctx *ctx, int err, const char *fmt, ...)
 {
