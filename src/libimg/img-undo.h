@@ -69,11 +69,8 @@ struct img_undo;
 int img_undo_begin (struct img_ctx *ctx, const char *path,
                     struct img_disk *const *disks, size_t n_disks,
                     bool append, struct img_undo **undo);
-/* After the disks were closed (everything flushed): records the state of
- * the written chunks (POST) and marks the file complete.  Reads the
- * images again to do so. */
-int img_undo_commit (struct img_undo *undo);
-/* The same on DISKS, still open (and flushed): the images stay locked
+/* On DISKS, still open (and flushed): records the state of the written
+ * chunks (POST) and marks the file complete.  The images stay locked
  * from the first read to the commit, with no window for another writer. */
 int img_undo_commit_disks (struct img_undo *undo, struct img_disk *const *disks,
                            size_t n_disks);

@@ -23,9 +23,6 @@ int img_internal_nbd_pwrite (struct img_nbd *nbd, const void *buf,
                              size_t len, uint64_t offset);
 int img_internal_nbd_flush (struct img_nbd *nbd);
 int img_internal_nbd_stop (struct img_nbd *nbd);
-/* In a child after fork: SIGKILL when PARENT dies (however it dies),
- * or exit now if it is already gone (nbd.c). */
-void img_internal_die_with_parent (pid_t parent);
 /* Runs ARGV (no shell) with stdout/stderr captured, bounded; returns the
  * wait status or -errno (nbd.c). */
 int img_internal_run_capture (const char *const *argv, char *out, size_t outlen,

@@ -133,10 +133,10 @@ nbd_free (struct img_nbd *nbd)
   free (nbd);
 }
 
-/* Runs ARGV with stdout and stderr captured (each bounded to OUTLEN-1
- * bytes) and returns its wait status, or -errno. */
-void
-img_internal_die_with_parent (pid_t parent)
+/* In a child after fork: SIGKILL when PARENT dies (however it dies),
+ * or exit now if it is already gone. */
+static void
+die_with_parent (pid_t parent)
 {
   /* The parent may have died between fork and prctl: then the signal
    * never comes, and getppid already shows the reaper. */
@@ -183,6 +183,8 @@ clean_stale (const char *base)
   closedir (d);
 }
 
+/* Runs ARGV with stdout and stderr captured (each bounded to OUTLEN-1
+ * bytes) and returns its wait status, or -errno. */
 int
 img_internal_run_capture (const char *const *argv, char *out, size_t outlen, char *err,
              size_t errlen)
@@ -206,7 +208,7 @@ img_internal_run_capture (const char *const *argv, char *out, size_t outlen, cha
       dup2 (fd, 0);
     dup2 (po[1], 1);
     dup2 (pe[1], 2);
-    img_internal_die_with_parent (parent);
+    die_with_parent (parent);
     execvp (argv[0], (char **) argv);
     fprintf (stderr, "cannot run %s: %s\n", argv[0], strerror (errno));
     _exit (127);
@@ -377,7 +379,7 @@ img_internal_nbd_start (struct img_ctx *ctx, const char *path,
     int i = 0;
 
     setpgid (0, 0);
-    img_internal_die_with_parent (parent);
+    die_with_parent (parent);
     /* Socket activation: the listening socket is fd 3. */
     if (lfd == 3)
       fcntl (3, F_SETFD, 0);

@@ -346,24 +346,6 @@ img_undo_path (const struct img_undo *u)
 static int commit_on (struct img_undo *u, struct img_disk **disks);
 
 int
-img_undo_commit (struct img_undo *u)
-{
-  struct img_disk *disks[MAX_DISKS] = { NULL };
-  size_t i;
-  int r = 0;
-
-  if (!u->started)
-    return 0;                   /* nothing was written in this run */
-  for (i = 0; i < u->n_disks && r == 0; i++)
-    r = img_disk_open (u->ctx, u->disks[i].name, IMG_DISK_RDONLY, &disks[i]);
-  if (r == 0)
-    r = commit_on (u, disks);
-  for (i = 0; i < u->n_disks; i++)
-    img_disk_close (disks[i]);
-  return r;
-}
-
-int
 img_undo_commit_disks (struct img_undo *u, struct img_disk *const *disks,
                        size_t n_disks)
 {

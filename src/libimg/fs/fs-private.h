@@ -94,7 +94,4 @@ int img_internal_dir_open (struct img_ctx *ctx, const char *dir, int flags,
 /* Records "NAME: TYPE: PATH: strerror(-ERR)" and returns ERR. */
 int img_internal_fs_errno (struct img_fs *fs, const char *path, int err);
 
-/* The DT_* type for an S_IF* mode. */
-unsigned char img_internal_fs_dtype (uint32_t mode);
-
 #endif /* LIBIMG_FS_PRIVATE_H */

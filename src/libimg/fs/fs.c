@@ -19,21 +19,6 @@ img_internal_fs_errno (struct img_fs *fs, const char *path, int err)
                   strerror (-err));
 }
 
-unsigned char
-img_internal_fs_dtype (uint32_t mode)
-{
-  switch (mode & S_IFMT) {
-  case S_IFREG: return DT_REG;
-  case S_IFDIR: return DT_DIR;
-  case S_IFLNK: return DT_LNK;
-  case S_IFCHR: return DT_CHR;
-  case S_IFBLK: return DT_BLK;
-  case S_IFIFO: return DT_FIFO;
-  case S_IFSOCK: return DT_SOCK;
-  default: return DT_UNKNOWN;
-  }
-}
-
 static void
 path_free (struct img_fs_path *p)
 {
