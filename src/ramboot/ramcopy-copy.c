@@ -83,7 +83,7 @@ size_tree (const char *path, dev_t dev, int depth, struct totals *t)
     }
     link_add (st.st_dev, st.st_ino, "");
   }
-  t->bytes += (uint64_t) st.st_blocks * 512;
+  t->bytes += (uint64_t) st.st_blocks * ST_BLOCK_UNIT;
   if (S_ISREG (st.st_mode)) {
     t->files++;
     t->apparent += (uint64_t) st.st_size;
@@ -295,6 +295,6 @@ copy_tree (const char *src, const char *dst, dev_t dev, int depth, bool top,
   {
     struct stat dstst;
     if (lstat (dst, &dstst) == 0)
-      t->bytes += (uint64_t) dstst.st_blocks * 512;
+      t->bytes += (uint64_t) dstst.st_blocks * ST_BLOCK_UNIT;
   }
 }

@@ -15,6 +15,8 @@
 
 #define PROG "img-ramcopy"
 #define MAX_DEPTH 256
+/* st_blocks counts 512-byte units, whatever the filesystem's block. */
+#define ST_BLOCK_UNIT 512
 
 struct totals {
   uint64_t bytes;               /* allocated */

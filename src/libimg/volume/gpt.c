@@ -238,12 +238,12 @@ img_internal_gpt_read (struct img_ctx *ctx, struct img_disk *disk,
 {
   /* The header sits at LBA 1, whose byte offset depends on the logical
    * sector size, which an image file does not record: try both. */
-  static const unsigned sizes[] = { 512, 4096 };
+  static const unsigned sizes[] = { IMG_SECTOR_SIZE, IMG_SECTOR_SIZE_4K };
   CLEANUP_FREE unsigned char *entries = NULL;
   struct gpt_header h;
   char why1[256] = "", why2[256] = "";
   const char *name = img_disk_name (disk);
-  unsigned ss = 512, primary_ss;
+  unsigned ss = IMG_SECTOR_SIZE, primary_ss;
   uint64_t lba = 1;
   size_t i;
   int r;

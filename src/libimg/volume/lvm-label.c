@@ -60,7 +60,7 @@ static int
 read_label (struct img_ctx *ctx, struct img_volume *vol, bool *has_label,
             struct found_pv *fp, uint64_t mdas[][2], size_t *n_mdas)
 {
-  unsigned char buf[LABEL_SCAN_SECTORS * SECTOR_SIZE];
+  unsigned char buf[LABEL_SCAN_SECTORS * IMG_SECTOR_SIZE];
   const unsigned char *lab = NULL, *p, *end;
   uint64_t sector = 0, n_sectors, dev_size;
   uint32_t crc, hdr_off;
@@ -69,17 +69,17 @@ read_label (struct img_ctx *ctx, struct img_volume *vol, bool *has_label,
 
   *has_label = false;
   *n_mdas = 0;
-  n_sectors = vol->size / SECTOR_SIZE;
+  n_sectors = vol->size / IMG_SECTOR_SIZE;
   if (n_sectors > LABEL_SCAN_SECTORS)
     n_sectors = LABEL_SCAN_SECTORS;
   if (n_sectors == 0)
     return 0;
-  r = img_volume_pread (ctx, vol, buf, n_sectors * SECTOR_SIZE, 0);
+  r = img_volume_pread (ctx, vol, buf, n_sectors * IMG_SECTOR_SIZE, 0);
   if (r < 0)
     return r;
   for (i = 0; i < n_sectors; i++)
-    if (memcmp (buf + i * SECTOR_SIZE, LABEL_ID, 8) == 0) {
-      lab = buf + i * SECTOR_SIZE;
+    if (memcmp (buf + i * IMG_SECTOR_SIZE, LABEL_ID, 8) == 0) {
+      lab = buf + i * IMG_SECTOR_SIZE;
       sector = i;
       break;
     }
@@ -90,7 +90,7 @@ read_label (struct img_ctx *ctx, struct img_volume *vol, bool *has_label,
     return img_err (ctx, -EINVAL,
                     "%s: lvm: label in sector %" PRIu64 " claims to be in sector %" PRIu64,
                     vol->name, sector, get_le64 (lab + 8));
-  crc = img_lvm_crc (lab + LABEL_CRC_START, SECTOR_SIZE - LABEL_CRC_START);
+  crc = img_lvm_crc (lab + LABEL_CRC_START, IMG_SECTOR_SIZE - LABEL_CRC_START);
   if (crc != get_le32 (lab + 16))
     return img_err (ctx, -EINVAL, "%s: lvm: label checksum mismatch",
                     vol->name);
@@ -99,12 +99,12 @@ read_label (struct img_ctx *ctx, struct img_volume *vol, bool *has_label,
                     vol->name, LABEL_TYPE);
   hdr_off = get_le32 (lab + 20);
   if (hdr_off < LABEL_HEADER_SIZE
-      || hdr_off > SECTOR_SIZE - (PV_UUID_LEN + 8 + 2 * DISK_LOCN_SIZE))
+      || hdr_off > IMG_SECTOR_SIZE - (PV_UUID_LEN + 8 + 2 * DISK_LOCN_SIZE))
     return img_err (ctx, -EINVAL,
                     "%s: lvm: PV header offset %" PRIu32 " is outside the label sector",
                     vol->name, hdr_off);
   p = lab + hdr_off;
-  end = lab + SECTOR_SIZE;
+  end = lab + IMG_SECTOR_SIZE;
   for (i = 0; i < PV_UUID_LEN; i++)
     if (!uuid_char_ok (p[i]))
       return img_err (ctx, -EINVAL, "%s: lvm: PV UUID holds invalid characters",

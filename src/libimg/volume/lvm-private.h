@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "private.h"
+#include "volume/volume-private.h"
 #include "volume/lvmconf.h"
 
 /* On-disk layout (lvm2's label.h and format_text/layout.h).
@@ -25,7 +26,6 @@
  *      flags (u32), ended by offset 0.
  * The text lives in the circular buffer after the header and may wrap to
  * area start + 512. */
-#define SECTOR_SIZE 512
 #define LABEL_SCAN_SECTORS 4
 #define LABEL_ID "LABELONE"
 #define LABEL_TYPE "LVM2 001"
@@ -47,7 +47,7 @@
 #define MAX_MDAS 8
 
 _Static_assert (LABEL_HEADER_SIZE + PV_UUID_LEN + 8 + 2 * DISK_LOCN_SIZE
-                <= SECTOR_SIZE, "a PV header fits in its sector");
+                <= IMG_SECTOR_SIZE, "a PV header fits in its sector");
 _Static_assert (MDA_LOCNS_OFFSET + RAW_LOCN_SIZE <= MDA_HEADER_SIZE,
                 "one raw_locn fits in the metadata area header");
 

@@ -98,8 +98,8 @@ build_pvs (struct img_ctx *ctx, const char *src, struct img_lvm_vg *vg,
     r = img_lvmconf_u64 (n, "dev_size", &dev_size);
     if (r < 0 && r != -ENOENT)
       return VGERR (-EINVAL, "%s: malformed dev_size", pv->name);
-    if (mul_overflow_u64 (pe_start, SECTOR_SIZE, &pv->pe_start)
-        || mul_overflow_u64 (dev_size, SECTOR_SIZE, &pv->dev_size)
+    if (mul_overflow_u64 (pe_start, IMG_SECTOR_SIZE, &pv->pe_start)
+        || mul_overflow_u64 (dev_size, IMG_SECTOR_SIZE, &pv->dev_size)
         || mul_overflow_u64 (pv->pe_count, vg->extent_size, &bytes)
         || add_overflow_u64 (pv->pe_start, bytes, &end))
       return VGERR (-EOVERFLOW,
@@ -169,7 +169,7 @@ parse_stripes (struct img_ctx *ctx, const char *src, struct img_lvm_vg *vg,
                     segno);
     /* extent_count * extent_size did not overflow, so neither do these. */
     per_bytes = per_stripe * vg->extent_size;
-    if (mul_overflow_u64 (stripe_size, SECTOR_SIZE, &chunk)
+    if (mul_overflow_u64 (stripe_size, IMG_SECTOR_SIZE, &chunk)
         || per_bytes % chunk != 0)
       return LVERR (-EINVAL,
                     "segment%zu: stripe_size of %" PRIu64 " sectors does not divide the %" PRIu64 " bytes of each stripe",
@@ -534,7 +534,7 @@ img_internal_lvm_build_vg (struct scan *sc, const struct meta *m,
   vg->seqno = m->seqno;
   if (img_lvmconf_u64 (m->vg, "extent_size", &extent_size) < 0)
     return VGERR (-EINVAL, "missing or malformed extent_size");
-  if (extent_size == 0 || mul_overflow_u64 (extent_size, SECTOR_SIZE,
+  if (extent_size == 0 || mul_overflow_u64 (extent_size, IMG_SECTOR_SIZE,
                                             &vg->extent_size))
     return VGERR (-EINVAL, "extent_size %" PRIu64 " is absurd", extent_size);
 

@@ -49,8 +49,8 @@ add (struct img_ctx *ctx, struct img_disk *disk, struct img_ptable *pt,
 
   part.number = number;
   part.kind = kind;
-  part.start = abs_lba * 512;
-  part.size = (uint64_t) e->sectors * 512;
+  part.start = abs_lba * IMG_SECTOR_SIZE;
+  part.size = (uint64_t) e->sectors * IMG_SECTOR_SIZE;
   part.mbr_type = e->type;
   part.bootable = e->boot == 0x80;
   snprintf (part.uuid, sizeof part.uuid, "%.8s-%02x", pt->id, number & 0xff);
@@ -72,7 +72,7 @@ walk_ebr_chain (struct img_ctx *ctx, struct img_disk *disk,
   uint64_t ebr = ext_lba, visited[MBR_MAX_LOGICAL];
   unsigned number = 5;
   size_t n_visited = 0, i;
-  unsigned char s[512];
+  unsigned char s[IMG_SECTOR_SIZE];
   int r;
 
   for (;;) {
@@ -89,7 +89,7 @@ walk_ebr_chain (struct img_ctx *ctx, struct img_disk *disk,
                       img_disk_name (disk), MBR_MAX_LOGICAL);
     visited[n_visited++] = ebr;
 
-    r = img_disk_pread (disk, s, sizeof s, ebr * 512);
+    r = img_disk_pread (disk, s, sizeof s, ebr * IMG_SECTOR_SIZE);
     if (r < 0)
       return r;
     if (s[510] != 0x55 || s[511] != 0xaa)

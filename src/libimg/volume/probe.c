@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "private.h"
+#include "volume/volume-private.h"
 
 static bool
 read_at (struct img_ctx *ctx, const struct img_volume *vol, void *buf,
@@ -119,12 +120,12 @@ img_probe (struct img_ctx *ctx, const struct img_volume *vol,
   /* Signatures in the first 4 KiB: LVM2 label, LUKS, xfs, vfat, ext. */
   if (read_at (ctx, vol, buf, sizeof buf, 0, &r)) {
     for (i = 0; i < 4; i++) {
-      const unsigned char *s = buf + 512 * i;
+      const unsigned char *s = buf + IMG_SECTOR_SIZE * i;
       if (memcmp (s, "LABELONE", 8) == 0 && memcmp (s + 24, "LVM2 001", 8) == 0) {
         uint32_t off = get_le32 (s + 20);       /* pv_header offset */
         snprintf (info->type, sizeof info->type, "LVM2_member");
-        /* (Not off + 32 <= 512: near 2^32 that wraps.) */
-        if (off >= 32 && off <= 512 - 32)
+        /* (Not off + 32 <= IMG_SECTOR_SIZE: near 2^32 that wraps.) */
+        if (off >= 32 && off <= IMG_SECTOR_SIZE - 32)
           lvm_uuid (s + off, info->uuid);
         return 0;
       }

@@ -47,7 +47,7 @@ img_ptable_read (struct img_ctx *ctx, struct img_disk *disk,
                  struct img_ptable **ptp)
 {
   struct img_ptable *pt;
-  unsigned char s0[512];
+  unsigned char s0[IMG_SECTOR_SIZE];
   bool protective = false;
   int r, i;
 
@@ -55,11 +55,11 @@ img_ptable_read (struct img_ctx *ctx, struct img_disk *disk,
   if (pt == NULL)
     return img_err (ctx, -ENOMEM, "%s: partitions: out of memory",
                     img_disk_name (disk));
-  pt->sector_size = 512;
+  pt->sector_size = IMG_SECTOR_SIZE;
 
   /* Less than a sector holds neither a table nor a filesystem: an empty
    * or cut-off file, not a disk to report as blank. */
-  if (img_disk_size (disk) < 512) {
+  if (img_disk_size (disk) < IMG_SECTOR_SIZE) {
     r = img_err (ctx, -EINVAL,
                  "%s: disk: image is only %" PRIu64 " bytes, smaller than one 512-byte sector; it is empty or truncated",
                  img_disk_name (disk), img_disk_size (disk));

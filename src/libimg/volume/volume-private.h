@@ -5,6 +5,11 @@
 
 #include "private.h"
 
+/* The 512-byte sector: the unit of MBR addresses and LVM2 sizes, and
+ * the first logical sector size GPT is looked for at (then 4 KiB). */
+#define IMG_SECTOR_SIZE 512
+#define IMG_SECTOR_SIZE_4K 4096
+
 /* Partition table readers (mbr.c, gpt.c), called by ptable.c with the
  * first sector already read.  They fill PT (allocated by the caller). */
 int img_internal_mbr_read (struct img_ctx *ctx, struct img_disk *disk,
