@@ -207,38 +207,60 @@ img_internal_ext_link (struct img_fs *fs, const struct img_fs_path *op,
   return r;
 }
 
-int
-img_internal_ext_unlink (struct img_fs *fs, const struct img_fs_path *p)
+/* The start of unlink and rmdir: P must exist in a directory whose
+ * entries we may change; IN gets its inode, *dirp that directory. */
+static int
+lookup_for_removal (struct ext_fs *e, const struct img_fs_path *p,
+                    ext2_ino_t *dirp, struct ext_inode *in)
 {
-  struct ext_fs *e = (struct ext_fs *) fs;
-  struct ext_inode in;
-  ext2_ino_t dir, ino;
-  errcode_t err;
+  ext2_ino_t ino;
   int r;
 
   img_internal_ext_io_reset (e);
   r = img_internal_ext_want_bitmaps (e, p->path);
   if (r < 0)
     return r;
-  r = img_internal_ext_resolve (e, p, false, &dir, &ino);
+  r = img_internal_ext_resolve (e, p, false, dirp, &ino);
   if (r < 0)
     return r;
-  r = img_internal_ext_check_dir_writable (e, p->path, dir);
+  r = img_internal_ext_check_dir_writable (e, p->path, *dirp);
   if (r < 0)
     return r;
-  r = img_internal_ext_inode_read (e, p->path, ino, &in);
+  return img_internal_ext_inode_read (e, p->path, ino, in);
+}
+
+/* Removes P's entry, which names INO, from DIR. */
+static int
+remove_entry (struct ext_fs *e, const struct img_fs_path *p, ext2_ino_t dir,
+              ext2_ino_t ino)
+{
+  errcode_t err;
+
+  err = ext2fs_unlink (e->fs, dir, img_internal_ext_last_name (p), ino, 0);
+  if (err)
+    return img_internal_ext_fail (e, p->path, "removing the directory entry",
+                                  err);
+  return 0;
+}
+
+int
+img_internal_ext_unlink (struct img_fs *fs, const struct img_fs_path *p)
+{
+  struct ext_fs *e = (struct ext_fs *) fs;
+  struct ext_inode in;
+  ext2_ino_t dir;
+  int r;
+
+  r = lookup_for_removal (e, p, &dir, &in);
   if (r < 0)
     return r;
   if (LINUX_S_ISDIR (in.i->i_mode)) {
     r = img_internal_ext_errno_msg (e, p->path, -EISDIR);
     goto out;
   }
-  err = ext2fs_unlink (e->fs, dir, img_internal_ext_last_name (p), ino, 0);
-  if (err) {
-    r = img_internal_ext_fail (e, p->path, "removing the directory entry",
-                               err);
+  r = remove_entry (e, p, dir, in.ino);
+  if (r < 0)
     goto out;
-  }
   r = img_internal_ext_drop_link (e, p->path, &in);
   if (r < 0)
     goto out;
@@ -253,36 +275,22 @@ img_internal_ext_rmdir (struct img_fs *fs, const struct img_fs_path *p)
 {
   struct ext_fs *e = (struct ext_fs *) fs;
   struct ext_inode in;
-  ext2_ino_t dir, ino;
-  errcode_t err;
+  ext2_ino_t dir;
   int r;
 
-  img_internal_ext_io_reset (e);
-  r = img_internal_ext_want_bitmaps (e, p->path);
-  if (r < 0)
-    return r;
-  r = img_internal_ext_resolve (e, p, false, &dir, &ino);
-  if (r < 0)
-    return r;
-  r = img_internal_ext_check_dir_writable (e, p->path, dir);
-  if (r < 0)
-    return r;
-  r = img_internal_ext_inode_read (e, p->path, ino, &in);
+  r = lookup_for_removal (e, p, &dir, &in);
   if (r < 0)
     return r;
   if (!LINUX_S_ISDIR (in.i->i_mode)) {
     r = img_internal_ext_errno_msg (e, p->path, -ENOTDIR);
     goto out;
   }
-  r = img_internal_ext_check_empty (e, p->path, ino);
+  r = img_internal_ext_check_empty (e, p->path, in.ino);
   if (r < 0)
     goto out;
-  err = ext2fs_unlink (e->fs, dir, img_internal_ext_last_name (p), ino, 0);
-  if (err) {
-    r = img_internal_ext_fail (e, p->path, "removing the directory entry",
-                               err);
+  r = remove_entry (e, p, dir, in.ino);
+  if (r < 0)
     goto out;
-  }
   r = img_internal_ext_free_inode (e, p->path, &in);
   if (r < 0)
     goto out;

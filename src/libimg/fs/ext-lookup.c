@@ -145,10 +145,10 @@ img_internal_ext_check_file_writable (struct ext_fs *e, const char *path,
   return 0;
 }
 
-/* Resolves P to an existing regular file; reads its inode into IN. */
+/* Resolves P to an existing inode and reads it into IN. */
 int
-img_internal_ext_open_regular (struct ext_fs *e, const struct img_fs_path *p,
-                               struct ext_inode *in)
+img_internal_ext_lookup (struct ext_fs *e, const struct img_fs_path *p,
+                         struct ext_inode *in)
 {
   ext2_ino_t dir, ino;
   int r;
@@ -156,7 +156,17 @@ img_internal_ext_open_regular (struct ext_fs *e, const struct img_fs_path *p,
   r = img_internal_ext_resolve (e, p, false, &dir, &ino);
   if (r < 0)
     return r;
-  r = img_internal_ext_inode_read (e, p->path, ino, in);
+  return img_internal_ext_inode_read (e, p->path, ino, in);
+}
+
+/* Resolves P to an existing regular file; reads its inode into IN. */
+int
+img_internal_ext_open_regular (struct ext_fs *e, const struct img_fs_path *p,
+                               struct ext_inode *in)
+{
+  int r;
+
+  r = img_internal_ext_lookup (e, p, in);
   if (r < 0)
     return r;
   if (LINUX_S_ISREG (in->i->i_mode))

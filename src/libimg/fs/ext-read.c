@@ -19,17 +19,13 @@ img_internal_ext_lstat (struct img_fs *fs, const struct img_fs_path *p,
 {
   struct ext_fs *e = (struct ext_fs *) fs;
   struct ext_inode in;
-  ext2_ino_t dir, ino;
   int r;
 
   img_internal_ext_io_reset (e);
-  r = img_internal_ext_resolve (e, p, false, &dir, &ino);
+  r = img_internal_ext_lookup (e, p, &in);
   if (r < 0)
     return r;
-  r = img_internal_ext_inode_read (e, p->path, ino, &in);
-  if (r < 0)
-    return r;
-  st->ino = ino;
+  st->ino = in.ino;
   st->mode = in.i->i_mode;
   st->uid = img_internal_ext_large_uid (in.i);
   st->gid = img_internal_ext_large_gid (in.i);
@@ -96,17 +92,13 @@ img_internal_ext_readlink (struct img_fs *fs, const struct img_fs_path *p,
 {
   struct ext_fs *e = (struct ext_fs *) fs;
   struct ext_inode in;
-  ext2_ino_t dir, ino;
   uint64_t size;
   size_t got;
   char *t;
   int r;
 
   img_internal_ext_io_reset (e);
-  r = img_internal_ext_resolve (e, p, false, &dir, &ino);
-  if (r < 0)
-    return r;
-  r = img_internal_ext_inode_read (e, p->path, ino, &in);
+  r = img_internal_ext_lookup (e, p, &in);
   if (r < 0)
     return r;
   size = EXT2_I_SIZE (in.i);

@@ -310,14 +310,10 @@ img_internal_ext_chmod (struct img_fs *fs, const struct img_fs_path *p,
 {
   struct ext_fs *e = (struct ext_fs *) fs;
   struct ext_inode in;
-  ext2_ino_t dir, ino;
   int r;
 
   img_internal_ext_io_reset (e);
-  r = img_internal_ext_resolve (e, p, false, &dir, &ino);
-  if (r < 0)
-    return r;
-  r = img_internal_ext_inode_read (e, p->path, ino, &in);
+  r = img_internal_ext_lookup (e, p, &in);
   if (r < 0)
     return r;
   /* Linux has no mode on a symlink (lchmod is EOPNOTSUPP); the dir
@@ -341,14 +337,10 @@ img_internal_ext_chown (struct img_fs *fs, const struct img_fs_path *p,
 {
   struct ext_fs *e = (struct ext_fs *) fs;
   struct ext_inode in;
-  ext2_ino_t dir, ino;
   int r;
 
   img_internal_ext_io_reset (e);
-  r = img_internal_ext_resolve (e, p, false, &dir, &ino);
-  if (r < 0)
-    return r;
-  r = img_internal_ext_inode_read (e, p->path, ino, &in);
+  r = img_internal_ext_lookup (e, p, &in);
   if (r < 0)
     return r;
   img_internal_ext_set_owner (in.i, uid, gid);
@@ -365,14 +357,10 @@ img_internal_ext_utimes (struct img_fs *fs, const struct img_fs_path *p,
 {
   struct ext_fs *e = (struct ext_fs *) fs;
   struct ext_inode in;
-  ext2_ino_t dir, ino;
   int r;
 
   img_internal_ext_io_reset (e);
-  r = img_internal_ext_resolve (e, p, false, &dir, &ino);
-  if (r < 0)
-    return r;
-  r = img_internal_ext_inode_read (e, p->path, ino, &in);
+  r = img_internal_ext_lookup (e, p, &in);
   if (r < 0)
     return r;
   SET_TIME (e, in.i, atime, atime, atime_ns);
