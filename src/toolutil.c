@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/fdio.h"
 #include "toolutil.h"
 #include "img-edit.h"
 
@@ -103,7 +104,6 @@ host_write_file (struct img_ctx *ctx, const char *path, const void *buf,
                  size_t len, unsigned mode)
 {
   char *tmp = NULL;
-  const char *p = buf;
   int fd, r = 0;
 
   if (asprintf (&tmp, "%s.tmp.XXXXXX", path) < 0)
@@ -114,17 +114,7 @@ host_write_file (struct img_ctx *ctx, const char *path, const void *buf,
     free (tmp);
     return r;
   }
-  while (len > 0) {
-    ssize_t n = write (fd, p, len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0) {
-      r = -(n < 0 ? errno : EIO);
-      break;
-    }
-    p += n;
-    len -= (size_t) n;
-  }
+  r = img_internal_write_all (fd, buf, len);
   if (r == 0 && (fchmod (fd, mode) < 0 || fsync (fd) < 0))
     r = -errno;
   if (close (fd) < 0 && r == 0)
