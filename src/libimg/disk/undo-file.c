@@ -193,109 +193,80 @@ img_internal_undo_ufile_free (struct ufile *u)
   u->fd = -1;
 }
 
-/* Reads the header and walks the records (calling FN for each DATA
- * record, if FN) up to the first torn or corrupt one. */
-int
-img_internal_undo_ufile_read (struct img_ctx *ctx, const char *path,
-                              int oflags, struct ufile *u, rec_fn fn,
-                              void *fn_data)
+/* Reads the fixed header and the disks it names into U.  1 when the file
+ * was cut short while being created (U then names no disk), 0, or
+ * -errno with the message recorded. */
+static int
+read_header (struct img_ctx *ctx, const char *path, struct ufile *u)
 {
-  unsigned char fixed[HDR_FIXED], head[REC_HEAD];
+  unsigned char fixed[HDR_FIXED];
   CLEANUP_FREE unsigned char *hdr = NULL;
-  unsigned char *payload = NULL;
-  struct stat st;
   size_t got, i, p;
-  uint64_t off;
   int r;
 
-  memset (u, 0, sizeof *u);
-  u->fd = open (path, oflags | O_CLOEXEC);
-  if (u->fd == -1) {
-    r = -errno;
-    if (r == -ENOENT)
-      return r;
-    return img_err (ctx, r, "%s: undo: cannot open: %s", path, strerror (-r));
-  }
-  /* A run holds its undo file locked until it has committed: nobody
-   * rolls back (or appends to) a run that is still going. */
-  if ((oflags & O_ACCMODE) != O_RDONLY && flock (u->fd, LOCK_EX | LOCK_NB) == -1) {
-    r = errno == EWOULDBLOCK ? -EBUSY : -errno;
-    img_err (ctx, r, "%s: undo: %s", path,
-             r == -EBUSY ? "in use by a run that is still going" : strerror (-r));
-    goto err;
-  }
-  if (fstat (u->fd, &st) == -1) {
-    r = -errno;
-    img_err (ctx, r, "%s: undo: cannot stat: %s", path, strerror (-r));
-    goto err;
-  }
-  u->file_size = st.st_size;
   r = img_internal_pread_all (u->fd, fixed, sizeof fixed, 0, &got);
-  if (r < 0) {
-    img_err (ctx, r, "%s: undo: cannot read: %s", path, strerror (-r));
-    goto err;
-  }
-  if (got >= 8 && memcmp (fixed, UNDO_MAGIC, 8) != 0) {
-    r = img_err (ctx, -EINVAL, "%s: undo: not an img-tools undo file", path);
-    goto err;
-  }
+  if (r < 0)
+    return img_err (ctx, r, "%s: undo: cannot read: %s", path, strerror (-r));
+  if (got >= 8 && memcmp (fixed, UNDO_MAGIC, 8) != 0)
+    return img_err (ctx, -EINVAL, "%s: undo: not an img-tools undo file", path);
   if (got < sizeof fixed)
-    return 0;                   /* cut short while being created */
-  if (get_le32 (fixed + 8) != UNDO_VERSION) {
-    r = img_err (ctx, -EINVAL, "%s: undo: unsupported version %u", path,
-                 get_le32 (fixed + 8));
-    goto err;
-  }
+    return 1;                   /* cut short while being created */
+  if (get_le32 (fixed + 8) != UNDO_VERSION)
+    return img_err (ctx, -EINVAL, "%s: undo: unsupported version %u", path,
+                    get_le32 (fixed + 8));
   u->header_len = get_le32 (fixed + 12);
   u->chunk = get_le32 (fixed + 16);
   u->n_disks = get_le32 (fixed + 20);
   u->created = get_le64 (fixed + 24);
   if (u->header_len < HDR_FIXED + 4 || u->header_len > HDR_MAX
       || u->n_disks == 0 || u->n_disks > MAX_DISKS
-      || u->chunk != IMG_UNDO_CHUNK) {
-    r = img_err (ctx, -EINVAL, "%s: undo: corrupt header", path);
-    goto err;
-  }
+      || u->chunk != IMG_UNDO_CHUNK)
+    return img_err (ctx, -EINVAL, "%s: undo: corrupt header", path);
   if (u->file_size < u->header_len) {
     u->n_disks = 0;
-    return 0;                   /* cut short while being created */
+    return 1;                   /* cut short while being created */
   }
   hdr = malloc (u->header_len);
-  if (hdr == NULL) {
-    r = img_err (ctx, -ENOMEM, "%s: undo: out of memory", path);
-    goto err;
-  }
+  if (hdr == NULL)
+    return img_err (ctx, -ENOMEM, "%s: undo: out of memory", path);
   r = img_internal_pread_all (u->fd, hdr, u->header_len, 0, &got);
-  if (r < 0 || got != u->header_len) {
-    r = img_err (ctx, r < 0 ? r : -EIO, "%s: undo: cannot read the header", path);
-    goto err;
-  }
-  if (img_crc32 (hdr, u->header_len - 4) != get_le32 (hdr + u->header_len - 4)) {
-    r = img_err (ctx, -EINVAL, "%s: undo: header checksum mismatch", path);
-    goto err;
-  }
+  if (r < 0 || got != u->header_len)
+    return img_err (ctx, r < 0 ? r : -EIO, "%s: undo: cannot read the header", path);
+  if (img_crc32 (hdr, u->header_len - 4) != get_le32 (hdr + u->header_len - 4))
+    return img_err (ctx, -EINVAL, "%s: undo: header checksum mismatch", path);
   u->disks = calloc (u->n_disks, sizeof *u->disks);
-  if (u->disks == NULL) {
-    r = img_err (ctx, -ENOMEM, "%s: undo: out of memory", path);
-    goto err;
-  }
+  if (u->disks == NULL)
+    return img_err (ctx, -ENOMEM, "%s: undo: out of memory", path);
   for (i = 0, p = HDR_FIXED; i < u->n_disks; i++) {
     uint32_t plen;
     if (p + HDR_DISK_FIXED > u->header_len - 4)
-      goto bad_header;
+      return img_err (ctx, -EINVAL, "%s: undo: corrupt header", path);
     u->disks[i].size = get_le64 (hdr + p);
     memcpy (u->disks[i].format, hdr + p + 8, 16);
     plen = get_le32 (hdr + p + 24);
     p += HDR_DISK_FIXED;
     if (plen == 0 || plen > u->header_len - 4 - p)
-      goto bad_header;
+      return img_err (ctx, -EINVAL, "%s: undo: corrupt header", path);
     u->disks[i].path = strndup ((const char *) hdr + p, plen);
-    if (u->disks[i].path == NULL) {
-      r = img_err (ctx, -ENOMEM, "%s: undo: out of memory", path);
-      goto err;
-    }
+    if (u->disks[i].path == NULL)
+      return img_err (ctx, -ENOMEM, "%s: undo: out of memory", path);
     p += plen;
   }
+  return 0;
+}
+
+/* Walks the records after the header (calling FN for each DATA record,
+ * if FN) up to the first torn or corrupt one.  0 or -errno with the
+ * message recorded. */
+static int
+walk_records (struct img_ctx *ctx, const char *path, struct ufile *u,
+              rec_fn fn, void *fn_data)
+{
+  unsigned char head[REC_HEAD];
+  unsigned char *payload = NULL;
+  size_t got;
+  uint64_t off;
+  int r;
 
   u->state = IMG_UNDO_RUNNING;
   off = u->header_len;
@@ -373,14 +344,54 @@ img_internal_undo_ufile_read (struct img_ctx *ctx, const char *path,
              path, u->file_size - off);
   return 0;
 
- bad_header:
-  r = img_err (ctx, -EINVAL, "%s: undo: corrupt header", path);
-  goto err;
  bad_record:
   r = img_err (ctx, -EINVAL, "%s: undo: corrupt record at offset %" PRIu64,
                path, off);
  err:
   free (payload);
+  return r;
+}
+
+/* Reads the header and walks the records (calling FN for each DATA
+ * record, if FN) up to the first torn or corrupt one. */
+int
+img_internal_undo_ufile_read (struct img_ctx *ctx, const char *path,
+                              int oflags, struct ufile *u, rec_fn fn,
+                              void *fn_data)
+{
+  struct stat st;
+  int r;
+
+  memset (u, 0, sizeof *u);
+  u->fd = open (path, oflags | O_CLOEXEC);
+  if (u->fd == -1) {
+    r = -errno;
+    if (r == -ENOENT)
+      return r;
+    return img_err (ctx, r, "%s: undo: cannot open: %s", path, strerror (-r));
+  }
+  /* A run holds its undo file locked until it has committed: nobody
+   * rolls back (or appends to) a run that is still going. */
+  if ((oflags & O_ACCMODE) != O_RDONLY && flock (u->fd, LOCK_EX | LOCK_NB) == -1) {
+    r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+    img_err (ctx, r, "%s: undo: %s", path,
+             r == -EBUSY ? "in use by a run that is still going" : strerror (-r));
+    goto err;
+  }
+  if (fstat (u->fd, &st) == -1) {
+    r = -errno;
+    img_err (ctx, r, "%s: undo: cannot stat: %s", path, strerror (-r));
+    goto err;
+  }
+  u->file_size = st.st_size;
+  r = read_header (ctx, path, u);
+  if (r > 0)
+    return 0;
+  if (r == 0)
+    r = walk_records (ctx, path, u, fn, fn_data);
+  if (r == 0)
+    return 0;
+ err:
   img_internal_undo_ufile_free (u);
   return r;
 }
