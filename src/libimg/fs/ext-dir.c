@@ -23,15 +23,7 @@ img_internal_ext_mkdir (struct img_fs *fs, const struct img_fs_path *p,
   int links, r;
 
   img_internal_ext_io_reset (e);
-  r = img_internal_ext_want_bitmaps (e, p->path);
-  if (r < 0)
-    return r;
-  r = img_internal_ext_resolve (e, p, true, &dir, &ino);
-  if (r < 0)
-    return r;
-  if (ino != 0)
-    return img_internal_ext_errno_msg (e, p->path, -EEXIST);
-  r = img_internal_ext_check_dir_writable (e, p->path, dir);
+  r = img_internal_ext_lookup_new (e, p, &dir);
   if (r < 0)
     return r;
   r = img_internal_ext_check_subdir_room (e, p->path, dir);
@@ -104,15 +96,7 @@ img_internal_ext_symlink (struct img_fs *fs, const char *target,
                     "%s: %s: %s: symlink target is longer than %u bytes",
                     e->base.name, e->base.type, p->path,
                     e->fs->blocksize - 1);
-  r = img_internal_ext_want_bitmaps (e, p->path);
-  if (r < 0)
-    return r;
-  r = img_internal_ext_resolve (e, p, true, &dir, &ino);
-  if (r < 0)
-    return r;
-  if (ino != 0)
-    return img_internal_ext_errno_msg (e, p->path, -EEXIST);
-  r = img_internal_ext_check_dir_writable (e, p->path, dir);
+  r = img_internal_ext_lookup_new (e, p, &dir);
   if (r < 0)
     return r;
   err = ext2fs_new_inode (e->fs, dir, LINUX_S_IFLNK | 0777, NULL, &ino);

@@ -145,6 +145,27 @@ img_internal_ext_check_file_writable (struct ext_fs *e, const char *path,
   return 0;
 }
 
+/* The start of every operation that makes a name: the bitmaps loaded,
+ * P's parent a directory whose entries we may change, P itself absent
+ * (-EEXIST otherwise).  *dirp gets the parent. */
+int
+img_internal_ext_lookup_new (struct ext_fs *e, const struct img_fs_path *p,
+                             ext2_ino_t *dirp)
+{
+  ext2_ino_t ino;
+  int r;
+
+  r = img_internal_ext_want_bitmaps (e, p->path);
+  if (r < 0)
+    return r;
+  r = img_internal_ext_resolve (e, p, true, dirp, &ino);
+  if (r < 0)
+    return r;
+  if (ino != 0)
+    return img_internal_ext_errno_msg (e, p->path, -EEXIST);
+  return img_internal_ext_check_dir_writable (e, p->path, *dirp);
+}
+
 /* Resolves P to an existing inode and reads it into IN. */
 int
 img_internal_ext_lookup (struct ext_fs *e, const struct img_fs_path *p,

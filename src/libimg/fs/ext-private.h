@@ -161,6 +161,9 @@ void img_internal_ext_inline_restore (ext2_filsys fs, bool had);
 int img_internal_ext_check_file_writable (struct ext_fs *e, const char *path,
                                           const struct ext2_inode_large *i);
 
+int img_internal_ext_lookup_new (struct ext_fs *e,
+                                 const struct img_fs_path *p,
+                                 ext2_ino_t *dirp);
 int img_internal_ext_lookup (struct ext_fs *e, const struct img_fs_path *p,
                              struct ext_inode *in);
 int img_internal_ext_open_regular (struct ext_fs *e,

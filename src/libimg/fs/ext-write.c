@@ -18,15 +18,7 @@ new_node (struct ext_fs *e, const struct img_fs_path *p, uint32_t mode,
   errcode_t err;
   int r;
 
-  r = img_internal_ext_want_bitmaps (e, p->path);
-  if (r < 0)
-    return r;
-  r = img_internal_ext_resolve (e, p, true, &dir, &ino);
-  if (r < 0)
-    return r;
-  if (ino != 0)
-    return img_internal_ext_errno_msg (e, p->path, -EEXIST);
-  r = img_internal_ext_check_dir_writable (e, p->path, dir);
+  r = img_internal_ext_lookup_new (e, p, &dir);
   if (r < 0)
     return r;
   err = ext2fs_new_inode (e->fs, dir, mode, NULL, &ino);
