@@ -33,7 +33,7 @@
 #include "img-quote.h"
 #include "img-edit.h"
 #include "rootarchive.h"
-#include "toolutil.h"
+#include "tool.h"
 #include "base/hostdir.h"
 
 #define PROG "img-ramify"
@@ -44,8 +44,8 @@
 #define MiB ((uint64_t) 1024 * 1024)
 
 struct opts {
-  bool dry_run, json, no_undo, force, make_default, detach_helper;
-  const char *undo, *kernel, *copy, *memory, *vm;
+  bool force, make_default, detach_helper;
+  const char *kernel, *copy, *vm;
   const char *archive;          /* "zstd", "gzip" or NULL */
   uint64_t headroom, margin;
 };
@@ -80,41 +80,6 @@ struct ram {
     char *b_title, *b_version, *b_kernel, *b_initrd;    /* BLS */
   } q;
 };
-
-static void
-log_fn (void *data, int prio, const char *msg)
-{
-  if (prio <= IMG_LOG_WARNING)
-    fprintf (stderr, PROG ": %s%s\n", prio > IMG_LOG_ERR ? "warning: " : "", msg);
-}
-
-static char *
-xasprintf (const char *fmt, ...)
-{
-  va_list ap;
-  char *s;
-  int n;
-
-  va_start (ap, fmt);
-  n = vasprintf (&s, fmt, ap);
-  va_end (ap);
-  if (n < 0) {
-    fprintf (stderr, PROG ": out of memory\n");
-    exit (IMG_EXIT_ERROR);
-  }
-  return s;
-}
-
-static char *
-xstrdup (const char *s)
-{
-  char *d = s ? strdup (s) : NULL;
-  if (s && d == NULL) {
-    fprintf (stderr, PROG ": out of memory\n");
-    exit (IMG_EXIT_ERROR);
-  }
-  return d;
-}
 
 /* ---- where our files are --------------------------------------------- */
 
@@ -270,7 +235,7 @@ choose_copy (struct ram *r)
   size_t i;
 
   if (r->o->copy) {
-    char *list = xstrdup (r->o->copy), *tok, *save;
+    char *list = tool_strdup (r->o->copy), *tok, *save;
     for (tok = strtok_r (list, ",", &save); tok; tok = strtok_r (NULL, ",", &save)) {
       bool found = false;
       if (strcmp (tok, "/") == 0 || *tok == '\0')
@@ -287,7 +252,7 @@ choose_copy (struct ram *r)
         return -EINVAL;
       }
       r->copy = realloc (r->copy, (r->n_copy + 1) * sizeof *r->copy);
-      r->copy[r->n_copy++] = xstrdup (tok);
+      r->copy[r->n_copy++] = tool_strdup (tok);
     }
     free (list);
     return 0;
@@ -302,7 +267,7 @@ choose_copy (struct ram *r)
                                 m->mountpoint, m->vfstype ? m->vfstype : "?",
                                 m->why_not ? m->why_not : "not mounted");
     r->copy = realloc (r->copy, (r->n_copy + 1) * sizeof *r->copy);
-    r->copy[r->n_copy++] = xstrdup (m->mountpoint);
+    r->copy[r->n_copy++] = tool_strdup (m->mountpoint);
   }
   return 0;
 }
@@ -487,7 +452,7 @@ edit_ramboot_initrd (struct img_plan *plan, void *data)
     if (img_guest_stat (r->g, r->initrd, &st) == 0)
       mode = st.mode & 0777;
   }
-  p = xasprintf ("%s: %s", r->image, r->initrd);
+  p = tool_asprintf ("%s: %s", r->image, r->initrd);
   rc = img_initrd_parse (r->ctx, p, orig, orig_len, 4ull << 30, &ird);
   free (p);
   if (rc < 0)
@@ -512,8 +477,8 @@ edit_ramboot_initrd (struct img_plan *plan, void *data)
                             "(no scripts/local)", r->image, r->initrd);
     goto out;
   }
-  p = r->dracut ? xasprintf ("%s/ramboot/dracut/90-img-ramify.sh", r->datadir)
-    : xasprintf ("%s/ramboot/initramfs-tools/ramboot", r->datadir);
+  p = r->dracut ? tool_asprintf ("%s/ramboot/dracut/90-img-ramify.sh", r->datadir)
+    : tool_asprintf ("%s/ramboot/initramfs-tools/ramboot", r->datadir);
   rc = host_read_file (r->ctx, p, 1u << 20, &script, &script_len);
   free (p);
   if (rc < 0)
@@ -523,7 +488,7 @@ edit_ramboot_initrd (struct img_plan *plan, void *data)
   if ((rc = img_cpio_new (r->ctx, &cpio)) < 0)
     goto out;
   if (r->dracut) {
-    p = xasprintf ("%s/90-img-ramify.sh", hookdir);
+    p = tool_asprintf ("%s/90-img-ramify.sh", hookdir);
     rc = img_cpio_add (cpio, p, S_IFREG | 0755, 0, 0, t, 0, 0, script, script_len);
     free (p);
     if (rc < 0
@@ -548,7 +513,7 @@ edit_ramboot_initrd (struct img_plan *plan, void *data)
   {
     const struct img_cpio_entry *bin = img_initrd_lookup (ird, "bin");
     const char *dir = bin && S_ISLNK (bin->mode) ? "usr/bin" : "bin";
-    p = xasprintf ("%s/img-ramcopy", dir);
+    p = tool_asprintf ("%s/img-ramcopy", dir);
     rc = img_cpio_add (cpio, p, S_IFREG | 0755, 0, 0, t, 0, 0, helper, helper_len);
     free (p);
     if (rc < 0)
@@ -613,7 +578,7 @@ quote_entry (struct ram *r)
     return rc;
   free (r->args);
   r->args = norm;
-  echo = xasprintf ("Loading Linux %s with its root in RAM ...", r->kver);
+  echo = tool_asprintf ("Loading Linux %s with its root in RAM ...", r->kver);
   if ((rc = quote_one (r, img_quote_grub2_title, "title", r->title, &r->q.title)) < 0
       || (rc = quote_one (r, img_quote_grub2_path, "kernel", r->entry_kernel, &r->q.kernel)) < 0
       || (rc = quote_one (r, img_quote_grub2_path, "initrd", r->ram_entry_initrd, &r->q.initrd)) < 0
@@ -716,7 +681,7 @@ edit_file_block (struct ram *r, const char *path, bool set_default, bool create,
   if (img_plan_exists (r->plan, path))
     rc = img_plan_read_file (r->plan, path, 16u << 20, (void **) &text, &len);
   else if (create)
-    text = xstrdup ("#!/bin/sh\nexec tail -n +3 $0\n"), len = strlen (text);
+    text = tool_strdup ("#!/bin/sh\nexec tail -n +3 $0\n"), len = strlen (text);
   else {
     free (block);
     return 0;
@@ -748,7 +713,7 @@ edit_legacy (struct ram *r, const char *path)
   int rc;
 
   if (img_guest_realpath (r->g, path, true, &real) < 0)
-    real = xstrdup (path);
+    real = tool_strdup (path);
   if ((rc = img_plan_read_file (r->plan, real, 16u << 20, (void **) &text, &len)) < 0) {
     free (real);
     return rc;
@@ -863,13 +828,13 @@ set_grubenv (struct ram *r, const char *path, const char *key, const char *value
 static int
 edit_bls (struct ram *r, const char *entry_path)
 {
-  char *dir = xstrdup (entry_path), *path, *slash = strrchr (dir, '/');
+  char *dir = tool_strdup (entry_path), *path, *slash = strrchr (dir, '/');
   struct sb b = { 0 };
   int rc = 0;
 
   if (slash)
     *slash = '\0';
-  path = xasprintf ("%s/%s.conf", dir, ENTRY_ID);
+  path = tool_asprintf ("%s/%s.conf", dir, ENTRY_ID);
   sb_adds (&b, "# img-ramify RAM boot entry: the root is copied into RAM at boot\n");
   sb_addf (&b, "title %s\nversion %s\nlinux %s\ninitrd %s\noptions %s %s\ngrub_class kernel\n",
            r->q.b_title, r->q.b_version, r->q.b_kernel, r->q.b_initrd, r->args, r->boot_arg);
@@ -891,11 +856,11 @@ edit_bls (struct ram *r, const char *entry_path)
     size_t i;
     for (i = 0; i < r->insp->n_bootcfgs && rc == 0; i++)
       if (r->insp->bootcfgs[i].kind == IMG_BOOT_GRUB2) {
-        char *env = xstrdup (r->insp->bootcfgs[i].path);
+        char *env = tool_strdup (r->insp->bootcfgs[i].path);
         char *sl = strrchr (env, '/'), *envpath;
         if (sl)
           *sl = '\0';
-        envpath = xasprintf ("%s/grubenv", env);
+        envpath = tool_asprintf ("%s/grubenv", env);
         rc = set_grubenv (r, envpath, "saved_entry", ENTRY_ID);
         free (envpath);
         free (env);
@@ -935,7 +900,7 @@ edit_grub_entry (struct img_plan *plan, void *data)
         char *real = NULL;
         bool seen = false;
         if (img_guest_realpath (r->g, r->insp->bootcfgs[i].path, true, &real) < 0)
-          real = xstrdup (r->insp->bootcfgs[i].path);
+          real = tool_strdup (r->insp->bootcfgs[i].path);
         for (k = 0; k < nd; k++)
           seen |= strcmp (done[k], real) == 0;
         if (!seen) {
@@ -989,7 +954,7 @@ static int
 edit_detach_helper (struct img_plan *plan, void *data)
 {
   struct ram *r = data;
-  char *p = xasprintf ("%s/ramboot/img-ramify-detach", r->datadir), *text;
+  char *p = tool_asprintf ("%s/ramboot/img-ramify-detach", r->datadir), *text;
   size_t len;
   int rc;
 
@@ -1014,18 +979,18 @@ edit_detach_helper (struct img_plan *plan, void *data)
 static void
 archive_dir_mtime (struct ram *r)
 {
-  char *dir = xstrdup (r->archive_path), *slash = strrchr (dir, '/');
+  char *dir = tool_strdup (r->archive_path), *slash = strrchr (dir, '/');
   struct img_dirent *ents = NULL;
   size_t n = 0, i;
 
   *slash = '\0';
-  r->archive_dir = xstrdup (*dir ? dir : "/");
+  r->archive_dir = tool_strdup (*dir ? dir : "/");
   r->archive_dir_mtime = 0;
   r->archive_dir_mtime_ns = 0;
   if (img_guest_readdir (r->g, r->archive_dir, &ents, &n) == 0)
     for (i = 0; i < n; i++) {
       struct img_stat st;
-      char *p = xasprintf ("%s/%s", *dir ? dir : "", ents[i].name);
+      char *p = tool_asprintf ("%s/%s", *dir ? dir : "", ents[i].name);
       if (strcmp (p, r->archive_path) != 0 && img_guest_lstat (r->g, p, &st) == 0
           && (st.mtime > r->archive_dir_mtime
               || (st.mtime == r->archive_dir_mtime && st.mtime_ns > r->archive_dir_mtime_ns))) {
@@ -1102,7 +1067,7 @@ edit_root_archive (struct img_plan *plan, void *data)
   }
   /* The archive is built in an unnamed file of a private directory: a
    * dry run too writes nothing else on the host. */
-  where = xasprintf ("%s: archive", r->image);
+  where = tool_asprintf ("%s: archive", r->image);
   if ((rc = img_hostdir_new (r->ctx, "img-ramify", &hd)) < 0
       || (fd = rc = img_hostdir_tmpfile (hd, where)) < 0) {
     free (where);
@@ -1110,7 +1075,7 @@ edit_root_archive (struct img_plan *plan, void *data)
     return rc;
   }
   free (where);
-  where = xasprintf ("%s: %s", r->image, r->archive_path);
+  where = tool_asprintf ("%s: %s", r->image, r->archive_path);
   archive_dir_mtime (r);
   rc = root_archive_write (r->ctx, r->g, where, r->o->archive, archive_filter, r,
                            (const char *const *) r->copy, r->n_copy, fd, &info);
@@ -1185,10 +1150,10 @@ prepare (struct ram *r)
     return img_ctx_set_error (r->ctx, -ENOENT, "%s: no kernel %s in the guest", r->image, r->o->kernel);
   if (k->initrd == NULL)
     return img_ctx_set_error (r->ctx, -ENOENT, "%s: kernel %s has no initrd", r->image, k->version);
-  r->kver = xstrdup (k->version);
-  r->vmlinuz = xstrdup (k->vmlinuz);
-  r->initrd = xstrdup (k->initrd);
-  r->ram_initrd = xasprintf ("%s.ramboot", k->initrd);
+  r->kver = tool_strdup (k->version);
+  r->vmlinuz = tool_strdup (k->vmlinuz);
+  r->initrd = tool_strdup (k->initrd);
+  r->ram_initrd = tool_asprintf ("%s.ramboot", k->initrd);
   if (r->insp->initramfs && strcmp (r->insp->initramfs, "dracut") == 0)
     r->dracut = true;
   else if (!r->insp->initramfs || strcmp (r->insp->initramfs, "initramfs-tools") != 0)
@@ -1212,20 +1177,20 @@ prepare (struct ram *r)
   if (base == NULL)
     return img_ctx_set_error (r->ctx, -ENOENT, "%s: no boot entry for kernel %s to start from",
                               r->image, r->kver);
-  r->args = xstrdup (base->args);
+  r->args = tool_strdup (base->args);
   {
     const char *kslash = strrchr (base->kernel, '/');
-    r->entry_kernel = xstrdup (base->kernel);
-    r->entry_initrd = base->initrd ? xstrdup (base->initrd) : NULL;
+    r->entry_kernel = tool_strdup (base->kernel);
+    r->entry_initrd = base->initrd ? tool_strdup (base->initrd) : NULL;
     (void) kslash;
     if (base->kind == IMG_BOOT_GRUB_LEGACY && base->root)
-      r->legacy_root = xstrdup (base->root);
+      r->legacy_root = tool_strdup (base->root);
   }
   if (r->entry_initrd == NULL)
     return img_ctx_set_error (r->ctx, -ENOENT, "%s: the boot entry for %s has no initrd", r->image, r->kver);
-  r->ram_entry_initrd = xasprintf ("%s.ramboot", r->entry_initrd);
+  r->ram_entry_initrd = tool_asprintf ("%s.ramboot", r->entry_initrd);
   bm = mount_of (r->g, r->vmlinuz);
-  r->boot_uuid = bm && bm->fs_uuid ? xstrdup (bm->fs_uuid) : NULL;
+  r->boot_uuid = bm && bm->fs_uuid ? tool_strdup (bm->fs_uuid) : NULL;
   {
     /* The title is ours: the guest's OS name in printable ASCII only. */
     const char *os = r->insp->os_pretty_name ? r->insp->os_pretty_name : "Linux";
@@ -1240,7 +1205,7 @@ prepare (struct ram *r)
   if (r->o->archive) {
     struct img_stat st;
     bool boot = img_guest_stat (r->g, "/boot", &st) == 0 && S_ISDIR (st.mode);
-    r->archive_path = xasprintf ("%s/" ARCHIVE_BASE ".%s", boot ? "/boot" : "",
+    r->archive_path = tool_asprintf ("%s/" ARCHIVE_BASE ".%s", boot ? "/boot" : "",
                                  strcmp (r->o->archive, "gzip") == 0 ? "gz" : "zst");
   }
   if ((rc = choose_copy (r)) < 0 || (rc = measure (r)) < 0
@@ -1296,45 +1261,34 @@ main (int argc, char **argv)
   /* Reports carry names and text from images: every byte printed goes
    * through img_quote_term on its way to the terminal. */
   img_quote_term_stdio ();
-  enum { O_FORMAT = 200, O_ALLOW_BACKING, O_JSON = 256, O_UNDO, O_NO_UNDO, O_ROLLBACK, O_FORCE, O_KERNEL, O_COPY, O_MEMORY,
-         O_HEADROOM, O_MARGIN, O_DEFAULT, O_DETACH, O_VM, O_ARCHIVE, O_BUDGET };
+  enum { O_KERNEL = TOOL_O_OWN, O_COPY, O_MEMORY, O_HEADROOM, O_MARGIN, O_DEFAULT, O_DETACH, O_VM,
+         O_ARCHIVE };
   static const struct option lopts[] = {
-    { "dry-run", no_argument, NULL, 'n' }, { "json", no_argument, NULL, O_JSON },
-    { "format", required_argument, NULL, O_FORMAT }, { "allow-backing", no_argument, NULL, O_ALLOW_BACKING },
-    { "undo", required_argument, NULL, O_UNDO }, { "no-undo", no_argument, NULL, O_NO_UNDO },
-    { "rollback", required_argument, NULL, O_ROLLBACK }, { "force", no_argument, NULL, O_FORCE },
+    TOOL_LONG_OPTIONS,
     { "kernel", required_argument, NULL, O_KERNEL }, { "copy", required_argument, NULL, O_COPY },
     { "memory", required_argument, NULL, O_MEMORY }, { "headroom", required_argument, NULL, O_HEADROOM },
     { "margin", required_argument, NULL, O_MARGIN }, { "default", no_argument, NULL, O_DEFAULT },
     { "detach-helper", no_argument, NULL, O_DETACH }, { "vm", required_argument, NULL, O_VM },
     { "archive", optional_argument, NULL, O_ARCHIVE },
-    { "budget", required_argument, NULL, O_BUDGET },
-    { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+    { NULL, 0, NULL, 0 },
   };
+  struct tool t = { .prog = PROG };
   struct opts o = { .headroom = 256 * MiB, .margin = 256 * MiB };
-  uint64_t budget[IMG_BUDGET_N] = { 0 };
-  enum img_budget bw;
-  uint64_t bv;
   struct ram r = { 0 };
   struct img_ctx *ctx;
   struct img_plan *plan = NULL;
-  const char *rollback = NULL;
-  struct img_disk_opts dopts = { NULL, false };
   uint64_t memory = 0;
   unsigned flags = 0;
   size_t i;
   int c, rc, code;
 
-  while ((c = getopt_long (argc, argv, "nh", lopts, NULL)) != -1)
+  while ((c = getopt_long (argc, argv, "nh", lopts, NULL)) != -1) {
+    if ((rc = tool_option (&t, c, optarg)) != 0) {
+      if (rc < 0)
+        return IMG_EXIT_USAGE;
+      continue;
+    }
     switch (c) {
-    case 'n': o.dry_run = true; break;
-    case O_FORMAT: dopts.format = optarg; break;
-    case O_ALLOW_BACKING: dopts.allow_backing = true; break;
-    case O_JSON: o.json = true; break;
-    case O_UNDO: o.undo = optarg; break;
-    case O_NO_UNDO: o.no_undo = true; break;
-    case O_ROLLBACK: rollback = optarg; break;
-    case O_FORCE: o.force = true; break;
     case O_KERNEL: o.kernel = optarg; break;
     case O_COPY: o.copy = optarg; break;
     case O_DEFAULT: o.make_default = true; break;
@@ -1361,66 +1315,43 @@ main (int argc, char **argv)
         o.margin = v;
       break;
     }
-    case O_BUDGET:
-      if (img_budget_parse (optarg, &bw, &bv) < 0) {
-        fprintf (stderr, PROG ": --budget=%s: NAME=SIZE, NAME one of inflate, inflate-total, file, file-total, entries, entries-total, members\n", optarg);
-        return IMG_EXIT_USAGE;
-      }
-      budget[bw] = bv;
-      break;
     case 'h': usage (stdout); return 0;
     default: usage (stderr); return IMG_EXIT_USAGE;
     }
-  if (img_ctx_new (&ctx) < 0)
-    return IMG_EXIT_ERROR;
-  img_ctx_set_log_fn (ctx, log_fn, NULL);
-  for (i = 0; i < IMG_BUDGET_N; i++)
-    if (budget[i])
-      img_ctx_set_budget (ctx, (enum img_budget) i, budget[i]);
-  if (img_ctx_set_disk_opts (ctx, &dopts) < 0) {
-    img_ctx_free (ctx);
-    return IMG_EXIT_ERROR;
   }
-  if (rollback) {
-    rc = img_undo_rollback (ctx, rollback, optind < argc ? (const char *const *) argv + optind : NULL,
-                            (size_t) (argc - optind), o.force ? IMG_UNDO_FORCE : 0);
-    if (rc < 0)
-      fprintf (stderr, PROG ": %s\n", img_ctx_error (ctx));
-    else
-      printf (rc == 1 ? "Nothing to roll back.\n" : "Rolled back: the image is as it was before img-ramify.\n");
-    img_ctx_free (ctx);
-    return rc < 0 ? IMG_EXIT_ERROR : rc == 1 ? IMG_EXIT_NOTHING : 0;
+  o.force = t.force;
+  if ((code = tool_start (&t)) != 0)
+    return code;
+  ctx = t.ctx;
+  if (t.rollback) {
+    code = tool_rollback (ctx, PROG, t.rollback, (const char *const *) argv + optind,
+                          (size_t) (argc - optind), t.force);
+    tool_end (&t);
+    return code;
   }
   if (optind >= argc) {
     usage (stderr);
-    img_ctx_free (ctx);
+    tool_end (&t);
     return IMG_EXIT_USAGE;
   }
   r.ctx = ctx;
   r.o = &o;
   r.image = argv[optind];
   find_files (&r);
-  if (o.dry_run)
+  if (t.dry_run)
     flags |= IMG_PLAN_DRY_RUN;
-  if (o.no_undo)
+  if (t.no_undo)
     flags |= IMG_PLAN_NO_UNDO;
-  if ((rc = img_plan_new (ctx, (const char *const *) argv + optind, (size_t) (argc - optind), flags,
-                          o.undo, &plan)) < 0
-      || (rc = img_plan_open (plan)) < 0) {
-    fprintf (stderr, PROG ": %s\n", img_ctx_error (ctx));
-    code = IMG_EXIT_ERROR;
+  if ((rc = tool_plan_open (ctx, PROG, (const char *const *) argv + optind, (size_t) (argc - optind),
+                            flags, t.undo, &plan)) < 0) {
+    code = tool_fail (ctx, PROG, NULL);
     goto out;
   }
   r.plan = plan;
   r.g = img_plan_guest (plan);
   plan_disk_facts (plan);
   if ((rc = img_guest_inspect (r.g, &r.insp)) < 0 || (rc = prepare (&r)) < 0) {
-    const char *msg = img_ctx_error (ctx);
-    if (strncmp (msg, r.image, strlen (r.image)) == 0)
-      fprintf (stderr, PROG ": %s\n", msg);
-    else
-      fprintf (stderr, PROG ": %s: %s\n", r.image, msg);
-    code = IMG_EXIT_ERROR;
+    code = tool_fail (ctx, PROG, r.image);
     goto out;
   }
   img_plan_fact (plan, "kernel", "%s", r.kver);
@@ -1454,11 +1385,11 @@ main (int argc, char **argv)
   }
   {
     /* What the host does once the guest runs from RAM. */
-    char *vm = o.vm ? xstrdup (o.vm) : NULL;
+    char *vm = o.vm ? tool_strdup (o.vm) : NULL;
     if (vm == NULL) {
       const char *b = strrchr (r.image, '/');
       char *dot;
-      vm = xstrdup (b ? b + 1 : r.image);
+      vm = tool_strdup (b ? b + 1 : r.image);
       if ((dot = strrchr (vm, '.')) && dot != vm)
         *dot = '\0';
     }
@@ -1475,13 +1406,10 @@ main (int argc, char **argv)
     if (strcmp (edits[i].name, "detach-helper") != 0 || o.detach_helper)
       img_plan_add (plan, &edits[i], &r);
   rc = img_plan_run (plan);
-  if (o.json)
-    img_plan_report_json (plan, stdout);
-  else
-    img_plan_report_text (plan, stdout);
+  tool_report (plan, t.json);
   if (rc < 0 && img_plan_status (plan) != IMG_PLAN_CHANGED && img_plan_status (plan) != IMG_PLAN_NOTHING)
-    fprintf (stderr, PROG ": %s\n", img_ctx_error (ctx));
-  code = img_plan_exit_code (plan);
+    tool_fail (ctx, PROG, NULL);
+  code = tool_exit_code (plan);
  out:
   img_plan_free (plan);
   img_inspection_free (r.insp);
@@ -1511,6 +1439,6 @@ main (int argc, char **argv)
   for (i = 0; i < r.n_copy; i++)
     free (r.copy[i]);
   free (r.copy);
-  img_ctx_free (ctx);
+  tool_end (&t);
   return code;
 }

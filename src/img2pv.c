@@ -43,7 +43,7 @@
 #include "img-edit.h"
 #include "img-quote.h"
 #include "base/hostdir.h"
-#include "toolutil.h"
+#include "tool.h"
 
 #define PROG "img2pv"
 #define MARK_BEGIN "### BEGIN img2pv Xen PV entry ###"
@@ -3037,50 +3037,7 @@ main (int argc, char **argv)
   pv.o = &o;
   pv.images = images;
   pv.n_images = n_images;
-  if (!o.dry_run && !o.no_undo) {
-    /* An undo record whose image was rolled back has done its job; a new
-     * run starts a new one (the old one is kept aside). */
-    char *undo = o.undo ? xstrdup (o.undo) : xasprintf ("%s" IMG_UNDO_SUFFIX, images[0]);
-    int st = 0;
-    if (img_undo_state (ctx, undo, &st) == 0 && st == IMG_UNDO_ROLLED_BACK) {
-      char stamp[32], *aside;
-      time_t now = time (NULL);
-      strftime (stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime (&now));
-      aside = xasprintf ("%s.rolled-back-%s", undo, stamp);
-      if (rename (undo, aside) < 0) {
-        fprintf (stderr, PROG ": %s: %s: %s\n", images[0], undo, strerror (errno));
-        free (aside);
-        free (undo);
-        code = IMG_EXIT_ERROR;
-        goto out;
-      }
-      free (aside);
-    }
-    img_ctx_clear_error (ctx);
-    free (undo);
-  }
-  if ((r = img_plan_new (ctx, images, n_images, flags, o.undo, &plan)) == 0
-      && (r = img_plan_open (plan)) == -ESTALE && !o.dry_run) {
-    /* The undo record of an earlier run no longer matches the image (the
-     * guest has run since): it can restore nothing now.  Keep it aside,
-     * never delete it, and start a new one. */
-    char *undo = o.undo ? xstrdup (o.undo) : xasprintf ("%s" IMG_UNDO_SUFFIX, images[0]);
-    char stamp[32], *aside;
-    time_t now = time (NULL);
-    strftime (stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime (&now));
-    aside = xasprintf ("%s.stale-%s", undo, stamp);
-    if (rename (undo, aside) == 0) {
-      fprintf (stderr, PROG ": warning: %s: the image changed since %s was written (the guest ran?); "
-               "kept it as %s and started a new undo record\n", images[0], undo, aside);
-      img_plan_free (plan);
-      plan = NULL;
-      img_ctx_clear_error (ctx);
-      if ((r = img_plan_new (ctx, images, n_images, flags, o.undo, &plan)) == 0)
-        r = img_plan_open (plan);
-    }
-    free (aside);
-    free (undo);
-  }
+  r = tool_plan_open (ctx, PROG, images, n_images, flags, o.undo, &plan);
   if (r < 0) {
     code = fail (ctx);
     goto out;
@@ -3189,7 +3146,7 @@ main (int argc, char **argv)
     else
       fprintf (stderr, PROG ": %s: %s\n", o.output ? o.output : images[0], msg);
   }
-  code = img_plan_exit_code (plan);
+  code = tool_exit_code (plan);
   if (r < 0 && code == 0)
     code = IMG_EXIT_ERROR;
   if (tmp_out && code == IMG_EXIT_DIRTY)

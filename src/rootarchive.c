@@ -28,7 +28,7 @@
 #include <zstd.h>
 
 #include "rootarchive.h"
-#include "toolutil.h"
+#include "tool.h"
 
 #define BLOCK 512
 #define CHUNK (1u << 20)
