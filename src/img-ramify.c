@@ -34,11 +34,11 @@
 #include "img-edit.h"
 #include "rootarchive.h"
 #include "tool.h"
+#include "convert/bootentry.h"
 #include "base/hostdir.h"
 
 #define PROG "img-ramify"
-#define MARK_BEGIN "### BEGIN img-ramify RAM boot entry ###"
-#define MARK_END "### END img-ramify RAM boot entry ###"
+#define MARKER "img-ramify RAM boot entry"
 #define ENTRY_ID "img-ramify-ramboot"
 #define MAX_INITRD (1024u << 20)
 #define MiB ((uint64_t) 1024 * 1024)
@@ -72,13 +72,8 @@ struct ram {
   uint64_t bytes;               /* what the copy takes in a tmpfs */
   uint64_t recommended;         /* VM memory to give */
   const char *datadir, *ramcopy;
-  /* Every guest value of our boot entries, quoted once for each language
-   * (quote.h) before anything is changed: GRUB 2, GRUB legacy, BLS. */
-  struct {
-    char *title, *kernel, *initrd, *uuid, *echo;        /* GRUB 2 */
-    char *l_title, *l_kernel, *l_initrd, *l_root;       /* GRUB legacy */
-    char *b_title, *b_version, *b_kernel, *b_initrd;    /* BLS */
-  } q;
+  /* Our boot entry, quoted and written out for each boot loader. */
+  char *grub2_block, *legacy_block, *bls_text;
 };
 
 /* ---- where our files are --------------------------------------------- */
@@ -539,286 +534,29 @@ edit_ramboot_initrd (struct img_plan *plan, void *data)
   return rc;
 }
 
-/* ---- quoting the entry -------------------------------------------------- */
+/* ---- the boot entry ------------------------------------------------------- */
 
-/* VALUE through QUOTE into *OUT, or one line "IMAGE: boot-entry: WHAT
- * VALUE: reason". */
+/* Our entry for each boot loader, built (every value checked and quoted)
+ * before anything is changed. */
 static int
-quote_one (struct ram *r, int (*quote) (const char *, char **, const char **), const char *what,
-           const char *value, char **out)
+build_entry (struct ram *r)
 {
-  const char *why = NULL;
-  int rc = quote (value, out, &why);
-
-  if (rc == -EINVAL) {
-    char *t = img_quote_term (value, 0);
-    rc = img_ctx_set_error (r->ctx, rc, "%s: boot-entry: %s %s: %s", r->image, what, t ? t : "", why);
-    free (t);
-  }
-  return rc;
-}
-
-/* Everything our entries carry, checked and quoted before any change: the
- * arguments as a kernel command line, then each value per language. */
-static int
-quote_entry (struct ram *r)
-{
-  char *norm, *bad, *echo;
-  const char *why;
-  int rc = img_quote_cmdline_line (r->args, &norm, &bad, &why);
-
-  if (rc == -EINVAL) {
-    char *t = img_quote_term (bad, 0);
-    rc = img_ctx_set_error (r->ctx, rc, "%s: boot-entry: kernel argument %s: %s", r->image, t ? t : "", why);
-    free (t);
-    free (bad);
-    return rc;
-  }
-  if (rc < 0)
-    return rc;
-  free (r->args);
-  r->args = norm;
-  echo = tool_asprintf ("Loading Linux %s with its root in RAM ...", r->kver);
-  if ((rc = quote_one (r, img_quote_grub2_title, "title", r->title, &r->q.title)) < 0
-      || (rc = quote_one (r, img_quote_grub2_path, "kernel", r->entry_kernel, &r->q.kernel)) < 0
-      || (rc = quote_one (r, img_quote_grub2_path, "initrd", r->ram_entry_initrd, &r->q.initrd)) < 0
-      || (r->boot_uuid && (rc = quote_one (r, img_quote_grub2, "filesystem UUID", r->boot_uuid, &r->q.uuid)) < 0)
-      || (rc = quote_one (r, img_quote_grub2, "kernel version", echo, &r->q.echo)) < 0
-      || (rc = quote_one (r, img_quote_grub_legacy, "title", r->title, &r->q.l_title)) < 0
-      || (rc = quote_one (r, img_quote_grub_legacy, "kernel", r->entry_kernel, &r->q.l_kernel)) < 0
-      || (rc = quote_one (r, img_quote_grub_legacy, "initrd", r->ram_entry_initrd, &r->q.l_initrd)) < 0
-      || (r->legacy_root && (rc = quote_one (r, img_quote_grub_legacy, "root", r->legacy_root, &r->q.l_root)) < 0)
-      || (rc = quote_one (r, img_quote_bls, "title", r->title, &r->q.b_title)) < 0
-      || (rc = quote_one (r, img_quote_bls, "version", r->kver, &r->q.b_version)) < 0
-      || (rc = quote_one (r, img_quote_bls, "kernel", r->entry_kernel, &r->q.b_kernel)) < 0
-      || (rc = quote_one (r, img_quote_bls, "initrd", r->ram_entry_initrd, &r->q.b_initrd)) < 0) {
-    free (echo);
-    return rc;
-  }
-  free (echo);
-  /* Legacy kernel lines and BLS paths are split at blanks. */
-  if (strpbrk (r->entry_kernel, " \t") || strpbrk (r->ram_entry_initrd, " \t")
-      || (r->legacy_root && strpbrk (r->legacy_root, " \t")))
-    return img_ctx_set_error (r->ctx, -EINVAL, "%s: boot-entry: a kernel, initrd or root with a blank, "
-                              "which the boot entry cannot carry", r->image);
-  return 0;
-}
-
-/* ---- edit: grub-entry ------------------------------------------------------ */
-
-static char *
-entry_block (struct ram *r)
-{
-  struct sb b = { 0 };
-
-  sb_addf (&b, "%s\n", MARK_BEGIN);
-  sb_addf (&b, "menuentry %s --class gnu-linux --class os $menuentry_id_option '%s' {\n",
-           r->q.title, ENTRY_ID);
-  sb_adds (&b, "\tinsmod ext2\n");
-  if (r->boot_uuid)
-    sb_addf (&b, "\tsearch --no-floppy --fs-uuid --set=root %s\n", r->q.uuid);
-  sb_addf (&b, "\techo\t%s\n", r->q.echo);
-  sb_addf (&b, "\tlinux\t%s %s %s\n", r->q.kernel, r->args, r->boot_arg);
-  sb_addf (&b, "\tinitrd\t%s\n", r->q.initrd);
-  sb_adds (&b, "}\n");
-  sb_addf (&b, "%s\n", MARK_END);
-  return b.oom ? NULL : b.s;
-}
-
-/* Puts BLOCK into TEXT: replacing an earlier block of ours, or at the end;
- * with SET_DEFAULT, "set default" lines name our entry. */
-static char *
-place_block (const char *text, size_t len, const char *block, bool set_default, bool *changed)
-{
-  struct sb b = { 0 };
-  const char *s = strstr (text, MARK_BEGIN), *e = s ? strstr (s, MARK_END) : NULL;
-  const char *p;
-
-  if (s && e) {
-    e += strlen (MARK_END);
-    if (*e == '\n')
-      e++;
-    sb_add (&b, text, (size_t) (s - text));
-    sb_adds (&b, block);
-    sb_adds (&b, e);
-  } else {
-    sb_add (&b, text, len);
-    if (b.len && b.s[b.len - 1] != '\n')
-      sb_adds (&b, "\n");
-    sb_adds (&b, block);
-  }
-  if (set_default && b.s) {
-    struct sb d = { 0 };
-    for (p = b.s; *p;) {
-      const char *nl = strchr (p, '\n');
-      size_t l = nl ? (size_t) (nl - p + 1) : strlen (p);
-      if (strncmp (p, "   set default=", 15) == 0 || strncmp (p, "set default=", 12) == 0) {
-        if (strstr (p, "${next_entry}") && (size_t) (strstr (p, "${next_entry}") - p) < l)
-          sb_add (&d, p, l);
-        else
-          sb_addf (&d, "%.*sset default=\"%s\"\n", (int) (strchr (p, 's') - p), p, ENTRY_ID);
-      } else
-        sb_add (&d, p, l);
-      p += l;
-    }
-    sb_free (&b);
-    b = d;
-  }
-  *changed = b.s && (b.len != len || memcmp (b.s, text, len) != 0);
-  return b.oom ? NULL : b.s;
-}
-
-static int
-edit_file_block (struct ram *r, const char *path, bool set_default, bool create, uint32_t mode)
-{
-  char *text = NULL, *block = entry_block (r), *nt;
-  size_t len = 0;
-  bool changed;
-  int rc = 0;
-
-  if (block == NULL)
-    return -ENOMEM;
-  if (img_plan_exists (r->plan, path))
-    rc = img_plan_read_file (r->plan, path, 16u << 20, (void **) &text, &len);
-  else if (create)
-    text = tool_strdup ("#!/bin/sh\nexec tail -n +3 $0\n"), len = strlen (text);
-  else {
-    free (block);
-    return 0;
-  }
-  if (rc == 0) {
-    nt = place_block (text, len, block, set_default, &changed);
-    if (nt == NULL)
-      rc = -ENOMEM;
-    else if (changed)
-      rc = img_plan_write_file (r->plan, path, nt, strlen (nt), mode);
-    free (nt);
-  }
-  free (text);
-  free (block);
-  return rc;
-}
-
-/* GRUB legacy (grub.conf, menu.lst): a title block at the end, outside
- * Debian's AUTOMAGIC list, with the base entry's root (legacy GRUB has no
- * search by UUID); --default points "default" at it. */
-static int
-edit_legacy (struct ram *r, const char *path)
-{
-  char *real = NULL, *text = NULL;
-  size_t len, ntitles = 0;
-  struct sb blk = { 0 }, b = { 0 };
-  const char *p;
-  bool in_block = false, have_default = false;
+  const char *initrds[] = { r->ram_entry_initrd };
+  char *args = tool_asprintf ("%s %s", r->args, r->boot_arg);
+  char *echo = tool_asprintf ("Loading Linux %s with its root in RAM ...", r->kver);
+  struct img_bootentry e = {
+    .id = ENTRY_ID, .title = r->title, .kernel = r->entry_kernel, .initrds = initrds,
+    .n_initrds = 1, .args = args, .marker = MARKER, .root_uuid = r->boot_uuid,
+    .legacy_root = r->legacy_root, .echo = echo, .version = r->kver,
+    .comment = MARKER ": the root is copied into RAM at boot",
+  };
   int rc;
 
-  if (img_guest_realpath (r->g, path, true, &real) < 0)
-    real = tool_strdup (path);
-  if ((rc = img_plan_read_file (r->plan, real, 16u << 20, (void **) &text, &len)) < 0) {
-    free (real);
-    return rc;
-  }
-  sb_addf (&blk, "# %s\ntitle %s\n", MARK_BEGIN, r->q.l_title);
-  if (r->legacy_root)
-    sb_addf (&blk, "\troot %s\n", r->q.l_root);
-  sb_addf (&blk, "\tkernel %s %s %s\n\tinitrd %s\n# %s\n", r->q.l_kernel, r->args, r->boot_arg,
-           r->q.l_initrd, MARK_END);
-  /* Everything but an earlier block of ours; titles counted for "default". */
-  for (p = text; p < text + len;) {
-    const char *nl = memchr (p, '\n', (size_t) (text + len - p));
-    size_t l = nl ? (size_t) (nl - p + 1) : (size_t) (text + len - p);
-    const char *q = p;
-    while (q < p + l && (*q == ' ' || *q == '\t'))
-      q++;
-    if (strncmp (q, "# " MARK_BEGIN, strlen (MARK_BEGIN) + 2) == 0)
-      in_block = true;
-    if (in_block) {
-      if (strncmp (q, "# " MARK_END, strlen (MARK_END) + 2) == 0)
-        in_block = false;
-    } else if (r->o->make_default && strncmp (q, "default", 7) == 0
-               && (q[7] == '=' || q[7] == ' ' || q[7] == '\t')) {
-      have_default = true;
-      sb_adds (&b, "@DEFAULT@\n");
-    } else {
-      if (strncmp (q, "title", 5) == 0 && (q[5] == ' ' || q[5] == '\t' || q[5] == '='))
-        ntitles++;
-      sb_add (&b, p, l);
-      if (!nl)
-        sb_adds (&b, "\n");
-    }
-    p += l;
-  }
-  sb_adds (&b, blk.s);
-  if (r->o->make_default) {
-    /* Our entry is the last title: its index is the number before it. */
-    struct sb d = { 0 };
-    char *at;
-    if (!have_default)
-      sb_addf (&d, "default=%zu\n", ntitles);
-    at = b.s ? strstr (b.s, "@DEFAULT@\n") : NULL;
-    if (at) {
-      sb_add (&d, b.s, (size_t) (at - b.s));
-      sb_addf (&d, "default=%zu\n", ntitles);
-      sb_adds (&d, at + 10);
-    } else
-      sb_adds (&d, b.s ? b.s : "");
-    sb_free (&b);
-    b = d;
-  }
-  if (b.oom || blk.oom)
-    rc = -ENOMEM;
-  else if (b.len != len || memcmp (b.s, text, len) != 0) {
-    struct img_stat st;
-    uint32_t mode = img_guest_stat (r->g, real, &st) == 0 ? (st.mode & 0777) : 0600;
-    rc = img_plan_write_file (r->plan, real, b.s, b.len, mode);
-  }
-  sb_free (&b);
-  sb_free (&blk);
-  free (text);
-  free (real);
-  return rc;
-}
-
-/* Sets KEY=VALUE in a GRUB environment block (1024 bytes, '#'-padded),
- * creating it if need be. */
-static int
-set_grubenv (struct ram *r, const char *path, const char *key, const char *value)
-{
-  char *old = NULL;
-  size_t len = 0, klen = strlen (key);
-  struct sb b = { 0 };
-  const char *p;
-  int rc = 0;
-
-  if (img_plan_exists (r->plan, path)
-      && (rc = img_plan_read_file (r->plan, path, 1u << 20, (void **) &old, &len)) < 0)
-    return rc;
-  sb_adds (&b, "# GRUB Environment Block\n");
-  for (p = old; p && p < old + len;) {
-    const char *nl = memchr (p, '\n', (size_t) (old + len - p));
-    size_t l = nl ? (size_t) (nl - p) : (size_t) (old + len - p);
-    if (l && *p != '#' && !(l > klen && strncmp (p, key, klen) == 0 && p[klen] == '=')) {
-      sb_add (&b, p, l);
-      sb_adds (&b, "\n");
-    }
-    p += l + (nl != NULL);
-  }
-  sb_addf (&b, "%s=%s\n", key, value);
-  if (b.oom) {
-    rc = -ENOMEM;
-    goto out;
-  }
-  if (b.len > 1024) {
-    rc = img_ctx_set_error (r->ctx, -EFBIG, "%s: %s: the GRUB environment block is full", r->image, path);
-    goto out;
-  }
-  while (b.len < 1024)
-    sb_adds (&b, "#");
-  if (old == NULL || len != b.len || memcmp (old, b.s, len) != 0)
-    rc = img_plan_write_file (r->plan, path, b.s, b.len, 0644);
- out:
-  sb_free (&b);
-  free (old);
+  if ((rc = img_bootentry_text (r->ctx, r->image, IMG_BOOT_GRUB2, &e, &r->grub2_block)) == 0
+      && (rc = img_bootentry_text (r->ctx, r->image, IMG_BOOT_GRUB_LEGACY, &e, &r->legacy_block)) == 0)
+    rc = img_bootentry_text (r->ctx, r->image, IMG_BOOT_BLS, &e, &r->bls_text);
+  free (args);
+  free (echo);
   return rc;
 }
 
@@ -829,122 +567,100 @@ static int
 edit_bls (struct ram *r, const char *entry_path)
 {
   char *dir = tool_strdup (entry_path), *path, *slash = strrchr (dir, '/');
-  struct sb b = { 0 };
-  int rc = 0;
+  size_t i;
+  int rc;
 
   if (slash)
     *slash = '\0';
   path = tool_asprintf ("%s/%s.conf", dir, ENTRY_ID);
-  sb_adds (&b, "# img-ramify RAM boot entry: the root is copied into RAM at boot\n");
-  sb_addf (&b, "title %s\nversion %s\nlinux %s\ninitrd %s\noptions %s %s\ngrub_class kernel\n",
-           r->q.b_title, r->q.b_version, r->q.b_kernel, r->q.b_initrd, r->args, r->boot_arg);
-  if (b.oom)
-    rc = -ENOMEM;
-  else {
-    void *old = NULL;
-    size_t len = 0;
-    if (img_plan_exists (r->plan, path))
-      rc = img_plan_read_file (r->plan, path, 1u << 20, &old, &len);
-    if (rc == 0 && (old == NULL || len != b.len || memcmp (old, b.s, len) != 0))
-      rc = img_plan_write_file (r->plan, path, b.s, b.len, 0644);
-    free (old);
-  }
-  sb_free (&b);
+  rc = img_plan_write_file (r->plan, path, r->bls_text, strlen (r->bls_text), 0644);
   free (path);
   free (dir);
-  if (rc == 0 && r->o->make_default) {
-    size_t i;
-    for (i = 0; i < r->insp->n_bootcfgs && rc == 0; i++)
-      if (r->insp->bootcfgs[i].kind == IMG_BOOT_GRUB2) {
-        char *env = tool_strdup (r->insp->bootcfgs[i].path);
-        char *sl = strrchr (env, '/'), *envpath;
-        if (sl)
-          *sl = '\0';
-        envpath = tool_asprintf ("%s/grubenv", env);
-        rc = set_grubenv (r, envpath, "saved_entry", ENTRY_ID);
-        free (envpath);
-        free (env);
-      }
-  }
+  for (i = 0; i < r->insp->n_bootcfgs && rc == 0 && r->o->make_default; i++)
+    if (r->insp->bootcfgs[i].kind == IMG_BOOT_GRUB2) {
+      char *env = tool_strdup (r->insp->bootcfgs[i].path), *sl = strrchr (env, '/');
+      char *envpath, *where, *old = NULL, *text = NULL;
+      size_t len = 0, tlen;
+      if (sl)
+        *sl = '\0';
+      envpath = tool_asprintf ("%s/grubenv", env);
+      where = tool_asprintf ("%s: %s", r->image, envpath);
+      if (img_plan_exists (r->plan, envpath))
+        rc = img_plan_read_file (r->plan, envpath, 1u << 20, (void **) &old, &len);
+      if (rc == 0)
+        rc = img_bootentry_grubenv_set (r->ctx, where, old, len, "saved_entry", ENTRY_ID, &text, &tlen);
+      if (rc == 0)
+        rc = img_plan_write_file (r->plan, envpath, text, tlen, 0644);
+      free (text);
+      free (old);
+      free (where);
+      free (envpath);
+      free (env);
+    }
   return rc;
 }
 
+/* /etc/default/grub: GRUB_DEFAULT names our entry (--default). */
+static int
+edit_default_grub (struct ram *r)
+{
+  const char *path = "/etc/default/grub";
+  char *text, *out;
+  size_t len;
+  int rc;
+
+  if (!img_plan_exists (r->plan, path))
+    return 0;
+  if ((rc = img_plan_read_file (r->plan, path, 1u << 20, (void **) &text, &len)) < 0)
+    return rc;
+  rc = img_bootentry_default_grub (text, len, ENTRY_ID, &out, NULL);
+  if (rc == 0)
+    rc = img_plan_write_file (r->plan, path, out, strlen (out), 0644);
+  free (out);
+  free (text);
+  return rc;
+}
+
+/* The RAM entry: a BLS file where grub.cfg runs blscfg; else a block at the
+ * end of each GRUB 2 grub.cfg (and in 40_custom, so update-grub keeps it);
+ * else a title block at the end of GRUB legacy's menu, after Debian's
+ * AUTOMAGIC list, with the base entry's root (legacy GRUB has no search by
+ * UUID). */
 static int
 edit_grub_entry (struct img_plan *plan, void *data)
 {
   struct ram *r = data;
+  const char *def = r->o->make_default ? ENTRY_ID : NULL;
   size_t i, n = 0;
   int rc = 0;
-  const char *bls = NULL;
 
   for (i = 0; i < r->insp->n_bootcfgs; i++)
-    if (r->insp->bootcfgs[i].kind == IMG_BOOT_BLS && bls == NULL
-        && r->insp->bootcfgs[i].n_entries)
-      bls = r->insp->bootcfgs[i].path;
-  if (bls) {
-    /* grub.cfg only runs blscfg: the entry is a BLS file. */
-    rc = edit_bls (r, bls);
-    return rc;
-  }
+    if (r->insp->bootcfgs[i].kind == IMG_BOOT_BLS && r->insp->bootcfgs[i].n_entries)
+      return edit_bls (r, r->insp->bootcfgs[i].path);
   for (i = 0; i < r->insp->n_bootcfgs && rc == 0; i++)
     if (r->insp->bootcfgs[i].kind == IMG_BOOT_GRUB2) {
-      rc = edit_file_block (r, r->insp->bootcfgs[i].path, r->o->make_default, false, 0644);
+      rc = img_bootentry_edit_file (plan, r->insp->bootcfgs[i].path, IMG_BOOT_GRUB2, MARKER,
+                                    r->grub2_block, IMG_BOOTENTRY_REPLACE, def, NULL, 0644);
       n++;
     }
-  if (n == 0) {
-    /* GRUB legacy; menu.lst and grub.conf are often one file. */
-    char **done = NULL;
-    size_t nd = 0, k;
-    for (i = 0; i < r->insp->n_bootcfgs && rc == 0; i++)
-      if (r->insp->bootcfgs[i].kind == IMG_BOOT_GRUB_LEGACY) {
-        char *real = NULL;
-        bool seen = false;
-        if (img_guest_realpath (r->g, r->insp->bootcfgs[i].path, true, &real) < 0)
-          real = tool_strdup (r->insp->bootcfgs[i].path);
-        for (k = 0; k < nd; k++)
-          seen |= strcmp (done[k], real) == 0;
-        if (!seen) {
-          rc = edit_legacy (r, real);
-          done = realloc (done, (nd + 1) * sizeof *done);
-          done[nd++] = real;
-          n++;
-        } else
-          free (real);
-      }
-    for (k = 0; k < nd; k++)
-      free (done[k]);
-    free (done);
-    if (rc == 0 && n == 0)
-      return img_ctx_set_error (r->ctx, -ENOTSUP, "%s: no GRUB configuration (GRUB 2, BLS or GRUB "
-                                "legacy; extlinux guests are not handled)", r->image);
+  if (n && rc == 0 && img_plan_exists (plan, "/etc/grub.d"))
+    rc = img_bootentry_edit_file (plan, "/etc/grub.d/40_custom", IMG_BOOT_GRUB2, MARKER, r->grub2_block,
+                                  IMG_BOOTENTRY_REPLACE, NULL, IMG_BOOTENTRY_GRUBD_HEAD, 0755);
+  if (n && rc == 0 && def)
+    rc = edit_default_grub (r);
+  if (n)
     return rc;
-  }
-  if (rc == 0 && img_plan_exists (plan, "/etc/grub.d"))
-    rc = edit_file_block (r, "/etc/grub.d/40_custom", false, true, 0755);
-  if (rc == 0 && r->o->make_default && img_plan_exists (plan, "/etc/default/grub")) {
-    void *buf;
-    size_t len;
-    struct sb b = { 0 };
-    const char *p, *end;
-    bool found = false;
-    if ((rc = img_plan_read_file (plan, "/etc/default/grub", 1u << 20, &buf, &len)) < 0)
-      return rc;
-    for (p = buf, end = (char *) buf + len; p < end;) {
-      const char *nl = memchr (p, '\n', end - p);
-      size_t l = nl ? (size_t) (nl - p + 1) : (size_t) (end - p);
-      if (strncmp (p, "GRUB_DEFAULT=", 13) == 0) {
-        sb_addf (&b, "GRUB_DEFAULT=%s\n", ENTRY_ID);
-        found = true;
-      } else
-        sb_add (&b, p, l);
-      p += l;
+  /* GRUB legacy; menu.lst and grub.conf are often one file (edited once:
+   * the second time changes nothing). */
+  for (i = 0; i < r->insp->n_bootcfgs && rc == 0; i++)
+    if (r->insp->bootcfgs[i].kind == IMG_BOOT_GRUB_LEGACY) {
+      rc = img_bootentry_edit_file (plan, r->insp->bootcfgs[i].path, IMG_BOOT_GRUB_LEGACY, MARKER,
+                                    r->legacy_block, IMG_BOOTENTRY_LAST, def, NULL, 0600);
+      n++;
     }
-    if (!found)
-      sb_addf (&b, "GRUB_DEFAULT=%s\n", ENTRY_ID);
-    rc = b.oom ? -ENOMEM : img_plan_write_file (plan, "/etc/default/grub", b.s, b.len, 0644);
-    sb_free (&b);
-    free (buf);
-  }
+  if (rc == 0 && n == 0)
+    return img_ctx_set_error (r->ctx, -ENOTSUP, "%s: no GRUB configuration (GRUB 2, BLS or GRUB "
+                              "legacy; extlinux guests are not handled)", r->image);
   return rc;
 }
 
@@ -1200,7 +916,7 @@ prepare (struct ram *r)
     sb_addf (&t, ", root in RAM, Linux %s", r->kver);
     r->title = t.s;
   }
-  if ((rc = quote_entry (r)) < 0)
+  if ((rc = build_entry (r)) < 0)
     return rc;
   if (r->o->archive) {
     struct img_stat st;
@@ -1424,13 +1140,9 @@ main (int argc, char **argv)
   free (r.args);
   free (r.title);
   free (r.legacy_root);
-  {
-    char **qs[] = { &r.q.title, &r.q.kernel, &r.q.initrd, &r.q.uuid, &r.q.echo, &r.q.l_title,
-                    &r.q.l_kernel, &r.q.l_initrd, &r.q.l_root, &r.q.b_title, &r.q.b_version,
-                    &r.q.b_kernel, &r.q.b_initrd };
-    for (i = 0; i < sizeof qs / sizeof qs[0]; i++)
-      free (*qs[i]);
-  }
+  free (r.grub2_block);
+  free (r.legacy_block);
+  free (r.bls_text);
   free (r.archive_path);
   free (r.archive_dir);
   sb_free (&r.conf);
