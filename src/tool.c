@@ -21,60 +21,6 @@
 
 extern char **environ;
 
-void
-sb_add (struct sb *b, const char *s, size_t len)
-{
-  if (b->oom)
-    return;
-  if (b->len + len + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 256;
-    char *n;
-    while (cap < b->len + len + 1)
-      cap *= 2;
-    n = realloc (b->s, cap);
-    if (n == NULL) {
-      b->oom = true;
-      return;
-    }
-    b->s = n;
-    b->cap = cap;
-  }
-  memcpy (b->s + b->len, s, len);
-  b->len += len;
-  b->s[b->len] = '\0';
-}
-
-void
-sb_adds (struct sb *b, const char *s)
-{
-  sb_add (b, s, strlen (s));
-}
-
-void
-sb_addf (struct sb *b, const char *fmt, ...)
-{
-  va_list ap;
-  char *s = NULL;
-  int n;
-
-  va_start (ap, fmt);
-  n = vasprintf (&s, fmt, ap);
-  va_end (ap);
-  if (n < 0) {
-    b->oom = true;
-    return;
-  }
-  sb_add (b, s, (size_t) n);
-  free (s);
-}
-
-void
-sb_free (struct sb *b)
-{
-  free (b->s);
-  *b = (struct sb) { 0 };
-}
-
 static int
 fsync_dir_of (const char *path)
 {

@@ -12,6 +12,7 @@
 
 #include "libimg.h"
 #include "img-edit.h"
+#include "base/strbuf.h"
 
 /* Exit status of the tools. */
 enum {
@@ -88,18 +89,13 @@ void tool_report (const struct img_plan *plan, bool json);
 
 #define img_err(ctx, err, ...) img_ctx_set_error ((ctx), (err), __VA_ARGS__)
 
-/* A growing NUL-terminated string; on allocation failure it stays in an
- * error state (sb.oom) and every later append is a no-op. */
-struct sb {
-  char *s;
-  size_t len, cap;
-  bool oom;
-};
-void sb_add (struct sb *b, const char *s, size_t len);
-void sb_adds (struct sb *b, const char *s);
-void sb_addf (struct sb *b, const char *fmt, ...)
-  __attribute__((format (printf, 2, 3)));
-void sb_free (struct sb *b);
+/* The library's growing string (base/strbuf.h: a sticky oom flag) under
+ * the names the tools have used. */
+#define sb img_sb
+#define sb_add img_sb_add
+#define sb_adds img_sb_adds
+#define sb_addf img_sb_addf
+#define sb_free img_sb_free
 
 /* Writes PATH on the host: a temporary file beside it, fsync'd, renamed
  * over PATH, the directory fsync'd.  0 or -errno (message in CTX). */
