@@ -152,108 +152,14 @@ build_entry (struct ram *r)
   return rc;
 }
 
-/* BLS: an entry file of our own beside the others, which GRUB's blscfg
- * (and the distribution's kernel-install) leave alone; --default sets
- * saved_entry in the grubenv next to grub.cfg. */
-static int
-edit_bls (struct ram *r, const char *entry_path)
-{
-  char *dir = tool_strdup (entry_path), *path, *slash = strrchr (dir, '/');
-  size_t i;
-  int rc;
-
-  if (slash)
-    *slash = '\0';
-  path = tool_asprintf ("%s/%s.conf", dir, ENTRY_ID);
-  rc = img_plan_write_file (r->plan, path, r->bls_text, strlen (r->bls_text), 0644);
-  free (path);
-  free (dir);
-  for (i = 0; i < r->insp->n_bootcfgs && rc == 0 && r->o->make_default; i++)
-    if (r->insp->bootcfgs[i].kind == IMG_BOOT_GRUB2) {
-      char *env = tool_strdup (r->insp->bootcfgs[i].path), *sl = strrchr (env, '/');
-      char *envpath, *where, *old = NULL, *text = NULL;
-      size_t len = 0, tlen;
-      if (sl)
-        *sl = '\0';
-      envpath = tool_asprintf ("%s/grubenv", env);
-      where = tool_asprintf ("%s: %s", r->image, envpath);
-      if (img_plan_exists (r->plan, envpath))
-        rc = img_plan_read_file (r->plan, envpath, 1u << 20, (void **) &old, &len);
-      if (rc == 0)
-        rc = img_bootentry_grubenv_set (r->ctx, where, old, len, "saved_entry", ENTRY_ID, &text, &tlen);
-      if (rc == 0)
-        rc = img_plan_write_file (r->plan, envpath, text, tlen, 0644);
-      free (text);
-      free (old);
-      free (where);
-      free (envpath);
-      free (env);
-    }
-  return rc;
-}
-
-/* /etc/default/grub: GRUB_DEFAULT names our entry (--default). */
-static int
-edit_default_grub (struct ram *r)
-{
-  const char *path = "/etc/default/grub";
-  char *text, *out;
-  size_t len;
-  int rc;
-
-  if (!img_plan_exists (r->plan, path))
-    return 0;
-  if ((rc = img_plan_read_file (r->plan, path, 1u << 20, (void **) &text, &len)) < 0)
-    return rc;
-  rc = img_bootentry_default_grub (text, len, ENTRY_ID, &out, NULL);
-  if (rc == 0)
-    rc = img_plan_write_file (r->plan, path, out, strlen (out), 0644);
-  free (out);
-  free (text);
-  return rc;
-}
-
-/* The RAM entry: a BLS file where grub.cfg runs blscfg; else a block at the
- * end of each GRUB 2 grub.cfg (and in 40_custom, so update-grub keeps it);
- * else a title block at the end of GRUB legacy's menu, after Debian's
- * AUTOMAGIC list, with the base entry's root (legacy GRUB has no search by
- * UUID). */
 static int
 edit_grub_entry (struct img_plan *plan, void *data)
 {
   struct ram *r = data;
-  const char *def = r->o->make_default ? ENTRY_ID : NULL;
-  size_t i, n = 0;
-  int rc = 0;
+  struct img_bootentry_texts t = { r->grub2_block, r->legacy_block, r->bls_text };
 
-  for (i = 0; i < r->insp->n_bootcfgs; i++)
-    if (r->insp->bootcfgs[i].kind == IMG_BOOT_BLS && r->insp->bootcfgs[i].n_entries)
-      return edit_bls (r, r->insp->bootcfgs[i].path);
-  for (i = 0; i < r->insp->n_bootcfgs && rc == 0; i++)
-    if (r->insp->bootcfgs[i].kind == IMG_BOOT_GRUB2) {
-      rc = img_bootentry_edit_file (plan, r->insp->bootcfgs[i].path, IMG_BOOT_GRUB2, MARKER,
-                                    r->grub2_block, IMG_BOOTENTRY_REPLACE, def, NULL, 0644);
-      n++;
-    }
-  if (n && rc == 0 && img_plan_exists (plan, "/etc/grub.d"))
-    rc = img_bootentry_edit_file (plan, "/etc/grub.d/40_custom", IMG_BOOT_GRUB2, MARKER, r->grub2_block,
-                                  IMG_BOOTENTRY_REPLACE, NULL, IMG_BOOTENTRY_GRUBD_HEAD, 0755);
-  if (n && rc == 0 && def)
-    rc = edit_default_grub (r);
-  if (n)
-    return rc;
-  /* GRUB legacy; menu.lst and grub.conf are often one file (edited once:
-   * the second time changes nothing). */
-  for (i = 0; i < r->insp->n_bootcfgs && rc == 0; i++)
-    if (r->insp->bootcfgs[i].kind == IMG_BOOT_GRUB_LEGACY) {
-      rc = img_bootentry_edit_file (plan, r->insp->bootcfgs[i].path, IMG_BOOT_GRUB_LEGACY, MARKER,
-                                    r->legacy_block, IMG_BOOTENTRY_LAST, def, NULL, 0600);
-      n++;
-    }
-  if (rc == 0 && n == 0)
-    return img_ctx_set_error (r->ctx, -ENOTSUP, "%s: no GRUB configuration (GRUB 2, BLS or GRUB "
-                              "legacy; extlinux guests are not handled)", r->image);
-  return rc;
+  return img_bootentry_install (plan, r->image, r->insp, ENTRY_ID, MARKER, &t,
+                                r->o->make_default ? ENTRY_ID : NULL);
 }
 
 /* ---- edit: detach-helper ----------------------------------------------------- */
@@ -360,12 +266,10 @@ prepare (struct ram *r)
   r->boot_uuid = bm && bm->fs_uuid ? tool_strdup (bm->fs_uuid) : NULL;
   {
     /* The title is ours: the guest's OS name in printable ASCII only. */
-    const char *os = r->insp->os_pretty_name ? r->insp->os_pretty_name : "Linux";
-    struct sb t = { 0 };
-    for (i = 0; os[i] && i < 80; i++)
-      sb_add (&t, (unsigned char) os[i] >= 0x20 && (unsigned char) os[i] < 0x7f ? os + i : "?", 1);
-    sb_addf (&t, ", root in RAM, Linux %s", r->kver);
-    r->title = t.s;
+    r->title = img_bootentry_title (r->insp->os_pretty_name ? r->insp->os_pretty_name : "Linux",
+                                    ", root in RAM, Linux %s", r->kver);
+    if (r->title == NULL)
+      return img_ctx_set_error (r->ctx, -ENOMEM, "%s: out of memory", r->image);
   }
   if ((rc = build_entry (r)) < 0)
     return rc;

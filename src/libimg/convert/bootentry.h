@@ -114,4 +114,31 @@ int img_bootentry_edit_file (struct img_plan *plan, const char *path, enum img_b
                              enum img_bootentry_place where, const char *default_id,
                              const char *create_head, uint32_t mode);
 
+/* ---- an entry of our own, added -------------------------------------------- */
+
+/* A title for an entry of ours: OS (the guest's name; any byte but
+ * printable ASCII becomes '?', at most 80 of them) and then FMT.
+ * Malloc'd; NULL without memory. */
+char *img_bootentry_title (const char *os, const char *fmt, ...)
+  __attribute__((format (printf, 2, 3)));
+
+/* The entry as img_bootentry_text wrote it for each boot loader. */
+struct img_bootentry_texts {
+  const char *grub2, *legacy, *bls;
+};
+/* Adds the entry ID (blocks fenced by MARKER) where the guest's boot
+ * loader looks, by INSP's boot configurations: where grub.cfg lists BLS
+ * entries, a file ID.conf beside them; else the GRUB 2 block in each
+ * grub.cfg (replacing ours where it is, else at the end) and in
+ * /etc/grub.d/40_custom, so update-grub keeps it; else the GRUB legacy
+ * block at the end of each menu.lst/grub.conf.  With DEFAULT_ID the
+ * default names it (GRUB 2: set default and GRUB_DEFAULT in
+ * /etc/default/grub; BLS: saved_entry in the grubenv; legacy: default=N).
+ * -ENOTSUP (message "WHERE: no GRUB configuration ...") when there is
+ * none. */
+int img_bootentry_install (struct img_plan *plan, const char *where,
+                           const struct img_inspection *insp, const char *id,
+                           const char *marker, const struct img_bootentry_texts *t,
+                           const char *default_id);
+
 #endif
