@@ -196,20 +196,13 @@ edit_root_archive (struct img_plan *plan, void *data)
 
 /* ---- preparing ------------------------------------------------------------ */
 
-static const char *
-entry_file (const struct img_boot_entry *e)
-{
-  const char *b = e->kernel ? strrchr (e->kernel, '/') : NULL;
-  return b ? b + 1 : e->kernel;
-}
-
 static int
 prepare (struct ram *r)
 {
   const struct img_kernel_info *k = NULL;
   const struct img_boot_entry *base = NULL;
   const struct img_guest_mount *bm;
-  size_t i, j;
+  size_t i;
   int rc;
 
   if (r->insp->n_kernels == 0)
@@ -235,42 +228,25 @@ prepare (struct ram *r)
                               r->insp->initramfs ? r->insp->initramfs : "unknown tooling");
   r->boot_arg = r->dracut ? "rd.ramboot" : "boot=ramboot";
 
-  /* The boot entry to copy: the first non-recovery one for this kernel. */
-  for (i = 0; i < r->insp->n_bootcfgs && base == NULL; i++)
-    for (j = 0; j < r->insp->bootcfgs[i].n_entries && base == NULL; j++) {
-      const struct img_boot_entry *e = &r->insp->bootcfgs[i].entries[j];
-      const char *vb = strrchr (r->vmlinuz, '/') + 1;
-      if (e->kernel && strcmp (entry_file (e), vb) == 0 && e->args
-          && !(e->id && strcmp (e->id, ENTRY_ID) == 0)
-          && !strstr (e->args, "boot=ramboot") && !strstr (e->args, "rd.ramboot")
-          && !strstr (e->args, "single") && e->kind != IMG_BOOT_EXTLINUX
-          && !(e->title && strstr (e->title, "recovery")))
-        base = e;
-    }
+  base = img_ramboot_base_entry (r->insp, r->vmlinuz, ENTRY_ID);
   if (base == NULL)
     return img_ctx_set_error (r->ctx, -ENOENT, "%s: no boot entry for kernel %s to start from",
                               r->image, r->kver);
   r->args = tool_strdup (base->args);
-  {
-    const char *kslash = strrchr (base->kernel, '/');
-    r->entry_kernel = tool_strdup (base->kernel);
-    r->entry_initrd = base->initrd ? tool_strdup (base->initrd) : NULL;
-    (void) kslash;
-    if (base->kind == IMG_BOOT_GRUB_LEGACY && base->root)
-      r->legacy_root = tool_strdup (base->root);
-  }
+  r->entry_kernel = tool_strdup (base->kernel);
+  r->entry_initrd = tool_strdup (base->initrd);
+  if (base->kind == IMG_BOOT_GRUB_LEGACY && base->root)
+    r->legacy_root = tool_strdup (base->root);
   if (r->entry_initrd == NULL)
     return img_ctx_set_error (r->ctx, -ENOENT, "%s: the boot entry for %s has no initrd", r->image, r->kver);
   r->ram_entry_initrd = tool_asprintf ("%s.ramboot", r->entry_initrd);
   bm = img_guest_mount_of (r->g, r->vmlinuz, NULL, NULL);
   r->boot_uuid = bm && bm->fs_uuid ? tool_strdup (bm->fs_uuid) : NULL;
-  {
-    /* The title is ours: the guest's OS name in printable ASCII only. */
-    r->title = img_bootentry_title (r->insp->os_pretty_name ? r->insp->os_pretty_name : "Linux",
-                                    ", root in RAM, Linux %s", r->kver);
-    if (r->title == NULL)
-      return img_ctx_set_error (r->ctx, -ENOMEM, "%s: out of memory", r->image);
-  }
+  /* The title is ours: the guest's OS name in printable ASCII only. */
+  r->title = img_bootentry_title (r->insp->os_pretty_name ? r->insp->os_pretty_name : "Linux",
+                                  ", root in RAM, Linux %s", r->kver);
+  if (r->title == NULL)
+    return img_ctx_set_error (r->ctx, -ENOMEM, "%s: out of memory", r->image);
   if ((rc = build_entry (r)) < 0)
     return rc;
   if (r->o->archive && (r->archive_path = img_ramboot_archive_path (r->g, r->o->archive)) == NULL)
@@ -294,6 +270,70 @@ static const struct img_edit edits[] = {
   { "detach-helper", "img-ramify-detach in the guest, to release the disk after a RAM boot", edit_detach_helper },
   { "root-archive", "the root as one archive in /boot, unpacked at boot (--archive)", edit_root_archive },
 };
+
+/* The report's facts; what the host does once the guest runs from RAM;
+ * the memory check.  0, or the exit status to end with. */
+static int
+plan_facts (struct ram *r, uint64_t memory)
+{
+  struct img_plan *plan = r->plan;
+  const struct opts *o = r->o;
+  struct sb l = { 0 };
+  char *vm, *dot;
+  size_t i;
+
+  img_plan_fact (plan, "kernel", "%s", r->kver);
+  img_plan_fact (plan, "ramboot_initrd", "%s", r->ram_initrd);
+  sb_adds (&l, "/");
+  for (i = 0; i < r->n_copy; i++)
+    sb_addf (&l, " %s", r->copy[i]);
+  img_plan_fact (plan, "copy", "%s", l.s ? l.s : "/");
+  sb_free (&l);
+  img_plan_fact (plan, "copy_bytes", "%" PRIu64, r->bytes);
+  img_plan_fact (plan, "memory_recommended", "%" PRIu64 " MiB", r->recommended / MiB);
+  img_plan_fact (plan, "entry", "%s (id %s)%s", r->title, ENTRY_ID, o->make_default ? ", default" : "");
+  if (memory) {
+    img_plan_fact (plan, "memory_planned", "%" PRIu64 " MiB", memory / MiB);
+    if (memory < r->recommended && !o->force) {
+      fprintf (stderr, PROG ": %s: the copy (%" PRIu64 " MiB) will not fit in %" PRIu64 " MiB of memory "
+               "with %" PRIu64 " MiB of headroom and margins: give the VM %" PRIu64 " MiB (or --force)\n",
+               r->image, r->bytes / MiB, memory / MiB, (o->headroom + o->margin + 256 * MiB) / MiB,
+               r->recommended / MiB);
+      return IMG_EXIT_ERROR;
+    }
+    if (memory < r->recommended)
+      fprintf (stderr, PROG ": warning: %s: %" PRIu64 " MiB of memory is below the %" PRIu64
+               " MiB recommended; the RAM entry will boot from the disk when it does not fit\n",
+               r->image, memory / MiB, r->recommended / MiB);
+  }
+  vm = o->vm ? tool_strdup (o->vm) : tool_strdup (strrchr (r->image, '/') ? strrchr (r->image, '/') + 1 : r->image);
+  if (!o->vm && (dot = strrchr (vm, '.')) && dot != vm)
+    *dot = '\0';
+  img_plan_fact (plan, "detach_guest", "%s", o->detach_helper
+                 ? "img-ramify-detach (in the guest, after a RAM boot: releases the disk once nothing uses it)"
+                 : "echo 1 > /sys/block/sda/device/delete (in the guest, after a RAM boot; or --detach-helper)");
+  img_plan_fact (plan, "detach_proxmox", "qm set %s --delete scsi0   (VMID; the disk's slot as qm config shows it; it becomes unused0)", vm);
+  img_plan_fact (plan, "detach_libvirt", "virsh detach-disk %s sda --live --config   (the target as virsh domblklist %s shows it)", vm, vm);
+  img_plan_fact (plan, "detach_deckhouse", "kubectl -n NAMESPACE delete virtualmachineblockdeviceattachment ATTACHMENT   "
+                 "(hot-plugged disk), or remove the VirtualDisk from spec.blockDeviceRefs of VirtualMachine %s", vm);
+  free (vm);
+  return 0;
+}
+
+static void
+free_ram (struct ram *r)
+{
+  char *const fields[] = { r->kver, r->vmlinuz, r->initrd, r->ram_initrd, r->entry_kernel,
+                           r->entry_initrd, r->ram_entry_initrd, r->boot_uuid, r->args, r->title,
+                           r->legacy_root, r->grub2_block, r->legacy_block, r->bls_text,
+                           r->archive_path, r->conf, r->fstab, r->lvmlocal };
+  size_t i;
+
+  for (i = 0; i < sizeof fields / sizeof fields[0]; i++)
+    free (fields[i]);
+  img_ramboot_copy_free (r->copy, r->n_copy);
+  img_inspection_free (r->insp);
+}
 
 static void
 usage (FILE *fp)
@@ -426,54 +466,8 @@ main (int argc, char **argv)
     code = tool_fail (ctx, PROG, r.image);
     goto out;
   }
-  img_plan_fact (plan, "kernel", "%s", r.kver);
-  img_plan_fact (plan, "ramboot_initrd", "%s", r.ram_initrd);
-  {
-    struct sb l = { 0 };
-    sb_adds (&l, "/");
-    for (i = 0; i < r.n_copy; i++)
-      sb_addf (&l, " %s", r.copy[i]);
-    img_plan_fact (plan, "copy", "%s", l.s ? l.s : "/");
-    sb_free (&l);
-  }
-  img_plan_fact (plan, "copy_bytes", "%" PRIu64, r.bytes);
-  img_plan_fact (plan, "memory_recommended", "%" PRIu64 " MiB", r.recommended / MiB);
-  img_plan_fact (plan, "entry", "%s (id %s)%s", r.title, ENTRY_ID, o.make_default ? ", default" : "");
-  if (memory) {
-    img_plan_fact (plan, "memory_planned", "%" PRIu64 " MiB", memory / MiB);
-    if (memory < r.recommended) {
-      if (!o.force) {
-        fprintf (stderr, PROG ": %s: the copy (%" PRIu64 " MiB) will not fit in %" PRIu64 " MiB of memory "
-                 "with %" PRIu64 " MiB of headroom and margins: give the VM %" PRIu64 " MiB (or --force)\n",
-                 r.image, r.bytes / MiB, memory / MiB, (o.headroom + o.margin + 256 * MiB) / MiB,
-                 r.recommended / MiB);
-        code = IMG_EXIT_ERROR;
-        goto out;
-      }
-      fprintf (stderr, PROG ": warning: %s: %" PRIu64 " MiB of memory is below the %" PRIu64
-               " MiB recommended; the RAM entry will boot from the disk when it does not fit\n",
-               r.image, memory / MiB, r.recommended / MiB);
-    }
-  }
-  {
-    /* What the host does once the guest runs from RAM. */
-    char *vm = o.vm ? tool_strdup (o.vm) : NULL;
-    if (vm == NULL) {
-      const char *b = strrchr (r.image, '/');
-      char *dot;
-      vm = tool_strdup (b ? b + 1 : r.image);
-      if ((dot = strrchr (vm, '.')) && dot != vm)
-        *dot = '\0';
-    }
-    img_plan_fact (plan, "detach_guest", "%s", o.detach_helper
-                   ? "img-ramify-detach (in the guest, after a RAM boot: releases the disk once nothing uses it)"
-                   : "echo 1 > /sys/block/sda/device/delete (in the guest, after a RAM boot; or --detach-helper)");
-    img_plan_fact (plan, "detach_proxmox", "qm set %s --delete scsi0   (VMID; the disk's slot as qm config shows it; it becomes unused0)", vm);
-    img_plan_fact (plan, "detach_libvirt", "virsh detach-disk %s sda --live --config   (the target as virsh domblklist %s shows it)", vm, vm);
-    img_plan_fact (plan, "detach_deckhouse", "kubectl -n NAMESPACE delete virtualmachineblockdeviceattachment ATTACHMENT   "
-                   "(hot-plugged disk), or remove the VirtualDisk from spec.blockDeviceRefs of VirtualMachine %s", vm);
-    free (vm);
-  }
+  if ((code = plan_facts (&r, memory)) != 0)
+    goto out;
   for (i = 0; i < sizeof edits / sizeof edits[0]; i++)
     if (strcmp (edits[i].name, "detach-helper") != 0 || o.detach_helper)
       img_plan_add (plan, &edits[i], &r);
@@ -484,26 +478,7 @@ main (int argc, char **argv)
   code = tool_exit_code (plan);
  out:
   img_plan_free (plan);
-  img_inspection_free (r.insp);
-  free (r.kver);
-  free (r.vmlinuz);
-  free (r.initrd);
-  free (r.ram_initrd);
-  free (r.entry_kernel);
-  free (r.entry_initrd);
-  free (r.ram_entry_initrd);
-  free (r.boot_uuid);
-  free (r.args);
-  free (r.title);
-  free (r.legacy_root);
-  free (r.grub2_block);
-  free (r.legacy_block);
-  free (r.bls_text);
-  free (r.archive_path);
-  free (r.conf);
-  free (r.fstab);
-  free (r.lvmlocal);
-  img_ramboot_copy_free (r.copy, r.n_copy);
+  free_ram (&r);
   tool_end (&t);
   return code;
 }

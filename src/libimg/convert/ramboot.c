@@ -377,3 +377,25 @@ img_ramboot_conf (struct img_guest *g, const char *where, const char *const *cop
   *lvmlocalp = lvmlocal.s;
   return 0;
 }
+
+/* ---- the entry the RAM entry copies ------------------------------------------ */
+
+const struct img_boot_entry *
+img_ramboot_base_entry (const struct img_inspection *insp, const char *vmlinuz, const char *own_id)
+{
+  const char *vb = strrchr (vmlinuz, '/') ? strrchr (vmlinuz, '/') + 1 : vmlinuz;
+  size_t i, j;
+
+  for (i = 0; i < insp->n_bootcfgs; i++)
+    for (j = 0; j < insp->bootcfgs[i].n_entries; j++) {
+      const struct img_boot_entry *e = &insp->bootcfgs[i].entries[j];
+      const char *kb = e->kernel ? strrchr (e->kernel, '/') : NULL;
+      if (e->kernel && strcmp (kb ? kb + 1 : e->kernel, vb) == 0 && e->args
+          && !(e->id && strcmp (e->id, own_id) == 0)
+          && !strstr (e->args, "boot=ramboot") && !strstr (e->args, "rd.ramboot")
+          && !strstr (e->args, "single") && e->kind != IMG_BOOT_EXTLINUX
+          && !(e->title && strstr (e->title, "recovery")))
+        return e;
+    }
+  return NULL;
+}

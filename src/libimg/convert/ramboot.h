@@ -73,4 +73,11 @@ int img_ramboot_archive (struct img_plan *plan, const char *where, const char *a
  * memory. */
 char *img_ramboot_archive_path (struct img_guest *g, const char *compression);
 
+/* The boot entry the RAM entry starts from: the first for kernel VMLINUZ
+ * (by file name) with arguments that is not a recovery or single-user
+ * entry, not extlinux, and not ours (OWN_ID, or a RAM boot's arguments).
+ * NULL when none; it points into INSP. */
+const struct img_boot_entry *img_ramboot_base_entry (const struct img_inspection *insp,
+                                                     const char *vmlinuz, const char *own_id);
+
 #endif
