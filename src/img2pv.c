@@ -54,7 +54,7 @@
 #include "convert/selinux.h"
 #include "convert/tls.h"
 #include "convert/xlconfig.h"
-#include "toolutil.h"
+#include "tool.h"
 
 #define PROG "img2pv"
 #define MARK_BEGIN "### BEGIN img2pv Xen PV entry ###"
@@ -63,9 +63,9 @@
 #define MAX_TEXT (16u << 20)
 
 struct opts {
-  bool dry_run, json, no_undo, force, xvd, keep_tls, extract_kernel;
-  bool no_xl;
-  const char *undo, *output, *kernel, *kernel_from, *modules_from;
+  struct tool t;                /* the options every tool takes */
+  bool xvd, keep_tls, extract_kernel, no_xl;
+  const char *output, *kernel, *kernel_from, *modules_from;
   const char *xl_path, *name, *bridge, *mac;
   unsigned memory_mib, vcpus;
 };
@@ -100,44 +100,6 @@ struct pv {
   char **formats;               /* of each image, for the xl config */
 };
 
-static void
-log_fn (void *data, int prio, const char *msg)
-{
-  if (prio <= IMG_LOG_WARNING)
-    fprintf (stderr, PROG ": %s%s\n", prio > IMG_LOG_ERR ? "warning: " : "", msg);
-}
-
-static void
-oom_exit (void)
-{
-  fprintf (stderr, PROG ": out of memory\n");
-  exit (IMG_EXIT_ERROR);
-}
-
-static char *
-xstrdup (const char *s)
-{
-  char *d = s ? strdup (s) : NULL;
-  if (s && d == NULL)
-    oom_exit ();
-  return d;
-}
-
-static char *
-xasprintf (const char *fmt, ...)
-{
-  va_list ap;
-  char *s;
-  int n;
-
-  va_start (ap, fmt);
-  n = vasprintf (&s, fmt, ap);
-  va_end (ap);
-  if (n < 0)
-    oom_exit ();
-  return s;
-}
-
 static int
 oom (struct pv *pv)
 {
@@ -166,7 +128,7 @@ write_text (struct pv *pv, const char *path, const struct sb *b, uint32_t mode)
     return oom (pv);
   {
     /* A new file in a directory the guest does not have yet. */
-    char *dir = xstrdup (path), *slash = strrchr (dir, '/');
+    char *dir = tool_strdup (path), *slash = strrchr (dir, '/');
     int r = 0;
     if (slash && slash != dir) {
       *slash = '\0';
@@ -501,7 +463,7 @@ edit_legacy_cfg (struct pv *pv, const char *path)
   bl = strlen (block);
   /* menu.lst is often a link to grub.conf: edit the file itself. */
   if (img_guest_realpath (pv->g, path, true, &real) < 0)
-    real = xstrdup (path);
+    real = tool_strdup (path);
   if ((r = read_text (pv, real, &text, &len)) < 0 || text == NULL) {
     free (block);
     free (real);
@@ -720,7 +682,7 @@ edit_boot_entry (struct img_plan *plan, void *data)
           r = edit_bls_entry (pv, c->path);
         else
           for (j = 0; j < c->n_entries && r == 0; j++) {
-            char *p = xasprintf ("%s/%s.conf", c->path, c->entries[j].id ? c->entries[j].id : "");
+            char *p = tool_asprintf ("%s/%s.conf", c->path, c->entries[j].id ? c->entries[j].id : "");
             if (c->entries[j].id && img_plan_exists (plan, p))
               r = edit_bls_entry (pv, p);
             free (p);
@@ -849,9 +811,9 @@ prepare_entry (struct pv *pv, const char *image)
       if (strcmp (img_guest_mount (pv->g, i)->mountpoint, "/") == 0)
         root = img_guest_mount (pv->g, i);
     if (root && root->spec && strncmp (root->spec, "/dev/mapper/", 12) == 0)
-      pv->args = xasprintf ("root=%s ro console=%s", root->spec, pv->console);
+      pv->args = tool_asprintf ("root=%s ro console=%s", root->spec, pv->console);
     else if (root && root->fs_uuid)
-      pv->args = xasprintf ("root=UUID=%s ro console=%s", root->fs_uuid, pv->console);
+      pv->args = tool_asprintf ("root=UUID=%s ro console=%s", root->fs_uuid, pv->console);
     else
       return img_err (pv->ctx, -ENOENT, "%s: no boot entry to copy and no root filesystem UUID "
                       "to boot from", image);
@@ -859,7 +821,7 @@ prepare_entry (struct pv *pv, const char *image)
   if (pv->args == NULL)
     return oom (pv);
   if (strcmp (pv->flavour, "dracut") == 0 && !strstr (pv->args, "rd.driver.pre=")) {
-    char *a = xasprintf ("%s rd.driver.pre=%s,%s", pv->args, pv->k.drivers[0], pv->k.drivers[1]);
+    char *a = tool_asprintf ("%s rd.driver.pre=%s,%s", pv->args, pv->k.drivers[0], pv->k.drivers[1]);
     free (pv->args);
     pv->args = a;
   }
@@ -883,7 +845,7 @@ prepare_entry (struct pv *pv, const char *image)
     pv->args = norm;
   }
   if (base && base->root && base->root[0] == '(')
-    pv->legacy_root = xstrdup (base->root);
+    pv->legacy_root = tool_strdup (base->root);
   {
     /* The title is ours: the guest's OS name in printable ASCII only. */
     const char *os = pv->insp->os_pretty_name ? pv->insp->os_pretty_name
@@ -900,16 +862,16 @@ prepare_entry (struct pv *pv, const char *image)
   m = mount_of (pv, pv->vmlinuz, &rel);
   if (m == NULL)
     return img_err (pv->ctx, -ENOENT, "%s: %s is on no filesystem of the guest", image, pv->vmlinuz);
-  pv->entry_kernel = xstrdup (rel);
+  pv->entry_kernel = tool_strdup (rel);
   {
     const char *irel;
     const struct img_guest_mount *mi = mount_of (pv, pv->initrd, &irel);
     if (mi != m)
       return img_err (pv->ctx, -EXDEV, "%s: %s and %s are on different filesystems", image,
                       pv->vmlinuz, pv->initrd);
-    pv->entry_initrd = xstrdup (irel);
+    pv->entry_initrd = tool_strdup (irel);
   }
-  pv->boot_uuid = m->fs_uuid ? xstrdup (m->fs_uuid) : NULL;
+  pv->boot_uuid = m->fs_uuid ? tool_strdup (m->fs_uuid) : NULL;
   pv->boot_fs_type = m->vfstype;
   {
     const struct img_part *part = NULL;
@@ -922,12 +884,12 @@ prepare_entry (struct pv *pv, const char *image)
       info = NULL;
     }
     if (part == NULL)
-      why = xasprintf ("%s is on %s, which pygrub cannot read: it only looks at partitions",
+      why = tool_asprintf ("%s is on %s, which pygrub cannot read: it only looks at partitions",
                        pv->vmlinuz, m->device ? m->device : "an unknown volume");
     else if (info && info->type[0] && strncmp (info->type, "ext", 3) != 0
              && strcmp (info->type, "xfs") != 0 && strcmp (info->type, "vfat") != 0
              && strcmp (info->type, "reiserfs") != 0)
-      why = xasprintf ("%s is on %s, a filesystem pygrub cannot read", pv->vmlinuz, info->type);
+      why = tool_asprintf ("%s is on %s, a filesystem pygrub cannot read", pv->vmlinuz, info->type);
   }
   {
     size_t n_grub = 0;
@@ -935,14 +897,14 @@ prepare_entry (struct pv *pv, const char *image)
       n_grub += pv->insp->bootcfgs[i].kind == IMG_BOOT_GRUB2
                 || pv->insp->bootcfgs[i].kind == IMG_BOOT_GRUB_LEGACY;
     if (why == NULL && n_grub == 0)
-      why = xstrdup ("the guest has no GRUB configuration for pygrub to read");
+      why = tool_strdup ("the guest has no GRUB configuration for pygrub to read");
   }
   if (why == NULL && !pv->o->extract_kernel)
     return 0;
   pv->direct_kernel = true;
   return img_kernel_extract_init (pv->ctx, &pv->extract, image, pv->images[0], pv->kver,
                                   pv->vmlinuz, pv->initrd,
-                                  why ? (char *) why : xstrdup ("--extract-kernel"));
+                                  why ? (char *) why : tool_strdup ("--extract-kernel"));
 }
 
 /* ---- main ------------------------------------------------------------------- */
@@ -1005,28 +967,16 @@ free_pv (struct pv *pv)
   img_inspection_free (pv->insp);
 }
 
+/* Parses the command line into *O; -1 and *code on a usage error or
+ * --help. */
 static int
-fail (struct img_ctx *ctx)
+parse_args (int argc, char **argv, struct opts *o, int *code)
 {
-  fprintf (stderr, PROG ": %s\n", img_ctx_error (ctx));
-  return IMG_EXIT_ERROR;
-}
-
-/* Parses the command line into *O (and the disk options, budgets and
- * --rollback); -1 and *code on a usage error or --help. */
-static int
-parse_args (int argc, char **argv, struct opts *o, struct img_disk_opts *dopts,
-            uint64_t budget[IMG_BUDGET_N], const char **rollback, int *code)
-{
-  enum { O_FORMAT = 200, O_ALLOW_BACKING, O_JSON = 256, O_UNDO, O_NO_UNDO, O_ROLLBACK, O_FORCE, O_KERNEL, O_KERNEL_FROM,
-         O_MODULES_FROM, O_XVD, O_KEEP_TLS, O_EXTRACT, O_XL, O_NO_XL, O_NAME, O_MEMORY,
-         O_VCPUS, O_BRIDGE, O_MAC, O_BUDGET };
+  enum { O_OUTPUT = 'o', O_KERNEL = TOOL_O_OWN, O_KERNEL_FROM, O_MODULES_FROM, O_XVD, O_KEEP_TLS,
+         O_EXTRACT, O_XL, O_NO_XL, O_NAME, O_MEMORY, O_VCPUS, O_BRIDGE, O_MAC };
   static const struct option lopts[] = {
-    { "dry-run", no_argument, NULL, 'n' }, { "json", no_argument, NULL, O_JSON },
-    { "format", required_argument, NULL, O_FORMAT }, { "allow-backing", no_argument, NULL, O_ALLOW_BACKING },
-    { "output", required_argument, NULL, 'o' }, { "undo", required_argument, NULL, O_UNDO },
-    { "no-undo", no_argument, NULL, O_NO_UNDO }, { "rollback", required_argument, NULL, O_ROLLBACK },
-    { "force", no_argument, NULL, O_FORCE }, { "kernel", required_argument, NULL, O_KERNEL },
+    TOOL_LONG_OPTIONS,
+    { "output", required_argument, NULL, 'o' }, { "kernel", required_argument, NULL, O_KERNEL },
     { "kernel-from", required_argument, NULL, O_KERNEL_FROM },
     { "modules-from", required_argument, NULL, O_MODULES_FROM },
     { "xvd", no_argument, NULL, O_XVD }, { "keep-tls", no_argument, NULL, O_KEEP_TLS },
@@ -1034,29 +984,23 @@ parse_args (int argc, char **argv, struct opts *o, struct img_disk_opts *dopts,
     { "xl-config", required_argument, NULL, O_XL }, { "no-xl-config", no_argument, NULL, O_NO_XL },
     { "name", required_argument, NULL, O_NAME }, { "memory", required_argument, NULL, O_MEMORY },
     { "vcpus", required_argument, NULL, O_VCPUS }, { "bridge", required_argument, NULL, O_BRIDGE },
-    { "mac", required_argument, NULL, O_MAC }, { "help", no_argument, NULL, 'h' },
-    { "budget", required_argument, NULL, O_BUDGET },
+    { "mac", required_argument, NULL, O_MAC },
     { NULL, 0, NULL, 0 },
   };
-  enum img_budget bw;
-  uint64_t bv, bytes;
+  uint64_t bytes;
   unsigned long v;
   const char *why;
   char *end, *q;
-  int c;
+  int c, taken;
 
   *code = IMG_EXIT_USAGE;
-  while ((c = getopt_long (argc, argv, "no:h", lopts, NULL)) != -1)
+  while ((c = getopt_long (argc, argv, "no:h", lopts, NULL)) != -1) {
+    if ((taken = tool_option (&o->t, c, optarg)) < 0)
+      return -1;
+    if (taken)
+      continue;
     switch (c) {
-    case 'n': o->dry_run = true; break;
-    case O_FORMAT: dopts->format = optarg; break;
-    case O_ALLOW_BACKING: dopts->allow_backing = true; break;
-    case O_JSON: o->json = true; break;
-    case 'o': o->output = optarg; break;
-    case O_UNDO: o->undo = optarg; break;
-    case O_NO_UNDO: o->no_undo = true; break;
-    case O_ROLLBACK: *rollback = optarg; break;
-    case O_FORCE: o->force = true; break;
+    case O_OUTPUT: o->output = optarg; break;
     case O_KERNEL: o->kernel = optarg; break;
     case O_KERNEL_FROM: o->kernel_from = optarg; break;
     case O_MODULES_FROM: o->modules_from = optarg; break;
@@ -1091,16 +1035,10 @@ parse_args (int argc, char **argv, struct opts *o, struct img_disk_opts *dopts,
       }
       *(c == O_BRIDGE ? &o->bridge : &o->mac) = optarg;
       break;
-    case O_BUDGET:
-      if (img_budget_parse (optarg, &bw, &bv) < 0) {
-        fprintf (stderr, PROG ": --budget=%s: NAME=SIZE, NAME one of inflate, inflate-total, file, file-total, entries, entries-total, members\n", optarg);
-        return -1;
-      }
-      budget[bw] = bv;
-      break;
     case 'h': usage (stdout); *code = 0; return -1;
     default: usage (stderr); return -1;
     }
+  }
   return 0;
 }
 
@@ -1116,82 +1054,29 @@ xl_path_of (struct img_ctx *ctx, const struct opts *o, const char *image, char *
   if (o->no_xl)
     return 0;
   if (o->xl_path)
-    *path = xstrdup (o->xl_path);
+    *path = tool_strdup (o->xl_path);
   else {
     char *dir = img_beside_dir (target), *b = img_beside_base (target, true);
-    if (dir == NULL || b == NULL)
-      oom_exit ();
-    *path = xasprintf ("%s/%s.cfg", dir, b);
+    if (dir == NULL || b == NULL) {
+      fprintf (stderr, PROG ": out of memory\n");
+      free (dir);
+      free (b);
+      return IMG_EXIT_ERROR;
+    }
+    *path = tool_asprintf ("%s/%s.cfg", dir, b);
     free (dir);
     free (b);
   }
-  if (access (*path, F_OK) != 0 || o->force)
+  if (access (*path, F_OK) != 0 || o->t.force)
     return 0;
   if ((ours = img_xl_config_ours (ctx, *path, NULL)) < 0)
-    return fail (ctx);
+    return tool_fail (ctx, PROG, NULL);
   if (ours == 0) {
     fprintf (stderr, PROG ": %s: xl config %s exists and was not written by img2pv; not replacing it "
              "(--xl-config elsewhere, --no-xl-config, or --force)\n", image, *path);
     return IMG_EXIT_ERROR;
   }
   return 0;
-}
-
-/* Keeps the undo record UNDO aside as UNDO.WHY-STAMP; 0 or -errno. */
-static int
-set_aside (const char *undo, const char *why, char **aside)
-{
-  char stamp[32];
-  time_t now = time (NULL);
-
-  strftime (stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime (&now));
-  *aside = xasprintf ("%s.%s-%s", undo, why, stamp);
-  return rename (undo, *aside) < 0 ? -errno : 0;
-}
-
-/* An undo record whose image was rolled back has done its job; a new run
- * starts a new one (the old one is kept aside). */
-static int
-settle_rolled_back (struct img_ctx *ctx, const struct opts *o, const char *image)
-{
-  char *undo = o->undo ? xstrdup (o->undo) : xasprintf ("%s" IMG_UNDO_SUFFIX, image), *aside = NULL;
-  int st = 0, r = 0;
-
-  if (img_undo_state (ctx, undo, &st) == 0 && st == IMG_UNDO_ROLLED_BACK
-      && (r = set_aside (undo, "rolled-back", &aside)) < 0)
-    fprintf (stderr, PROG ": %s: %s: %s\n", image, undo, strerror (-r));
-  img_ctx_clear_error (ctx);
-  free (aside);
-  free (undo);
-  return r < 0 ? IMG_EXIT_ERROR : 0;
-}
-
-/* The plan, opened.  The undo record of an earlier run that no longer
- * matches the image (the guest has run since) can restore nothing now:
- * it is kept aside, never deleted, and a new one started. */
-static int
-open_plan (struct img_ctx *ctx, const struct opts *o, const char *const *images, size_t n,
-           unsigned flags, struct img_plan **plan)
-{
-  char *undo, *aside = NULL;
-  int r;
-
-  if ((r = img_plan_new (ctx, images, n, flags, o->undo, plan)) < 0
-      || (r = img_plan_open (*plan)) != -ESTALE || o->dry_run)
-    return r;
-  undo = o->undo ? xstrdup (o->undo) : xasprintf ("%s" IMG_UNDO_SUFFIX, images[0]);
-  if (set_aside (undo, "stale", &aside) == 0) {
-    fprintf (stderr, PROG ": warning: %s: the image changed since %s was written (the guest ran?); "
-             "kept it as %s and started a new undo record\n", images[0], undo, aside);
-    img_plan_free (*plan);
-    *plan = NULL;
-    img_ctx_clear_error (ctx);
-    if ((r = img_plan_new (ctx, images, n, flags, o->undo, plan)) == 0)
-      r = img_plan_open (*plan);
-  }
-  free (aside);
-  free (undo);
-  return r;
 }
 
 /* What the edits need, found before any of them runs: the kernel, the PV
@@ -1280,7 +1165,7 @@ write_xl (struct pv *pv, const char *xl_path, char **text, bool *same)
   }
   if (!o->mac && !pv->net.mac[0])
     img_xl_config_mac (pv->ctx, xl_path, pv->net.mac);
-  if ((r = img_xl_config_text (pv->ctx, &c, text)) < 0 || o->dry_run)
+  if ((r = img_xl_config_text (pv->ctx, &c, text)) < 0 || o->t.dry_run)
     return r;
   *same = access (xl_path, F_OK) == 0
           && host_read_file (pv->ctx, xl_path, 1 << 20, &old, &len) == 0
@@ -1310,7 +1195,7 @@ convert (struct pv *pv, const char *xl_path, const char *tmp_out)
     return IMG_EXIT_ERROR;
   }
   if (prepare (pv, o->output ? o->output : pv->images[0]) < 0)
-    return fail (pv->ctx);
+    return tool_fail (pv->ctx, PROG, NULL);
   if (xl_path)
     img_plan_fact (plan, "xl_config", "%s", xl_path);
   if (o->output)
@@ -1318,7 +1203,7 @@ convert (struct pv *pv, const char *xl_path, const char *tmp_out)
   add_edits (pv);
   pv->formats = calloc (pv->n_images, sizeof *pv->formats);
   for (i = 0; pv->formats && i < pv->n_images && i < img_guest_n_disks (pv->g); i++)
-    pv->formats[i] = xstrdup (img_disk_format (img_guest_disk (pv->g, i)));
+    pv->formats[i] = tool_strdup (img_disk_format (img_guest_disk (pv->g, i)));
 
   /* The guest is closed after this; the xl config uses what was found. */
   r = img_plan_run (plan);
@@ -1329,14 +1214,12 @@ convert (struct pv *pv, const char *xl_path, const char *tmp_out)
     fprintf (stderr, PROG ": %s: %s\n", o->output, strerror (errno));
     r = -errno;
   }
-  if (o->json)
-    img_plan_report_json (plan, stdout);
-  else {
-    img_plan_report_text (plan, stdout);
+  tool_report (plan, o->t.json);
+  if (!o->t.json) {
     if (xl_text && r == 0 && xl_same)
       printf ("xl config %s is up to date.\n", xl_path);
     else if (xl_text && r == 0)
-      printf ("%s xl config %s:\n%s", o->dry_run ? "Would write" : "Wrote", xl_path, xl_text);
+      printf ("%s xl config %s:\n%s", o->t.dry_run ? "Would write" : "Wrote", xl_path, xl_text);
   }
   free (xl_text);
   if (r < 0 && img_plan_status (plan) != IMG_PLAN_CHANGED && img_plan_status (plan) != IMG_PLAN_NOTHING) {
@@ -1346,7 +1229,7 @@ convert (struct pv *pv, const char *xl_path, const char *tmp_out)
     else
       fprintf (stderr, PROG ": %s: %s\n", o->output ? o->output : pv->images[0], msg);
   }
-  code = img_plan_exit_code (plan);
+  code = tool_exit_code (plan);
   if (r < 0 && code == 0)
     code = IMG_EXIT_ERROR;
   if (tmp_out && code == IMG_EXIT_DIRTY)
@@ -1354,52 +1237,26 @@ convert (struct pv *pv, const char *xl_path, const char *tmp_out)
   return code;
 }
 
-static int
-rollback_run (struct img_ctx *ctx, const char *undo, const char *const *images, size_t n,
-              bool force)
-{
-  int r = img_undo_rollback (ctx, undo, n ? images : NULL, n, force ? IMG_UNDO_FORCE : 0);
-
-  if (r < 0)
-    return fail (ctx);
-  printf (r == 1 ? "Nothing to roll back.\n" : "Rolled back: the image is as it was before img2pv.\n");
-  return r == 1 ? IMG_EXIT_NOTHING : 0;
-}
-
 int
 main (int argc, char **argv)
 {
-  struct opts o = { .memory_mib = 1024, .vcpus = 1, .bridge = "xenbr0" };
-  uint64_t budget[IMG_BUDGET_N] = { 0 };
-  struct img_disk_opts dopts = { NULL, false };
-  const char *rollback = NULL, *const *images, *work_image[1];
-  struct img_ctx *ctx;
+  struct opts o = { .t.prog = PROG, .memory_mib = 1024, .vcpus = 1, .bridge = "xenbr0" };
+  const char *const *images, *work_image[1];
   struct pv pv = { 0 };
   char *xl_path = NULL, *tmp_out = NULL;
   unsigned flags = 0;
-  size_t n_images, i;
-  int r, code;
+  size_t n_images;
+  int code;
 
   /* Reports carry names and text from images: every byte printed goes
    * through img_quote_term on its way to the terminal. */
   img_quote_term_stdio ();
-  if (parse_args (argc, argv, &o, &dopts, budget, &rollback, &code) < 0)
+  if (parse_args (argc, argv, &o, &code) < 0 || (code = tool_start (&o.t)) != 0)
     return code;
-  if ((r = img_ctx_new (&ctx)) < 0) {
-    if (r == -ENOMEM)           /* -EINVAL: a bad IMG_BUDGET_*, said */
-      fprintf (stderr, PROG ": out of memory\n");
-    return IMG_EXIT_ERROR;
-  }
-  img_ctx_set_log_fn (ctx, log_fn, NULL);
-  for (i = 0; i < IMG_BUDGET_N; i++)
-    if (budget[i])
-      img_ctx_set_budget (ctx, (enum img_budget) i, budget[i]);
   images = (const char *const *) argv + optind;
   n_images = (size_t) (argc - optind);
-  if (img_ctx_set_disk_opts (ctx, &dopts) < 0)
-    code = IMG_EXIT_ERROR;
-  else if (rollback)
-    code = rollback_run (ctx, rollback, images, n_images, o.force);
+  if (o.t.rollback)
+    code = tool_rollback (o.t.ctx, PROG, o.t.rollback, images, n_images, o.t.force);
   else if (n_images == 0) {
     usage (stderr);
     code = IMG_EXIT_USAGE;
@@ -1407,39 +1264,34 @@ main (int argc, char **argv)
     fprintf (stderr, PROG ": --output converts one image\n");
     code = IMG_EXIT_USAGE;
   } else
-    code = xl_path_of (ctx, &o, images[0], &xl_path);
-  if (rollback || code != 0)
+    code = xl_path_of (o.t.ctx, &o, images[0], &xl_path);
+  if (o.t.rollback || code != 0)
     goto out;
 
-  if (o.output && !o.dry_run) {
+  if (o.output && !o.t.dry_run) {
     /* Convert a copy: made under a temporary name, renamed when done. */
-    tmp_out = xasprintf ("%s.img2pv-tmp", o.output);
+    tmp_out = tool_asprintf ("%s.img2pv-tmp", o.output);
     if (access (o.output, F_OK) == 0) {
       fprintf (stderr, PROG ": %s: already exists; not overwriting it\n", o.output);
       code = IMG_EXIT_ERROR;
       goto out;
     }
     unlink (tmp_out);
-    if (copy_image (ctx, images[0], tmp_out) < 0) {
-      code = fail (ctx);
+    if (copy_image (o.t.ctx, images[0], tmp_out) < 0) {
+      code = tool_fail (o.t.ctx, PROG, NULL);
       goto out;
     }
     work_image[0] = tmp_out;
     images = work_image;
     flags |= IMG_PLAN_NO_UNDO;
   }
-  if (o.dry_run)
-    flags |= IMG_PLAN_DRY_RUN;
-  if (o.no_undo)
-    flags |= IMG_PLAN_NO_UNDO;
-  pv.ctx = ctx;
+  flags |= (o.t.dry_run ? IMG_PLAN_DRY_RUN : 0) | (o.t.no_undo ? IMG_PLAN_NO_UNDO : 0);
+  pv.ctx = o.t.ctx;
   pv.o = &o;
   pv.images = images;
   pv.n_images = n_images;
-  if (!o.dry_run && !o.no_undo && (code = settle_rolled_back (ctx, &o, images[0])) != 0)
-    goto out;
-  if (open_plan (ctx, &o, images, n_images, flags, &pv.plan) < 0)
-    code = fail (ctx);
+  if (tool_plan_open (o.t.ctx, PROG, images, n_images, flags, o.t.undo, &pv.plan) < 0)
+    code = tool_fail (o.t.ctx, PROG, NULL);
   else
     code = convert (&pv, xl_path, tmp_out);
  out:
@@ -1449,6 +1301,6 @@ main (int argc, char **argv)
   free_pv (&pv);
   free (xl_path);
   free (tmp_out);
-  img_ctx_free (ctx);
+  tool_end (&o.t);
   return code;
 }
