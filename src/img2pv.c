@@ -1,8 +1,10 @@
 /* img2pv: turn a Xen HVM Linux guest image into a PV guest, offline.
  *
- * The conversion is a plan of named, idempotent edits (edits.h): each
- * looks at the guest and changes only what is not yet as a PV guest
- * needs it.  A dry run shows every change with diffs and writes nothing;
+ * The conversion is a plan of named, idempotent edits (img-edit.h), each
+ * a module of the library's convert/ floor: each looks at the guest and
+ * changes only what is not yet as a PV guest needs it.  This file is the
+ * options, the list of edits and the report, on the tools' skeleton
+ * (tool.h).  A dry run shows every change with diffs and writes nothing;
  * a real run keeps a block-level undo record and rolls itself back if an
  * edit fails.  No guest program is ever run; nothing is mounted.
  *
@@ -27,17 +29,11 @@
  */
 #include <config.h>
 
-#include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "img-edit.h"
