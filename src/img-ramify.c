@@ -17,7 +17,6 @@
  */
 #include <config.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -25,27 +24,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "img-quote.h"
 #include "img-edit.h"
-#include "rootarchive.h"
-#include "toolutil.h"
-#include "base/hostdir.h"
+#include "tool.h"
+#include "convert/bootentry.h"
+#include "convert/ramboot.h"
 
 #define PROG "img-ramify"
-#define MARK_BEGIN "### BEGIN img-ramify RAM boot entry ###"
-#define MARK_END "### END img-ramify RAM boot entry ###"
+#define MARKER "img-ramify RAM boot entry"
 #define ENTRY_ID "img-ramify-ramboot"
-#define MAX_INITRD (1024u << 20)
 #define MiB ((uint64_t) 1024 * 1024)
 
 struct opts {
-  bool dry_run, json, no_undo, force, make_default, detach_helper;
-  const char *undo, *kernel, *copy, *memory, *vm;
+  bool force, make_default, detach_helper;
+  const char *kernel, *copy, *vm;
   const char *archive;          /* "zstd", "gzip" or NULL */
   uint64_t headroom, margin;
 };
@@ -63,58 +58,15 @@ struct ram {
   bool dracut;                  /* else initramfs-tools */
   const char *boot_arg;         /* what selects our boot logic */
   char *archive_path;           /* --archive: where it goes in the guest */
-  char *archive_dir;
-  int64_t archive_dir_mtime;
-  uint32_t archive_dir_mtime_ns;
-  struct sb conf, fstab, lvmlocal;
+  char *conf, *fstab, *lvmlocal;        /* for the ramboot layer */
   char **copy;                  /* mount points copied besides / */
   size_t n_copy;
   uint64_t bytes;               /* what the copy takes in a tmpfs */
   uint64_t recommended;         /* VM memory to give */
   const char *datadir, *ramcopy;
-  /* Every guest value of our boot entries, quoted once for each language
-   * (quote.h) before anything is changed: GRUB 2, GRUB legacy, BLS. */
-  struct {
-    char *title, *kernel, *initrd, *uuid, *echo;        /* GRUB 2 */
-    char *l_title, *l_kernel, *l_initrd, *l_root;       /* GRUB legacy */
-    char *b_title, *b_version, *b_kernel, *b_initrd;    /* BLS */
-  } q;
+  /* Our boot entry, quoted and written out for each boot loader. */
+  char *grub2_block, *legacy_block, *bls_text;
 };
-
-static void
-log_fn (void *data, int prio, const char *msg)
-{
-  if (prio <= IMG_LOG_WARNING)
-    fprintf (stderr, PROG ": %s%s\n", prio > IMG_LOG_ERR ? "warning: " : "", msg);
-}
-
-static char *
-xasprintf (const char *fmt, ...)
-{
-  va_list ap;
-  char *s;
-  int n;
-
-  va_start (ap, fmt);
-  n = vasprintf (&s, fmt, ap);
-  va_end (ap);
-  if (n < 0) {
-    fprintf (stderr, PROG ": out of memory\n");
-    exit (IMG_EXIT_ERROR);
-  }
-  return s;
-}
-
-static char *
-xstrdup (const char *s)
-{
-  char *d = s ? strdup (s) : NULL;
-  if (s && d == NULL) {
-    fprintf (stderr, PROG ": out of memory\n");
-    exit (IMG_EXIT_ERROR);
-  }
-  return d;
-}
 
 /* ---- where our files are --------------------------------------------- */
 
@@ -154,758 +106,54 @@ find_files (struct ram *r)
     r->ramcopy = PKGLIBEXECDIR "/img-ramcopy";
 }
 
-/* ---- sizing ------------------------------------------------------------ */
-
-struct sizing {
-  struct ram *r;
-  uint64_t bytes;
-  struct { uint64_t dev_ino; } *hard;
-  size_t n_hard;
-};
-
-static const struct img_guest_mount *
-mount_of (struct img_guest *g, const char *path)
-{
-  const struct img_guest_mount *best = NULL;
-  size_t i, bl = 0;
-
-  for (i = 0; i < img_guest_n_mounts (g); i++) {
-    const struct img_guest_mount *m = img_guest_mount (g, i);
-    size_t l = strlen (m->mountpoint);
-    if (m->mountpoint[0] != '/' || !m->mounted)
-      continue;
-    if (strcmp (m->mountpoint, "/") == 0)
-      l = 0;
-    else if (strncmp (path, m->mountpoint, l) != 0 || (path[l] != '/' && path[l] != '\0'))
-      continue;
-    if (best == NULL || l >= bl) {
-      best = m;
-      bl = l;
-    }
-  }
-  return best;
-}
-
-static bool
-copied (const struct ram *r, const char *mountpoint)
-{
-  size_t i;
-
-  if (strcmp (mountpoint, "/") == 0)
-    return true;
-  for (i = 0; i < r->n_copy; i++)
-    if (strcmp (r->copy[i], mountpoint) == 0)
-      return true;
-  return false;
-}
-
-static int
-size_fn (struct img_guest *g, const char *path, const struct img_stat *st, void *data)
-{
-  struct sizing *s = data;
-  const struct img_guest_mount *m = mount_of (g, path);
-
-  if (m == NULL || !copied (s->r, m->mountpoint))
-    return 0;
-  if (!S_ISDIR (st->mode) && st->nlink > 1) {
-    void *n = realloc (s->hard, (s->n_hard + 1) * sizeof *s->hard);
-    if (n == NULL)
-      return -ENOMEM;
-    s->hard = n;
-    /* Mount index in the top bits: inode numbers repeat across filesystems. */
-    s->hard[s->n_hard++].dev_ino = ((uint64_t) (m - img_guest_mount (g, 0)) << 56) ^ st->ino;
-  }
-  /* tmpfs takes whole pages for data; directories and links a little. */
-  if (S_ISREG (st->mode))
-    s->bytes += st->blocks * 512;
-  else
-    s->bytes += 4096;
-  return 0;
-}
-
-static int
-cmp_u64 (const void *a, const void *b)
-{
-  uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-  return x < y ? -1 : x > y;
-}
-
-static int
-measure (struct ram *r)
-{
-  struct sizing s = { r, 0, NULL, 0 };
-  size_t i;
-  int rc;
-
-  rc = img_guest_walk (r->g, "/", size_fn, &s);
-  if (rc < 0) {
-    free (s.hard);
-    return rc;
-  }
-  /* A hard-linked file counted once per name; take the extra names off
-   * roughly (their blocks are unknown here, so a page each). */
-  if (s.n_hard > 1) {
-    qsort (s.hard, s.n_hard, sizeof *s.hard, cmp_u64);
-    for (i = 1; i < s.n_hard; i++)
-      if (s.hard[i].dev_ino == s.hard[i - 1].dev_ino && s.bytes >= 4096)
-        s.bytes -= 4096;
-  }
-  free (s.hard);
-  r->bytes = s.bytes;
-  /* Memory for the VM: the copy, the tmpfs headroom, what the system
-   * needs besides, and 256 MiB for the kernel and the initramfs. */
-  r->recommended = r->bytes + r->o->headroom + r->o->margin + 256 * MiB;
-  r->recommended = (r->recommended + 64 * MiB - 1) / (64 * MiB) * (64 * MiB);
-  return 0;
-}
-
-/* ---- what the layer says ------------------------------------------------ */
-
-static bool
-is_on_disk (const struct img_guest_mount *m)
-{
-  return m->device != NULL;
-}
-
-/* Which filesystems to copy: --copy, else every filesystem the guest mounts
- * from its disk(s) besides / (an OS spread over /boot, /usr, /var ...). */
-static int
-choose_copy (struct ram *r)
-{
-  size_t i;
-
-  if (r->o->copy) {
-    char *list = xstrdup (r->o->copy), *tok, *save;
-    for (tok = strtok_r (list, ",", &save); tok; tok = strtok_r (NULL, ",", &save)) {
-      bool found = false;
-      if (strcmp (tok, "/") == 0 || *tok == '\0')
-        continue;
-      for (i = 0; i < img_guest_n_mounts (r->g); i++) {
-        const struct img_guest_mount *m = img_guest_mount (r->g, i);
-        if (strcmp (m->mountpoint, tok) == 0 && is_on_disk (m) && m->mounted)
-          found = true;
-      }
-      if (!found) {
-        img_ctx_set_error (r->ctx, -EINVAL, "%s: --copy %s: not a filesystem the guest mounts from its disk",
-                           r->image, tok);
-        free (list);
-        return -EINVAL;
-      }
-      r->copy = realloc (r->copy, (r->n_copy + 1) * sizeof *r->copy);
-      r->copy[r->n_copy++] = xstrdup (tok);
-    }
-    free (list);
-    return 0;
-  }
-  for (i = 0; i < img_guest_n_mounts (r->g); i++) {
-    const struct img_guest_mount *m = img_guest_mount (r->g, i);
-    if (m->mountpoint[0] != '/' || strcmp (m->mountpoint, "/") == 0 || !is_on_disk (m))
-      continue;
-    if (!m->mounted)
-      return img_ctx_set_error (r->ctx, -ENOTSUP, "%s: %s (%s) cannot be read here (%s); "
-                                "name the filesystems to copy with --copy", r->image,
-                                m->mountpoint, m->vfstype ? m->vfstype : "?",
-                                m->why_not ? m->why_not : "not mounted");
-    r->copy = realloc (r->copy, (r->n_copy + 1) * sizeof *r->copy);
-    r->copy[r->n_copy++] = xstrdup (m->mountpoint);
-  }
-  return 0;
-}
-
-/* The RAM copy's fstab: / on the tmpfs, the disk's filesystems and swap
- * commented out, everything else (network, tmpfs) kept. */
-static int
-ram_fstab (struct ram *r)
-{
-  void *buf;
-  size_t len, i, n;
-  struct img_fstab_entry *ents;
-  const char *p, *end;
-  unsigned lineno = 0;
-  int rc;
-
-  rc = img_plan_read_file (r->plan, "/etc/fstab", 1u << 20, &buf, &len);
-  if (rc < 0)
-    return rc;
-  rc = img_fstab_parse (r->ctx, buf, len, &ents, &n);
-  if (rc < 0) {
-    free (buf);
-    return rc;
-  }
-  sb_adds (&r->fstab, "# The RAM copy's fstab, written at boot by img-ramify's ramboot:\n"
-           "# the root is a tmpfs; filesystems and swap on the disk are not used.\n");
-  for (p = buf, end = (char *) buf + len; p < end;) {
-    const char *nl = memchr (p, '\n', end - p);
-    size_t l = nl ? (size_t) (nl - p) : (size_t) (end - p);
-    const struct img_fstab_entry *e = NULL;
-    lineno++;
-    for (i = 0; i < n; i++)
-      if (ents[i].line == lineno)
-        e = &ents[i];
-    if (e && strcmp (e->file, "/") == 0)
-      sb_adds (&r->fstab, "ramroot / tmpfs defaults 0 0\n");
-    else if (e) {
-      bool disk = false;
-      size_t k;
-      for (k = 0; k < img_guest_n_mounts (r->g); k++) {
-        const struct img_guest_mount *m = img_guest_mount (r->g, k);
-        if (m->fstab_line == lineno && is_on_disk (m))
-          disk = true;
-      }
-      if (disk) {
-        sb_adds (&r->fstab, "# on the disk: ");
-        sb_add (&r->fstab, p, l);
-        sb_adds (&r->fstab, "\n");
-      } else {
-        sb_add (&r->fstab, p, l);
-        sb_adds (&r->fstab, "\n");
-      }
-    } else {
-      sb_add (&r->fstab, p, l);
-      sb_adds (&r->fstab, "\n");
-    }
-    p += l + (nl != NULL);
-  }
-  img_fstab_free (ents, n);
-  free (buf);
-  return r->fstab.oom ? -ENOMEM : 0;
-}
-
-/* One field of a list the boot script splits at blanks and ':' and leaves
- * unquoted (so globbed): plain characters only. */
-static int
-script_word (struct ram *r, const char *what, const char *v)
-{
-  const char *p;
-
-  for (p = v; *p; p++)
-    if (!isalnum ((unsigned char) *p) && !strchr ("-_./=+,@%", *p)) {
-      char *t = img_quote_term (v, 0);
-      int rc = img_ctx_set_error (r->ctx, -EINVAL, "%s: ramboot: %s %s: only A-Z a-z 0-9 - _ . / = + , @ %% "
-                                  "can go into the boot script's lists", r->image, what, t ? t : "");
-      free (t);
-      return rc;
-    }
-  return *v ? 0 : img_ctx_set_error (r->ctx, -EINVAL, "%s: ramboot: an empty %s", r->image, what);
-}
-
-/* KEY=VALUE for the boot script's configuration, VALUE through
- * img_quote_sh. */
-static void
-conf_set (struct sb *conf, const char *key, const char *value)
-{
-  char *q = NULL;
-
-  if (img_quote_sh (value, &q, NULL) < 0)
-    conf->oom = true;
-  else
-    sb_addf (conf, "%s=%s\n", key, q);
-  free (q);
-}
-
-static int
-ram_conf (struct ram *r)
-{
-  size_t i, k;
-  const struct img_lvm *lvm = img_guest_lvm (r->g);
-  const struct img_guest_mount *root = mount_of (r->g, "/");
-  struct sb list = { 0 };
-  int rc = 0;
-
-  sb_adds (&r->conf, "# img-ramify ramboot configuration\n");
-  for (i = 0; i < r->n_copy && rc == 0; i++)
-    for (k = 0; k < img_guest_n_mounts (r->g); k++) {
-      const struct img_guest_mount *m = img_guest_mount (r->g, k);
-      const char *type = m->vfstype ? m->vfstype : "auto";
-      if (strcmp (m->mountpoint, r->copy[i]) == 0 && m->spec) {
-        if ((rc = script_word (r, "mount point", m->mountpoint)) < 0
-            || (rc = script_word (r, "device name", m->spec)) < 0
-            || (rc = script_word (r, "filesystem type", type)) < 0)
-          break;
-        if (strchr (m->spec, ':') || strchr (m->mountpoint, ':') || strchr (type, ':')) {
-          rc = img_ctx_set_error (r->ctx, -EINVAL, "%s: ramboot: %s: a ':' in the device, mount point or "
-                                  "type, which the boot script's list splits at", r->image, m->mountpoint);
-          break;
-        }
-        sb_addf (&list, "%s%s:%s:%s", i ? " " : "", m->mountpoint, m->spec, type);
-        break;
-      }
-    }
-  if (rc < 0) {
-    sb_free (&list);
-    return rc;
-  }
-  conf_set (&r->conf, "RAMBOOT_MOUNTS", list.s ? list.s : "");
-  sb_free (&list);
-  sb_addf (&r->conf, "RAMBOOT_HEADROOM_KB=%" PRIu64 "\nRAMBOOT_MARGIN_KB=%" PRIu64 "\n",
-           r->o->headroom / 1024, r->o->margin / 1024);
-  conf_set (&r->conf, "RAMBOOT_ARCHIVE", r->archive_path ? r->archive_path : "");
-  /* Volume groups to deactivate once the disk is let go: the root's. */
-  if (lvm && root && root->device && strchr (root->device, '/') && !strchr (root->device, ':')) {
-    const char *slash = strchr (root->device, '/');
-    char *vg = strndup (root->device, (size_t) (slash - root->device));
-    if (vg == NULL)
-      return -ENOMEM;
-    if ((rc = script_word (r, "volume group", vg)) < 0) {
-      free (vg);
-      return rc;
-    }
-    conf_set (&r->conf, "RAMBOOT_VGS", vg);
-    free (vg);
-    /* And no LVM autoactivation in the RAM copy, which would take the
-     * disk again when udev sees it. */
-    sb_adds (&r->lvmlocal, "# img-ramify: the RAM copy leaves the disk's volume groups alone\n"
-             "global {\n\tevent_activation = 0\n}\nactivation {\n\tauto_activation_volume_list = []\n}\n");
-  } else
-    conf_set (&r->conf, "RAMBOOT_VGS", "");
-  return r->conf.oom ? -ENOMEM : 0;
-}
-
 /* ---- edit: ramboot-initrd ---------------------------------------------- */
 
 static int
 edit_ramboot_initrd (struct img_plan *plan, void *data)
 {
   struct ram *r = data;
-  void *orig = NULL, *out = NULL, *layer = NULL;
-  size_t orig_len, out_len, layer_len;
-  struct img_initrd *ird = NULL;
-  struct img_cpio *cpio = NULL;
-  char *script = NULL, *helper = NULL, *p;
-  size_t script_len, helper_len;
-  const char *comp, *hookdir = NULL;
-  uint32_t mode = 0600;
-  uint64_t t = (uint64_t) time (NULL);
-  int rc;
+  struct img_ramboot_layer l = { .dracut = r->dracut, .conf = r->conf, .fstab = r->fstab,
+                                 .lvmlocal = r->lvmlocal };
+  char *script = NULL, *helper = NULL;
+  char *p = r->dracut ? tool_asprintf ("%s/ramboot/dracut/90-img-ramify.sh", r->datadir)
+    : tool_asprintf ("%s/ramboot/initramfs-tools/ramboot", r->datadir);
+  int rc = host_read_file (r->ctx, p, 1u << 20, &script, &l.script_len);
 
-  if ((rc = img_plan_read_file (plan, r->initrd, MAX_INITRD, &orig, &orig_len)) < 0)
-    return rc;
-  {
-    /* The layer's times are the original initrd's, so the same guest
-     * always gets the same bytes (and a second run has nothing to do). */
-    struct img_stat st;
-    if (img_guest_stat (r->g, r->initrd, &st) == 0 && st.mtime > 0 && st.mtime < UINT32_MAX)
-      t = (uint64_t) st.mtime;
-    else
-      t = 0;
-    /* And its permissions: dracut's are 0600 (an initrd can hold keys). */
-    if (img_guest_stat (r->g, r->initrd, &st) == 0)
-      mode = st.mode & 0777;
-  }
-  p = xasprintf ("%s: %s", r->image, r->initrd);
-  rc = img_initrd_parse (r->ctx, p, orig, orig_len, 4ull << 30, &ird);
   free (p);
-  if (rc < 0)
-    goto out;
-  if (r->dracut) {
-    /* Where this dracut sources its hooks: /lib/dracut/hooks (lib a
-     * link to usr/lib in merged-/usr initrds), or the top-level hook
-     * directories of old dracut (RHEL 6). */
-    if (img_initrd_lookup (ird, "usr/lib/dracut/hooks/pre-pivot"))
-      hookdir = "usr/lib/dracut/hooks/pre-pivot";
-    else if (img_initrd_lookup (ird, "lib/dracut/hooks/pre-pivot"))
-      hookdir = "lib/dracut/hooks/pre-pivot";
-    else if (img_initrd_lookup (ird, "pre-pivot"))
-      hookdir = "pre-pivot";
-    else {
-      rc = img_ctx_set_error (r->ctx, -ENOTSUP, "%s: %s: a dracut initrd without a pre-pivot hook "
-                              "directory", r->image, r->initrd);
-      goto out;
-    }
-  } else if (!img_initrd_lookup (ird, "scripts/local") || !img_initrd_lookup (ird, "scripts/functions")) {
-    rc = img_ctx_set_error (r->ctx, -ENOTSUP, "%s: %s is not an initramfs-tools initrd "
-                            "(no scripts/local)", r->image, r->initrd);
-    goto out;
-  }
-  p = r->dracut ? xasprintf ("%s/ramboot/dracut/90-img-ramify.sh", r->datadir)
-    : xasprintf ("%s/ramboot/initramfs-tools/ramboot", r->datadir);
-  rc = host_read_file (r->ctx, p, 1u << 20, &script, &script_len);
-  free (p);
-  if (rc < 0)
-    goto out;
-  if ((rc = host_read_file (r->ctx, r->ramcopy, 64u << 20, &helper, &helper_len)) < 0)
-    goto out;
-  if ((rc = img_cpio_new (r->ctx, &cpio)) < 0)
-    goto out;
-  if (r->dracut) {
-    p = xasprintf ("%s/90-img-ramify.sh", hookdir);
-    rc = img_cpio_add (cpio, p, S_IFREG | 0755, 0, 0, t, 0, 0, script, script_len);
-    free (p);
-    if (rc < 0
-        || (rc = img_cpio_add (cpio, "ramboot", S_IFDIR | 0755, 0, 0, t, 0, 0, NULL, 0)) < 0
-        || (rc = img_cpio_add (cpio, "ramboot/ramboot.conf", S_IFREG | 0644, 0, 0, t, 0, 0,
-                               r->conf.s, r->conf.len)) < 0
-        || (rc = img_cpio_add (cpio, "ramboot/fstab", S_IFREG | 0644, 0, 0, t, 0, 0, r->fstab.s, r->fstab.len)) < 0)
-      goto out;
-  } else if ((rc = img_cpio_add (cpio, "scripts", S_IFDIR | 0755, 0, 0, t, 0, 0, NULL, 0)) < 0
-      || (rc = img_cpio_add (cpio, "scripts/ramboot", S_IFREG | 0644, 0, 0, t, 0, 0, script, script_len)) < 0
-      || (rc = img_cpio_add (cpio, "conf", S_IFDIR | 0755, 0, 0, t, 0, 0, NULL, 0)) < 0
-      || (rc = img_cpio_add (cpio, "conf/ramboot.conf", S_IFREG | 0644, 0, 0, t, 0, 0, r->conf.s, r->conf.len)) < 0
-      || (rc = img_cpio_add (cpio, "ramboot", S_IFDIR | 0755, 0, 0, t, 0, 0, NULL, 0)) < 0
-      || (rc = img_cpio_add (cpio, "ramboot/fstab", S_IFREG | 0644, 0, 0, t, 0, 0, r->fstab.s, r->fstab.len)) < 0)
-    goto out;
-  if (r->lvmlocal.len
-      && (rc = img_cpio_add (cpio, "ramboot/lvmlocal.conf", S_IFREG | 0644, 0, 0, t, 0, 0,
-                             r->lvmlocal.s, r->lvmlocal.len)) < 0)
-    goto out;
-  /* bin/ is usually a link to usr/bin in merged-/usr initrds: use its
-   * real place. */
-  {
-    const struct img_cpio_entry *bin = img_initrd_lookup (ird, "bin");
-    const char *dir = bin && S_ISLNK (bin->mode) ? "usr/bin" : "bin";
-    p = xasprintf ("%s/img-ramcopy", dir);
-    rc = img_cpio_add (cpio, p, S_IFREG | 0755, 0, 0, t, 0, 0, helper, helper_len);
-    free (p);
-    if (rc < 0)
-      goto out;
-  }
-  if ((rc = img_cpio_finish (cpio, &layer, &layer_len)) < 0)
-    goto out;
-  {
-    const struct img_initrd_segment *last = img_initrd_segment (ird, img_initrd_n_segments (ird) - 1);
-    comp = last ? last->compression : "none";
-  }
-  if ((rc = img_initrd_append (r->ctx, orig, orig_len, layer, layer_len, comp, &out, &out_len)) < 0)
-    goto out;
-  rc = img_plan_write_file (plan, r->ram_initrd, out, out_len, mode);
- out:
-  img_cpio_free (cpio);
-  img_initrd_free (ird);
-  free (orig);
-  free (out);
-  free (layer);
+  if (rc == 0)
+    rc = host_read_file (r->ctx, r->ramcopy, 64u << 20, &helper, &l.helper_len);
+  l.script = script;
+  l.helper = helper;
+  if (rc == 0)
+    rc = img_ramboot_initrd (plan, r->image, r->initrd, r->ram_initrd, &l);
   free (script);
   free (helper);
   return rc;
 }
 
-/* ---- quoting the entry -------------------------------------------------- */
+/* ---- the boot entry ------------------------------------------------------- */
 
-/* VALUE through QUOTE into *OUT, or one line "IMAGE: boot-entry: WHAT
- * VALUE: reason". */
+/* Our entry for each boot loader, built (every value checked and quoted)
+ * before anything is changed. */
 static int
-quote_one (struct ram *r, int (*quote) (const char *, char **, const char **), const char *what,
-           const char *value, char **out)
+build_entry (struct ram *r)
 {
-  const char *why = NULL;
-  int rc = quote (value, out, &why);
-
-  if (rc == -EINVAL) {
-    char *t = img_quote_term (value, 0);
-    rc = img_ctx_set_error (r->ctx, rc, "%s: boot-entry: %s %s: %s", r->image, what, t ? t : "", why);
-    free (t);
-  }
-  return rc;
-}
-
-/* Everything our entries carry, checked and quoted before any change: the
- * arguments as a kernel command line, then each value per language. */
-static int
-quote_entry (struct ram *r)
-{
-  char *norm, *bad, *echo;
-  const char *why;
-  int rc = img_quote_cmdline_line (r->args, &norm, &bad, &why);
-
-  if (rc == -EINVAL) {
-    char *t = img_quote_term (bad, 0);
-    rc = img_ctx_set_error (r->ctx, rc, "%s: boot-entry: kernel argument %s: %s", r->image, t ? t : "", why);
-    free (t);
-    free (bad);
-    return rc;
-  }
-  if (rc < 0)
-    return rc;
-  free (r->args);
-  r->args = norm;
-  echo = xasprintf ("Loading Linux %s with its root in RAM ...", r->kver);
-  if ((rc = quote_one (r, img_quote_grub2_title, "title", r->title, &r->q.title)) < 0
-      || (rc = quote_one (r, img_quote_grub2_path, "kernel", r->entry_kernel, &r->q.kernel)) < 0
-      || (rc = quote_one (r, img_quote_grub2_path, "initrd", r->ram_entry_initrd, &r->q.initrd)) < 0
-      || (r->boot_uuid && (rc = quote_one (r, img_quote_grub2, "filesystem UUID", r->boot_uuid, &r->q.uuid)) < 0)
-      || (rc = quote_one (r, img_quote_grub2, "kernel version", echo, &r->q.echo)) < 0
-      || (rc = quote_one (r, img_quote_grub_legacy, "title", r->title, &r->q.l_title)) < 0
-      || (rc = quote_one (r, img_quote_grub_legacy, "kernel", r->entry_kernel, &r->q.l_kernel)) < 0
-      || (rc = quote_one (r, img_quote_grub_legacy, "initrd", r->ram_entry_initrd, &r->q.l_initrd)) < 0
-      || (r->legacy_root && (rc = quote_one (r, img_quote_grub_legacy, "root", r->legacy_root, &r->q.l_root)) < 0)
-      || (rc = quote_one (r, img_quote_bls, "title", r->title, &r->q.b_title)) < 0
-      || (rc = quote_one (r, img_quote_bls, "version", r->kver, &r->q.b_version)) < 0
-      || (rc = quote_one (r, img_quote_bls, "kernel", r->entry_kernel, &r->q.b_kernel)) < 0
-      || (rc = quote_one (r, img_quote_bls, "initrd", r->ram_entry_initrd, &r->q.b_initrd)) < 0) {
-    free (echo);
-    return rc;
-  }
-  free (echo);
-  /* Legacy kernel lines and BLS paths are split at blanks. */
-  if (strpbrk (r->entry_kernel, " \t") || strpbrk (r->ram_entry_initrd, " \t")
-      || (r->legacy_root && strpbrk (r->legacy_root, " \t")))
-    return img_ctx_set_error (r->ctx, -EINVAL, "%s: boot-entry: a kernel, initrd or root with a blank, "
-                              "which the boot entry cannot carry", r->image);
-  return 0;
-}
-
-/* ---- edit: grub-entry ------------------------------------------------------ */
-
-static char *
-entry_block (struct ram *r)
-{
-  struct sb b = { 0 };
-
-  sb_addf (&b, "%s\n", MARK_BEGIN);
-  sb_addf (&b, "menuentry %s --class gnu-linux --class os $menuentry_id_option '%s' {\n",
-           r->q.title, ENTRY_ID);
-  sb_adds (&b, "\tinsmod ext2\n");
-  if (r->boot_uuid)
-    sb_addf (&b, "\tsearch --no-floppy --fs-uuid --set=root %s\n", r->q.uuid);
-  sb_addf (&b, "\techo\t%s\n", r->q.echo);
-  sb_addf (&b, "\tlinux\t%s %s %s\n", r->q.kernel, r->args, r->boot_arg);
-  sb_addf (&b, "\tinitrd\t%s\n", r->q.initrd);
-  sb_adds (&b, "}\n");
-  sb_addf (&b, "%s\n", MARK_END);
-  return b.oom ? NULL : b.s;
-}
-
-/* Puts BLOCK into TEXT: replacing an earlier block of ours, or at the end;
- * with SET_DEFAULT, "set default" lines name our entry. */
-static char *
-place_block (const char *text, size_t len, const char *block, bool set_default, bool *changed)
-{
-  struct sb b = { 0 };
-  const char *s = strstr (text, MARK_BEGIN), *e = s ? strstr (s, MARK_END) : NULL;
-  const char *p;
-
-  if (s && e) {
-    e += strlen (MARK_END);
-    if (*e == '\n')
-      e++;
-    sb_add (&b, text, (size_t) (s - text));
-    sb_adds (&b, block);
-    sb_adds (&b, e);
-  } else {
-    sb_add (&b, text, len);
-    if (b.len && b.s[b.len - 1] != '\n')
-      sb_adds (&b, "\n");
-    sb_adds (&b, block);
-  }
-  if (set_default && b.s) {
-    struct sb d = { 0 };
-    for (p = b.s; *p;) {
-      const char *nl = strchr (p, '\n');
-      size_t l = nl ? (size_t) (nl - p + 1) : strlen (p);
-      if (strncmp (p, "   set default=", 15) == 0 || strncmp (p, "set default=", 12) == 0) {
-        if (strstr (p, "${next_entry}") && (size_t) (strstr (p, "${next_entry}") - p) < l)
-          sb_add (&d, p, l);
-        else
-          sb_addf (&d, "%.*sset default=\"%s\"\n", (int) (strchr (p, 's') - p), p, ENTRY_ID);
-      } else
-        sb_add (&d, p, l);
-      p += l;
-    }
-    sb_free (&b);
-    b = d;
-  }
-  *changed = b.s && (b.len != len || memcmp (b.s, text, len) != 0);
-  return b.oom ? NULL : b.s;
-}
-
-static int
-edit_file_block (struct ram *r, const char *path, bool set_default, bool create, uint32_t mode)
-{
-  char *text = NULL, *block = entry_block (r), *nt;
-  size_t len = 0;
-  bool changed;
-  int rc = 0;
-
-  if (block == NULL)
-    return -ENOMEM;
-  if (img_plan_exists (r->plan, path))
-    rc = img_plan_read_file (r->plan, path, 16u << 20, (void **) &text, &len);
-  else if (create)
-    text = xstrdup ("#!/bin/sh\nexec tail -n +3 $0\n"), len = strlen (text);
-  else {
-    free (block);
-    return 0;
-  }
-  if (rc == 0) {
-    nt = place_block (text, len, block, set_default, &changed);
-    if (nt == NULL)
-      rc = -ENOMEM;
-    else if (changed)
-      rc = img_plan_write_file (r->plan, path, nt, strlen (nt), mode);
-    free (nt);
-  }
-  free (text);
-  free (block);
-  return rc;
-}
-
-/* GRUB legacy (grub.conf, menu.lst): a title block at the end, outside
- * Debian's AUTOMAGIC list, with the base entry's root (legacy GRUB has no
- * search by UUID); --default points "default" at it. */
-static int
-edit_legacy (struct ram *r, const char *path)
-{
-  char *real = NULL, *text = NULL;
-  size_t len, ntitles = 0;
-  struct sb blk = { 0 }, b = { 0 };
-  const char *p;
-  bool in_block = false, have_default = false;
+  const char *initrds[] = { r->ram_entry_initrd };
+  char *args = tool_asprintf ("%s %s", r->args, r->boot_arg);
+  char *echo = tool_asprintf ("Loading Linux %s with its root in RAM ...", r->kver);
+  struct img_bootentry e = {
+    .id = ENTRY_ID, .title = r->title, .kernel = r->entry_kernel, .initrds = initrds,
+    .n_initrds = 1, .args = args, .marker = MARKER, .root_uuid = r->boot_uuid,
+    .legacy_root = r->legacy_root, .echo = echo, .version = r->kver,
+    .comment = MARKER ": the root is copied into RAM at boot",
+  };
   int rc;
 
-  if (img_guest_realpath (r->g, path, true, &real) < 0)
-    real = xstrdup (path);
-  if ((rc = img_plan_read_file (r->plan, real, 16u << 20, (void **) &text, &len)) < 0) {
-    free (real);
-    return rc;
-  }
-  sb_addf (&blk, "# %s\ntitle %s\n", MARK_BEGIN, r->q.l_title);
-  if (r->legacy_root)
-    sb_addf (&blk, "\troot %s\n", r->q.l_root);
-  sb_addf (&blk, "\tkernel %s %s %s\n\tinitrd %s\n# %s\n", r->q.l_kernel, r->args, r->boot_arg,
-           r->q.l_initrd, MARK_END);
-  /* Everything but an earlier block of ours; titles counted for "default". */
-  for (p = text; p < text + len;) {
-    const char *nl = memchr (p, '\n', (size_t) (text + len - p));
-    size_t l = nl ? (size_t) (nl - p + 1) : (size_t) (text + len - p);
-    const char *q = p;
-    while (q < p + l && (*q == ' ' || *q == '\t'))
-      q++;
-    if (strncmp (q, "# " MARK_BEGIN, strlen (MARK_BEGIN) + 2) == 0)
-      in_block = true;
-    if (in_block) {
-      if (strncmp (q, "# " MARK_END, strlen (MARK_END) + 2) == 0)
-        in_block = false;
-    } else if (r->o->make_default && strncmp (q, "default", 7) == 0
-               && (q[7] == '=' || q[7] == ' ' || q[7] == '\t')) {
-      have_default = true;
-      sb_adds (&b, "@DEFAULT@\n");
-    } else {
-      if (strncmp (q, "title", 5) == 0 && (q[5] == ' ' || q[5] == '\t' || q[5] == '='))
-        ntitles++;
-      sb_add (&b, p, l);
-      if (!nl)
-        sb_adds (&b, "\n");
-    }
-    p += l;
-  }
-  sb_adds (&b, blk.s);
-  if (r->o->make_default) {
-    /* Our entry is the last title: its index is the number before it. */
-    struct sb d = { 0 };
-    char *at;
-    if (!have_default)
-      sb_addf (&d, "default=%zu\n", ntitles);
-    at = b.s ? strstr (b.s, "@DEFAULT@\n") : NULL;
-    if (at) {
-      sb_add (&d, b.s, (size_t) (at - b.s));
-      sb_addf (&d, "default=%zu\n", ntitles);
-      sb_adds (&d, at + 10);
-    } else
-      sb_adds (&d, b.s ? b.s : "");
-    sb_free (&b);
-    b = d;
-  }
-  if (b.oom || blk.oom)
-    rc = -ENOMEM;
-  else if (b.len != len || memcmp (b.s, text, len) != 0) {
-    struct img_stat st;
-    uint32_t mode = img_guest_stat (r->g, real, &st) == 0 ? (st.mode & 0777) : 0600;
-    rc = img_plan_write_file (r->plan, real, b.s, b.len, mode);
-  }
-  sb_free (&b);
-  sb_free (&blk);
-  free (text);
-  free (real);
-  return rc;
-}
-
-/* Sets KEY=VALUE in a GRUB environment block (1024 bytes, '#'-padded),
- * creating it if need be. */
-static int
-set_grubenv (struct ram *r, const char *path, const char *key, const char *value)
-{
-  char *old = NULL;
-  size_t len = 0, klen = strlen (key);
-  struct sb b = { 0 };
-  const char *p;
-  int rc = 0;
-
-  if (img_plan_exists (r->plan, path)
-      && (rc = img_plan_read_file (r->plan, path, 1u << 20, (void **) &old, &len)) < 0)
-    return rc;
-  sb_adds (&b, "# GRUB Environment Block\n");
-  for (p = old; p && p < old + len;) {
-    const char *nl = memchr (p, '\n', (size_t) (old + len - p));
-    size_t l = nl ? (size_t) (nl - p) : (size_t) (old + len - p);
-    if (l && *p != '#' && !(l > klen && strncmp (p, key, klen) == 0 && p[klen] == '=')) {
-      sb_add (&b, p, l);
-      sb_adds (&b, "\n");
-    }
-    p += l + (nl != NULL);
-  }
-  sb_addf (&b, "%s=%s\n", key, value);
-  if (b.oom) {
-    rc = -ENOMEM;
-    goto out;
-  }
-  if (b.len > 1024) {
-    rc = img_ctx_set_error (r->ctx, -EFBIG, "%s: %s: the GRUB environment block is full", r->image, path);
-    goto out;
-  }
-  while (b.len < 1024)
-    sb_adds (&b, "#");
-  if (old == NULL || len != b.len || memcmp (old, b.s, len) != 0)
-    rc = img_plan_write_file (r->plan, path, b.s, b.len, 0644);
- out:
-  sb_free (&b);
-  free (old);
-  return rc;
-}
-
-/* BLS: an entry file of our own beside the others, which GRUB's blscfg
- * (and the distribution's kernel-install) leave alone; --default sets
- * saved_entry in the grubenv next to grub.cfg. */
-static int
-edit_bls (struct ram *r, const char *entry_path)
-{
-  char *dir = xstrdup (entry_path), *path, *slash = strrchr (dir, '/');
-  struct sb b = { 0 };
-  int rc = 0;
-
-  if (slash)
-    *slash = '\0';
-  path = xasprintf ("%s/%s.conf", dir, ENTRY_ID);
-  sb_adds (&b, "# img-ramify RAM boot entry: the root is copied into RAM at boot\n");
-  sb_addf (&b, "title %s\nversion %s\nlinux %s\ninitrd %s\noptions %s %s\ngrub_class kernel\n",
-           r->q.b_title, r->q.b_version, r->q.b_kernel, r->q.b_initrd, r->args, r->boot_arg);
-  if (b.oom)
-    rc = -ENOMEM;
-  else {
-    void *old = NULL;
-    size_t len = 0;
-    if (img_plan_exists (r->plan, path))
-      rc = img_plan_read_file (r->plan, path, 1u << 20, &old, &len);
-    if (rc == 0 && (old == NULL || len != b.len || memcmp (old, b.s, len) != 0))
-      rc = img_plan_write_file (r->plan, path, b.s, b.len, 0644);
-    free (old);
-  }
-  sb_free (&b);
-  free (path);
-  free (dir);
-  if (rc == 0 && r->o->make_default) {
-    size_t i;
-    for (i = 0; i < r->insp->n_bootcfgs && rc == 0; i++)
-      if (r->insp->bootcfgs[i].kind == IMG_BOOT_GRUB2) {
-        char *env = xstrdup (r->insp->bootcfgs[i].path);
-        char *sl = strrchr (env, '/'), *envpath;
-        if (sl)
-          *sl = '\0';
-        envpath = xasprintf ("%s/grubenv", env);
-        rc = set_grubenv (r, envpath, "saved_entry", ENTRY_ID);
-        free (envpath);
-        free (env);
-      }
-  }
+  if ((rc = img_bootentry_text (r->ctx, r->image, IMG_BOOT_GRUB2, &e, &r->grub2_block)) == 0
+      && (rc = img_bootentry_text (r->ctx, r->image, IMG_BOOT_GRUB_LEGACY, &e, &r->legacy_block)) == 0)
+    rc = img_bootentry_text (r->ctx, r->image, IMG_BOOT_BLS, &e, &r->bls_text);
+  free (args);
+  free (echo);
   return rc;
 }
 
@@ -913,79 +161,10 @@ static int
 edit_grub_entry (struct img_plan *plan, void *data)
 {
   struct ram *r = data;
-  size_t i, n = 0;
-  int rc = 0;
-  const char *bls = NULL;
+  struct img_bootentry_texts t = { r->grub2_block, r->legacy_block, r->bls_text };
 
-  for (i = 0; i < r->insp->n_bootcfgs; i++)
-    if (r->insp->bootcfgs[i].kind == IMG_BOOT_BLS && bls == NULL
-        && r->insp->bootcfgs[i].n_entries)
-      bls = r->insp->bootcfgs[i].path;
-  if (bls) {
-    /* grub.cfg only runs blscfg: the entry is a BLS file. */
-    rc = edit_bls (r, bls);
-    return rc;
-  }
-  for (i = 0; i < r->insp->n_bootcfgs && rc == 0; i++)
-    if (r->insp->bootcfgs[i].kind == IMG_BOOT_GRUB2) {
-      rc = edit_file_block (r, r->insp->bootcfgs[i].path, r->o->make_default, false, 0644);
-      n++;
-    }
-  if (n == 0) {
-    /* GRUB legacy; menu.lst and grub.conf are often one file. */
-    char **done = NULL;
-    size_t nd = 0, k;
-    for (i = 0; i < r->insp->n_bootcfgs && rc == 0; i++)
-      if (r->insp->bootcfgs[i].kind == IMG_BOOT_GRUB_LEGACY) {
-        char *real = NULL;
-        bool seen = false;
-        if (img_guest_realpath (r->g, r->insp->bootcfgs[i].path, true, &real) < 0)
-          real = xstrdup (r->insp->bootcfgs[i].path);
-        for (k = 0; k < nd; k++)
-          seen |= strcmp (done[k], real) == 0;
-        if (!seen) {
-          rc = edit_legacy (r, real);
-          done = realloc (done, (nd + 1) * sizeof *done);
-          done[nd++] = real;
-          n++;
-        } else
-          free (real);
-      }
-    for (k = 0; k < nd; k++)
-      free (done[k]);
-    free (done);
-    if (rc == 0 && n == 0)
-      return img_ctx_set_error (r->ctx, -ENOTSUP, "%s: no GRUB configuration (GRUB 2, BLS or GRUB "
-                                "legacy; extlinux guests are not handled)", r->image);
-    return rc;
-  }
-  if (rc == 0 && img_plan_exists (plan, "/etc/grub.d"))
-    rc = edit_file_block (r, "/etc/grub.d/40_custom", false, true, 0755);
-  if (rc == 0 && r->o->make_default && img_plan_exists (plan, "/etc/default/grub")) {
-    void *buf;
-    size_t len;
-    struct sb b = { 0 };
-    const char *p, *end;
-    bool found = false;
-    if ((rc = img_plan_read_file (plan, "/etc/default/grub", 1u << 20, &buf, &len)) < 0)
-      return rc;
-    for (p = buf, end = (char *) buf + len; p < end;) {
-      const char *nl = memchr (p, '\n', end - p);
-      size_t l = nl ? (size_t) (nl - p + 1) : (size_t) (end - p);
-      if (strncmp (p, "GRUB_DEFAULT=", 13) == 0) {
-        sb_addf (&b, "GRUB_DEFAULT=%s\n", ENTRY_ID);
-        found = true;
-      } else
-        sb_add (&b, p, l);
-      p += l;
-    }
-    if (!found)
-      sb_addf (&b, "GRUB_DEFAULT=%s\n", ENTRY_ID);
-    rc = b.oom ? -ENOMEM : img_plan_write_file (plan, "/etc/default/grub", b.s, b.len, 0644);
-    sb_free (&b);
-    free (buf);
-  }
-  return rc;
+  return img_bootentry_install (plan, r->image, r->insp, ENTRY_ID, MARKER, &t,
+                                r->o->make_default ? ENTRY_ID : NULL);
 }
 
 /* ---- edit: detach-helper ----------------------------------------------------- */
@@ -994,7 +173,7 @@ static int
 edit_detach_helper (struct img_plan *plan, void *data)
 {
   struct ram *r = data;
-  char *p = xasprintf ("%s/ramboot/img-ramify-detach", r->datadir), *text;
+  char *p = tool_asprintf ("%s/ramboot/img-ramify-detach", r->datadir), *text;
   size_t len;
   int rc;
 
@@ -1011,164 +190,16 @@ edit_detach_helper (struct img_plan *plan, void *data)
 
 /* ---- edit: root-archive ------------------------------------------------------ */
 
-#define ARCHIVE_BASE "ramboot-root.tar"
-
-/* The mtime the archive's directory would have without the archive: the
- * newest of its other entries (writing the archive moves the real one,
- * and the next run must produce the same bytes). */
-static void
-archive_dir_mtime (struct ram *r)
-{
-  char *dir = xstrdup (r->archive_path), *slash = strrchr (dir, '/');
-  struct img_dirent *ents = NULL;
-  size_t n = 0, i;
-
-  *slash = '\0';
-  r->archive_dir = xstrdup (*dir ? dir : "/");
-  r->archive_dir_mtime = 0;
-  r->archive_dir_mtime_ns = 0;
-  if (img_guest_readdir (r->g, r->archive_dir, &ents, &n) == 0)
-    for (i = 0; i < n; i++) {
-      struct img_stat st;
-      char *p = xasprintf ("%s/%s", *dir ? dir : "", ents[i].name);
-      if (strcmp (p, r->archive_path) != 0 && img_guest_lstat (r->g, p, &st) == 0
-          && (st.mtime > r->archive_dir_mtime
-              || (st.mtime == r->archive_dir_mtime && st.mtime_ns > r->archive_dir_mtime_ns))) {
-        r->archive_dir_mtime = st.mtime;
-        r->archive_dir_mtime_ns = st.mtime_ns;
-      }
-      free (p);
-    }
-  img_dirents_free (ents, n);
-  free (dir);
-}
-
-static int
-archive_filter (const char *path, struct img_stat *st, uint64_t *key, void *data)
-{
-  struct ram *r = data;
-  const struct img_guest_mount *m = mount_of (r->g, path);
-
-  if (m == NULL || (r->archive_path && strcmp (path, r->archive_path) == 0))
-    return 0;
-  if (strcmp (path, r->archive_dir) == 0) {
-    st->mtime = r->archive_dir_mtime;
-    st->mtime_ns = r->archive_dir_mtime_ns;
-  }
-  if (!copied (r, m->mountpoint))
-    /* Another filesystem, not copied: its mount point only. */
-    return strcmp (path, m->mountpoint) == 0;
-  *key = ((uint64_t) (m - img_guest_mount (r->g, 0)) << 56) ^ st->ino;
-  return 1;
-}
-
-static bool
-same_contents (struct ram *r, const unsigned char *buf, uint64_t len)
-{
-  struct img_stat st;
-  unsigned char *chunk;
-  uint64_t off = 0;
-  bool same;
-
-  if (img_guest_stat (r->g, r->archive_path, &st) < 0 || st.size != len)
-    return false;
-  chunk = malloc (1u << 20);
-  same = chunk != NULL;
-  while (same && off < len) {
-    size_t got = 0;
-    if (img_guest_pread (r->g, r->archive_path, chunk, 1u << 20, off, &got) < 0 || got == 0
-        || memcmp (chunk, buf + off, got) != 0)
-      same = false;
-    off += got;
-  }
-  free (chunk);
-  return same;
-}
-
 static int
 edit_root_archive (struct img_plan *plan, void *data)
 {
   struct ram *r = data;
-  struct root_archive_info info = { 0 };
-  struct img_hostdir *hd = NULL;
-  char *where;
-  void *map = MAP_FAILED;
-  int fd, rc;
 
-  if (r->archive_path == NULL) {
-    /* Copy mode: an archive of an earlier --archive run is stale. */
-    static const char *const old[] = { "/boot/" ARCHIVE_BASE ".zst", "/boot/" ARCHIVE_BASE ".gz",
-                                       "/" ARCHIVE_BASE ".zst", "/" ARCHIVE_BASE ".gz" };
-    size_t i;
-    for (i = 0, rc = 0; i < sizeof old / sizeof old[0] && rc == 0; i++)
-      if (img_plan_exists (plan, old[i]))
-        rc = img_plan_remove (plan, old[i]);
-    return rc;
-  }
-  /* The archive is built in an unnamed file of a private directory: a
-   * dry run too writes nothing else on the host. */
-  where = xasprintf ("%s: archive", r->image);
-  if ((rc = img_hostdir_new (r->ctx, "img-ramify", &hd)) < 0
-      || (fd = rc = img_hostdir_tmpfile (hd, where)) < 0) {
-    free (where);
-    img_hostdir_free (hd);
-    return rc;
-  }
-  free (where);
-  where = xasprintf ("%s: %s", r->image, r->archive_path);
-  archive_dir_mtime (r);
-  rc = root_archive_write (r->ctx, r->g, where, r->o->archive, archive_filter, r,
-                           (const char *const *) r->copy, r->n_copy, fd, &info);
-  free (where);
-  if (rc == 0 && info.archive_bytes) {
-    map = mmap (NULL, info.archive_bytes, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (map == MAP_FAILED)
-      rc = img_ctx_set_error (r->ctx, -errno, "%s: archive: mmap: %s", r->image, strerror (errno));
-  }
-  if (rc == 0 && !img_plan_is_dry_run (plan)) {
-    /* Room for it, where it goes (less what an old one frees). */
-    uint64_t total, avail, old = 0;
-    struct img_stat ost;
-    if (img_guest_stat (r->g, r->archive_path, &ost) == 0)
-      old = ost.blocks * 512;
-    if (img_guest_space (r->g, r->archive_dir, &total, &avail) == 0
-        && avail + old < info.archive_bytes + info.archive_bytes / 64 + MiB)
-      rc = img_ctx_set_error (r->ctx, -ENOSPC, "%s: %s: no room for the archive: it takes %" PRIu64
-                              " MiB, the filesystem has %" PRIu64 " MiB free; make room there, or "
-                              "run without --archive (the RAM boot then copies file by file)",
-                              r->image, r->archive_dir, info.archive_bytes / MiB + 1,
-                              (avail + old) / MiB);
-  }
-  /* A changed archive replaces the old one, which goes first: /boot
-   * seldom has room for both.  (Should this stop half-way, the RAM boot
-   * finds no archive, says so and boots from the disk; the undo record
-   * has the old one.) */
-  if (rc == 0 && img_plan_exists (plan, r->archive_path) && !same_contents (r, map, info.archive_bytes))
-    rc = img_plan_remove (plan, r->archive_path);
-  /* Mode 0600: it holds /etc/shadow and every other secret of the root. */
-  if (rc == 0)
-    rc = img_plan_write_file (plan, r->archive_path, map, info.archive_bytes, 0600);
-  if (rc == 0) {
-    img_plan_fact (plan, "archive", "%s", r->archive_path);
-    img_plan_fact (plan, "archive_bytes", "%" PRIu64, info.archive_bytes);
-    img_plan_fact (plan, "archive_members", "%" PRIu64, info.members);
-    img_plan_fact (plan, "archive_tmpfs_bytes", "%" PRIu64, info.tmpfs_bytes);
-  }
-  if (map != MAP_FAILED)
-    munmap (map, info.archive_bytes);
-  close (fd);
-  img_hostdir_free (hd);
-  return rc;
+  return img_ramboot_archive (plan, r->image, r->archive_path, r->o->archive,
+                              (const char *const *) r->copy, r->n_copy);
 }
 
 /* ---- preparing ------------------------------------------------------------ */
-
-static const char *
-entry_file (const struct img_boot_entry *e)
-{
-  const char *b = e->kernel ? strrchr (e->kernel, '/') : NULL;
-  return b ? b + 1 : e->kernel;
-}
 
 static int
 prepare (struct ram *r)
@@ -1176,7 +207,7 @@ prepare (struct ram *r)
   const struct img_kernel_info *k = NULL;
   const struct img_boot_entry *base = NULL;
   const struct img_guest_mount *bm;
-  size_t i, j;
+  size_t i;
   int rc;
 
   if (r->insp->n_kernels == 0)
@@ -1190,10 +221,10 @@ prepare (struct ram *r)
     return img_ctx_set_error (r->ctx, -ENOENT, "%s: no kernel %s in the guest", r->image, r->o->kernel);
   if (k->initrd == NULL)
     return img_ctx_set_error (r->ctx, -ENOENT, "%s: kernel %s has no initrd", r->image, k->version);
-  r->kver = xstrdup (k->version);
-  r->vmlinuz = xstrdup (k->vmlinuz);
-  r->initrd = xstrdup (k->initrd);
-  r->ram_initrd = xasprintf ("%s.ramboot", k->initrd);
+  r->kver = tool_strdup (k->version);
+  r->vmlinuz = tool_strdup (k->vmlinuz);
+  r->initrd = tool_strdup (k->initrd);
+  r->ram_initrd = tool_asprintf ("%s.ramboot", k->initrd);
   if (r->insp->initramfs && strcmp (r->insp->initramfs, "dracut") == 0)
     r->dracut = true;
   else if (!r->insp->initramfs || strcmp (r->insp->initramfs, "initramfs-tools") != 0)
@@ -1202,55 +233,37 @@ prepare (struct ram *r)
                               r->insp->initramfs ? r->insp->initramfs : "unknown tooling");
   r->boot_arg = r->dracut ? "rd.ramboot" : "boot=ramboot";
 
-  /* The boot entry to copy: the first non-recovery one for this kernel. */
-  for (i = 0; i < r->insp->n_bootcfgs && base == NULL; i++)
-    for (j = 0; j < r->insp->bootcfgs[i].n_entries && base == NULL; j++) {
-      const struct img_boot_entry *e = &r->insp->bootcfgs[i].entries[j];
-      const char *vb = strrchr (r->vmlinuz, '/') + 1;
-      if (e->kernel && strcmp (entry_file (e), vb) == 0 && e->args
-          && !(e->id && strcmp (e->id, ENTRY_ID) == 0)
-          && !strstr (e->args, "boot=ramboot") && !strstr (e->args, "rd.ramboot")
-          && !strstr (e->args, "single") && e->kind != IMG_BOOT_EXTLINUX
-          && !(e->title && strstr (e->title, "recovery")))
-        base = e;
-    }
+  base = img_ramboot_base_entry (r->insp, r->vmlinuz, ENTRY_ID);
   if (base == NULL)
     return img_ctx_set_error (r->ctx, -ENOENT, "%s: no boot entry for kernel %s to start from",
                               r->image, r->kver);
-  r->args = xstrdup (base->args);
-  {
-    const char *kslash = strrchr (base->kernel, '/');
-    r->entry_kernel = xstrdup (base->kernel);
-    r->entry_initrd = base->initrd ? xstrdup (base->initrd) : NULL;
-    (void) kslash;
-    if (base->kind == IMG_BOOT_GRUB_LEGACY && base->root)
-      r->legacy_root = xstrdup (base->root);
-  }
+  r->args = tool_strdup (base->args);
+  r->entry_kernel = tool_strdup (base->kernel);
+  r->entry_initrd = tool_strdup (base->initrd);
+  if (base->kind == IMG_BOOT_GRUB_LEGACY && base->root)
+    r->legacy_root = tool_strdup (base->root);
   if (r->entry_initrd == NULL)
     return img_ctx_set_error (r->ctx, -ENOENT, "%s: the boot entry for %s has no initrd", r->image, r->kver);
-  r->ram_entry_initrd = xasprintf ("%s.ramboot", r->entry_initrd);
-  bm = mount_of (r->g, r->vmlinuz);
-  r->boot_uuid = bm && bm->fs_uuid ? xstrdup (bm->fs_uuid) : NULL;
-  {
-    /* The title is ours: the guest's OS name in printable ASCII only. */
-    const char *os = r->insp->os_pretty_name ? r->insp->os_pretty_name : "Linux";
-    struct sb t = { 0 };
-    for (i = 0; os[i] && i < 80; i++)
-      sb_add (&t, (unsigned char) os[i] >= 0x20 && (unsigned char) os[i] < 0x7f ? os + i : "?", 1);
-    sb_addf (&t, ", root in RAM, Linux %s", r->kver);
-    r->title = t.s;
-  }
-  if ((rc = quote_entry (r)) < 0)
+  r->ram_entry_initrd = tool_asprintf ("%s.ramboot", r->entry_initrd);
+  bm = img_guest_mount_of (r->g, r->vmlinuz, NULL, NULL);
+  r->boot_uuid = bm && bm->fs_uuid ? tool_strdup (bm->fs_uuid) : NULL;
+  /* The title is ours: the guest's OS name in printable ASCII only. */
+  r->title = img_bootentry_title (r->insp->os_pretty_name ? r->insp->os_pretty_name : "Linux",
+                                  ", root in RAM, Linux %s", r->kver);
+  if (r->title == NULL)
+    return img_ctx_set_error (r->ctx, -ENOMEM, "%s: out of memory", r->image);
+  if ((rc = build_entry (r)) < 0)
     return rc;
-  if (r->o->archive) {
-    struct img_stat st;
-    bool boot = img_guest_stat (r->g, "/boot", &st) == 0 && S_ISDIR (st.mode);
-    r->archive_path = xasprintf ("%s/" ARCHIVE_BASE ".%s", boot ? "/boot" : "",
-                                 strcmp (r->o->archive, "gzip") == 0 ? "gz" : "zst");
-  }
-  if ((rc = choose_copy (r)) < 0 || (rc = measure (r)) < 0
-      || (rc = ram_fstab (r)) < 0 || (rc = ram_conf (r)) < 0)
+  if (r->o->archive && (r->archive_path = img_ramboot_archive_path (r->g, r->o->archive)) == NULL)
+    return img_ctx_set_error (r->ctx, -ENOMEM, "%s: out of memory", r->image);
+  if ((rc = img_ramboot_copy_list (r->g, r->image, r->o->copy, &r->copy, &r->n_copy)) < 0
+      || (rc = img_ramboot_measure (r->g, (const char *const *) r->copy, r->n_copy, &r->bytes)) < 0
+      || (rc = img_ramboot_fstab (r->plan, r->image, &r->fstab)) < 0
+      || (rc = img_ramboot_conf (r->g, r->image, (const char *const *) r->copy, r->n_copy,
+                                 r->o->headroom, r->o->margin, r->archive_path, &r->conf,
+                                 &r->lvmlocal)) < 0)
     return rc;
+  r->recommended = img_ramboot_memory (r->bytes, r->o->headroom, r->o->margin);
   return 0;
 }
 
@@ -1262,6 +275,70 @@ static const struct img_edit edits[] = {
   { "detach-helper", "img-ramify-detach in the guest, to release the disk after a RAM boot", edit_detach_helper },
   { "root-archive", "the root as one archive in /boot, unpacked at boot (--archive)", edit_root_archive },
 };
+
+/* The report's facts; what the host does once the guest runs from RAM;
+ * the memory check.  0, or the exit status to end with. */
+static int
+plan_facts (struct ram *r, uint64_t memory)
+{
+  struct img_plan *plan = r->plan;
+  const struct opts *o = r->o;
+  struct sb l = { 0 };
+  char *vm, *dot;
+  size_t i;
+
+  img_plan_fact (plan, "kernel", "%s", r->kver);
+  img_plan_fact (plan, "ramboot_initrd", "%s", r->ram_initrd);
+  sb_adds (&l, "/");
+  for (i = 0; i < r->n_copy; i++)
+    sb_addf (&l, " %s", r->copy[i]);
+  img_plan_fact (plan, "copy", "%s", l.s ? l.s : "/");
+  sb_free (&l);
+  img_plan_fact (plan, "copy_bytes", "%" PRIu64, r->bytes);
+  img_plan_fact (plan, "memory_recommended", "%" PRIu64 " MiB", r->recommended / MiB);
+  img_plan_fact (plan, "entry", "%s (id %s)%s", r->title, ENTRY_ID, o->make_default ? ", default" : "");
+  if (memory) {
+    img_plan_fact (plan, "memory_planned", "%" PRIu64 " MiB", memory / MiB);
+    if (memory < r->recommended && !o->force) {
+      fprintf (stderr, PROG ": %s: the copy (%" PRIu64 " MiB) will not fit in %" PRIu64 " MiB of memory "
+               "with %" PRIu64 " MiB of headroom and margins: give the VM %" PRIu64 " MiB (or --force)\n",
+               r->image, r->bytes / MiB, memory / MiB, (o->headroom + o->margin + 256 * MiB) / MiB,
+               r->recommended / MiB);
+      return IMG_EXIT_ERROR;
+    }
+    if (memory < r->recommended)
+      fprintf (stderr, PROG ": warning: %s: %" PRIu64 " MiB of memory is below the %" PRIu64
+               " MiB recommended; the RAM entry will boot from the disk when it does not fit\n",
+               r->image, memory / MiB, r->recommended / MiB);
+  }
+  vm = o->vm ? tool_strdup (o->vm) : tool_strdup (strrchr (r->image, '/') ? strrchr (r->image, '/') + 1 : r->image);
+  if (!o->vm && (dot = strrchr (vm, '.')) && dot != vm)
+    *dot = '\0';
+  img_plan_fact (plan, "detach_guest", "%s", o->detach_helper
+                 ? "img-ramify-detach (in the guest, after a RAM boot: releases the disk once nothing uses it)"
+                 : "echo 1 > /sys/block/sda/device/delete (in the guest, after a RAM boot; or --detach-helper)");
+  img_plan_fact (plan, "detach_proxmox", "qm set %s --delete scsi0   (VMID; the disk's slot as qm config shows it; it becomes unused0)", vm);
+  img_plan_fact (plan, "detach_libvirt", "virsh detach-disk %s sda --live --config   (the target as virsh domblklist %s shows it)", vm, vm);
+  img_plan_fact (plan, "detach_deckhouse", "kubectl -n NAMESPACE delete virtualmachineblockdeviceattachment ATTACHMENT   "
+                 "(hot-plugged disk), or remove the VirtualDisk from spec.blockDeviceRefs of VirtualMachine %s", vm);
+  free (vm);
+  return 0;
+}
+
+static void
+free_ram (struct ram *r)
+{
+  char *const fields[] = { r->kver, r->vmlinuz, r->initrd, r->ram_initrd, r->entry_kernel,
+                           r->entry_initrd, r->ram_entry_initrd, r->boot_uuid, r->args, r->title,
+                           r->legacy_root, r->grub2_block, r->legacy_block, r->bls_text,
+                           r->archive_path, r->conf, r->fstab, r->lvmlocal };
+  size_t i;
+
+  for (i = 0; i < sizeof fields / sizeof fields[0]; i++)
+    free (fields[i]);
+  img_ramboot_copy_free (r->copy, r->n_copy);
+  img_inspection_free (r->insp);
+}
 
 static void
 usage (FILE *fp)
@@ -1301,45 +378,34 @@ main (int argc, char **argv)
   /* Reports carry names and text from images: every byte printed goes
    * through img_quote_term on its way to the terminal. */
   img_quote_term_stdio ();
-  enum { O_FORMAT = 200, O_ALLOW_BACKING, O_JSON = 256, O_UNDO, O_NO_UNDO, O_ROLLBACK, O_FORCE, O_KERNEL, O_COPY, O_MEMORY,
-         O_HEADROOM, O_MARGIN, O_DEFAULT, O_DETACH, O_VM, O_ARCHIVE, O_BUDGET };
+  enum { O_KERNEL = TOOL_O_OWN, O_COPY, O_MEMORY, O_HEADROOM, O_MARGIN, O_DEFAULT, O_DETACH, O_VM,
+         O_ARCHIVE };
   static const struct option lopts[] = {
-    { "dry-run", no_argument, NULL, 'n' }, { "json", no_argument, NULL, O_JSON },
-    { "format", required_argument, NULL, O_FORMAT }, { "allow-backing", no_argument, NULL, O_ALLOW_BACKING },
-    { "undo", required_argument, NULL, O_UNDO }, { "no-undo", no_argument, NULL, O_NO_UNDO },
-    { "rollback", required_argument, NULL, O_ROLLBACK }, { "force", no_argument, NULL, O_FORCE },
+    TOOL_LONG_OPTIONS,
     { "kernel", required_argument, NULL, O_KERNEL }, { "copy", required_argument, NULL, O_COPY },
     { "memory", required_argument, NULL, O_MEMORY }, { "headroom", required_argument, NULL, O_HEADROOM },
     { "margin", required_argument, NULL, O_MARGIN }, { "default", no_argument, NULL, O_DEFAULT },
     { "detach-helper", no_argument, NULL, O_DETACH }, { "vm", required_argument, NULL, O_VM },
     { "archive", optional_argument, NULL, O_ARCHIVE },
-    { "budget", required_argument, NULL, O_BUDGET },
-    { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+    { NULL, 0, NULL, 0 },
   };
+  struct tool t = { .prog = PROG };
   struct opts o = { .headroom = 256 * MiB, .margin = 256 * MiB };
-  uint64_t budget[IMG_BUDGET_N] = { 0 };
-  enum img_budget bw;
-  uint64_t bv;
   struct ram r = { 0 };
   struct img_ctx *ctx;
   struct img_plan *plan = NULL;
-  const char *rollback = NULL;
-  struct img_disk_opts dopts = { NULL, false };
   uint64_t memory = 0;
   unsigned flags = 0;
   size_t i;
   int c, rc, code;
 
-  while ((c = getopt_long (argc, argv, "nh", lopts, NULL)) != -1)
+  while ((c = getopt_long (argc, argv, "nh", lopts, NULL)) != -1) {
+    if ((rc = tool_option (&t, c, optarg)) != 0) {
+      if (rc < 0)
+        return IMG_EXIT_USAGE;
+      continue;
+    }
     switch (c) {
-    case 'n': o.dry_run = true; break;
-    case O_FORMAT: dopts.format = optarg; break;
-    case O_ALLOW_BACKING: dopts.allow_backing = true; break;
-    case O_JSON: o.json = true; break;
-    case O_UNDO: o.undo = optarg; break;
-    case O_NO_UNDO: o.no_undo = true; break;
-    case O_ROLLBACK: rollback = optarg; break;
-    case O_FORCE: o.force = true; break;
     case O_KERNEL: o.kernel = optarg; break;
     case O_COPY: o.copy = optarg; break;
     case O_DEFAULT: o.make_default = true; break;
@@ -1366,156 +432,58 @@ main (int argc, char **argv)
         o.margin = v;
       break;
     }
-    case O_BUDGET:
-      if (img_budget_parse (optarg, &bw, &bv) < 0) {
-        fprintf (stderr, PROG ": --budget=%s: NAME=SIZE, NAME one of inflate, inflate-total, file, file-total, entries, entries-total, members\n", optarg);
-        return IMG_EXIT_USAGE;
-      }
-      budget[bw] = bv;
-      break;
     case 'h': usage (stdout); return 0;
     default: usage (stderr); return IMG_EXIT_USAGE;
     }
-  if (img_ctx_new (&ctx) < 0)
-    return IMG_EXIT_ERROR;
-  img_ctx_set_log_fn (ctx, log_fn, NULL);
-  for (i = 0; i < IMG_BUDGET_N; i++)
-    if (budget[i])
-      img_ctx_set_budget (ctx, (enum img_budget) i, budget[i]);
-  if (img_ctx_set_disk_opts (ctx, &dopts) < 0) {
-    img_ctx_free (ctx);
-    return IMG_EXIT_ERROR;
   }
-  if (rollback) {
-    rc = img_undo_rollback (ctx, rollback, optind < argc ? (const char *const *) argv + optind : NULL,
-                            (size_t) (argc - optind), o.force ? IMG_UNDO_FORCE : 0);
-    if (rc < 0)
-      fprintf (stderr, PROG ": %s\n", img_ctx_error (ctx));
-    else
-      printf (rc == 1 ? "Nothing to roll back.\n" : "Rolled back: the image is as it was before img-ramify.\n");
-    img_ctx_free (ctx);
-    return rc < 0 ? IMG_EXIT_ERROR : rc == 1 ? IMG_EXIT_NOTHING : 0;
+  o.force = t.force;
+  if ((code = tool_start (&t)) != 0)
+    return code;
+  ctx = t.ctx;
+  if (t.rollback) {
+    code = tool_rollback (ctx, PROG, t.rollback, (const char *const *) argv + optind,
+                          (size_t) (argc - optind), t.force);
+    tool_end (&t);
+    return code;
   }
   if (optind >= argc) {
     usage (stderr);
-    img_ctx_free (ctx);
+    tool_end (&t);
     return IMG_EXIT_USAGE;
   }
   r.ctx = ctx;
   r.o = &o;
   r.image = argv[optind];
   find_files (&r);
-  if (o.dry_run)
+  if (t.dry_run)
     flags |= IMG_PLAN_DRY_RUN;
-  if (o.no_undo)
+  if (t.no_undo)
     flags |= IMG_PLAN_NO_UNDO;
-  if ((rc = img_plan_new (ctx, (const char *const *) argv + optind, (size_t) (argc - optind), flags,
-                          o.undo, &plan)) < 0
-      || (rc = img_plan_open (plan)) < 0) {
-    fprintf (stderr, PROG ": %s\n", img_ctx_error (ctx));
-    code = IMG_EXIT_ERROR;
+  if ((rc = tool_plan_open (ctx, PROG, (const char *const *) argv + optind, (size_t) (argc - optind),
+                            flags, t.undo, &plan)) < 0) {
+    code = tool_fail (ctx, PROG, NULL);
     goto out;
   }
   r.plan = plan;
   r.g = img_plan_guest (plan);
   plan_disk_facts (plan);
   if ((rc = img_guest_inspect (r.g, &r.insp)) < 0 || (rc = prepare (&r)) < 0) {
-    const char *msg = img_ctx_error (ctx);
-    if (strncmp (msg, r.image, strlen (r.image)) == 0)
-      fprintf (stderr, PROG ": %s\n", msg);
-    else
-      fprintf (stderr, PROG ": %s: %s\n", r.image, msg);
-    code = IMG_EXIT_ERROR;
+    code = tool_fail (ctx, PROG, r.image);
     goto out;
   }
-  img_plan_fact (plan, "kernel", "%s", r.kver);
-  img_plan_fact (plan, "ramboot_initrd", "%s", r.ram_initrd);
-  {
-    struct sb l = { 0 };
-    sb_adds (&l, "/");
-    for (i = 0; i < r.n_copy; i++)
-      sb_addf (&l, " %s", r.copy[i]);
-    img_plan_fact (plan, "copy", "%s", l.s ? l.s : "/");
-    sb_free (&l);
-  }
-  img_plan_fact (plan, "copy_bytes", "%" PRIu64, r.bytes);
-  img_plan_fact (plan, "memory_recommended", "%" PRIu64 " MiB", r.recommended / MiB);
-  img_plan_fact (plan, "entry", "%s (id %s)%s", r.title, ENTRY_ID, o.make_default ? ", default" : "");
-  if (memory) {
-    img_plan_fact (plan, "memory_planned", "%" PRIu64 " MiB", memory / MiB);
-    if (memory < r.recommended) {
-      if (!o.force) {
-        fprintf (stderr, PROG ": %s: the copy (%" PRIu64 " MiB) will not fit in %" PRIu64 " MiB of memory "
-                 "with %" PRIu64 " MiB of headroom and margins: give the VM %" PRIu64 " MiB (or --force)\n",
-                 r.image, r.bytes / MiB, memory / MiB, (o.headroom + o.margin + 256 * MiB) / MiB,
-                 r.recommended / MiB);
-        code = IMG_EXIT_ERROR;
-        goto out;
-      }
-      fprintf (stderr, PROG ": warning: %s: %" PRIu64 " MiB of memory is below the %" PRIu64
-               " MiB recommended; the RAM entry will boot from the disk when it does not fit\n",
-               r.image, memory / MiB, r.recommended / MiB);
-    }
-  }
-  {
-    /* What the host does once the guest runs from RAM. */
-    char *vm = o.vm ? xstrdup (o.vm) : NULL;
-    if (vm == NULL) {
-      const char *b = strrchr (r.image, '/');
-      char *dot;
-      vm = xstrdup (b ? b + 1 : r.image);
-      if ((dot = strrchr (vm, '.')) && dot != vm)
-        *dot = '\0';
-    }
-    img_plan_fact (plan, "detach_guest", "%s", o.detach_helper
-                   ? "img-ramify-detach (in the guest, after a RAM boot: releases the disk once nothing uses it)"
-                   : "echo 1 > /sys/block/sda/device/delete (in the guest, after a RAM boot; or --detach-helper)");
-    img_plan_fact (plan, "detach_proxmox", "qm set %s --delete scsi0   (VMID; the disk's slot as qm config shows it; it becomes unused0)", vm);
-    img_plan_fact (plan, "detach_libvirt", "virsh detach-disk %s sda --live --config   (the target as virsh domblklist %s shows it)", vm, vm);
-    img_plan_fact (plan, "detach_deckhouse", "kubectl -n NAMESPACE delete virtualmachineblockdeviceattachment ATTACHMENT   "
-                   "(hot-plugged disk), or remove the VirtualDisk from spec.blockDeviceRefs of VirtualMachine %s", vm);
-    free (vm);
-  }
+  if ((code = plan_facts (&r, memory)) != 0)
+    goto out;
   for (i = 0; i < sizeof edits / sizeof edits[0]; i++)
     if (strcmp (edits[i].name, "detach-helper") != 0 || o.detach_helper)
       img_plan_add (plan, &edits[i], &r);
   rc = img_plan_run (plan);
-  if (o.json)
-    img_plan_report_json (plan, stdout);
-  else
-    img_plan_report_text (plan, stdout);
+  tool_report (plan, t.json);
   if (rc < 0 && img_plan_status (plan) != IMG_PLAN_CHANGED && img_plan_status (plan) != IMG_PLAN_NOTHING)
-    fprintf (stderr, PROG ": %s\n", img_ctx_error (ctx));
-  code = img_plan_exit_code (plan);
+    tool_fail (ctx, PROG, NULL);
+  code = tool_exit_code (plan);
  out:
   img_plan_free (plan);
-  img_inspection_free (r.insp);
-  free (r.kver);
-  free (r.vmlinuz);
-  free (r.initrd);
-  free (r.ram_initrd);
-  free (r.entry_kernel);
-  free (r.entry_initrd);
-  free (r.ram_entry_initrd);
-  free (r.boot_uuid);
-  free (r.args);
-  free (r.title);
-  free (r.legacy_root);
-  {
-    char **qs[] = { &r.q.title, &r.q.kernel, &r.q.initrd, &r.q.uuid, &r.q.echo, &r.q.l_title,
-                    &r.q.l_kernel, &r.q.l_initrd, &r.q.l_root, &r.q.b_title, &r.q.b_version,
-                    &r.q.b_kernel, &r.q.b_initrd };
-    for (i = 0; i < sizeof qs / sizeof qs[0]; i++)
-      free (*qs[i]);
-  }
-  free (r.archive_path);
-  free (r.archive_dir);
-  sb_free (&r.conf);
-  sb_free (&r.fstab);
-  sb_free (&r.lvmlocal);
-  for (i = 0; i < r.n_copy; i++)
-    free (r.copy[i]);
-  free (r.copy);
-  img_ctx_free (ctx);
+  free_ram (&r);
+  tool_end (&t);
   return code;
 }

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "img-edit.h"
+#include "tool.h"
 
 static int
 edit_hostname (struct img_plan *plan, void *data)
@@ -265,7 +266,7 @@ main (int argc, char **argv)
     img_plan_report_text (plan, stdout);
   if (r < 0)
     fprintf (stderr, "edits-tool: %s\n", img_ctx_error (ctx));
-  code = img_plan_exit_code (plan);
+  code = tool_exit_code (plan);
   img_plan_free (plan);
  out:
   img_ctx_free (ctx);

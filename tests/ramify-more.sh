@@ -126,7 +126,15 @@ is "$(sha256sum a.img | cut -d' ' -f1)" "$mid" "--archive: second run changed no
 grep -q '^\[root-archive\] remove /boot/ramboot-root.tar.zst' a3.out; ok $? "without --archive: the stale archive is removed"
 "$RAMIFY" --rollback a.img.img-tools-undo > /dev/null 2>&1; ok $? "--archive: rollback of the last run"
 is "$(sha256sum a.img | cut -d' ' -f1)" "$before" "--archive: rolled back (all three runs) byte-identical"
-rm -rf x root.tar root.tar.zst a.img a.img.img-tools-undo* a.initrd
+"$RAMIFY" a.img > /dev/null 2> a4.err; ok $? "after a rollback: ramified again"
+ls a.img.img-tools-undo.rolled-back-* > /dev/null 2>&1; ok $? "after a rollback: the used undo record is kept aside"
+# The guest boots from its disk (here: a file appears in /boot); the record is stale.
+echo booted > booted; debugfs -w -R "write booted /img-booted" "a.img?offset=$BOOT_OFFSET" > /dev/null 2>&1
+"$RAMIFY" a.img > /dev/null 2> a5.err; is $? 3 "after the guest changed: nothing to do"
+grep -q '^img-ramify: warning: a.img: the image changed since a.img.img-tools-undo was written' a5.err
+ok $? "after the guest changed: the stale undo record is reported ..."
+ls a.img.img-tools-undo.stale-* > /dev/null 2>&1; ok $? "... and kept aside, not deleted"
+rm -rf x root.tar root.tar.zst a.img a.img.img-tools-undo* a.initrd booted
 
 # ---- GRUB legacy with old dracut (RHEL 6-like) ------------------------------------------
 mkguest_dir () {  # DIR IMAGE UUID: an ext3 root holding DIR on p1

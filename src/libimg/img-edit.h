@@ -166,17 +166,6 @@ const char *img_plan_action_name (enum img_change_action a);
 void img_plan_report_text (const struct img_plan *plan, FILE *fp);
 void img_plan_report_json (const struct img_plan *plan, FILE *fp);
 
-/* Exit codes of the tools built on plans. */
-enum {
-  IMG_EXIT_CHANGED = 0,         /* converted (dry run: would change) */
-  IMG_EXIT_ERROR = 1,           /* failed; the image is as before */
-  IMG_EXIT_USAGE = 2,           /* bad command line */
-  IMG_EXIT_NOTHING = 3,         /* nothing to do: already converted */
-  IMG_EXIT_DIRTY = 4,           /* failed and could not restore the image:
-                                 * run the rollback by hand */
-};
-int img_plan_exit_code (const struct img_plan *plan);
-
 #ifdef __cplusplus
 }
 #endif

@@ -598,6 +598,13 @@ struct img_ctx *img_guest_ctx (const struct img_guest *g);
 size_t img_guest_n_mounts (const struct img_guest *g);
 const struct img_guest_mount *img_guest_mount (const struct img_guest *g,
                                                size_t i);
+/* The mount the path API reads PATH (absolute, canonical) from: the
+ * mounted filesystem with the longest mount point holding it (a mount
+ * point holds itself).  *INDEX (may be NULL) its index for
+ * img_guest_mount, *REL (may be NULL) the path inside it ("/" for the mount
+ * point itself).  NULL when no mounted filesystem holds PATH. */
+const struct img_guest_mount *img_guest_mount_of (const struct img_guest *g, const char *path,
+                                                  size_t *index, const char **rel);
 /* Every filesystem that looked like a root, by volume name (owned by the
  * guest); the first is the one in use. */
 size_t img_guest_n_roots (const struct img_guest *g);

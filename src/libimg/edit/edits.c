@@ -880,17 +880,6 @@ status_name (enum img_plan_status s)
   }
 }
 
-int
-img_plan_exit_code (const struct img_plan *p)
-{
-  switch (p->status) {
-  case IMG_PLAN_CHANGED: return IMG_EXIT_CHANGED;
-  case IMG_PLAN_NOTHING: return IMG_EXIT_NOTHING;
-  case IMG_PLAN_FAILED_DIRTY: return IMG_EXIT_DIRTY;
-  default: return IMG_EXIT_ERROR;
-  }
-}
-
 /* Prints S for the terminal (img_quote_term): guest paths, notes and diff
  * lines may hold any byte.  With KEEP_NL (diffs) newlines pass. */
 static void

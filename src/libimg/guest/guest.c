@@ -812,6 +812,22 @@ find_mount (struct img_guest *g, const char *path, const char **rel)
   return NULL;
 }
 
+const struct img_guest_mount *
+img_guest_mount_of (const struct img_guest *g, const char *path, size_t *index,
+                    const char **rel)
+{
+  const char *r;
+  struct gmount *m = find_mount ((struct img_guest *) g, path, &r);
+
+  if (m == NULL)
+    return NULL;
+  if (index)
+    *index = (size_t) (m - g->mounts);
+  if (rel)
+    *rel = r;
+  return &m->pub;
+}
+
 static int
 mapped (struct img_guest *g, const char *canon, struct img_fs **fs,
         const char **rel)

@@ -28,8 +28,9 @@
 #include <zstd.h>
 
 #include "base/fdio.h"
-#include "rootarchive.h"
-#include "toolutil.h"
+#include "private.h"
+#include "base/strbuf.h"
+#include "convert/archive.h"
 
 #define BLOCK 512
 #define CHUNK (1u << 20)
@@ -44,7 +45,7 @@ struct tw {
   struct img_ctx *ctx;
   struct img_guest *g;
   const char *where;            /* for messages: "IMAGE: archive" */
-  root_archive_filter_fn filter;
+  img_archive_filter_fn filter;
   void *fdata;
   bool count_only;
   int fd;
@@ -137,7 +138,7 @@ feed_pad (struct tw *t, uint64_t n)
 
 /* One "LEN KEY=VALUE\n" record; LEN counts itself. */
 static void
-pax_add (struct sb *pax, const char *key, const void *val, size_t vlen)
+pax_add (struct img_sb *pax, const char *key, const void *val, size_t vlen)
 {
   size_t base = strlen (key) + vlen + 3, len = base, digits;
 
@@ -148,17 +149,17 @@ pax_add (struct sb *pax, const char *key, const void *val, size_t vlen)
       break;
     len = base + digits;
   }
-  sb_addf (pax, "%zu %s=", len, key);
-  sb_add (pax, val, vlen);
-  sb_adds (pax, "\n");
+  img_sb_addf (pax, "%zu %s=", len, key);
+  img_sb_add (pax, val, vlen);
+  img_sb_adds (pax, "\n");
 }
 
 static void
-pax_addf (struct sb *pax, const char *key, const char *fmt, ...)
+pax_addf (struct img_sb *pax, const char *key, const char *fmt, ...)
   __attribute__((format (printf, 3, 4)));
 
 static void
-pax_addf (struct sb *pax, const char *key, const char *fmt, ...)
+pax_addf (struct img_sb *pax, const char *key, const char *fmt, ...)
 {
   char v[128];
   va_list ap;
@@ -194,7 +195,7 @@ plain_ascii (const char *s)
  * whatever ustar cannot hold). */
 static int
 header (struct tw *t, char type, const char *name, const char *link, const struct img_stat *st,
-        uint64_t size, struct sb *pax)
+        uint64_t size, struct img_sb *pax)
 {
   unsigned char h[BLOCK];
   unsigned sum = 0;
@@ -223,7 +224,7 @@ header (struct tw *t, char type, const char *name, const char *link, const struc
     snprintf (xname, sizeof xname, "PaxHeaders/%.80s", base && base[1] ? base + 1 : name);
     xs.mode = 0644;
     {
-      struct sb none = { 0 };
+      struct img_sb none = { 0 };
       if ((rc = header (t, 'x', plain_ascii (xname) ? xname : "PaxHeaders/x", NULL, &xs,
                         pax->len, &none)) < 0)
         return rc;
@@ -260,7 +261,7 @@ header (struct tw *t, char type, const char *name, const char *link, const struc
 static int
 xattr_fn (const char *name, const void *value, size_t len, void *data)
 {
-  struct sb *pax = data;
+  struct img_sb *pax = data;
   char *key = malloc (strlen (name) + 14);
 
   if (key == NULL)
@@ -356,14 +357,14 @@ copy_range (struct tw *t, const char *path, uint64_t off, uint64_t len)
 }
 
 static int
-regular (struct tw *t, const char *name, const char *path, const struct img_stat *st, struct sb *pax)
+regular (struct tw *t, const char *name, const char *path, const struct img_stat *st, struct img_sb *pax)
 {
   int rc;
 
   if (st->blocks * 512 < st->size && st->size > PAGE) {
     struct region *v = NULL;
     size_t n = 0, i;
-    struct sb map = { 0 };
+    struct img_sb map = { 0 };
     uint64_t data = 0, sz;
     if (t->count_only) {
       t->tmpfs_bytes += st->blocks * 512;
@@ -371,9 +372,9 @@ regular (struct tw *t, const char *name, const char *path, const struct img_stat
     }
     if ((rc = scan_regions (t, path, st->size, &v, &n)) < 0)
       return rc;
-    sb_addf (&map, "%zu\n", n);
+    img_sb_addf (&map, "%zu\n", n);
     for (i = 0; i < n; i++) {
-      sb_addf (&map, "%" PRIu64 "\n%" PRIu64 "\n", v[i].off, v[i].len);
+      img_sb_addf (&map, "%" PRIu64 "\n%" PRIu64 "\n", v[i].off, v[i].len);
       data += v[i].len;
     }
     pax_addf (pax, "GNU.sparse.major", "1");
@@ -395,7 +396,7 @@ regular (struct tw *t, const char *name, const char *path, const struct img_stat
       rc = copy_range (t, path, v[i].off, v[i].len);
     if (rc == 0)
       rc = feed_pad (t, data);
-    sb_free (&map);
+    img_sb_free (&map);
     free (v);
     return rc;
   }
@@ -414,7 +415,7 @@ walk_fn (struct img_guest *g, const char *path, const struct img_stat *st0, void
 {
   struct tw *t = data;
   struct img_stat stc = *st0, *st = &stc;
-  struct sb pax = { 0 };
+  struct img_sb pax = { 0 };
   char *name, *link = NULL;
   uint64_t key;
   int rc = 0, keep;
@@ -477,7 +478,7 @@ walk_fn (struct img_guest *g, const char *path, const struct img_stat *st0, void
       rc = header (t, '6', name, NULL, st, 0, &pax);
   }
  out:
-  sb_free (&pax);
+  img_sb_free (&pax);
   free (name);
   free (link);
   return rc;
@@ -500,14 +501,14 @@ walk_all (struct tw *t)
 }
 
 int
-root_archive_write (struct img_ctx *ctx, struct img_guest *g, const char *where,
-                    const char *compression, root_archive_filter_fn filter, void *fdata,
+img_archive_write (struct img_ctx *ctx, struct img_guest *g, const char *where,
+                    const char *compression, img_archive_filter_fn filter, void *fdata,
                     const char *const *extra, size_t n_extra, int fd,
-                    struct root_archive_info *info)
+                    struct img_archive_info *info)
 {
   struct tw t = { 0 };
   struct img_stat gst = { 0 };
-  struct sb pax = { 0 };
+  struct img_sb pax = { 0 };
   unsigned char zero[2 * BLOCK] = { 0 };
   size_t i;
   int rc;
@@ -557,7 +558,7 @@ root_archive_write (struct img_ctx *ctx, struct img_guest *g, const char *where,
   }
   pax_addf (&pax, "comment", "img-ramify tmpfs-bytes=%" PRIu64, info->tmpfs_bytes);
   gst.mode = 0644;
-  if ((rc = header (&t, 'g', "pax_global_header", NULL, &gst, pax.len, &(struct sb) { 0 })) < 0
+  if ((rc = header (&t, 'g', "pax_global_header", NULL, &gst, pax.len, &(struct img_sb) { 0 })) < 0
       || (rc = feed (&t, pax.s, pax.len, false)) < 0 || (rc = feed_pad (&t, pax.len)) < 0)
     goto out;
   if ((rc = walk_all (&t)) < 0)
@@ -577,6 +578,6 @@ root_archive_write (struct img_ctx *ctx, struct img_guest *g, const char *where,
   free (t.seen);
   free (t.buf);
   free (t.zout);
-  sb_free (&pax);
+  img_sb_free (&pax);
   return rc;
 }

@@ -1,8 +1,9 @@
-/* Shared by the conversion tools: see toolutil.h. */
+/* The conversion tools' shared skeleton and helpers: see tool.h. */
 #include <config.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <spawn.h>
@@ -13,67 +14,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/fdio.h"
-#include "toolutil.h"
-#include "img-edit.h"
+#include "tool.h"
+#include "base/hostfile.h"
 
 extern char **environ;
-
-void
-sb_add (struct sb *b, const char *s, size_t len)
-{
-  if (b->oom)
-    return;
-  if (b->len + len + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 256;
-    char *n;
-    while (cap < b->len + len + 1)
-      cap *= 2;
-    n = realloc (b->s, cap);
-    if (n == NULL) {
-      b->oom = true;
-      return;
-    }
-    b->s = n;
-    b->cap = cap;
-  }
-  memcpy (b->s + b->len, s, len);
-  b->len += len;
-  b->s[b->len] = '\0';
-}
-
-void
-sb_adds (struct sb *b, const char *s)
-{
-  sb_add (b, s, strlen (s));
-}
-
-void
-sb_addf (struct sb *b, const char *fmt, ...)
-{
-  va_list ap;
-  char *s = NULL;
-  int n;
-
-  va_start (ap, fmt);
-  n = vasprintf (&s, fmt, ap);
-  va_end (ap);
-  if (n < 0) {
-    b->oom = true;
-    return;
-  }
-  sb_add (b, s, (size_t) n);
-  free (s);
-}
-
-void
-sb_free (struct sb *b)
-{
-  free (b->s);
-  *b = (struct sb) { 0 };
-}
 
 static int
 fsync_dir_of (const char *path)
@@ -134,41 +82,7 @@ int
 host_read_file (struct img_ctx *ctx, const char *path, size_t max,
                 char **bufp, size_t *lenp)
 {
-  int fd = open (path, O_RDONLY | O_CLOEXEC);
-  struct stat st;
-  char *buf;
-  size_t len = 0;
-
-  *bufp = NULL;
-  *lenp = 0;
-  if (fd < 0)
-    return img_err (ctx, -errno, "%s: %s", path, strerror (errno));
-  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || (uint64_t) st.st_size > max) {
-    int e = errno;
-    bool big = S_ISREG (st.st_mode) && (uint64_t) st.st_size > max;
-    close (fd);
-    return img_err (ctx, big ? -EFBIG : S_ISREG (st.st_mode) ? -e : -EINVAL,
-                    "%s: %s", path, big ? "file too big" :
-                    S_ISREG (st.st_mode) ? strerror (e) : "not a regular file");
-  }
-  buf = malloc ((size_t) st.st_size + 1);
-  if (buf == NULL) {
-    close (fd);
-    return img_err (ctx, -ENOMEM, "%s: out of memory", path);
-  }
-  while (len < (size_t) st.st_size) {
-    ssize_t n = read (fd, buf + len, (size_t) st.st_size - len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      break;
-    len += (size_t) n;
-  }
-  close (fd);
-  buf[len] = '\0';
-  *bufp = buf;
-  *lenp = len;
-  return 0;
+  return img_host_read_file (ctx, path, max, bufp, lenp);
 }
 
 int
@@ -426,4 +340,201 @@ plan_disk_facts (struct img_plan *plan)
       img_plan_fact (plan, key, "%s", img_disk_backing (d, k));
     }
   }
+}
+
+char *
+tool_asprintf (const char *fmt, ...)
+{
+  va_list ap;
+  char *s;
+  int n;
+
+  va_start (ap, fmt);
+  n = vasprintf (&s, fmt, ap);
+  va_end (ap);
+  if (n < 0) {
+    fprintf (stderr, "%s: out of memory\n", program_invocation_short_name);
+    exit (IMG_EXIT_ERROR);
+  }
+  return s;
+}
+
+char *
+tool_strdup (const char *s)
+{
+  return s ? tool_asprintf ("%s", s) : NULL;
+}
+
+int
+tool_exit_code (const struct img_plan *plan)
+{
+  switch (img_plan_status (plan)) {
+  case IMG_PLAN_CHANGED: return IMG_EXIT_CHANGED;
+  case IMG_PLAN_NOTHING: return IMG_EXIT_NOTHING;
+  case IMG_PLAN_FAILED_DIRTY: return IMG_EXIT_DIRTY;
+  default: return IMG_EXIT_ERROR;
+  }
+}
+
+int
+tool_option (struct tool *t, int c, const char *arg)
+{
+  enum img_budget which;
+  uint64_t v;
+
+  switch (c) {
+  case 'n': t->dry_run = true; return 1;
+  case TOOL_O_JSON: t->json = true; return 1;
+  case TOOL_O_FORMAT: t->dopts.format = arg; return 1;
+  case TOOL_O_ALLOW_BACKING: t->dopts.allow_backing = true; return 1;
+  case TOOL_O_UNDO: t->undo = arg; return 1;
+  case TOOL_O_NO_UNDO: t->no_undo = true; return 1;
+  case TOOL_O_ROLLBACK: t->rollback = arg; return 1;
+  case TOOL_O_FORCE: t->force = true; return 1;
+  case TOOL_O_BUDGET:
+    if (img_budget_parse (arg, &which, &v) < 0) {
+      fprintf (stderr, "%s: --budget=%s: NAME=SIZE, NAME one of inflate, inflate-total, file, file-total, entries, entries-total, members\n", t->prog, arg);
+      return -1;
+    }
+    t->budget[which] = v;
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+static const char *log_prog;
+
+static void
+log_fn (void *data, int prio, const char *msg)
+{
+  (void) data;
+  if (prio <= IMG_LOG_WARNING)
+    fprintf (stderr, "%s: %s%s\n", log_prog, prio > IMG_LOG_ERR ? "warning: " : "", msg);
+}
+
+int
+tool_start (struct tool *t)
+{
+  size_t i;
+  int r;
+
+  if ((r = img_ctx_new (&t->ctx)) < 0) {
+    t->ctx = NULL;
+    if (r == -ENOMEM)           /* -EINVAL: a bad IMG_BUDGET_*, said */
+      fprintf (stderr, "%s: out of memory\n", t->prog);
+    return IMG_EXIT_ERROR;
+  }
+  log_prog = t->prog;
+  img_ctx_set_log_fn (t->ctx, log_fn, NULL);
+  for (i = 0; i < IMG_BUDGET_N; i++)
+    if (t->budget[i])
+      img_ctx_set_budget (t->ctx, (enum img_budget) i, t->budget[i]);
+  if (img_ctx_set_disk_opts (t->ctx, &t->dopts) < 0) {
+    tool_end (t);
+    return IMG_EXIT_ERROR;
+  }
+  return 0;
+}
+
+void
+tool_end (struct tool *t)
+{
+  img_ctx_free (t->ctx);
+  t->ctx = NULL;
+}
+
+int
+tool_fail (struct img_ctx *ctx, const char *prog, const char *image)
+{
+  const char *msg = img_ctx_error (ctx);
+
+  if (image == NULL || strncmp (msg, image, strlen (image)) == 0)
+    fprintf (stderr, "%s: %s\n", prog, msg);
+  else
+    fprintf (stderr, "%s: %s: %s\n", prog, image, msg);
+  return IMG_EXIT_ERROR;
+}
+
+int
+tool_rollback (struct img_ctx *ctx, const char *prog, const char *undo,
+               const char *const *images, size_t n_images, bool force)
+{
+  int r = img_undo_rollback (ctx, undo, n_images ? images : NULL, n_images,
+                             force ? IMG_UNDO_FORCE : 0);
+
+  if (r < 0)
+    return tool_fail (ctx, prog, NULL);
+  if (r == 1) {
+    printf ("Nothing to roll back.\n");
+    return IMG_EXIT_NOTHING;
+  }
+  printf ("Rolled back: the image is as it was before %s.\n", prog);
+  return 0;
+}
+
+/* Renames UNDO to UNDO.WHY-STAMP: 0 or -errno. */
+static int
+set_aside (const char *undo, const char *why, char **aside)
+{
+  char stamp[32];
+  time_t now = time (NULL);
+
+  strftime (stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime (&now));
+  *aside = tool_asprintf ("%s.%s-%s", undo, why, stamp);
+  return rename (undo, *aside) < 0 ? -errno : 0;
+}
+
+int
+tool_plan_open (struct img_ctx *ctx, const char *prog, const char *const *images,
+                size_t n_images, unsigned flags, const char *undo_opt,
+                struct img_plan **planp)
+{
+  bool keep = !(flags & (IMG_PLAN_DRY_RUN | IMG_PLAN_NO_UNDO));
+  char *undo = undo_opt ? tool_strdup (undo_opt) : tool_asprintf ("%s" IMG_UNDO_SUFFIX, images[0]);
+  char *aside = NULL;
+  struct img_plan *plan = NULL;
+  int st = 0, r;
+
+  *planp = NULL;
+  if (keep) {
+    /* A record whose image was rolled back has done its job: a new run
+     * starts a new one, the old one kept aside (the library would remove
+     * it). */
+    if (img_undo_state (ctx, undo, &st) == 0 && st == IMG_UNDO_ROLLED_BACK
+        && (r = set_aside (undo, "rolled-back", &aside)) < 0) {
+      img_err (ctx, r, "%s: %s: %s", images[0], undo, strerror (-r));
+      goto out;
+    }
+    img_ctx_clear_error (ctx);
+    free (aside);
+    aside = NULL;
+  }
+  if ((r = img_plan_new (ctx, images, n_images, flags, undo_opt, &plan)) == 0
+      && (r = img_plan_open (plan)) == -ESTALE && !(flags & IMG_PLAN_DRY_RUN)
+      && set_aside (undo, "stale", &aside) == 0) {
+    /* The record no longer matches the image (the guest has run since):
+     * it can restore nothing now.  Kept aside, never deleted. */
+    fprintf (stderr, "%s: warning: %s: the image changed since %s was written (the guest ran?); "
+             "kept it as %s and started a new undo record\n", prog, images[0], undo, aside);
+    img_plan_free (plan);
+    plan = NULL;
+    img_ctx_clear_error (ctx);
+    if ((r = img_plan_new (ctx, images, n_images, flags, undo_opt, &plan)) == 0)
+      r = img_plan_open (plan);
+  }
+ out:
+  free (aside);
+  free (undo);
+  *planp = plan;
+  return r < 0 ? r : 0;
+}
+
+void
+tool_report (const struct img_plan *plan, bool json)
+{
+  if (json)
+    img_plan_report_json (plan, stdout);
+  else
+    img_plan_report_text (plan, stdout);
 }

@@ -1,0 +1,83 @@
+/* The RAM boot (img-ramify): what is copied into RAM and what it takes,
+ * the RAM copy's fstab, the boot script's configuration, the ramboot initrd
+ * (the guest's own plus a layer with our boot logic), and the root as one
+ * archive.  Each is an edit or a step of one, through the plan.  WHERE
+ * (the image's name) starts every message. */
+#ifndef LIBIMG_CONVERT_RAMBOOT_H
+#define LIBIMG_CONVERT_RAMBOOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "libimg.h"
+#include "img-edit.h"
+
+/* The filesystems copied besides /: those LIST names (comma-separated
+ * mount points, each one the guest mounts from its disk), or without LIST
+ * every filesystem the guest mounts from its disk(s) (an OS spread over
+ * /boot, /usr, /var ...; one that cannot be read here is an error naming
+ * --copy).  *copy is the caller's (img_ramboot_copy_free). */
+int img_ramboot_copy_list (struct img_guest *g, const char *where, const char *list,
+                           char ***copy, size_t *n_copy);
+void img_ramboot_copy_free (char **copy, size_t n_copy);
+/* Whether MOUNTPOINT is copied: "/" or one of COPY. */
+bool img_ramboot_copied (const char *const *copy, size_t n_copy, const char *mountpoint);
+
+/* What the copy of / and COPY takes in a tmpfs (whole pages for data, a
+ * page for each directory and link, hard links once). */
+int img_ramboot_measure (struct img_guest *g, const char *const *copy, size_t n_copy,
+                         uint64_t *bytes);
+/* The VM memory to give for a copy of BYTES: it, the tmpfs headroom, the
+ * margin left to the system and 256 MiB for the kernel and the
+ * initramfs, rounded up to 64 MiB. */
+uint64_t img_ramboot_memory (uint64_t bytes, uint64_t headroom, uint64_t margin);
+
+/* The RAM copy's /etc/fstab from the guest's: / on the tmpfs, the disk's
+ * filesystems and swap commented out, the rest kept.  *out malloc'd. */
+int img_ramboot_fstab (struct img_plan *plan, const char *where, char **out);
+
+/* The boot script's configuration (shell assignments: the mounts to
+ * copy, headroom and margin, the archive, the volume groups to let go)
+ * and, for a root on LVM, the RAM copy's lvmlocal.conf (*lvmlocal NULL
+ * otherwise).  Values the script could not read back are refused.  Both
+ * malloc'd. */
+int img_ramboot_conf (struct img_guest *g, const char *where, const char *const *copy,
+                      size_t n_copy, uint64_t headroom, uint64_t margin,
+                      const char *archive_path, char **conf, char **lvmlocal);
+
+/* What goes into the ramboot initrd's layer. */
+struct img_ramboot_layer {
+  bool dracut;                  /* else initramfs-tools */
+  const void *script;           /* initramfs-tools' scripts/ramboot, or dracut's
+                                 * pre-pivot hook */
+  size_t script_len;
+  const void *helper;           /* the static img-ramcopy */
+  size_t helper_len;
+  const char *conf, *fstab, *lvmlocal;  /* lvmlocal may be NULL */
+};
+/* Writes RAM_INITRD: INITRD (read through the plan; an initramfs-tools or
+ * dracut initrd as L says, else an error) with the layer appended, with
+ * INITRD's mtime for its entries and its mode. */
+int img_ramboot_initrd (struct img_plan *plan, const char *where, const char *initrd,
+                        const char *ram_initrd, const struct img_ramboot_layer *l);
+
+/* The root-archive edit: with ARCHIVE_PATH, / and COPY as one archive
+ * (COMPRESSION "zstd" or "gzip") there, replacing a changed one (facts:
+ * archive, archive_bytes, archive_members, archive_tmpfs_bytes); without,
+ * an archive an earlier --archive run left is removed. */
+int img_ramboot_archive (struct img_plan *plan, const char *where, const char *archive_path,
+                         const char *compression, const char *const *copy, size_t n_copy);
+/* The archive's file name in the guest: /boot/ramboot-root.tar.zst (or
+ * .gz) when the guest has a /boot, else at /.  Malloc'd; NULL without
+ * memory. */
+char *img_ramboot_archive_path (struct img_guest *g, const char *compression);
+
+/* The boot entry the RAM entry starts from: the first for kernel VMLINUZ
+ * (by file name) with arguments that is not a recovery or single-user
+ * entry, not extlinux, and not ours (OWN_ID, or a RAM boot's arguments).
+ * NULL when none; it points into INSP. */
+const struct img_boot_entry *img_ramboot_base_entry (const struct img_inspection *insp,
+                                                     const char *vmlinuz, const char *own_id);
+
+#endif
