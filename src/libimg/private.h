@@ -170,6 +170,12 @@ int img_internal_ptable_add (struct img_ctx *ctx, struct img_disk *disk,
 int img_internal_guest_resolve (struct img_guest *g, const char *path,
                                 bool follow_last, char **canon,
                                 struct img_fs **fs, const char **rel);
+/* guest.c: stacks a recording overlay (fs/overlay.h) on every mounted
+ * filesystem of G, logging into LOG; DRY_RUN keeps the writes in memory.
+ * What a plan opens the guest with. */
+struct img_fs_log;
+int img_internal_guest_overlay (struct img_guest *g, bool dry_run,
+                                struct img_fs_log *log);
 
 /* release.c: small text helpers that inspection shares with the release
  * file parsers.  The caller owns what they return (NULL: absent/empty). */

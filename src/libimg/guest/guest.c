@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "fs/overlay.h"
 #include "private.h"
 
 #define MAX_SYMLINKS 40
@@ -784,6 +785,28 @@ img_guest_open_dir (struct img_ctx *ctx, const char *dir, int flags,
   return r;
 }
 
+int
+img_internal_guest_overlay (struct img_guest *g, bool dry_run,
+                            struct img_fs_log *log)
+{
+  size_t i;
+  int r;
+
+  for (i = 0; i < g->n_mounts; i++) {
+    struct gmount *m = &g->mounts[i];
+    struct img_fs *ov;
+
+    if (m->fs == NULL || img_internal_fs_is_overlay (m->fs))
+      continue;
+    r = img_internal_overlay_open (g->ctx, m->fs, dry_run, m->pub.mountpoint,
+                                   log, &ov);
+    if (r < 0)
+      return r;
+    m->fs = ov;
+  }
+  return 0;
+}
+
 /* ---- path resolution ---------------------------------------------------- */
 
 /* The mount holding canonical path PATH and the path inside it. */
@@ -1012,6 +1035,24 @@ path_error (struct img_guest *g, int r, const char *what, const char *path)
     return path_error (g, r_, what, path);                              \
   } while (0)
 
+/* The same for a call that changes PATH: an overlay logs the change
+ * under the name the caller used. */
+#define NAMED_CALL(follow, what, call)                                  \
+  do {                                                                  \
+    CLEANUP_FREE char *canon = NULL;                                    \
+    struct img_fs *fs;                                                  \
+    const char *rel;                                                    \
+    int r_;                                                             \
+    img_ctx_clear_error (g->ctx);                                       \
+    r_ = img_internal_guest_resolve (g, path, (follow), &canon, &fs, &rel); \
+    if (r_ < 0)                                                         \
+      return r_;                                                        \
+    img_internal_overlay_begin (fs, rel, path, NULL, NULL);             \
+    r_ = (call);                                                        \
+    img_internal_overlay_end (fs);                                      \
+    return path_error (g, r_, what, path);                              \
+  } while (0)
+
 int
 img_guest_stat (struct img_guest *g, const char *path, struct img_stat *st)
 {
@@ -1076,25 +1117,25 @@ img_guest_xattrs (struct img_guest *g, const char *path, img_xattr_fn fn,
 int
 img_guest_unlink (struct img_guest *g, const char *path)
 {
-  RESOLVED_CALL (false, "unlink", img_fs_unlink (fs, rel));
+  NAMED_CALL (false, "unlink", img_fs_unlink (fs, rel));
 }
 
 int
 img_guest_rmdir (struct img_guest *g, const char *path)
 {
-  RESOLVED_CALL (false, "rmdir", img_fs_rmdir (fs, rel));
+  NAMED_CALL (false, "rmdir", img_fs_rmdir (fs, rel));
 }
 
 int
 img_guest_mkdir (struct img_guest *g, const char *path, uint32_t mode)
 {
-  RESOLVED_CALL (false, "mkdir", img_fs_mkdir (fs, rel, mode, 0, 0));
+  NAMED_CALL (false, "mkdir", img_fs_mkdir (fs, rel, mode, 0, 0));
 }
 
 int
 img_guest_symlink (struct img_guest *g, const char *target, const char *path)
 {
-  RESOLVED_CALL (false, "symlink", img_fs_symlink (fs, target, rel, 0, 0));
+  NAMED_CALL (false, "symlink", img_fs_symlink (fs, target, rel, 0, 0));
 }
 
 int
@@ -1137,12 +1178,14 @@ img_guest_rename (struct img_guest *g, const char *oldpath,
   if (fs1 != fs2)
     return img_err (g->ctx, -EXDEV, "guest: rename %s to %s: not on the same filesystem",
                     oldpath, newpath);
+  img_internal_overlay_begin (fs1, rel1, oldpath, rel2, newpath);
   r = img_fs_rename (fs1, rel1, rel2);
+  img_internal_overlay_end (fs1);
   return path_error (g, r, "rename", oldpath);
 }
 
-int
-img_guest_mkdir_p (struct img_guest *g, const char *path, uint32_t mode)
+static int
+mkdir_p (struct img_guest *g, const char *path, uint32_t mode)
 {
   CLEANUP_FREE char *canon = NULL;
   char *p;
@@ -1163,7 +1206,7 @@ img_guest_mkdir_p (struct img_guest *g, const char *path, uint32_t mode)
       return r;
     }
     *slash = '\0';
-    r = img_guest_mkdir_p (g, parent, mode);
+    r = mkdir_p (g, parent, mode);
     free (parent);
     if (r < 0)
       return r;
@@ -1198,6 +1241,29 @@ img_guest_mkdir_p (struct img_guest *g, const char *path, uint32_t mode)
   return 0;
 }
 
+/* The directories one mkdir -p makes are one change, named for PATH as
+ * the caller wrote it. */
+int
+img_guest_mkdir_p (struct img_guest *g, const char *path, uint32_t mode)
+{
+  CLEANUP_FREE char *canon = NULL;
+  struct img_fs *fs;
+  const char *rel;
+  size_t i;
+  int r;
+
+  for (i = 0; i < g->n_mounts; i++)
+    img_internal_overlay_begin (g->mounts[i].fs, NULL, NULL, NULL, NULL);
+  r = mkdir_p (g, path, mode);
+  if (r == 0)
+    r = img_internal_guest_resolve (g, path, true, &canon, &fs, &rel);
+  if (r == 0)
+    r = img_internal_overlay_name (fs, rel, path);
+  for (i = 0; i < g->n_mounts; i++)
+    img_internal_overlay_end (g->mounts[i].fs);
+  return r;
+}
+
 int
 img_guest_write_file (struct img_guest *g, const char *path, const void *buf,
                       size_t len, uint32_t mode)
@@ -1227,17 +1293,24 @@ img_guest_write_file (struct img_guest *g, const char *path, const void *buf,
   mode &= 07777;
 
   base = strrchr (rel, '/');
+  /* A new file, renamed over PATH: an overlay logs one write of PATH. */
+  img_internal_overlay_begin (fs, rel, path, NULL, NULL);
   for (attempt = 0; attempt < 100; attempt++) {
     free (tmp);
     if (asprintf (&tmp, "%.*s/.%s.img-tools.%d", (int) (base - rel), rel, base + 1,
-                  attempt) < 0)
-      return img_err (g->ctx, -ENOMEM, "guest: out of memory");
+                  attempt) < 0) {
+      tmp = NULL;
+      r = img_err (g->ctx, -ENOMEM, "guest: out of memory");
+      goto out;
+    }
     r = img_fs_create (fs, tmp, S_IFREG | mode, uid, gid);
     if (r != -EEXIST)
       break;
   }
-  if (r < 0)
-    return path_error (g, r, "create", tmp);
+  if (r < 0) {
+    r = path_error (g, r, "create", tmp);
+    goto out;
+  }
   r = len ? img_fs_pwrite (fs, tmp, buf, len, 0) : 0;
   if (r == 0)
     r = img_fs_chmod (fs, tmp, mode);   /* no umask anywhere here */
@@ -1246,9 +1319,11 @@ img_guest_write_file (struct img_guest *g, const char *path, const void *buf,
   if (r < 0) {
     int saved = r;
     img_fs_unlink (fs, tmp);
-    return path_error (g, saved, "write", path);
+    r = path_error (g, saved, "write", path);
   }
-  return 0;
+ out:
+  img_internal_overlay_end (fs);
+  return r;
 }
 
 /* ---- walk ------------------------------------------------------------- */
