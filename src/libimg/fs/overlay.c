@@ -342,25 +342,6 @@ ov_space (struct img_fs *fs, uint64_t *total, uint64_t *avail)
   ((o)->dry ? fail ((o), (p), (dry_call))                               \
    : (o)->lower->ops->lower_call)
 
-static int
-ov_create (struct img_fs *fs, const struct img_fs_path *p, uint32_t mode,
-           uint32_t uid, uint32_t gid)
-{
-  struct img_overlay *o = OV (fs);
-  unsigned long op = op_start (o);
-  char *path = img_internal_ov_join (p);
-  int r;
-
-  if (path == NULL)
-    return fail (o, p, -ENOMEM);
-  r = MODIFY (o, p, img_internal_ov_make (o, path, mode, uid, gid, NULL, 0, 0),
-              create (o->lower, p, mode, uid, gid));
-  if (r == 0)
-    r = record (o, IMG_FS_CHANGE_ADD, path, NULL, op, NULL, NULL);
-  free (path);
-  return r;
-}
-
 /* A write or truncate of an existing file: the first since the last
  * clear captures the old contents and logs a WRITE. */
 static int
@@ -388,9 +369,10 @@ write_end (struct img_overlay *o, int r, char *path, struct old *old,
   return r;
 }
 
+/* A write of LEN bytes at OFF, or (BUF NULL) a truncate to OFF. */
 static int
-ov_pwrite (struct img_fs *fs, const struct img_fs_path *p, const void *buf,
-           size_t len, uint64_t off)
+write_op (struct img_fs *fs, const struct img_fs_path *p, const void *buf,
+          size_t len, uint64_t off)
 {
   struct img_overlay *o = OV (fs);
   unsigned long op = op_start (o);
@@ -401,88 +383,26 @@ ov_pwrite (struct img_fs *fs, const struct img_fs_path *p, const void *buf,
 
   if (r < 0)
     return r;
-  r = MODIFY (o, p, img_internal_ov_pwrite (o, path, buf, len, off),
-              pwrite (o->lower, p, buf, len, off));
+  if (buf)
+    r = MODIFY (o, p, img_internal_ov_pwrite (o, path, buf, len, off),
+                pwrite (o->lower, p, buf, len, off));
+  else
+    r = MODIFY (o, p, img_internal_ov_truncate (o, path, off),
+                truncate (o->lower, p, off));
   return write_end (o, r, path, &old, first, op);
+}
+
+static int
+ov_pwrite (struct img_fs *fs, const struct img_fs_path *p, const void *buf,
+           size_t len, uint64_t off)
+{
+  return write_op (fs, p, buf ? buf : "", len, off);
 }
 
 static int
 ov_truncate (struct img_fs *fs, const struct img_fs_path *p, uint64_t size)
 {
-  struct img_overlay *o = OV (fs);
-  unsigned long op = op_start (o);
-  struct old old;
-  char *path;
-  bool first;
-  int r = write_begin (o, p, &path, &old, &first);
-
-  if (r < 0)
-    return r;
-  r = MODIFY (o, p, img_internal_ov_truncate (o, path, size),
-              truncate (o->lower, p, size));
-  return write_end (o, r, path, &old, first, op);
-}
-
-static int
-ov_mkdir (struct img_fs *fs, const struct img_fs_path *p, uint32_t mode,
-          uint32_t uid, uint32_t gid)
-{
-  struct img_overlay *o = OV (fs);
-  unsigned long op = op_start (o);
-  struct img_fs_change *c;
-  char *path = img_internal_ov_join (p), *slash;
-  int r;
-
-  if (path == NULL)
-    return fail (o, p, -ENOMEM);
-  r = MODIFY (o, p, img_internal_ov_make (o, path, mode, uid, gid, NULL, 0, 0),
-              mkdir (o->lower, p, mode, uid, gid));
-  if (r < 0)
-    goto out;
-  /* A directory made in the same operation as its parent (mkdir -p):
-   * the parent's change names the deepest one. */
-  slash = strrchr (path, '/');
-  *slash = '\0';
-  c = img_internal_fs_log_find (o->log, fs, path[0] ? path : "/");
-  *slash = '/';
-  if (c && c->kind == IMG_FS_CHANGE_MKDIR && c->op == op) {
-    char *name = name_of (o, path), *fp = strdup (path);
-    if (name == NULL || fp == NULL) {
-      free (name);
-      free (fp);
-      r = img_err (fs->ctx, -ENOMEM, "%s: %s: out of memory", fs->name, fs->type);
-      goto out;
-    }
-    free (c->path);
-    free (c->fs_path);
-    c->path = name;
-    c->fs_path = fp;
-  }
-  else
-    r = record (o, IMG_FS_CHANGE_MKDIR, path, NULL, op, NULL, NULL);
- out:
-  free (path);
-  return r;
-}
-
-static int
-ov_symlink (struct img_fs *fs, const char *target, const struct img_fs_path *p,
-            uint32_t uid, uint32_t gid)
-{
-  struct img_overlay *o = OV (fs);
-  unsigned long op = op_start (o);
-  char *path = img_internal_ov_join (p);
-  int r;
-
-  if (path == NULL)
-    return fail (o, p, -ENOMEM);
-  r = MODIFY (o, p, img_internal_ov_make (o, path, S_IFLNK | 0777, uid, gid,
-                                          target, 0, 0),
-              symlink (o->lower, target, p, uid, gid));
-  if (r == 0)
-    r = record (o, IMG_FS_CHANGE_SYMLINK, path, target, op, NULL, NULL);
-  free (path);
-  return r;
+  return write_op (fs, p, NULL, 0, size);
 }
 
 static const char *
@@ -496,24 +416,69 @@ node_kind (uint32_t mode)
   }
 }
 
+/* A directory made in the same operation as its parent (mkdir -p): the
+ * parent's change is renamed for the deepest one.  Whether it was. */
 static int
-ov_mknod (struct img_fs *fs, const struct img_fs_path *p, uint32_t mode,
-          uint32_t major, uint32_t minor, uint32_t uid, uint32_t gid)
+mkdir_extends (struct img_overlay *o, const char *path, unsigned long op,
+               bool *done)
+{
+  struct img_fs_change *c;
+  char *slash = strrchr (path, '/'), *name, *fp;
+
+  *done = false;
+  *slash = '\0';
+  c = img_internal_fs_log_find (o->log, &o->fs, path[0] ? path : "/");
+  *slash = '/';
+  if (c == NULL || c->kind != IMG_FS_CHANGE_MKDIR || c->op != op)
+    return 0;
+  name = name_of (o, path);
+  fp = strdup (path);
+  if (name == NULL || fp == NULL) {
+    free (name);
+    free (fp);
+    return img_err (o->fs.ctx, -ENOMEM, "%s: %s: out of memory", o->fs.name, o->fs.type);
+  }
+  free (c->path);
+  free (c->fs_path);
+  c->path = name;
+  c->fs_path = fp;
+  *done = true;
+  return 0;
+}
+
+/* Makes a file, directory, symlink (to LINK) or node at P and logs it. */
+static int
+make_op (struct img_fs *fs, const struct img_fs_path *p, uint32_t mode,
+         uint32_t uid, uint32_t gid, const char *link, uint32_t major,
+         uint32_t minor)
 {
   struct img_overlay *o = OV (fs);
+  struct img_fs *l = o->lower;
   unsigned long op = op_start (o);
-  struct img_fs_change *c;
+  struct img_fs_change *c = NULL;
   char *path = img_internal_ov_join (p);
+  bool done = false;
   int r;
 
   if (path == NULL)
     return fail (o, p, -ENOMEM);
-  r = MODIFY (o, p, img_internal_ov_make (o, path, mode, uid, gid, NULL,
-                                          major, minor),
-              mknod (o->lower, p, mode, major, minor, uid, gid));
-  if (r == 0)
-    r = record (o, IMG_FS_CHANGE_ADD, path, NULL, op, NULL, &c);
-  if (r == 0) {
+  if (o->dry)
+    r = fail (o, p, img_internal_ov_make (o, path, mode, uid, gid, link, major, minor));
+  else if (S_ISREG (mode))
+    r = l->ops->create (l, p, mode, uid, gid);
+  else if (S_ISDIR (mode))
+    r = l->ops->mkdir (l, p, mode, uid, gid);
+  else if (S_ISLNK (mode))
+    r = l->ops->symlink (l, link, p, uid, gid);
+  else
+    r = l->ops->mknod (l, p, mode, major, minor, uid, gid);
+  if (r == 0 && S_ISDIR (mode))
+    r = mkdir_extends (o, path, op, &done);
+  if (r == 0 && !done)
+    r = record (o, S_ISDIR (mode) ? IMG_FS_CHANGE_MKDIR
+                : S_ISLNK (mode) ? IMG_FS_CHANGE_SYMLINK : IMG_FS_CHANGE_ADD,
+                path, link, op, NULL, &c);
+  if (r == 0 && c && !S_ISREG (mode) && !S_ISDIR (mode) && !S_ISLNK (mode)) {
     if (S_ISCHR (mode) || S_ISBLK (mode))
       r = asprintf (&c->detail, "%s %u:%u", node_kind (mode), major, minor);
     else
@@ -527,6 +492,34 @@ ov_mknod (struct img_fs *fs, const struct img_fs_path *p, uint32_t mode,
   }
   free (path);
   return r;
+}
+
+static int
+ov_create (struct img_fs *fs, const struct img_fs_path *p, uint32_t mode,
+           uint32_t uid, uint32_t gid)
+{
+  return make_op (fs, p, mode, uid, gid, NULL, 0, 0);
+}
+
+static int
+ov_mkdir (struct img_fs *fs, const struct img_fs_path *p, uint32_t mode,
+          uint32_t uid, uint32_t gid)
+{
+  return make_op (fs, p, mode, uid, gid, NULL, 0, 0);
+}
+
+static int
+ov_symlink (struct img_fs *fs, const char *target, const struct img_fs_path *p,
+            uint32_t uid, uint32_t gid)
+{
+  return make_op (fs, p, S_IFLNK | 0777, uid, gid, target, 0, 0);
+}
+
+static int
+ov_mknod (struct img_fs *fs, const struct img_fs_path *p, uint32_t mode,
+          uint32_t major, uint32_t minor, uint32_t uid, uint32_t gid)
+{
+  return make_op (fs, p, mode, uid, gid, NULL, major, minor);
 }
 
 static int
@@ -565,7 +558,7 @@ removed (struct img_overlay *o, const char *path, unsigned long op)
 }
 
 static int
-ov_unlink (struct img_fs *fs, const struct img_fs_path *p)
+remove_op (struct img_fs *fs, const struct img_fs_path *p, bool dir)
 {
   struct img_overlay *o = OV (fs);
   unsigned long op = op_start (o);
@@ -574,8 +567,12 @@ ov_unlink (struct img_fs *fs, const struct img_fs_path *p)
 
   if (path == NULL)
     return fail (o, p, -ENOMEM);
-  r = MODIFY (o, p, img_internal_ov_remove (o, path, false),
-              unlink (o->lower, p));
+  if (o->dry)
+    r = fail (o, p, img_internal_ov_remove (o, path, dir));
+  else if (dir)
+    r = o->lower->ops->rmdir (o->lower, p);
+  else
+    r = o->lower->ops->unlink (o->lower, p);
   if (r == 0)
     r = removed (o, path, op);
   free (path);
@@ -583,21 +580,15 @@ ov_unlink (struct img_fs *fs, const struct img_fs_path *p)
 }
 
 static int
+ov_unlink (struct img_fs *fs, const struct img_fs_path *p)
+{
+  return remove_op (fs, p, false);
+}
+
+static int
 ov_rmdir (struct img_fs *fs, const struct img_fs_path *p)
 {
-  struct img_overlay *o = OV (fs);
-  unsigned long op = op_start (o);
-  char *path = img_internal_ov_join (p);
-  int r;
-
-  if (path == NULL)
-    return fail (o, p, -ENOMEM);
-  r = MODIFY (o, p, img_internal_ov_remove (o, path, true),
-              rmdir (o->lower, p));
-  if (r == 0)
-    r = removed (o, path, op);
-  free (path);
-  return r;
+  return remove_op (fs, p, true);
 }
 
 /* After a rename from OLDPATH to NEWPATH: a file made since the last

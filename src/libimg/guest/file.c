@@ -25,23 +25,9 @@ path_error (struct img_guest *g, int r, const char *what, const char *path)
   return r;
 }
 
+/* Resolves PATH, then CALL on its fs and path in it.  An overlay below
+ * (a plan's) logs a change CALL makes under the name the caller used. */
 #define RESOLVED_CALL(follow, what, call)                               \
-  do {                                                                  \
-    CLEANUP_FREE char *canon = NULL;                                    \
-    struct img_fs *fs;                                                  \
-    const char *rel;                                                    \
-    int r_;                                                             \
-    img_ctx_clear_error (g->ctx);                                       \
-    r_ = img_internal_guest_resolve (g, path, (follow), &canon, &fs, &rel);                \
-    if (r_ < 0)                                                         \
-      return r_;                                                        \
-    r_ = (call);                                                        \
-    return path_error (g, r_, what, path);                              \
-  } while (0)
-
-/* The same for a call that changes PATH: an overlay logs the change
- * under the name the caller used. */
-#define NAMED_CALL(follow, what, call)                                  \
   do {                                                                  \
     CLEANUP_FREE char *canon = NULL;                                    \
     struct img_fs *fs;                                                  \
@@ -121,25 +107,25 @@ img_guest_xattrs (struct img_guest *g, const char *path, img_xattr_fn fn,
 int
 img_guest_unlink (struct img_guest *g, const char *path)
 {
-  NAMED_CALL (false, "unlink", img_fs_unlink (fs, rel));
+  RESOLVED_CALL (false, "unlink", img_fs_unlink (fs, rel));
 }
 
 int
 img_guest_rmdir (struct img_guest *g, const char *path)
 {
-  NAMED_CALL (false, "rmdir", img_fs_rmdir (fs, rel));
+  RESOLVED_CALL (false, "rmdir", img_fs_rmdir (fs, rel));
 }
 
 int
 img_guest_mkdir (struct img_guest *g, const char *path, uint32_t mode)
 {
-  NAMED_CALL (false, "mkdir", img_fs_mkdir (fs, rel, mode, 0, 0));
+  RESOLVED_CALL (false, "mkdir", img_fs_mkdir (fs, rel, mode, 0, 0));
 }
 
 int
 img_guest_symlink (struct img_guest *g, const char *target, const char *path)
 {
-  NAMED_CALL (false, "symlink", img_fs_symlink (fs, target, rel, 0, 0));
+  RESOLVED_CALL (false, "symlink", img_fs_symlink (fs, target, rel, 0, 0));
 }
 
 int
