@@ -1,6 +1,6 @@
 /* The fs layer's insides: the operations table each backend (ext.c,
- * dirfs.c) fills in, and the parsed path that fs.c hands them after the
- * checks every backend shares. */
+ * dirfs.c, overlay.c) fills in, and the parsed path that fs.c hands them
+ * after the checks every backend shares. */
 #ifndef LIBIMG_FS_PRIVATE_H
 #define LIBIMG_FS_PRIVATE_H
 
