@@ -12,6 +12,13 @@
  *   link              /etc/edits-link -> hostname
  *   big=MIB           write /var/tmp/edits-big, MIB MiB of binary data
  *   many=N            write N small files under /var/tmp/edits-many
+ *   chain             write /var/tmp/chain/a through img_guest_*
+ *   chain-read        read it back (read_file, lstat, readdir) and write
+ *                     /var/tmp/chain/b from it
+ *   rm-check          after udev-net: the rules are gone for lstat and
+ *                     readdir
+ *   dir-move          rename /etc/udev to /etc/udev.moved, read under
+ *                     the new name
  *   fail              fail on purpose
  * Exit codes are the framework's (edits.h: 0 changed, 1 error, 2 usage,
  * 3 nothing to do, 4 failed and not restored). */
@@ -22,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "img-edit.h"
 #include "tool.h"
@@ -129,6 +137,112 @@ edit_many (struct img_plan *plan, void *data)
   return r;
 }
 
+/* A failed check of what the guest shows: says which, fails the edit. */
+static int
+check (bool ok, const char *what)
+{
+  if (ok)
+    return 0;
+  fprintf (stderr, "edits-tool: check failed: %s\n", what);
+  return -EIO;
+}
+
+static bool
+listed (struct img_guest *g, const char *dir, const char *name)
+{
+  struct img_dirent *ents;
+  size_t n, i;
+  bool found = false;
+
+  if (img_guest_readdir (g, dir, &ents, &n) < 0)
+    return false;
+  for (i = 0; i < n; i++)
+    found |= strcmp (ents[i].name, name) == 0;
+  img_dirents_free (ents, n);
+  return found;
+}
+
+static int
+edit_chain (struct img_plan *plan, void *data)
+{
+  struct img_guest *g = img_plan_guest (plan);
+  int r = img_guest_mkdir_p (g, "/var/tmp/chain", 0755);
+
+  return r < 0 ? r : img_guest_write_file (g, "/var/tmp/chain/a", "first\n", 6, 0644);
+}
+
+static int
+edit_chain_read (struct img_plan *plan, void *data)
+{
+  struct img_guest *g = img_plan_guest (plan);
+  struct img_stat st;
+  char *buf, *nb;
+  size_t len;
+  int r;
+
+  r = img_guest_read_file (g, "/var/tmp/chain/a", 4096, (void **) &buf, &len);
+  if (r < 0)
+    return r;
+  r = check (len == 6 && memcmp (buf, "first\n", 6) == 0, "read_file sees the earlier write");
+  if (r == 0)
+    r = check (img_guest_lstat (g, "/var/tmp/chain/a", &st) == 0 && S_ISREG (st.mode)
+               && st.size == 6, "lstat sees the earlier write");
+  if (r == 0)
+    r = check (listed (g, "/var/tmp/chain", "a") && listed (g, "/var/tmp", "chain"),
+               "readdir sees the earlier write");
+  if (r == 0 && (nb = malloc (len + 7)) != NULL) {
+    memcpy (nb, buf, len);
+    memcpy (nb + len, "second\n", 7);
+    r = img_plan_write_file (plan, "/var/tmp/chain/b", nb, len + 7, 0644);
+    free (nb);
+  }
+  free (buf);
+  return r;
+}
+
+static int
+edit_rm_check (struct img_plan *plan, void *data)
+{
+  struct img_guest *g = img_plan_guest (plan);
+  struct img_stat st;
+  int r;
+
+  r = check (img_guest_lstat (g, "/etc/udev/rules.d/70-persistent-net.rules", &st) == -ENOENT,
+             "lstat does not see the removed file");
+  if (r == 0)
+    r = check (!listed (g, "/etc/udev/rules.d", "70-persistent-net.rules")
+               && listed (g, "/etc/udev", "rules.d"),
+               "readdir does not list the removed file");
+  return r;
+}
+
+static int
+edit_dir_move (struct img_plan *plan, void *data)
+{
+  struct img_guest *g = img_plan_guest (plan);
+  struct img_stat st;
+  void *buf;
+  size_t len;
+  int r;
+
+  if (!img_guest_exists (g, "/etc/udev.moved")
+      && (r = img_guest_rename (g, "/etc/udev", "/etc/udev.moved")) < 0)
+    return r;
+  r = img_guest_read_file (g, "/etc/udev.moved/udev.conf", 1 << 20, &buf, &len);
+  if (r < 0)
+    return r;
+  free (buf);
+  r = check (img_guest_lstat (g, "/etc/udev", &st) == -ENOENT
+             && img_guest_stat (g, "/etc/udev.moved/rules.d", &st) == 0 && S_ISDIR (st.mode),
+             "lstat sees the directory under its new name only");
+  if (r == 0)
+    r = check (listed (g, "/etc", "udev.moved") && !listed (g, "/etc", "udev")
+               && listed (g, "/etc/udev.moved", "udev.conf")
+               && !listed (g, "/etc/udev.moved/rules.d", "70-persistent-net.rules"),
+               "readdir sees the directory under its new name only");
+  return r;
+}
+
 static int
 edit_fail (struct img_plan *plan, void *data)
 {
@@ -144,6 +258,10 @@ static const struct img_edit edits[] = {
   { "link", "add /etc/edits-link", edit_link },
   { "big", "write a big binary file", edit_big },
   { "many", "write many small files", edit_many },
+  { "chain", "write a file through the guest", edit_chain },
+  { "chain-read", "read it back and write another", edit_chain_read },
+  { "rm-check", "check that the removed rules are gone", edit_rm_check },
+  { "dir-move", "move a directory and read under it", edit_dir_move },
   { "fail", "fail on purpose", edit_fail },
 };
 

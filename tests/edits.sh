@@ -158,6 +158,27 @@ case $states in *running*) ok 0 "some kills hit a run while it was writing" ;; *
 fsck_root a.img; ok $? "after the kill rounds: e2fsck -fn clean"
 is "$(sha256sum <a.img)" "$orig_sha" "after the kill rounds: image byte-identical (sha256)"
 
+# ---- every read sees earlier writes (through img_guest_*) ----
+cp --sparse=always "$dir/mbr-plain-hvm.img" c.img
+csha=$(sha256sum <c.img)
+SEE=chain,chain-read,udev-net,rm-check,dir-move
+"$ET" --dry-run --edits "$SEE" c.img >see-dry.out 2>see-dry.err; rc=$?
+is "$rc" 0 "dry run reading its own writes: exit 0 (read_file, lstat, readdir saw them)"
+grep "check failed" see-dry.err | sed 's/^/# /'
+grep -q '^\[chain-read\] add /var/tmp/chain/b$' see-dry.out && grep -q '^+second$' see-dry.out
+ok $? "dry run: the second edit wrote from what the first wrote"
+grep -q '^\[dir-move\] move /etc/udev -> /etc/udev.moved$' see-dry.out; ok $? "dry run: lists the directory move"
+is "$(sha256sum <c.img)" "$csha" "dry run reading its own writes: image byte-identical (sha256)"
+[ ! -e c.img.img-tools-undo ]; ok $? "dry run reading its own writes: no undo file"
+"$ET" --dry-run --json --edits "$SEE" c.img >see-dry.json 2>/dev/null
+"$ET" --json --edits "$SEE" c.img >see-run.json 2>see-run.err; rc=$?
+is "$rc" 0 "real run of the same edits: exit 0"
+is "$(jq -c .changes see-run.json)" "$(jq -c .changes see-dry.json)" "real run and dry run: the same change list"
+is "$("$top_builddir/tests/guest-tool" c.img -- cat /var/tmp/chain/b | tr '\n' ' ')" "first second " "real run: the second edit's file"
+"$top_builddir/tests/guest-tool" c.img -- stat /etc/udev.moved/udev.conf >/dev/null 2>&1; ok $? "real run: the directory moved"
+fsck_root c.img; ok $? "real run reading its own writes: e2fsck -fn clean"
+rm -f c.img c.img.img-tools-undo
+
 # ---- qcow2 ----
 qemu-img create -q -f qcow2 -b "$dir/mbr-plain-hvm.qcow2" -F qcow2 q.qcow2
 qsha=$(sha256sum <q.qcow2)

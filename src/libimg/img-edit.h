@@ -36,15 +36,18 @@ int img_udiff (const char *old, size_t old_len, const char *new_,
 /* Whether BUF looks like text that a diff can show (no NUL byte). */
 bool img_is_text (const void *buf, size_t len);
 
-/* ---- plans and edits (edits.c) --------------------------------------- */
+/* ---- plans and edits (edit/plan.c, changes.c, report.c) -------------- */
 
 struct img_plan;
 
-/* One step of a conversion.  APPLY looks at the guest through the plan
- * (img_plan_guest, img_plan_read_file, ...) and changes it only through
- * the img_plan_* helpers below, which compare before they write: an edit
- * whose work is already done records nothing.  Returns 0 or -errno (with
- * the message recorded in the context). */
+/* One step of a conversion.  APPLY looks at and changes the guest through
+ * img_plan_guest with the img_guest_* calls (or the img_plan_* helpers
+ * below, which compare before they write).  The guest's filesystems sit
+ * under recording overlays: every write is logged as a change of this
+ * edit (a file's with its unified diff), and in a dry run kept in memory,
+ * so later reads, directory listings and stats see it.  An edit whose work
+ * is already done should write nothing.  Returns 0 or -errno (with the
+ * message recorded in the context). */
 struct img_edit {
   const char *name;             /* short, stable: "udev-net-rules" */
   const char *description;      /* one line for the report */
@@ -68,13 +71,15 @@ void img_plan_free (struct img_plan *plan);
 /* Appends an edit (EDIT must outlive the plan; DATA is passed to it). */
 int img_plan_add (struct img_plan *plan, const struct img_edit *edit,
                   void *data);
-/* Opens the guest (read-only for a dry run).  An undo file left by an
- * interrupted run is rolled back first (warning), unless
- * IMG_PLAN_NO_AUTO_ROLLBACK.  Called by img_plan_run if needed; call it
- * yourself to inspect the guest before adding edits. */
+/* Opens the guest "for the plan": each mounted filesystem under a
+ * recording overlay; for a dry run the image is opened read-only and the
+ * writes stay in memory.  An undo file left by an interrupted run is
+ * rolled back first (warning), unless IMG_PLAN_NO_AUTO_ROLLBACK.  Called
+ * by img_plan_run if needed; call it yourself to inspect the guest before
+ * adding edits. */
 int img_plan_open (struct img_plan *plan);
-/* The open guest (owned by the plan; NULL before img_plan_open and after
- * img_plan_run). */
+/* The open guest, an ordinary img_guest whose writes the plan records
+ * (owned by the plan; NULL before img_plan_open and after img_plan_run). */
 struct img_guest *img_plan_guest (struct img_plan *plan);
 /* Runs the edits in order, closes the guest and commits the undo record.
  * If an edit (or the close) fails in a real run, the guest is closed and
@@ -82,9 +87,9 @@ struct img_guest *img_plan_guest (struct img_plan *plan);
  * the report says whether the rollback worked. */
 int img_plan_run (struct img_plan *plan);
 
-/* Helpers for edits.  Paths are the guest's.  In a dry run they record
- * what they would do and keep an in-memory overlay so that later edits
- * read what earlier ones would have written. */
+/* Helpers for edits, thin wrappers over img_guest_* on the plan's guest
+ * (paths are the guest's): the writing ones compare first and do nothing
+ * when the work is done. */
 int img_plan_read_file (struct img_plan *plan, const char *path, size_t max,
                         void **buf, size_t *len);
 bool img_plan_exists (struct img_plan *plan, const char *path);
@@ -112,8 +117,9 @@ bool img_plan_is_dry_run (const struct img_plan *plan);
  * in the text report and under "facts" (an object) in the JSON. */
 int img_plan_fact (struct img_plan *plan, const char *key, const char *fmt, ...)
   __attribute__((format (printf, 3, 4)));
-/* Changes recorded so far, notes excluded. */
-size_t img_plan_n_changed (const struct img_plan *plan);
+/* Changes recorded so far, notes excluded (takes the guest's writes
+ * not yet recorded first). */
+size_t img_plan_n_changed (struct img_plan *plan);
 
 /* Results. */
 enum img_change_action {

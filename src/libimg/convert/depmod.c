@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "base/hostdir.h"
+#include "disk/disk-private.h"
 #include "convert/drivers-private.h"
 
 #define DEPMOD_FILE_MAX (64u << 20)

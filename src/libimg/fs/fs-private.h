@@ -1,6 +1,6 @@
 /* The fs layer's insides: the operations table each backend (fs/ext-*.c,
- * dirfs.c) fills in, and the parsed path that fs.c hands them after the
- * checks every backend shares. */
+ * dirfs.c, overlay.c) fills in, and the parsed path that fs.c hands them
+ * after the checks every backend shares. */
 #ifndef LIBIMG_FS_PRIVATE_H
 #define LIBIMG_FS_PRIVATE_H
 
@@ -90,6 +90,17 @@ int img_internal_ext_open (struct img_ctx *ctx, const struct img_volume *vol,
                            int flags, struct img_fs **fs);
 int img_internal_dir_open (struct img_ctx *ctx, const char *dir, int flags,
                            struct img_fs **fs);
+
+/* Splits PATH into components (an absolute path; no "." or "..", no
+ * name longer than IMG_FS_NAME_MAX): what fs.c does for every operation,
+ * for a backend that calls another with paths of its own (the overlay).
+ * Free with img_internal_fs_path_free. */
+int img_internal_fs_path_parse (struct img_fs *fs, const char *path,
+                                struct img_fs_path *p);
+void img_internal_fs_path_free (struct img_fs_path *p);
+
+/* The DT_* type for an S_IF* mode (the overlay's readdir). */
+unsigned char img_internal_fs_dtype (uint32_t mode);
 
 /* Records "NAME: TYPE: PATH: strerror(-ERR)" and returns ERR. */
 int img_internal_fs_errno (struct img_fs *fs, const char *path, int err);

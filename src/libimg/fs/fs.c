@@ -19,8 +19,23 @@ img_internal_fs_errno (struct img_fs *fs, const char *path, int err)
                   strerror (-err));
 }
 
-static void
-path_free (struct img_fs_path *p)
+unsigned char
+img_internal_fs_dtype (uint32_t mode)
+{
+  switch (mode & S_IFMT) {
+  case S_IFREG: return DT_REG;
+  case S_IFDIR: return DT_DIR;
+  case S_IFLNK: return DT_LNK;
+  case S_IFCHR: return DT_CHR;
+  case S_IFBLK: return DT_BLK;
+  case S_IFIFO: return DT_FIFO;
+  case S_IFSOCK: return DT_SOCK;
+  default: return DT_UNKNOWN;
+  }
+}
+
+void
+img_internal_fs_path_free (struct img_fs_path *p)
 {
   free (p->comp);
   free (p->buf);
@@ -29,8 +44,9 @@ path_free (struct img_fs_path *p)
 /* Splits PATH into components.  Repeated and trailing slashes are
  * harmless; "." and ".." are refused rather than interpreted, because
  * ".." through a symlinked parent is exactly how paths escape. */
-static int
-path_parse (struct img_fs *fs, const char *path, struct img_fs_path *p)
+int
+img_internal_fs_path_parse (struct img_fs *fs, const char *path,
+                            struct img_fs_path *p)
 {
   size_t len, max;
   char *s;
@@ -49,7 +65,7 @@ path_parse (struct img_fs *fs, const char *path, struct img_fs_path *p)
   p->buf = strdup (path);
   p->comp = malloc (max * sizeof *p->comp);
   if (p->buf == NULL || p->comp == NULL) {
-    path_free (p);
+    img_internal_fs_path_free (p);
     return img_err (fs->ctx, -ENOMEM, "%s: %s: out of memory", fs->name,
                     fs->type);
   }
@@ -68,19 +84,19 @@ path_parse (struct img_fs *fs, const char *path, struct img_fs_path *p)
       *s++ = '\0';
     n = strlen (name);
     if (strcmp (name, ".") == 0 || strcmp (name, "..") == 0) {
-      path_free (p);
+      img_internal_fs_path_free (p);
       return img_err (fs->ctx, -EINVAL,
                       "%s: %s: %s: \".\" and \"..\" are not allowed in paths",
                       fs->name, fs->type, path);
     }
     if (n > IMG_FS_NAME_MAX) {
-      path_free (p);
+      img_internal_fs_path_free (p);
       return img_err (fs->ctx, -ENAMETOOLONG,
                       "%s: %s: %s: a name is longer than %d bytes",
                       fs->name, fs->type, path, IMG_FS_NAME_MAX);
     }
     if (p->n >= max || p->n >= IMG_FS_MAX_COMPONENTS) {
-      path_free (p);
+      img_internal_fs_path_free (p);
       return img_err (fs->ctx, -ENAMETOOLONG,
                       "%s: %s: %s: too many path components", fs->name,
                       fs->type, path);
@@ -111,12 +127,12 @@ parse_for_write (struct img_fs *fs, const char *path, int root_err,
   r = check_writable (fs, path);
   if (r < 0)
     return r;
-  r = path_parse (fs, path, p);
+  r = img_internal_fs_path_parse (fs, path, p);
   if (r < 0)
     return r;
   if (p->n == 0 && root_err != 0) {
     r = img_internal_fs_errno (fs, path, root_err);
-    path_free (p);
+    img_internal_fs_path_free (p);
     return r;
   }
   return 0;
@@ -180,12 +196,12 @@ img_fs_lstat (struct img_fs *fs, const char *path, struct img_stat *st)
   struct img_fs_path p;
   int r;
 
-  r = path_parse (fs, path, &p);
+  r = img_internal_fs_path_parse (fs, path, &p);
   if (r < 0)
     return r;
   memset (st, 0, sizeof *st);
   r = fs->ops->lstat (fs, &p, st);
-  path_free (&p);
+  img_internal_fs_path_free (&p);
   return r;
 }
 
@@ -195,14 +211,14 @@ img_fs_readlink (struct img_fs *fs, const char *path, char **target)
   struct img_fs_path p;
   int r;
 
-  r = path_parse (fs, path, &p);
+  r = img_internal_fs_path_parse (fs, path, &p);
   if (r < 0)
     return r;
   if (p.n == 0)
     r = img_internal_fs_errno (fs, path, -EINVAL);
   else
     r = fs->ops->readlink (fs, &p, target);
-  path_free (&p);
+  img_internal_fs_path_free (&p);
   return r;
 }
 
@@ -215,7 +231,7 @@ img_fs_readdir (struct img_fs *fs, const char *path, struct img_dirent **ents,
 
   *ents = NULL;
   *n = 0;
-  r = path_parse (fs, path, &p);
+  r = img_internal_fs_path_parse (fs, path, &p);
   if (r < 0)
     return r;
   r = fs->ops->readdir (fs, &p, ents, n);
@@ -236,7 +252,7 @@ img_fs_readdir (struct img_fs *fs, const char *path, struct img_dirent **ents,
       *n = 0;
     }
   }
-  path_free (&p);
+  img_internal_fs_path_free (&p);
   return r;
 }
 
@@ -260,14 +276,14 @@ img_fs_pread (struct img_fs *fs, const char *path, void *buf, size_t len,
   int r;
 
   *got = 0;
-  r = path_parse (fs, path, &p);
+  r = img_internal_fs_path_parse (fs, path, &p);
   if (r < 0)
     return r;
   if (p.n == 0)
     r = img_internal_fs_errno (fs, path, -EISDIR);
   else
     r = fs->ops->pread (fs, &p, buf, len, off, got);
-  path_free (&p);
+  img_internal_fs_path_free (&p);
   return r;
 }
 
@@ -286,11 +302,11 @@ img_fs_xattrs (struct img_fs *fs, const char *path, img_xattr_fn fn, void *data)
   struct img_fs_path p;
   int r;
 
-  r = path_parse (fs, path, &p);
+  r = img_internal_fs_path_parse (fs, path, &p);
   if (r < 0)
     return r;
   r = fs->ops->xattrs ? fs->ops->xattrs (fs, &p, fn, data) : 0;
-  path_free (&p);
+  img_internal_fs_path_free (&p);
   return r;
 }
 
@@ -366,7 +382,7 @@ img_fs_create (struct img_fs *fs, const char *path, uint32_t mode,
   if (r < 0)
     return r;
   r = fs->ops->create (fs, &p, (mode & 07777) | S_IFREG, uid, gid);
-  path_free (&p);
+  img_internal_fs_path_free (&p);
   return r;
 }
 
@@ -385,7 +401,7 @@ img_fs_pwrite (struct img_fs *fs, const char *path, const void *buf,
   if (r < 0)
     return r;
   r = fs->ops->pwrite (fs, &p, buf, len, off);
-  path_free (&p);
+  img_internal_fs_path_free (&p);
   return r;
 }
 
@@ -402,7 +418,7 @@ img_fs_truncate (struct img_fs *fs, const char *path, uint64_t size)
   if (r < 0)
     return r;
   r = fs->ops->truncate (fs, &p, size);
-  path_free (&p);
+  img_internal_fs_path_free (&p);
   return r;
 }
 
@@ -417,7 +433,7 @@ img_fs_mkdir (struct img_fs *fs, const char *path, uint32_t mode,
   if (r < 0)
     return r;
   r = fs->ops->mkdir (fs, &p, (mode & 07777) | S_IFDIR, uid, gid);
-  path_free (&p);
+  img_internal_fs_path_free (&p);
   return r;
 }
 
@@ -440,7 +456,7 @@ img_fs_symlink (struct img_fs *fs, const char *target, const char *path,
                  fs->name, fs->type, path, IMG_FS_PATH_MAX - 1);
   else
     r = fs->ops->symlink (fs, target, &p, uid, gid);
-  path_free (&p);
+  img_internal_fs_path_free (&p);
   return r;
 }
 
@@ -464,7 +480,7 @@ img_fs_mknod (struct img_fs *fs, const char *path, uint32_t mode,
     return r;
   r = fs->ops->mknod (fs, &p, mode & (S_IFMT | 07777), major, minor, uid,
                       gid);
-  path_free (&p);
+  img_internal_fs_path_free (&p);
   return r;
 }
 
@@ -479,12 +495,12 @@ img_fs_link (struct img_fs *fs, const char *oldpath, const char *newpath)
     return r;
   r = parse_for_write (fs, newpath, -EEXIST, &np);
   if (r < 0) {
-    path_free (&op);
+    img_internal_fs_path_free (&op);
     return r;
   }
   r = fs->ops->link (fs, &op, &np);
-  path_free (&np);
-  path_free (&op);
+  img_internal_fs_path_free (&np);
+  img_internal_fs_path_free (&op);
   return r;
 }
 
@@ -498,7 +514,7 @@ img_fs_unlink (struct img_fs *fs, const char *path)
   if (r < 0)
     return r;
   r = fs->ops->unlink (fs, &p);
-  path_free (&p);
+  img_internal_fs_path_free (&p);
   return r;
 }
 
@@ -512,7 +528,7 @@ img_fs_rmdir (struct img_fs *fs, const char *path)
   if (r < 0)
     return r;
   r = fs->ops->rmdir (fs, &p);
-  path_free (&p);
+  img_internal_fs_path_free (&p);
   return r;
 }
 
@@ -528,7 +544,7 @@ img_fs_rename (struct img_fs *fs, const char *oldpath, const char *newpath)
     return r;
   r = parse_for_write (fs, newpath, -EBUSY, &np);
   if (r < 0) {
-    path_free (&op);
+    img_internal_fs_path_free (&op);
     return r;
   }
   /* Without symlinks and "..", a directory's descendants are exactly the
@@ -546,8 +562,8 @@ img_fs_rename (struct img_fs *fs, const char *oldpath, const char *newpath)
   }
   r = fs->ops->rename (fs, &op, &np);
  out:
-  path_free (&np);
-  path_free (&op);
+  img_internal_fs_path_free (&np);
+  img_internal_fs_path_free (&op);
   return r;
 }
 
@@ -561,7 +577,7 @@ img_fs_chmod (struct img_fs *fs, const char *path, uint32_t mode)
   if (r < 0)
     return r;
   r = fs->ops->chmod (fs, &p, mode & 07777);
-  path_free (&p);
+  img_internal_fs_path_free (&p);
   return r;
 }
 
@@ -575,7 +591,7 @@ img_fs_chown (struct img_fs *fs, const char *path, uint32_t uid, uint32_t gid)
   if (r < 0)
     return r;
   r = fs->ops->chown (fs, &p, uid, gid);
-  path_free (&p);
+  img_internal_fs_path_free (&p);
   return r;
 }
 
@@ -593,6 +609,6 @@ img_fs_utimes (struct img_fs *fs, const char *path, int64_t atime,
   if (r < 0)
     return r;
   r = fs->ops->utimes (fs, &p, atime, atime_ns, mtime, mtime_ns);
-  path_free (&p);
+  img_internal_fs_path_free (&p);
   return r;
 }

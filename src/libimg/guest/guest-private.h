@@ -1,17 +1,61 @@
-/* The guest floor's insides: one path resolution for every guest/
- * file. */
+/* The guest's insides, shared by guest.c (opening: volumes, mount map),
+ * paths.c (resolution inside the guest) and file.c (file operations). */
 #ifndef LIBIMG_GUEST_PRIVATE_H
 #define LIBIMG_GUEST_PRIVATE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "private.h"
 
-/* guest.c: resolve a guest path (symlinks followed inside the guest) to
+struct gvolume {
+  struct img_volume *vol;       /* owned unless lv */
+  bool owned;
+  struct img_fsinfo info;
+  const struct img_part *part;  /* NULL for whole disks and LVs */
+  size_t image;                 /* which image (for /dev/sdX names) */
+  const char *vg, *lv;          /* for LVs */
+};
+
+struct gmount {
+  struct img_guest_mount pub;
+  struct img_fs *fs;            /* NULL unless mounted */
+  long volume;                  /* index into volumes, or -1 */
+};
+
+struct img_guest {
+  struct img_ctx *ctx;
+  int flags;
+  size_t n_disks;
+  struct img_disk **disks;
+  struct img_ptable **pts;
+  struct img_lvm *lvm;
+  size_t n_volumes;
+  struct gvolume *volumes;
+  size_t n_mounts;
+  struct gmount *mounts;        /* sorted: longest mount point first */
+  size_t n_roots;
+  char **roots;
+};
+
+/* paths.c: the filesystem and the path in it holding the canonical path
+ * CANON (*rel points into CANON); its lstat. */
+int img_internal_guest_map (struct img_guest *g, const char *canon,
+                            struct img_fs **fs, const char **rel);
+int img_internal_guest_lstat_canon (struct img_guest *g, const char *canon,
+                                    struct img_stat *st);
+
+/* paths.c: resolve a guest path (symlinks followed inside the guest) to
  * its canonical form (*canon, malloc'd) and the filesystem and path in it
  * that hold it (*rel points into *canon). */
 int img_internal_guest_resolve (struct img_guest *g, const char *path,
                                 bool follow_last, char **canon,
                                 struct img_fs **fs, const char **rel);
+/* guest.c: stacks a recording overlay (fs/overlay.h) on every mounted
+ * filesystem of G, logging into LOG; DRY_RUN keeps the writes in memory.
+ * What a plan opens the guest with. */
+struct img_fs_log;
+int img_internal_guest_overlay (struct img_guest *g, bool dry_run,
+                                struct img_fs_log *log);
 
 #endif /* LIBIMG_GUEST_PRIVATE_H */

@@ -1,0 +1,387 @@
+/* The guest's file operations, one path API across its mount points:
+ * stat, read, write (atomic: a new file renamed over the old), unlink,
+ * rename, mkdir -p, symlink, attributes, readdir, walk.  A call that
+ * changes a path tells an overlay below (a plan's) the name the caller
+ * used, so the change is logged under it. */
+#include <config.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cleanup.h"
+#include "fs/overlay.h"
+#include "guest/guest-private.h"
+
+/* Wraps an fs error that has no message of its own. */
+static int
+path_error (struct img_guest *g, int r, const char *what, const char *path)
+{
+  if (r < 0 && img_ctx_error (g->ctx)[0] == '\0')
+    img_err (g->ctx, r, "guest: %s %s: %s", what, path, strerror (-r));
+  return r;
+}
+
+/* Resolves PATH, then CALL on its fs and path in it.  An overlay below
+ * (a plan's) logs a change CALL makes under the name the caller used. */
+#define RESOLVED_CALL(follow, what, call)                               \
+  do {                                                                  \
+    CLEANUP_FREE char *canon = NULL;                                    \
+    struct img_fs *fs;                                                  \
+    const char *rel;                                                    \
+    int r_;                                                             \
+    img_ctx_clear_error (g->ctx);                                       \
+    r_ = img_internal_guest_resolve (g, path, (follow), &canon, &fs, &rel); \
+    if (r_ < 0)                                                         \
+      return r_;                                                        \
+    img_internal_overlay_begin (fs, rel, path, NULL, NULL);             \
+    r_ = (call);                                                        \
+    img_internal_overlay_end (fs);                                      \
+    return path_error (g, r_, what, path);                              \
+  } while (0)
+
+int
+img_guest_stat (struct img_guest *g, const char *path, struct img_stat *st)
+{
+  RESOLVED_CALL (true, "stat", img_fs_lstat (fs, rel, st));
+}
+
+int
+img_guest_lstat (struct img_guest *g, const char *path, struct img_stat *st)
+{
+  RESOLVED_CALL (false, "lstat", img_fs_lstat (fs, rel, st));
+}
+
+bool
+img_guest_exists (struct img_guest *g, const char *path)
+{
+  struct img_stat st;
+
+  return img_guest_lstat (g, path, &st) == 0;
+}
+
+int
+img_guest_readlink (struct img_guest *g, const char *path, char **target)
+{
+  RESOLVED_CALL (false, "readlink", img_fs_readlink (fs, rel, target));
+}
+
+int
+img_guest_readdir (struct img_guest *g, const char *path,
+                   struct img_dirent **ents, size_t *n)
+{
+  RESOLVED_CALL (true, "readdir", img_fs_readdir (fs, rel, ents, n));
+}
+
+int
+img_guest_read_file (struct img_guest *g, const char *path, size_t max,
+                     void **buf, size_t *len)
+{
+  RESOLVED_CALL (true, "read", img_fs_read_file (fs, rel, max, buf, len));
+}
+
+int
+img_guest_pread (struct img_guest *g, const char *path, void *buf, size_t len,
+                 uint64_t off, size_t *got)
+{
+  RESOLVED_CALL (true, "read", img_fs_pread (fs, rel, buf, len, off, got));
+}
+
+int
+img_guest_space (struct img_guest *g, const char *path, uint64_t *total,
+                 uint64_t *avail)
+{
+  RESOLVED_CALL (true, "statfs", img_fs_space (fs, total, avail));
+}
+
+int
+img_guest_xattrs (struct img_guest *g, const char *path, img_xattr_fn fn,
+                  void *data)
+{
+  RESOLVED_CALL (false, "xattrs", img_fs_xattrs (fs, rel, fn, data));
+}
+
+int
+img_guest_unlink (struct img_guest *g, const char *path)
+{
+  RESOLVED_CALL (false, "unlink", img_fs_unlink (fs, rel));
+}
+
+int
+img_guest_rmdir (struct img_guest *g, const char *path)
+{
+  RESOLVED_CALL (false, "rmdir", img_fs_rmdir (fs, rel));
+}
+
+int
+img_guest_mkdir (struct img_guest *g, const char *path, uint32_t mode)
+{
+  RESOLVED_CALL (false, "mkdir", img_fs_mkdir (fs, rel, mode, 0, 0));
+}
+
+int
+img_guest_symlink (struct img_guest *g, const char *target, const char *path)
+{
+  RESOLVED_CALL (false, "symlink", img_fs_symlink (fs, target, rel, 0, 0));
+}
+
+int
+img_guest_chmod (struct img_guest *g, const char *path, uint32_t mode)
+{
+  RESOLVED_CALL (true, "chmod", img_fs_chmod (fs, rel, mode));
+}
+
+int
+img_guest_chown (struct img_guest *g, const char *path, uint32_t uid,
+                 uint32_t gid)
+{
+  RESOLVED_CALL (true, "chown", img_fs_chown (fs, rel, uid, gid));
+}
+
+int
+img_guest_utimes (struct img_guest *g, const char *path, int64_t atime,
+                  int64_t mtime)
+{
+  RESOLVED_CALL (true, "utimes", img_fs_utimes (fs, rel, atime, 0, mtime, 0));
+}
+
+int
+img_guest_rename (struct img_guest *g, const char *oldpath,
+                  const char *newpath)
+{
+  CLEANUP_FREE char *c1 = NULL;
+  CLEANUP_FREE char *c2 = NULL;
+  struct img_fs *fs1, *fs2;
+  const char *rel1, *rel2;
+  int r;
+
+  img_ctx_clear_error (g->ctx);
+  r = img_internal_guest_resolve (g, oldpath, false, &c1, &fs1, &rel1);
+  if (r < 0)
+    return r;
+  r = img_internal_guest_resolve (g, newpath, false, &c2, &fs2, &rel2);
+  if (r < 0)
+    return r;
+  if (fs1 != fs2)
+    return img_err (g->ctx, -EXDEV, "guest: rename %s to %s: not on the same filesystem",
+                    oldpath, newpath);
+  img_internal_overlay_begin (fs1, rel1, oldpath, rel2, newpath);
+  r = img_fs_rename (fs1, rel1, rel2);
+  img_internal_overlay_end (fs1);
+  return path_error (g, r, "rename", oldpath);
+}
+
+static int
+mkdir_p (struct img_guest *g, const char *path, uint32_t mode)
+{
+  CLEANUP_FREE char *canon = NULL;
+  char *p;
+  int r;
+
+  img_ctx_clear_error (g->ctx);
+  r = img_guest_realpath (g, path, true, &canon);
+  if (r == -ENOENT) {
+    /* A missing intermediate directory: create the parents first. */
+    char *parent = strdup (path), *slash;
+    if (parent == NULL)
+      return img_err (g->ctx, -ENOMEM, "guest: out of memory");
+    slash = strrchr (parent, '/');
+    while (slash && slash > parent && slash[-1] == '/')
+      slash--;
+    if (slash == NULL || slash == parent) {
+      free (parent);
+      return r;
+    }
+    *slash = '\0';
+    r = mkdir_p (g, parent, mode);
+    free (parent);
+    if (r < 0)
+      return r;
+    img_ctx_clear_error (g->ctx);
+    r = img_guest_realpath (g, path, true, &canon);
+  }
+  if (r < 0)
+    return r;
+  /* canon exists up to its last component. */
+  for (p = canon + 1;; p++) {
+    if (*p == '/' || *p == '\0') {
+      char saved = *p;
+      struct img_stat st;
+      *p = '\0';
+      r = img_internal_guest_lstat_canon (g, canon, &st);
+      if (r == -ENOENT) {
+        struct img_fs *fs;
+        const char *rel;
+        r = img_internal_guest_map (g, canon, &fs, &rel);
+        if (r == 0)
+          r = img_fs_mkdir (fs, rel, mode, 0, 0);
+      }
+      else if (r == 0 && !S_ISDIR (st.mode))
+        r = img_err (g->ctx, -ENOTDIR, "guest: mkdir -p %s: %s is not a directory", path, canon);
+      *p = saved;
+      if (r < 0)
+        return path_error (g, r, "mkdir", path);
+      if (saved == '\0')
+        break;
+    }
+  }
+  return 0;
+}
+
+/* The directories one mkdir -p makes are one change, named for PATH as
+ * the caller wrote it. */
+int
+img_guest_mkdir_p (struct img_guest *g, const char *path, uint32_t mode)
+{
+  CLEANUP_FREE char *canon = NULL;
+  struct img_fs *fs;
+  const char *rel;
+  size_t i;
+  int r;
+
+  for (i = 0; i < g->n_mounts; i++)
+    img_internal_overlay_begin (g->mounts[i].fs, NULL, NULL, NULL, NULL);
+  r = mkdir_p (g, path, mode);
+  if (r == 0)
+    r = img_internal_guest_resolve (g, path, true, &canon, &fs, &rel);
+  if (r == 0)
+    r = img_internal_overlay_name (fs, rel, path);
+  for (i = 0; i < g->n_mounts; i++)
+    img_internal_overlay_end (g->mounts[i].fs);
+  return r;
+}
+
+int
+img_guest_write_file (struct img_guest *g, const char *path, const void *buf,
+                      size_t len, uint32_t mode)
+{
+  CLEANUP_FREE char *canon = NULL;
+  CLEANUP_FREE char *tmp = NULL;
+  struct img_fs *fs;
+  const char *rel, *base;
+  struct img_stat st;
+  uint32_t uid = 0, gid = 0;
+  int r, attempt;
+
+  img_ctx_clear_error (g->ctx);
+  r = img_internal_guest_resolve (g, path, true, &canon, &fs, &rel);
+  if (r < 0)
+    return r;
+  r = img_fs_lstat (fs, rel, &st);
+  if (r == 0) {
+    if (!S_ISREG (st.mode))
+      return img_err (g->ctx, -EINVAL, "guest: write %s: not a regular file", path);
+    mode = st.mode & 07777;
+    uid = st.uid;
+    gid = st.gid;
+  }
+  else if (r != -ENOENT)
+    return path_error (g, r, "write", path);
+  mode &= 07777;
+
+  base = strrchr (rel, '/');
+  /* A new file, renamed over PATH: an overlay logs one write of PATH. */
+  img_internal_overlay_begin (fs, rel, path, NULL, NULL);
+  for (attempt = 0; attempt < 100; attempt++) {
+    free (tmp);
+    if (asprintf (&tmp, "%.*s/.%s.img-tools.%d", (int) (base - rel), rel, base + 1,
+                  attempt) < 0) {
+      tmp = NULL;
+      r = img_err (g->ctx, -ENOMEM, "guest: out of memory");
+      goto out;
+    }
+    r = img_fs_create (fs, tmp, S_IFREG | mode, uid, gid);
+    if (r != -EEXIST)
+      break;
+  }
+  if (r < 0) {
+    r = path_error (g, r, "create", tmp);
+    goto out;
+  }
+  r = len ? img_fs_pwrite (fs, tmp, buf, len, 0) : 0;
+  if (r == 0)
+    r = img_fs_chmod (fs, tmp, mode);   /* no umask anywhere here */
+  if (r == 0)
+    r = img_fs_rename (fs, tmp, rel);
+  if (r < 0) {
+    int saved = r;
+    img_fs_unlink (fs, tmp);
+    r = path_error (g, saved, "write", path);
+  }
+ out:
+  img_internal_overlay_end (fs);
+  return r;
+}
+
+/* ---- walk ------------------------------------------------------------- */
+
+#define WALK_MAX_DEPTH 256
+
+static int
+walk_rec (struct img_guest *g, char *path, size_t plen, int depth,
+          img_guest_walk_fn fn, void *data)
+{
+  struct img_stat st;
+  struct img_dirent *ents = NULL;
+  size_t n = 0, i;
+  int r;
+
+  r = img_internal_guest_lstat_canon (g, path, &st);
+  if (r < 0)
+    return path_error (g, r, "walk", path);
+  r = fn (g, path, &st, data);
+  if (r != 0 || !S_ISDIR (st.mode))
+    return r;
+  if (depth >= WALK_MAX_DEPTH)
+    return img_err (g->ctx, -ELOOP, "guest: walk %s: directories nested too deep", path);
+  {
+    struct img_fs *fs;
+    const char *rel;
+    r = img_internal_guest_map (g, path, &fs, &rel);
+    if (r == 0)
+      r = img_fs_readdir (fs, rel, &ents, &n);
+    if (r < 0)
+      return path_error (g, r, "readdir", path);
+  }
+  for (i = 0; i < n && r == 0; i++) {
+    size_t l = strlen (ents[i].name);
+    if (plen + 1 + l > PATH_MAX) {
+      r = img_err (g->ctx, -ENAMETOOLONG, "guest: walk %s: path too long", path);
+      break;
+    }
+    if (plen == 1)
+      memcpy (path + 1, ents[i].name, l + 1);
+    else {
+      path[plen] = '/';
+      memcpy (path + plen + 1, ents[i].name, l + 1);
+    }
+    r = walk_rec (g, path, plen == 1 ? 1 + l : plen + 1 + l, depth + 1, fn, data);
+    path[plen] = '\0';
+  }
+  img_dirents_free (ents, n);
+  return r;
+}
+
+int
+img_guest_walk (struct img_guest *g, const char *path, img_guest_walk_fn fn,
+                void *data)
+{
+  CLEANUP_FREE char *canon = NULL;
+  char *buf;
+  int r;
+
+  img_ctx_clear_error (g->ctx);
+  r = img_guest_realpath (g, path, true, &canon);
+  if (r < 0)
+    return r;
+  buf = malloc (PATH_MAX + 2);
+  if (buf == NULL)
+    return img_err (g->ctx, -ENOMEM, "guest: out of memory");
+  strcpy (buf, canon);
+  r = walk_rec (g, buf, strlen (buf), 0, fn, data);
+  free (buf);
+  return r;
+}
