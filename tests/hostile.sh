@@ -57,11 +57,20 @@ for builder in "$top_srcdir"/tests/hostile/mk-*.sh; do
         id="$class/$name: $tool ${args[*]}"
         bin=$top_builddir/src/$tool
         [ -x "$bin" ] || { ok 1 "$id: no such tool"; continue; }
+        # In the build tree src/TOOL is libtool's wrapper script (it runs
+        # sed, ls...): trace the real program against the uninstalled
+        # libimg.so instead, so that every exec in the trace is the tool's.
+        libdir=
+        if [ -x "$top_builddir/src/.libs/$tool" ]; then
+            bin=$top_builddir/src/.libs/$tool
+            libdir=$top_builddir/src/libimg/.libs
+        fi
         before=$(cd "$out" && sha1sum -- "${images[@]}" 2>/dev/null)
         listing=$(cd "$out" && ls -A)
         tr=$TMP/trace.$class.$name; rss=$TMP/rss.$class.$name
         # LeakSanitizer cannot run under ptrace; ASan and UBSan still do.
         (cd "$out" && export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+             && { [ -z "$libdir" ] || export LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"; } \
              && timeout -k 10 300 /usr/bin/time -f %M -o "$rss" \
              strace -f -qq -s 256 -o "$tr" \
              -e trace=%file,%network,%process "$bin" "${args[@]}" "${images[@]}") \
