@@ -57,7 +57,8 @@ struct img_undo;
 
 /* Starts recording the writes to DISKS (as opened by img_guest_open; they
  * must not have been written yet) into the undo file PATH.  The file is
- * created (O_EXCL) lazily, at the first write, so a run that writes
+ * created lazily, at the first write (it appears under its name whole
+ * and locked by this run), so a run that writes
  * nothing leaves no file.  With APPEND, an existing file in state
  * complete whose disks match continues to be used: this run's records
  * follow a STATE running record (one "run" per such record), and a full
@@ -86,6 +87,13 @@ const char *img_undo_path (const struct img_undo *undo);
  * gives *state 0 (no image byte was written under it). */
 int img_undo_state (struct img_ctx *ctx, const char *path, int *state);
 const char *img_undo_state_name (int state);
+
+/* Removes the undo file PATH once it is no longer needed: one rolled
+ * back, or one whose run stopped before its first write.  Under the
+ * file's lock, so that a run still going keeps its record: -EBUSY then.
+ * -EEXIST (nothing removed) for a record that still restores something
+ * (running or complete); 0 when removed or when there was none. */
+int img_undo_discard (struct img_ctx *ctx, const char *path);
 
 enum {
   /* Roll back even when the image changed after the run completed

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,6 +30,7 @@ struct img_disk {
   char **chain;                 /* resolved backing/data files */
   size_t n_chain;
   int fd;                       /* raw backend */
+  int lock_fd;                  /* holds our run lock when fd is closed (nbd) */
   struct img_nbd *nbd;          /* every other format */
   uint64_t size;
   bool writable;
@@ -117,6 +119,24 @@ qemu_lock_take (struct img_disk *disk)
   }
 }
 
+/* Our own runs exclude each other with flock(2) on the image itself,
+ * taken and tested in one step: exclusive for a writer, shared for a
+ * reader.  (qemu's byte locks below are tested and taken in two steps,
+ * which two of our runs started together could both pass.)  flock and
+ * qemu's OFD locks do not interact on Linux. */
+static int
+run_lock (struct img_disk *disk)
+{
+  if (flock (disk->fd, (disk->writable ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0)
+    return 0;
+  if (errno == EWOULDBLOCK)
+    return img_err (disk->ctx, -EBUSY,
+                    "%s: disk: image is in use by another process (another img-tools run); wait for it to finish",
+                    disk->name);
+  img_dbg (disk->ctx, "%s: disk: cannot flock: %m", disk->name);
+  return 0;                     /* e.g. a file system without flock */
+}
+
 /* A loop device whose backing file is this image: another writer the
  * qemu locks do not show.  /sys/block/loopN/loop/backing_file names the
  * file; we compare device and inode, not names. */
@@ -196,6 +216,7 @@ img_disk_open_opts (struct img_ctx *ctx, const char *path, int flags,
     return img_err (ctx, -ENOMEM, "%s: disk: out of memory", path);
   disk->ctx = ctx;
   disk->fd = -1;
+  disk->lock_fd = -1;
   disk->writable = (flags & IMG_DISK_RDWR) != 0;
   disk->name = strdup (path);
   if (disk->name == NULL) {
@@ -243,6 +264,9 @@ img_disk_open_opts (struct img_ctx *ctx, const char *path, int flags,
     goto err_close;
   }
 
+  r = run_lock (disk);
+  if (r < 0)
+    goto err_close;
   r = qemu_lock_check (disk);
   if (r < 0)
     goto err_close;
@@ -278,7 +302,12 @@ img_disk_open_opts (struct img_ctx *ctx, const char *path, int flags,
   }
 
   if (strcmp (disk->format, "raw") == 0) {
+    /* Taken, then tested again: a qemu that started since the first
+     * test sees ours, or we see its (both may refuse, never both go on). */
     qemu_lock_take (disk);
+    r = qemu_lock_check (disk);
+    if (r < 0)
+      goto err_close;
     *diskp = disk;
     return 0;
   }
@@ -290,19 +319,22 @@ img_disk_open_opts (struct img_ctx *ctx, const char *path, int flags,
   if (r < 0)
     goto err_close;
 
-  /* qemu-nbd opens and locks the image itself. */
-  close (disk->fd);
+  /* qemu-nbd opens and locks the image itself; our descriptor stays
+   * open only to hold the run lock. */
+  disk->lock_fd = disk->fd;
   disk->fd = -1;
   r = img_internal_nbd_start (ctx, path, disk->format, disk->qemu_name,
                               disk->writable, &disk->nbd, &disk->size);
   if (r < 0)
-    goto err_free;
+    goto err_close;
   *diskp = disk;
   return 0;
 
  err_close:
   if (disk->fd >= 0)
     close (disk->fd);
+  if (disk->lock_fd >= 0)
+    close (disk->lock_fd);
  err_free:
   disk_free (disk);
   return r;
@@ -341,6 +373,8 @@ img_disk_close (struct img_disk *disk)
   }
   if (disk->fd >= 0 && close (disk->fd) == -1 && r == 0)
     r = img_err (disk->ctx, -errno, "%s: disk: close failed: %m", disk->name);
+  if (disk->lock_fd >= 0)
+    close (disk->lock_fd);
   disk_free (disk);
   return r;
 }

@@ -410,6 +410,26 @@ img_undo_state (struct img_ctx *ctx, const char *path, int *state)
   return 0;
 }
 
+int
+img_undo_discard (struct img_ctx *ctx, const char *path)
+{
+  struct ufile u;
+  int r;
+
+  r = img_internal_undo_ufile_read (ctx, path, O_RDWR, &u, NULL, NULL);
+  if (r == -ENOENT)
+    return 0;
+  if (r < 0)
+    return r;
+  if (u.state == IMG_UNDO_RUNNING || u.state == IMG_UNDO_COMPLETE)
+    r = img_err (ctx, -EEXIST, "%s: undo: the record is %s, not removed",
+                 path, img_undo_state_name (u.state));
+  else if (unlink (path) == -1)
+    r = img_err (ctx, -errno, "%s: cannot remove the old undo file: %m", path);
+  img_internal_undo_ufile_free (&u);
+  return r;
+}
+
 const char *
 img_undo_state_name (int state)
 {

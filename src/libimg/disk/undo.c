@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,22 +44,66 @@ struct img_undo {
   unsigned char *chunk;         /* scratch, one chunk */
 };
 
+/* A new file in the directory of PATH that nobody can see yet: 0 and
+ * *FD (and *TMP, a name to unlink once published, or NULL) or -errno. */
+static int
+open_unpublished (const char *path, int *fd, char **tmp)
+{
+  CLEANUP_FREE char *copy = strdup (path);
+
+  *tmp = NULL;
+  if (copy == NULL)
+    return -ENOMEM;
+  *fd = open (dirname (copy), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+  if (*fd >= 0)
+    return 0;
+  /* No O_TMPFILE on this file system: a named one, removed after. */
+  if (asprintf (tmp, "%s.XXXXXX", path) == -1) {
+    *tmp = NULL;
+    return -ENOMEM;
+  }
+  *fd = mkostemp (*tmp, O_CLOEXEC);
+  if (*fd >= 0)
+    return 0;
+  free (*tmp);
+  *tmp = NULL;
+  return -errno;
+}
+
+/* Gives the file FD (named TMP, or nameless) the name PATH, unless PATH
+ * exists: 0 or -errno. */
+static int
+publish (int fd, const char *tmp, const char *path)
+{
+  char proc[64];
+  int r = 0;
+
+  if (tmp) {
+    if (link (tmp, path) == -1)
+      r = -errno;
+    unlink (tmp);
+    return r;
+  }
+  snprintf (proc, sizeof proc, "/proc/self/fd/%d", fd);
+  if (linkat (AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0)
+    return 0;
+  if (errno == EEXIST)
+    return -EEXIST;
+  return linkat (fd, "", AT_FDCWD, path, AT_EMPTY_PATH) == 0 ? 0 : -errno;
+}
+
+/* The file appears under its name complete (header written, durable)
+ * and already locked: another run never sees it half-made or unlocked
+ * while this one lives. */
 static int
 create_file (struct img_undo *u)
 {
   struct buf b = { 0 };
   uint64_t created = (uint64_t) time (NULL);
+  char *tmp = NULL;
   size_t i;
   int r;
 
-  u->fd = open (u->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (u->fd == -1) {
-    r = -errno;
-    return img_err (u->ctx, r, "%s: undo: cannot create the undo file: %s",
-                    u->path, strerror (-r));
-  }
-  if (flock (u->fd, LOCK_EX | LOCK_NB) == -1)
-    img_dbg (u->ctx, "%s: undo: cannot lock: %m", u->path);
   r = img_internal_undo_buf_add (&b, UNDO_MAGIC, 8);
   r |= img_internal_undo_buf_u32 (&b, UNDO_VERSION);
   r |= img_internal_undo_buf_u32 (&b,
@@ -83,12 +128,37 @@ create_file (struct img_undo *u)
     return img_err (u->ctx, -ENOMEM, "%s: undo: out of memory", u->path);
   }
   img_internal_undo_put_le32 (b.p + b.len - 4, img_crc32 (b.p, b.len - 4));
+
+  r = open_unpublished (u->path, &u->fd, &tmp);
+  if (r < 0) {
+    free (b.p);
+    return img_err (u->ctx, r, "%s: undo: cannot create the undo file: %s",
+                    u->path, strerror (-r));
+  }
+  if (flock (u->fd, LOCK_EX | LOCK_NB) == -1)
+    img_dbg (u->ctx, "%s: undo: cannot lock: %m", u->path);
   r = img_internal_write_all (u->fd, b.p, b.len);
   free (b.p);
   if (r == 0 && fdatasync (u->fd) == -1)
     r = -errno;
-  if (r == 0)
-    r = img_internal_undo_fsync_parent (u->path);
+  if (r < 0) {
+    if (tmp)
+      unlink (tmp);
+    free (tmp);
+    close (u->fd);
+    u->fd = -1;
+    return img_err (u->ctx, r, "%s: undo: cannot write the undo file: %s",
+                    u->path, strerror (-r));
+  }
+  r = publish (u->fd, tmp, u->path);
+  free (tmp);
+  if (r < 0) {
+    close (u->fd);
+    u->fd = -1;
+    return img_err (u->ctx, r, "%s: undo: cannot create the undo file: %s",
+                    u->path, strerror (-r));
+  }
+  r = img_internal_undo_fsync_parent (u->path);
   if (r < 0)
     return img_err (u->ctx, r, "%s: undo: cannot write the undo file: %s",
                     u->path, strerror (-r));

@@ -169,9 +169,7 @@ settle_undo_file (struct img_plan *p)
   default:
     /* Rolled back (the image is as it was before), or cut short before
      * the first write: nothing in it is needed any more. */
-    if (unlink (path) == -1)
-      return img_err (p->ctx, -errno, "%s: cannot remove the old undo file: %m", path);
-    return 0;
+    return img_undo_discard (p->ctx, path);
   }
 }
 
