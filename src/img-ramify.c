@@ -181,9 +181,9 @@ edit_detach_helper (struct img_plan *plan, void *data)
   free (p);
   if (rc < 0)
     return rc;
-  rc = img_plan_mkdir_p (plan, "/usr/local/sbin", 0755);
+  rc = img_guest_mkdir_p (img_plan_guest (plan), "/usr/local/sbin", 0755);
   if (rc == 0)
-    rc = img_plan_write_file (plan, "/usr/local/sbin/img-ramify-detach", text, len, 0755);
+    rc = img_guest_write_file (img_plan_guest (plan), "/usr/local/sbin/img-ramify-detach", text, len, 0755);
   free (text);
   return rc;
 }

@@ -41,7 +41,7 @@ edit_hostname (struct img_plan *plan, void *data)
   char buf[256];
   int n = snprintf (buf, sizeof buf, "%s\n", name);
 
-  return img_plan_write_file (plan, "/etc/hostname", buf, n, 0644);
+  return img_guest_write_file (img_plan_guest (plan), "/etc/hostname", buf, n, 0644);
 }
 
 static int
@@ -49,9 +49,9 @@ edit_udev_net (struct img_plan *plan, void *data)
 {
   const char *rules = "/etc/udev/rules.d/70-persistent-net.rules";
 
-  if (!img_plan_exists (plan, rules))
+  if (!img_guest_exists (img_plan_guest (plan), rules))
     return img_plan_note (plan, "%s not present", rules);
-  return img_plan_remove (plan, rules);
+  return img_guest_remove (img_plan_guest (plan), rules);
 }
 
 static int
@@ -63,7 +63,7 @@ edit_fstab (struct img_plan *plan, void *data)
   char *nb;
   int r;
 
-  r = img_plan_read_file (plan, "/etc/fstab", 1 << 20, &buf, &len);
+  r = img_guest_read_file (img_plan_guest (plan), "/etc/fstab", 1 << 20, &buf, &len);
   if (r < 0)
     return r;
   if (strstr (buf, line)) {
@@ -79,7 +79,7 @@ edit_fstab (struct img_plan *plan, void *data)
   if (len && nb[len - 1] != '\n')
     nb[len++] = '\n';
   memcpy (nb + len, line, strlen (line));
-  r = img_plan_write_file (plan, "/etc/fstab", nb, len + strlen (line), 0644);
+  r = img_guest_write_file (img_plan_guest (plan), "/etc/fstab", nb, len + strlen (line), 0644);
   free (buf);
   free (nb);
   return r;
@@ -88,18 +88,18 @@ edit_fstab (struct img_plan *plan, void *data)
 static int
 edit_tls (struct img_plan *plan, void *data)
 {
-  if (!img_plan_exists (plan, "/lib/tls")) {
-    if (img_plan_exists (plan, "/lib/tls.disabled"))
+  if (!img_guest_exists (img_plan_guest (plan), "/lib/tls")) {
+    if (img_guest_exists (img_plan_guest (plan), "/lib/tls.disabled"))
       return 0;
     return img_plan_note (plan, "/lib/tls not present");
   }
-  return img_plan_rename (plan, "/lib/tls", "/lib/tls.disabled");
+  return img_guest_rename (img_plan_guest (plan), "/lib/tls", "/lib/tls.disabled");
 }
 
 static int
 edit_link (struct img_plan *plan, void *data)
 {
-  return img_plan_symlink (plan, "hostname", "/etc/edits-link");
+  return img_guest_symlink (img_plan_guest (plan), "hostname", "/etc/edits-link");
 }
 
 static int
@@ -116,7 +116,7 @@ edit_big (struct img_plan *plan, void *data)
     x ^= x << 13; x ^= x >> 17; x ^= x << 5;
     buf[i] = (unsigned char) x;
   }
-  r = img_plan_write_file (plan, "/var/tmp/edits-big", buf, len, 0600);
+  r = img_guest_write_file (img_plan_guest (plan), "/var/tmp/edits-big", buf, len, 0600);
   free (buf);
   return r;
 }
@@ -128,11 +128,11 @@ edit_many (struct img_plan *plan, void *data)
   char path[64], text[64];
   int r;
 
-  r = img_plan_mkdir_p (plan, "/var/tmp/edits-many", 0755);
+  r = img_guest_mkdir_p (img_plan_guest (plan), "/var/tmp/edits-many", 0755);
   for (i = 0; i < n && r == 0; i++) {
     int len = snprintf (text, sizeof text, "file %zu\n", i);
     snprintf (path, sizeof path, "/var/tmp/edits-many/f%zu", i);
-    r = img_plan_write_file (plan, path, text, len, 0644);
+    r = img_guest_write_file (img_plan_guest (plan), path, text, len, 0644);
   }
   return r;
 }
@@ -193,7 +193,7 @@ edit_chain_read (struct img_plan *plan, void *data)
   if (r == 0 && (nb = malloc (len + 7)) != NULL) {
     memcpy (nb, buf, len);
     memcpy (nb + len, "second\n", 7);
-    r = img_plan_write_file (plan, "/var/tmp/chain/b", nb, len + 7, 0644);
+    r = img_guest_write_file (img_plan_guest (plan), "/var/tmp/chain/b", nb, len + 7, 0644);
     free (nb);
   }
   free (buf);

@@ -87,27 +87,9 @@ struct img_guest *img_plan_guest (struct img_plan *plan);
  * the report says whether the rollback worked. */
 int img_plan_run (struct img_plan *plan);
 
-/* Helpers for edits, thin wrappers over img_guest_* on the plan's guest
- * (paths are the guest's): the writing ones compare first and do nothing
- * when the work is done. */
-int img_plan_read_file (struct img_plan *plan, const char *path, size_t max,
-                        void **buf, size_t *len);
-bool img_plan_exists (struct img_plan *plan, const char *path);
-/* Writes PATH (atomic replace; MODE for a new file) unless it already
- * holds exactly BUF. */
-int img_plan_write_file (struct img_plan *plan, const char *path,
-                         const void *buf, size_t len, uint32_t mode);
-/* Removes a file, symlink or empty directory; absent: nothing to do. */
-int img_plan_remove (struct img_plan *plan, const char *path);
-/* Moves OLDPATH to NEWPATH; OLDPATH absent and NEWPATH present: done
- * already, nothing to do. */
-int img_plan_rename (struct img_plan *plan, const char *oldpath,
-                     const char *newpath);
-int img_plan_mkdir_p (struct img_plan *plan, const char *path, uint32_t mode);
-/* PATH becomes a symlink to TARGET; one already pointing there: nothing
- * to do; anything else at PATH: -EEXIST. */
-int img_plan_symlink (struct img_plan *plan, const char *target,
-                      const char *path);
+/* Edits read and write the guest with img_guest_* on img_plan_guest:
+ * every write is recorded, every read sees the writes before it, and a
+ * write whose work is done already changes nothing (libimg.h). */
 /* An informational finding ("/lib/tls not present"); not a change. */
 int img_plan_note (struct img_plan *plan, const char *fmt, ...)
   __attribute__((format (printf, 2, 3)));

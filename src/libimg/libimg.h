@@ -638,6 +638,7 @@ int img_guest_stat (struct img_guest *g, const char *path,
                     struct img_stat *st);
 int img_guest_lstat (struct img_guest *g, const char *path,
                      struct img_stat *st);
+/* Whether PATH exists (not following a final symlink); leaves no error. */
 bool img_guest_exists (struct img_guest *g, const char *path);
 int img_guest_readlink (struct img_guest *g, const char *path, char **target);
 int img_guest_readdir (struct img_guest *g, const char *path,
@@ -653,18 +654,28 @@ int img_guest_xattrs (struct img_guest *g, const char *path, img_xattr_fn fn,
 /* img_fs_space of the filesystem PATH is on. */
 int img_guest_space (struct img_guest *g, const char *path, uint64_t *total,
                      uint64_t *avail);
-/* Atomic replace: the new contents go to a temporary file in the same
+/* The writing calls below do nothing when the work is done already (a
+ * re-run changes no byte): that is said of each.
+ *
+ * Atomic replace: the new contents go to a temporary file in the same
  * directory, which is then renamed over PATH (following symlinks to the
  * real file).  An existing file keeps its mode and owner; a new one gets
- * MODE (permission bits) and root ownership. */
+ * MODE (permission bits) and root ownership.  A file that holds exactly
+ * BUF already is left alone. */
 int img_guest_write_file (struct img_guest *g, const char *path,
                           const void *buf, size_t len, uint32_t mode);
 int img_guest_unlink (struct img_guest *g, const char *path);
 int img_guest_rmdir (struct img_guest *g, const char *path);
-/* Both paths must be on the same filesystem (-EXDEV otherwise). */
+/* Removes a file, symlink or empty directory (rm -f: none there is not
+ * an error). */
+int img_guest_remove (struct img_guest *g, const char *path);
+/* Both paths must be on the same filesystem (-EXDEV otherwise).  OLDPATH
+ * gone and NEWPATH there: moved already, 0; neither: -ENOENT. */
 int img_guest_rename (struct img_guest *g, const char *oldpath,
                       const char *newpath);
 int img_guest_mkdir (struct img_guest *g, const char *path, uint32_t mode);
+/* mkdir -p: a directory there already (or a symlink to one) is fine;
+ * anything else in the way: -ENOTDIR. */
 int img_guest_mkdir_p (struct img_guest *g, const char *path, uint32_t mode);
 int img_guest_symlink (struct img_guest *g, const char *target,
                        const char *path);

@@ -56,12 +56,12 @@ edit_grubenv (struct img_plan *plan, const char *where, const char *cfg, const c
   if (asprintf (&env, "%.*s/grubenv", (int) (sl ? sl - cfg : 0), cfg) < 0
       || asprintf (&what, "%s: %s", where, env) < 0)
     return img_err (ctx, -ENOMEM, "%s: out of memory", where);
-  if (img_plan_exists (plan, env))
-    r = img_plan_read_file (plan, env, 1u << 20, (void **) &old, &len);
+  if (img_guest_exists (img_plan_guest (plan), env))
+    r = img_guest_read_file (img_plan_guest (plan), env, 1u << 20, (void **) &old, &len);
   if (r == 0)
     r = img_bootentry_grubenv_set (ctx, what, old, len, "saved_entry", id, &text, &tlen);
   if (r == 0)
-    r = img_plan_write_file (plan, env, text, tlen, 0644);
+    r = img_guest_write_file (img_plan_guest (plan), env, text, tlen, 0644);
   return r;
 }
 
@@ -79,7 +79,7 @@ install_bls (struct img_plan *plan, const char *where, const struct img_inspecti
 
   if (asprintf (&path, "%.*s/%s.conf", (int) (sl ? sl - entry : 0), entry, id) < 0)
     return img_err (img_guest_ctx (img_plan_guest (plan)), -ENOMEM, "%s: out of memory", where);
-  r = img_plan_write_file (plan, path, text, strlen (text), 0644);
+  r = img_guest_write_file (img_plan_guest (plan), path, text, strlen (text), 0644);
   for (i = 0; i < insp->n_bootcfgs && r == 0 && default_id; i++)
     if (insp->bootcfgs[i].kind == IMG_BOOT_GRUB2)
       r = edit_grubenv (plan, where, insp->bootcfgs[i].path, default_id);
@@ -96,13 +96,13 @@ edit_default_grub (struct img_plan *plan, const char *id)
   size_t len;
   int r;
 
-  if (!img_plan_exists (plan, path))
+  if (!img_guest_exists (img_plan_guest (plan), path))
     return 0;
-  if ((r = img_plan_read_file (plan, path, 1u << 20, (void **) &text, &len)) < 0)
+  if ((r = img_guest_read_file (img_plan_guest (plan), path, 1u << 20, (void **) &text, &len)) < 0)
     return r;
   if ((r = img_bootentry_default_grub (text, len, id, &out, NULL)) < 0)
     return r;
-  return img_plan_write_file (plan, path, out, strlen (out), 0644);
+  return img_guest_write_file (img_plan_guest (plan), path, out, strlen (out), 0644);
 }
 
 int
@@ -123,7 +123,7 @@ img_bootentry_install (struct img_plan *plan, const char *where, const struct im
                                    IMG_BOOTENTRY_REPLACE, default_id, NULL, 0644);
       n++;
     }
-  if (n && r == 0 && img_plan_exists (plan, "/etc/grub.d"))
+  if (n && r == 0 && img_guest_exists (img_plan_guest (plan), "/etc/grub.d"))
     r = img_bootentry_edit_file (plan, "/etc/grub.d/40_custom", IMG_BOOT_GRUB2, marker, t->grub2,
                                  IMG_BOOTENTRY_REPLACE, NULL, IMG_BOOTENTRY_GRUBD_HEAD, 0755);
   if (n && r == 0 && default_id)

@@ -343,8 +343,8 @@ img_bootentry_edit_file (struct img_plan *plan, const char *path, enum img_boot_
     if ((real = strdup (path)) == NULL)
       return -ENOMEM;
   }
-  if (img_plan_exists (plan, real)) {
-    if ((r = img_plan_read_file (plan, real, 16u << 20, (void **) &text, &len)) < 0)
+  if (img_guest_exists (img_plan_guest (plan), real)) {
+    if ((r = img_guest_read_file (img_plan_guest (plan), real, 16u << 20, (void **) &text, &len)) < 0)
       return r;
   } else if (create_head) {
     if ((text = strdup (create_head)) == NULL)
@@ -362,7 +362,7 @@ img_bootentry_edit_file (struct img_plan *plan, const char *path, enum img_boot_
     out = strdup (placed), r = out ? 0 : -ENOMEM;
   if (r < 0)
     return r;
-  if (strlen (out) == len && memcmp (out, text, len) == 0 && img_plan_exists (plan, real))
+  if (strlen (out) == len && memcmp (out, text, len) == 0 && img_guest_exists (img_plan_guest (plan), real))
     return 0;
-  return img_plan_write_file (plan, real, out, strlen (out), mode);
+  return img_guest_write_file (img_plan_guest (plan), real, out, strlen (out), mode);
 }

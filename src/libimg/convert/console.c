@@ -12,22 +12,22 @@
 static int
 systemd_getty (struct img_plan *plan, const char *c, bool *done)
 {
-  const char *unit = img_plan_exists (plan, "/lib/systemd/system/serial-getty@.service")
+  const char *unit = img_guest_exists (img_plan_guest (plan), "/lib/systemd/system/serial-getty@.service")
                      ? "/lib/systemd/system/serial-getty@.service"
-                     : img_plan_exists (plan, "/usr/lib/systemd/system/serial-getty@.service")
+                     : img_guest_exists (img_plan_guest (plan), "/usr/lib/systemd/system/serial-getty@.service")
                      ? "/usr/lib/systemd/system/serial-getty@.service" : NULL;
   char *link = NULL;
   int r;
 
-  if (unit == NULL || !(img_plan_exists (plan, "/lib/systemd/systemd")
-                        || img_plan_exists (plan, "/usr/lib/systemd/systemd")))
+  if (unit == NULL || !(img_guest_exists (img_plan_guest (plan), "/lib/systemd/systemd")
+                        || img_guest_exists (img_plan_guest (plan), "/usr/lib/systemd/systemd")))
     return 0;
   *done = true;
   if (asprintf (&link, "/etc/systemd/system/getty.target.wants/serial-getty@%s.service", c) < 0)
     return img_conv_oom (plan);
-  r = img_plan_mkdir_p (plan, "/etc/systemd/system/getty.target.wants", 0755);
+  r = img_guest_mkdir_p (img_plan_guest (plan), "/etc/systemd/system/getty.target.wants", 0755);
   if (r == 0)
-    r = img_plan_symlink (plan, unit, link);
+    r = img_guest_symlink (img_plan_guest (plan), unit, link);
   free (link);
   return r;
 }
@@ -41,7 +41,7 @@ upstart_getty (struct img_plan *plan, const char *c)
   img_sb_addf (&path, "/etc/init/%s.conf", c);
   if (path.oom)
     return img_conv_oom (plan);
-  if (!img_plan_exists (plan, path.s)) {
+  if (!img_guest_exists (img_plan_guest (plan), path.s)) {
     img_sb_addf (&b, "# %s - getty on the Xen PV console (img2pv)\n\n"
                  "start on stopped rc RUNLEVEL=[2345]\nstop on runlevel [!2345]\n\n"
                  "respawn\nexec /sbin/getty -L 38400 %s vt102\n", c, c);
@@ -62,7 +62,7 @@ inittab_getty (struct img_plan *plan, const char *c)
   if ((r = img_conv_read_text (plan, "/etc/inittab", &text, &len)) < 0)
     return r;
   if (text && !strstr (text, c)) {
-    const char *getty = img_plan_exists (plan, "/sbin/agetty") ? "/sbin/agetty" : "/sbin/getty";
+    const char *getty = img_guest_exists (img_plan_guest (plan), "/sbin/agetty") ? "/sbin/agetty" : "/sbin/getty";
     const char *id = strstr (text, "\nco:") || strncmp (text, "co:", 3) == 0 ? "hv" : "co";
     struct img_sb b = { 0 };
     img_sb_add (&b, text, len);
@@ -88,17 +88,17 @@ apply (struct img_plan *plan, void *data)
   int r;
 
   r = systemd_getty (plan, c, &done);
-  if (r == 0 && !done && img_plan_exists (plan, "/etc/init") && img_plan_exists (plan, "/sbin/initctl")) {
+  if (r == 0 && !done && img_guest_exists (img_plan_guest (plan), "/etc/init") && img_guest_exists (img_plan_guest (plan), "/sbin/initctl")) {
     r = upstart_getty (plan, c);
     done = true;
   }
-  if (r == 0 && !done && img_plan_exists (plan, "/etc/inittab")) {
+  if (r == 0 && !done && img_guest_exists (img_plan_guest (plan), "/etc/inittab")) {
     r = inittab_getty (plan, c);
     done = true;
   }
   if (r == 0 && !done)
     r = img_plan_note (plan, "no systemd, upstart or inittab found: no getty set up on %s", c);
-  if (r == 0 && img_plan_exists (plan, "/etc/securetty")) {
+  if (r == 0 && img_guest_exists (img_plan_guest (plan), "/etc/securetty")) {
     const char *add[] = { c };
     r = img_conv_ensure_lines (plan, "/etc/securetty", add, 1, NULL, 0600);
   }

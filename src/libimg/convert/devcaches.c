@@ -17,8 +17,8 @@ apply (struct img_plan *plan, void *data)
 
   (void) data;
   for (i = 0; caches[i] && r == 0; i++)
-    if (img_plan_exists (plan, caches[i])) {
-      r = img_plan_remove (plan, caches[i]);
+    if (img_guest_exists (img_plan_guest (plan), caches[i])) {
+      r = img_guest_remove (img_plan_guest (plan), caches[i]);
       any = true;
     }
   if (r == 0 && !any)

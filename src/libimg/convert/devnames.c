@@ -135,7 +135,7 @@ apply (struct img_plan *plan, void *data)
     r = rewrite_fields (plan, o->xvd, "/etc/crypttab", 1);
   if (r == 0)
     r = rewrite_assignment (plan, o->xvd, "/etc/initramfs-tools/conf.d/resume", "RESUME");
-  if (r == 0 && img_plan_exists (plan, confd)
+  if (r == 0 && img_guest_exists (img_plan_guest (plan), confd)
       && img_guest_readdir (img_plan_guest (plan), confd, &ents, &n) == 0) {
     for (i = 0; i < n && r == 0; i++) {
       char *p = NULL;

@@ -107,7 +107,7 @@ read_kmod (struct drivers *d)
   }
   dep = img_conv_guest_text (d->plan, dp, &dl);
   bi = img_conv_guest_text (d->plan, bp, &bl);
-  if (dep == NULL && img_plan_exists (d->plan, dp))
+  if (dep == NULL && img_guest_exists (img_plan_guest (d->plan), dp))
     r = img_conv_unreadable (d->plan, d->k->image, dp);
   else if (dep == NULL)
     r = img_err (d->ctx, -ENOENT, "%s: %s missing", d->k->image, dp);
@@ -209,7 +209,7 @@ add_module (struct drivers *d, const char *rel)
     free (ip);
     return img_conv_oom (d->plan);
   }
-  r = img_plan_read_file (d->plan, gp, MODULE_MAX, &buf, &len);
+  r = img_guest_read_file (img_plan_guest (d->plan), gp, MODULE_MAX, &buf, &len);
   free (gp);
   if (r < 0) {
     free (ip);
@@ -268,7 +268,7 @@ append_layer (struct drivers *d, const void *orig, size_t orig_len)
   free (layer);
   if (r < 0)
     return r;
-  r = img_plan_write_file (d->plan, d->k->initrd, out, out_len, 0644);
+  r = img_guest_write_file (img_plan_guest (d->plan), d->k->initrd, out, out_len, 0644);
   free (out);
   if (r == 0)
     r = img_plan_note (d->plan, "initrd %s: a %s layer appended (%zu module file%s%s); the original "
@@ -316,7 +316,7 @@ apply (struct img_plan *plan, void *data)
   size_t orig_len, i;
   int r;
 
-  if ((r = img_plan_read_file (plan, d.k->initrd, IMG_CONV_MAX_INITRD, &orig, &orig_len)) < 0)
+  if ((r = img_guest_read_file (img_plan_guest (plan), d.k->initrd, IMG_CONV_MAX_INITRD, &orig, &orig_len)) < 0)
     return r;
   if (asprintf (&what, "%s: %s", d.k->image, d.k->initrd) < 0)
     r = img_conv_oom (plan);

@@ -29,9 +29,9 @@ img_conv_read_text (struct img_plan *plan, const char *path, char **buf, size_t 
 
   *buf = NULL;
   *len = 0;
-  if (!img_plan_exists (plan, path))
+  if (!img_guest_exists (img_plan_guest (plan), path))
     return 0;
-  r = img_plan_read_file (plan, path, IMG_CONV_MAX_TEXT, (void **) buf, len);
+  r = img_guest_read_file (img_plan_guest (plan), path, IMG_CONV_MAX_TEXT, (void **) buf, len);
   return r < 0 ? r : 0;
 }
 
@@ -41,8 +41,8 @@ img_conv_guest_text (struct img_plan *plan, const char *path, size_t *len)
   char *buf = NULL;
   size_t l = 0;
 
-  if (img_plan_exists (plan, path)
-      && img_plan_read_file (plan, path, IMG_CONV_MAX_LIST, (void **) &buf, &l) == 0) {
+  if (img_guest_exists (img_plan_guest (plan), path)
+      && img_guest_read_file (img_plan_guest (plan), path, IMG_CONV_MAX_LIST, (void **) &buf, &l) == 0) {
     if (len)
       *len = l;
     return buf;
@@ -57,7 +57,7 @@ img_conv_unreadable (struct img_plan *plan, const char *image, const char *path)
 {
   size_t l;
   char *buf = NULL;
-  int r = img_plan_read_file (plan, path, IMG_CONV_MAX_LIST, (void **) &buf, &l);
+  int r = img_guest_read_file (img_plan_guest (plan), path, IMG_CONV_MAX_LIST, (void **) &buf, &l);
 
   free (buf);
   if (r == 0)
@@ -78,13 +78,13 @@ img_conv_write_text (struct img_plan *plan, const char *path, const struct img_s
   slash = strrchr (dir, '/');
   if (slash && slash != dir) {
     *slash = '\0';
-    if (!img_plan_exists (plan, dir))
-      r = img_plan_mkdir_p (plan, dir, 0755);
+    if (!img_guest_exists (img_plan_guest (plan), dir))
+      r = img_guest_mkdir_p (img_plan_guest (plan), dir, 0755);
   }
   free (dir);
   if (r < 0)
     return r;
-  return img_plan_write_file (plan, path, b->s ? b->s : "", b->len, mode);
+  return img_guest_write_file (img_plan_guest (plan), path, b->s ? b->s : "", b->len, mode);
 }
 
 int

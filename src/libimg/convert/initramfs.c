@@ -16,7 +16,7 @@ dracut_conf (struct img_plan *plan, const struct img_initramfs_opts *o)
 
   img_sb_addf (&b, "# Xen PV drivers in every initramfs dracut builts (img2pv)\nadd_drivers+=\" %s %s \"\n",
                o->drivers[0], o->drivers[1]);
-  r = img_plan_mkdir_p (plan, "/etc/dracut.conf.d", 0755);
+  r = img_guest_mkdir_p (img_plan_guest (plan), "/etc/dracut.conf.d", 0755);
   if (r == 0)
     r = img_conv_write_text (plan, "/etc/dracut.conf.d/img2pv-xen.conf", &b, 0644);
   img_sb_free (&b);
@@ -49,7 +49,7 @@ replace_eth0 (struct img_plan *plan, const char *path, const char *text, const c
 static int
 modprobe_aliases (struct img_plan *plan, const struct img_initramfs_opts *o)
 {
-  const char *path = img_plan_exists (plan, "/etc/modprobe.conf") ? "/etc/modprobe.conf"
+  const char *path = img_guest_exists (img_plan_guest (plan), "/etc/modprobe.conf") ? "/etc/modprobe.conf"
                      : "/etc/modprobe.d/img2pv-xen.conf";
   char *text, *blk = NULL, *net = NULL, pat[64];
   const char *add[2];
@@ -136,9 +136,9 @@ apply (struct img_plan *plan, void *data)
                                "# Xen PV drivers (img2pv)\n", 0644);
   else if (strcmp (o->flavour, "dracut") == 0)
     r = dracut_conf (plan, o);
-  else if (!img_plan_exists (plan, "/etc/sysconfig/kernel"))
+  else if (!img_guest_exists (img_plan_guest (plan), "/etc/sysconfig/kernel"))
     r = modprobe_aliases (plan, o);
-  if (r == 0 && img_plan_exists (plan, "/etc/sysconfig/kernel"))
+  if (r == 0 && img_guest_exists (img_plan_guest (plan), "/etc/sysconfig/kernel"))
     r = suse_modules (plan, o);
   return r;
 }

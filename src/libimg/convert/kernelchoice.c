@@ -144,7 +144,7 @@ check_guest_modules (struct img_plan *plan, const struct img_pv_kernel *k)
   }
   dep = img_conv_guest_text (plan, dp, &dl);
   bi = img_conv_guest_text (plan, bp, &bl);
-  if (dep == NULL && img_plan_exists (plan, dp))
+  if (dep == NULL && img_guest_exists (img_plan_guest (plan), dp))
     r = img_conv_unreadable (plan, k->image, dp);
   else if (dep == NULL)
     r = img_err (ctx, -ENOENT, "%s: %s missing: cannot tell the drivers' dependencies",

@@ -54,7 +54,7 @@ tree_file (struct tree *t, const char *host, const char *guest, const struct sta
   if ((r = img_host_read_file (t->ctx, host, IMG_CONV_MAX_INITRD, &buf, &len)) < 0)
     return r;
   if (t->record)
-    r = img_plan_write_file (t->plan, guest, buf, len, st->st_mode & 07777);
+    r = img_guest_write_file (img_plan_guest (t->plan), guest, buf, len, st->st_mode & 07777);
   else if (!same_file (t, guest, buf, len))
     t->differs = true;
   free (buf);
@@ -72,7 +72,7 @@ tree_link (struct tree *t, const char *host, const char *guest)
     return img_err (t->ctx, -errno, "%s: %s", host, strerror (errno));
   target[n] = '\0';
   if (t->record)
-    return img_plan_symlink (t->plan, target, guest);
+    return img_guest_symlink (img_plan_guest (t->plan), target, guest);
   if (img_guest_readlink (img_plan_guest (t->plan), guest, &gt) < 0 || strcmp (gt, target) != 0)
     t->differs = true;
   img_ctx_clear_error (t->ctx);
@@ -92,7 +92,7 @@ tree_dir (struct tree *t, const char *host, const char *guest, const struct stat
   int r = 0;
 
   if (t->record)
-    r = img_plan_mkdir_p (t->plan, guest, st->st_mode & 07777);
+    r = img_guest_mkdir_p (img_plan_guest (t->plan), guest, st->st_mode & 07777);
   else if (img_guest_lstat (img_plan_guest (t->plan), guest, &gst) < 0 || !S_ISDIR (gst.mode))
     t->differs = true;
   img_ctx_clear_error (t->ctx);
@@ -146,7 +146,7 @@ module_tree (struct img_plan *plan, const struct img_pv_kernel *k)
   /* /lib/modules/VER (on merged-/usr guests /lib is a link: the same). */
   if ((r = tree_walk (&t, k->host_modules, k->moddir, 0)) < 0 || t.record || !t.differs)
     return r;
-  if ((r = img_plan_mkdir_p (plan, k->moddir, 0755)) < 0
+  if ((r = img_guest_mkdir_p (img_plan_guest (plan), k->moddir, 0755)) < 0
       || (r = img_guest_copy_in (img_plan_guest (plan), k->host_modules, k->moddir)) < 0)
     return r;
   return img_plan_note (plan, "copied %s into %s (holes and hard links kept)", k->host_modules,

@@ -70,7 +70,7 @@ extract (struct img_plan *plan, const struct img_kernel_extract *ke, const char 
 {
   void *buf;
   size_t len;
-  int r = img_plan_read_file (plan, guest, max, &buf, &len);
+  int r = img_guest_read_file (img_plan_guest (plan), guest, max, &buf, &len);
 
   if (r < 0)
     return r;

@@ -65,7 +65,7 @@ ifcfg_dir (struct img_plan *plan, struct img_netnames *nn, const char *dir, bool
   size_t n, j;
   int r = 0;
 
-  if (!img_plan_exists (plan, dir) || img_guest_readdir (img_plan_guest (plan), dir, &ents, &n) < 0)
+  if (!img_guest_exists (img_plan_guest (plan), dir) || img_guest_readdir (img_plan_guest (plan), dir, &ents, &n) < 0)
     return 0;
   for (j = 0; j < n && r == 0; j++) {
     char *path = NULL;
@@ -99,12 +99,12 @@ apply (struct img_plan *plan, void *data)
   for (i = 0; rules[i] && r == 0; i++) {
     char *text;
     size_t len;
-    if (!img_plan_exists (plan, rules[i]))
+    if (!img_guest_exists (img_plan_guest (plan), rules[i]))
       continue;
     if (img_conv_read_text (plan, rules[i], &text, &len) == 0)
       take_mac (nn, text);
     free (text);
-    r = img_plan_remove (plan, rules[i]);
+    r = img_guest_remove (img_plan_guest (plan), rules[i]);
     any = true;
   }
   for (i = 0; ifdirs[i] && r == 0; i++)

@@ -251,7 +251,7 @@ bls_config (struct img_plan *plan, const struct img_pv_entry *e, const struct im
       continue;
     if (asprintf (&p, "%s/%s.conf", c->path, c->entries[j].id) < 0)
       return img_conv_oom (plan);
-    if (img_plan_exists (plan, p))
+    if (img_guest_exists (img_plan_guest (plan), p))
       r = cmdline_file (plan, e, p, kw);
     free (p);
   }
@@ -359,15 +359,15 @@ apply (struct img_plan *plan, void *data)
   r = live_configs (plan, e, &n_grub);
   if (r == 0 && n_grub == 0)
     r = img_plan_note (plan, "no GRUB configuration: the xl config boots the kernel directly");
-  if (r == 0 && img_plan_exists (plan, "/etc/default/grub")
+  if (r == 0 && img_guest_exists (img_plan_guest (plan), "/etc/default/grub")
       && (r = default_grub_key (plan, e, "GRUB_CMDLINE_LINUX", false)) == 0)
     r = default_grub_key (plan, e, "GRUB_CMDLINE_LINUX_DEFAULT", true);
   /* update-grub keeps the entry: 40_custom carries it. */
-  if (r == 0 && img_plan_exists (plan, "/etc/grub.d") && (r = block (plan, e, IMG_BOOT_GRUB2, &blk)) == 0)
+  if (r == 0 && img_guest_exists (img_plan_guest (plan), "/etc/grub.d") && (r = block (plan, e, IMG_BOOT_GRUB2, &blk)) == 0)
     r = img_bootentry_edit_file (plan, "/etc/grub.d/40_custom", IMG_BOOT_GRUB2, IMG_PV_ENTRY_MARKER,
                                  blk, IMG_BOOTENTRY_REPLACE, NULL, IMG_BOOTENTRY_GRUBD_HEAD, 0755);
   free (blk);
-  if (r == 0 && img_plan_exists (plan, "/etc/kernel/cmdline"))
+  if (r == 0 && img_guest_exists (img_plan_guest (plan), "/etc/kernel/cmdline"))
     r = kernel_cmdline (plan, e);
   return r;
 }

@@ -131,8 +131,8 @@ remove_stale (struct img_plan *plan)
   int r = 0;
 
   for (i = 0; i < sizeof old / sizeof old[0] && r == 0; i++)
-    if (img_plan_exists (plan, old[i]))
-      r = img_plan_remove (plan, old[i]);
+    if (img_guest_exists (img_plan_guest (plan), old[i]))
+      r = img_guest_remove (img_plan_guest (plan), old[i]);
   return r;
 }
 
@@ -166,11 +166,11 @@ put_archive (struct img_plan *plan, struct arch *a, struct img_ctx *ctx, const c
    * seldom has room for both.  (Should this stop half-way, the RAM boot
    * finds no archive, says so and boots from the disk; the undo record
    * has the old one.) */
-  if (r == 0 && img_plan_exists (plan, a->path) && !same_contents (a->g, a->path, map, info->archive_bytes))
-    r = img_plan_remove (plan, a->path);
+  if (r == 0 && img_guest_exists (img_plan_guest (plan), a->path) && !same_contents (a->g, a->path, map, info->archive_bytes))
+    r = img_guest_remove (img_plan_guest (plan), a->path);
   /* Mode 0600: it holds /etc/shadow and every other secret of the root. */
   if (r == 0)
-    r = img_plan_write_file (plan, a->path, map, info->archive_bytes, 0600);
+    r = img_guest_write_file (img_plan_guest (plan), a->path, map, info->archive_bytes, 0600);
   if (r == 0) {
     img_plan_fact (plan, "archive", "%s", a->path);
     img_plan_fact (plan, "archive_bytes", "%" PRIu64, info->archive_bytes);

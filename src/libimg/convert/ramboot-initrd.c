@@ -82,7 +82,7 @@ img_ramboot_initrd (struct img_plan *plan, const char *where, const char *initrd
   char *name = NULL;
   int r;
 
-  if ((r = img_plan_read_file (plan, initrd, MAX_INITRD, &orig, &orig_len)) < 0)
+  if ((r = img_guest_read_file (img_plan_guest (plan), initrd, MAX_INITRD, &orig, &orig_len)) < 0)
     return r;
   /* The layer's times are the original initrd's, so the same guest always
    * gets the same bytes (and a second run has nothing to do); and its
@@ -113,7 +113,7 @@ img_ramboot_initrd (struct img_plan *plan, const char *where, const char *initrd
       || (r = add_entries (layer, ird, hookdir, l)) < 0
       || (r = img_initrd_layer_append (layer, ird, orig, orig_len, &out, &out_len, NULL)) < 0)
     goto out;
-  r = img_plan_write_file (plan, ram_initrd, out, out_len, mode);
+  r = img_guest_write_file (img_plan_guest (plan), ram_initrd, out, out_len, mode);
  out:
   img_initrd_layer_free (layer);
   img_initrd_free (ird);

@@ -225,7 +225,7 @@ img_ramboot_fstab (struct img_plan *plan, const char *where, char **out)
   int r;
 
   *out = NULL;
-  if ((r = img_plan_read_file (plan, "/etc/fstab", 1u << 20, &buf, &len)) < 0)
+  if ((r = img_guest_read_file (img_plan_guest (plan), "/etc/fstab", 1u << 20, &buf, &len)) < 0)
     return r;
   if ((r = img_fstab_parse (ctx, buf, len, &ents, &n)) < 0) {
     free (buf);

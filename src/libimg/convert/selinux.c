@@ -24,9 +24,9 @@ apply (struct img_plan *plan, void *data)
     return 0;
   }
   free (v);
-  if (img_plan_n_changed (plan) == 0 || img_plan_exists (plan, "/.autorelabel"))
+  if (img_plan_n_changed (plan) == 0 || img_guest_exists (img_plan_guest (plan), "/.autorelabel"))
     return 0;
-  r = img_plan_write_file (plan, "/.autorelabel", "", 0, 0644);
+  r = img_guest_write_file (img_plan_guest (plan), "/.autorelabel", "", 0, 0644);
   if (r == 0)
     r = img_plan_note (plan, "SELinux is on: files written here carry no labels, so the guest relabels at its next boot");
   return r;

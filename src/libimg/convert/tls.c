@@ -29,7 +29,7 @@ apply (struct img_plan *plan, void *data)
     struct img_stat st;
     bool dup = false;
 
-    if (!img_plan_exists (plan, dirs[i]) || img_guest_lstat (g, dirs[i], &st) < 0
+    if (!img_guest_exists (img_plan_guest (plan), dirs[i]) || img_guest_lstat (g, dirs[i], &st) < 0
         || !S_ISDIR (st.mode))
       continue;
     if (img_guest_realpath (g, dirs[i], true, &canon) < 0)
@@ -45,14 +45,14 @@ apply (struct img_plan *plan, void *data)
       r = img_conv_oom (plan);
       break;
     }
-    r = img_plan_rename (plan, canon, aside);
+    r = img_guest_rename (img_plan_guest (plan), canon, aside);
     any = true;
     free (aside);
   }
   for (k = 0; k < n_seen; k++)
     free (seen[k]);
-  if (r == 0 && !any && !img_plan_exists (plan, "/lib/tls.disabled")
-      && !img_plan_exists (plan, "/usr/lib/tls.disabled"))
+  if (r == 0 && !any && !img_guest_exists (img_plan_guest (plan), "/lib/tls.disabled")
+      && !img_guest_exists (img_plan_guest (plan), "/usr/lib/tls.disabled"))
     r = img_plan_note (plan, "no /lib/tls (nor /usr/lib/tls, /lib64/tls): nothing to disable");
   return r;
 }

@@ -1,7 +1,6 @@
 /* A plan's change list: the changes the overlays under the guest logged
- * (each file's with a unified diff, or its sizes), the notes edits add,
- * and the helpers edits call, thin wrappers over img_guest_* that first
- * compare, so that an edit whose work is done changes nothing. */
+ * (each file's with a unified diff, or its sizes) and the notes edits
+ * add.  Edits write through img_guest_* on the plan's guest. */
 #include <config.h>
 
 #include <errno.h>
@@ -13,7 +12,6 @@
 
 #include "edit/plan-private.h"
 
-#define READ_MAX (256u << 20)   /* biggest file an edit may rewrite */
 #define DIFF_MAX IMG_FS_CAPTURE_MAX     /* bigger files get no diff */
 
 /* ---- the change list ------------------------------------------------ */
@@ -215,160 +213,4 @@ img_plan_note (struct img_plan *p, const char *fmt, ...)
   if (r == -1)
     return img_err (p->ctx, -ENOMEM, "plan: out of memory");
   return record (p, IMG_CHANGE_NOTE, "", NULL, msg, NULL);
-}
-
-/* ---- helpers for edits -------------------------------------------- */
-
-int
-img_plan_read_file (struct img_plan *p, const char *path, size_t max,
-                    void **buf, size_t *len)
-{
-  return img_guest_read_file (p->g, path, max, buf, len);
-}
-
-bool
-img_plan_exists (struct img_plan *p, const char *path)
-{
-  bool e = img_guest_exists (p->g, path);
-
-  img_ctx_clear_error (p->ctx);
-  return e;
-}
-
-/* Whether the regular file PATH holds exactly BUF, LEN bytes, read a
- * chunk at a time: a file too big to diff (a root archive) is never read
- * whole, so it costs no file budget. */
-static bool
-same_bytes (struct img_plan *p, const char *path, const void *buf, size_t len)
-{
-  const size_t chunk = 1u << 20;
-  unsigned char *tmp;
-  size_t off = 0, got;
-  bool same = true;
-
-  tmp = malloc (chunk);
-  if (tmp == NULL)
-    return false;
-  while (same && off < len) {
-    size_t want = len - off < chunk ? len - off : chunk;
-    if (img_guest_pread (p->g, path, tmp, want, off, &got) < 0 || got != want
-        || memcmp (tmp, (const unsigned char *) buf + off, want) != 0)
-      same = false;
-    off += want;
-  }
-  free (tmp);
-  img_ctx_clear_error (p->ctx);
-  return same;
-}
-
-int
-img_plan_write_file (struct img_plan *p, const char *path, const void *buf,
-                     size_t len, uint32_t mode)
-{
-  struct img_stat st;
-  void *old = NULL;
-  size_t old_len = 0;
-  bool same;
-  int r;
-
-  r = img_guest_lstat (p->g, path, &st);
-  if (r == 0 && S_ISREG (st.mode) && (st.size > DIFF_MAX || len > DIFF_MAX)) {
-    if (st.size == len && same_bytes (p, path, buf, len))
-      return 0;                 /* done already */
-  }
-  else {
-    img_ctx_clear_error (p->ctx);
-    r = img_guest_read_file (p->g, path, READ_MAX, &old, &old_len);
-    if (r < 0 && r != -ENOENT)
-      return r;
-    img_ctx_clear_error (p->ctx);
-    same = r == 0 && old_len == len && memcmp (old, buf, len) == 0;
-    free (old);
-    if (same)
-      return 0;                 /* done already */
-  }
-  return img_guest_write_file (p->g, path, buf, len, mode);
-}
-
-int
-img_plan_remove (struct img_plan *p, const char *path)
-{
-  struct img_stat st;
-  int r;
-
-  r = img_guest_lstat (p->g, path, &st);
-  if (r == -ENOENT) {
-    img_ctx_clear_error (p->ctx);
-    return 0;
-  }
-  if (r < 0)
-    return r;
-  if (S_ISDIR (st.mode))
-    return img_guest_rmdir (p->g, path);
-  return img_guest_unlink (p->g, path);
-}
-
-int
-img_plan_rename (struct img_plan *p, const char *oldpath, const char *newpath)
-{
-  struct img_stat st;
-  int r;
-
-  r = img_guest_lstat (p->g, oldpath, &st);
-  if (r == -ENOENT) {
-    img_ctx_clear_error (p->ctx);
-    if (img_guest_lstat (p->g, newpath, &st) == 0)
-      return 0;                 /* moved already */
-    return img_err (p->ctx, -ENOENT, "%s: cannot move %s to %s: neither exists",
-                    p->images[0], oldpath, newpath);
-  }
-  if (r < 0)
-    return r;
-  return img_guest_rename (p->g, oldpath, newpath);
-}
-
-int
-img_plan_mkdir_p (struct img_plan *p, const char *path, uint32_t mode)
-{
-  struct img_stat st;
-  int r;
-
-  r = img_guest_lstat (p->g, path, &st);
-  if (r == 0 && S_ISLNK (st.mode))
-    r = img_guest_stat (p->g, path, &st);
-  if (r == 0) {
-    if (S_ISDIR (st.mode))
-      return 0;
-    return img_err (p->ctx, -ENOTDIR, "%s: %s exists and is not a directory",
-                    p->images[0], path);
-  }
-  if (r != -ENOENT)
-    return r;
-  img_ctx_clear_error (p->ctx);
-  return img_guest_mkdir_p (p->g, path, mode);
-}
-
-int
-img_plan_symlink (struct img_plan *p, const char *target, const char *path)
-{
-  struct img_stat st;
-  char *cur = NULL;
-  int r;
-
-  r = img_guest_lstat (p->g, path, &st);
-  if (r == 0) {
-    bool same = false;
-    if (S_ISLNK (st.mode) && img_guest_readlink (p->g, path, &cur) == 0)
-      same = strcmp (cur, target) == 0;
-    free (cur);
-    img_ctx_clear_error (p->ctx);
-    if (same)
-      return 0;
-    return img_err (p->ctx, -EEXIST, "%s: %s exists and is not a link to %s",
-                    p->images[0], path, target);
-  }
-  if (r != -ENOENT)
-    return r;
-  img_ctx_clear_error (p->ctx);
-  return img_guest_symlink (p->g, target, path);
 }

@@ -2,7 +2,8 @@
  * stat, read, write (atomic: a new file renamed over the old), unlink,
  * rename, mkdir -p, symlink, attributes, readdir, walk.  A call that
  * changes a path tells an overlay below (a plan's) the name the caller
- * used, so the change is logged under it. */
+ * used, so the change is logged under it.  The writing calls do nothing
+ * when their work is done already, so that a re-run changes nothing. */
 #include <config.h>
 
 #include <errno.h>
@@ -60,7 +61,10 @@ img_guest_exists (struct img_guest *g, const char *path)
 {
   struct img_stat st;
 
-  return img_guest_lstat (g, path, &st) == 0;
+  if (img_guest_lstat (g, path, &st) == 0)
+    return true;
+  img_ctx_clear_error (g->ctx);
+  return false;
 }
 
 int
@@ -122,10 +126,45 @@ img_guest_mkdir (struct img_guest *g, const char *path, uint32_t mode)
   RESOLVED_CALL (false, "mkdir", img_fs_mkdir (fs, rel, mode, 0, 0));
 }
 
+static int
+symlink_new (struct img_guest *g, const char *target, const char *path)
+{
+  RESOLVED_CALL (false, "symlink", img_fs_symlink (fs, target, rel, 0, 0));
+}
+
 int
 img_guest_symlink (struct img_guest *g, const char *target, const char *path)
 {
-  RESOLVED_CALL (false, "symlink", img_fs_symlink (fs, target, rel, 0, 0));
+  CLEANUP_FREE char *cur = NULL;
+  struct img_stat st;
+  int r;
+
+  r = img_guest_lstat (g, path, &st);
+  if (r == -ENOENT)
+    return symlink_new (g, target, path);
+  if (r < 0)
+    return r;
+  if (S_ISLNK (st.mode) && img_guest_readlink (g, path, &cur) == 0
+      && strcmp (cur, target) == 0)
+    return 0;                   /* made already */
+  return img_err (g->ctx, -EEXIST, "guest: symlink %s: exists and is not a link to %s",
+                  path, target);
+}
+
+int
+img_guest_remove (struct img_guest *g, const char *path)
+{
+  struct img_stat st;
+  int r;
+
+  r = img_guest_lstat (g, path, &st);
+  if (r == -ENOENT) {
+    img_ctx_clear_error (g->ctx);
+    return 0;                   /* gone already */
+  }
+  if (r < 0)
+    return r;
+  return S_ISDIR (st.mode) ? img_guest_rmdir (g, path) : img_guest_unlink (g, path);
 }
 
 int
@@ -158,7 +197,17 @@ img_guest_rename (struct img_guest *g, const char *oldpath,
   const char *rel1, *rel2;
   int r;
 
-  img_ctx_clear_error (g->ctx);
+  struct img_stat st;
+
+  r = img_guest_lstat (g, oldpath, &st);
+  if (r == -ENOENT) {
+    if (img_guest_exists (g, newpath))
+      return 0;                 /* moved already */
+    return img_err (g->ctx, -ENOENT, "guest: rename %s to %s: neither exists",
+                    oldpath, newpath);
+  }
+  if (r < 0)
+    return r;
   r = img_internal_guest_resolve (g, oldpath, false, &c1, &fs1, &rel1);
   if (r < 0)
     return r;
@@ -254,6 +303,31 @@ img_guest_mkdir_p (struct img_guest *g, const char *path, uint32_t mode)
   return r;
 }
 
+/* 1 when the file REL holds exactly BUF, LEN bytes (its size checked
+ * by the caller), 0 when not, -errno: read a chunk at a time, so that a
+ * big file is never held whole. */
+static int
+same_bytes (struct img_fs *fs, const char *rel, const void *buf, size_t len)
+{
+  const size_t chunk = 1u << 20;
+  CLEANUP_FREE unsigned char *tmp = malloc (len < chunk ? (len ? len : 1) : chunk);
+  size_t off = 0, got;
+  int r;
+
+  if (tmp == NULL)
+    return -ENOMEM;
+  while (off < len) {
+    size_t want = len - off < chunk ? len - off : chunk;
+    r = img_fs_pread (fs, rel, tmp, want, off, &got);
+    if (r < 0)
+      return r;
+    if (got != want || memcmp (tmp, (const unsigned char *) buf + off, want) != 0)
+      return 0;
+    off += want;
+  }
+  return 1;
+}
+
 int
 img_guest_write_file (struct img_guest *g, const char *path, const void *buf,
                       size_t len, uint32_t mode)
@@ -274,6 +348,8 @@ img_guest_write_file (struct img_guest *g, const char *path, const void *buf,
   if (r == 0) {
     if (!S_ISREG (st.mode))
       return img_err (g->ctx, -EINVAL, "guest: write %s: not a regular file", path);
+    if (st.size == len && (r = same_bytes (fs, rel, buf, len)) != 0)
+      return r < 0 ? path_error (g, r, "read", path) : 0;       /* done already */
     mode = st.mode & 07777;
     uid = st.uid;
     gid = st.gid;
