@@ -118,8 +118,16 @@ missing=$(comm -23 declared exported.names)
 is "$missing" "" "every function the installed headers declare is exported"
 unversioned=$(grep -F -x -f declared <(grep '^img_' exported) | grep -v -c '@@IMG_TOOLS_1\.0$' || true)
 is "$unversioned" 0 "... each under the version IMG_TOOLS_1.0"
-extra=$(comm -13 declared exported.names)
-diag "exported beyond the installed headers (used by the tools; no installed declaration): $(echo $extra)"
+# The rest is the tools' own (IMG_TOOLS_PRIVATE, as glibc's GLIBC_PRIVATE):
+# nothing undeclared under the public version, nothing declared hidden
+# under the private one.
+extra=$(grep '^img_' exported | grep '@@IMG_TOOLS_1\.0$' | sed 's/@.*//' | sort -u | comm -23 - declared)
+is "$(echo $extra)" "" "everything exported under IMG_TOOLS_1.0 is declared in an installed header"
+private=$(grep '^img_' exported | grep '@@IMG_TOOLS_PRIVATE$' | sed 's/@.*//' | sort -u)
+is "$(comm -12 <(echo "$private") declared | tr '\n' ' ')" "" "nothing an installed header declares is under IMG_TOOLS_PRIVATE"
+is "$(grep '^img_' exported | grep -v -c -e '@@IMG_TOOLS_1\.0$' -e '@@IMG_TOOLS_PRIVATE$')" 0 \
+    "every exported symbol is under IMG_TOOLS_1.0 or IMG_TOOLS_PRIVATE"
+[ -n "$private" ] || diag "IMG_TOOLS_PRIVATE is empty"
 
 # ---- the tools ------------------------------------------------------------------
 for t in img2pv img-ramify img-inspect; do
