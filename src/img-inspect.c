@@ -233,16 +233,30 @@ whole_fs (const struct state *st, size_t image)
 }
 
 static const struct img_fsinfo *
-lv_fs (const struct state *st, const struct img_lvm_lv *lv)
+vol_fs (const struct state *st, const struct img_volume *vol)
 {
   size_t i;
 
-  for (i = 0; lv->vol && i < img_guest_n_volumes (st->g); i++) {
+  for (i = 0; vol && i < img_guest_n_volumes (st->g); i++) {
     const struct img_fsinfo *info;
-    if (img_guest_volume (st->g, i, &info, NULL, NULL) == lv->vol)
+    if (img_guest_volume (st->g, i, &info, NULL, NULL) == vol)
       return info;
   }
   return NULL;
+}
+
+/* An md member's role: its slot, or what it is instead. */
+static const char *
+md_role (int role, char *buf, size_t len)
+{
+  if (role == IMG_MD_ROLE_SPARE)
+    return "spare";
+  if (role == IMG_MD_ROLE_FAULTY)
+    return "faulty";
+  if (role < 0)
+    return "unknown";
+  snprintf (buf, len, "%d", role);
+  return buf;
 }
 
 /* Where a PV-relative byte lands in its image. */
@@ -361,6 +375,49 @@ json_images (struct state *st, struct img_json *j)
 }
 
 static void
+json_md (struct state *st, struct img_json *j)
+{
+  const struct img_md *md = img_guest_md (st->g);
+  size_t i, k;
+  char buf[16];
+
+  img_json_key (j, "md_arrays");
+  img_json_begin_array (j);
+  for (i = 0; i < img_md_n_arrays (md); i++) {
+    const struct img_md_array *a = img_md_array (md, i);
+    img_json_begin_object (j);
+    img_json_kv_string (j, "device", a->devname);
+    img_json_kv_string (j, "uuid", a->uuid);
+    img_json_kv_string (j, "name", a->name[0] ? a->name : NULL);
+    img_json_kv_string (j, "level", img_md_level_name (a->level));
+    img_json_kv_string (j, "metadata", a->metadata);
+    img_json_kv_uint (j, "raid_disks", a->raid_disks);
+    img_json_kv_uint (j, "size", a->size);
+    img_json_kv_bool (j, "degraded", a->degraded);
+    img_json_kv_string (j, "error", a->error);
+    img_json_key (j, "members");
+    img_json_begin_array (j);
+    for (k = 0; k < a->n_members; k++) {
+      const struct img_md_member *m = &a->members[k];
+      img_json_begin_object (j);
+      img_json_kv_string (j, "device", m->dev->name);
+      img_json_kv_string (j, "uuid_sub", m->dev_uuid[0] ? m->dev_uuid : NULL);
+      img_json_kv_string (j, "role", md_role (m->role, buf, sizeof buf));
+      img_json_kv_bool (j, "in_sync", m->in_sync);
+      img_json_kv_uint (j, "events", m->events);
+      img_json_kv_uint (j, "data_offset", m->data_offset);
+      img_json_kv_uint (j, "data_size", m->data_size);
+      img_json_kv_bool (j, "used", m->used);
+      img_json_end_object (j);
+    }
+    img_json_end_array (j);
+    json_fs (j, vol_fs (st, a->vol));
+    img_json_end_object (j);
+  }
+  img_json_end_array (j);
+}
+
+static void
 json_vgs (struct state *st, struct img_json *j)
 {
   const struct img_lvm *lvm = img_guest_lvm (st->g);
@@ -434,7 +491,7 @@ json_vgs (struct state *st, struct img_json *j)
         img_json_end_object (j);
       }
       img_json_end_array (j);
-      json_fs (j, lv_fs (st, lv));
+      json_fs (j, vol_fs (st, lv->vol));
       img_json_end_object (j);
     }
     img_json_end_array (j);
@@ -578,6 +635,7 @@ print_json (struct state *st)
   img_json_begin_object (&j);
   img_json_kv_uint (&j, "version", 1);
   json_images (st, &j);
+  json_md (st, &j);
   json_vgs (st, &j);
   json_guest (st, &j);
   img_json_end_object (&j);
@@ -653,6 +711,37 @@ nz (const char *s)
 }
 
 static void
+text_md (struct state *st)
+{
+  const struct img_md *md = img_guest_md (st->g);
+  size_t i, k;
+  char h[32], buf[16];
+
+  for (i = 0; i < img_md_n_arrays (md); i++) {
+    const struct img_md_array *a = img_md_array (md, i);
+    printf ("md array %s: uuid %s, %s, metadata %s, %u disks, %s per member%s%s%s\n",
+            a->devname, a->uuid, img_md_level_name (a->level), a->metadata,
+            a->raid_disks, human (a->size, h, sizeof h),
+            a->name[0] ? ", name \"" : "", a->name[0] ? esc (a->name) : "",
+            a->name[0] ? "\"" : "");
+    for (k = 0; k < a->n_members; k++) {
+      const struct img_md_member *m = &a->members[k];
+      printf ("  member %-24s role %s, %s, events %" PRIu64 ", data at %" PRIu64 "%s\n",
+              m->dev->name, md_role (m->role, buf, sizeof buf),
+              m->in_sync ? "in sync" : "not in sync", m->events, m->data_offset,
+              m->used ? " (read from)" : "");
+    }
+    if (a->error)
+      printf ("  not read: %s\n", a->error);
+    else {
+      printf ("  %s: ", a->degraded ? "DEGRADED (members missing), read" : "read");
+      text_fs (vol_fs (st, a->vol));
+      printf ("\n");
+    }
+  }
+}
+
+static void
 text_layout (struct state *st)
 {
   const struct img_lvm *lvm = img_guest_lvm (st->g);
@@ -689,6 +778,7 @@ text_layout (struct state *st)
       printf ("\n");
     }
   }
+  text_md (st);
   for (i = 0; i < img_lvm_n_vgs (lvm); i++) {
     const struct img_lvm_vg *vg = img_lvm_vg (lvm, i);
     printf ("volume group %s: uuid %s, extent size %s, seqno %" PRIu64 "%s\n",
@@ -706,7 +796,7 @@ text_layout (struct state *st)
       if (lv->error)
         printf ("unreadable: %s", lv->error);
       else
-        text_fs (lv_fs (st, lv));
+        text_fs (vol_fs (st, lv->vol));
       printf ("%s\n", lv->visible ? "" : " (hidden)");
       for (l = 0; l < lv->n_segs; l++) {
         const struct img_lvm_seg *sg = &lv->segs[l];

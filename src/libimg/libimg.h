@@ -235,6 +235,9 @@ struct img_volume {
   uint64_t size;
   size_t n_segments;
   struct img_segment *segments;
+  /* When set, writes are refused with this reason (a static string): an
+   * md array read from one mirror, and LVs on it.  NULL otherwise. */
+  const char *no_write;
 };
 
 /* A volume covering LENGTH bytes of DISK from OFFSET (checked against the
@@ -305,7 +308,7 @@ const char *img_part_type_name (const struct img_part *part);
 /* ---- filesystem and signature probing --------------------------------- */
 
 struct img_fsinfo {
-  char type[16];                /* "ext4", "xfs", "swap", "LVM2_member", "" */
+  char type[24];                /* "ext4", "swap", "linux_raid_member", "" */
   char uuid[40];
   char label[256];
 };
@@ -314,6 +317,57 @@ struct img_fsinfo {
  * an error: info->type is "". */
 int img_probe (struct img_ctx *ctx, const struct img_volume *vol,
                struct img_fsinfo *info);
+
+/* ---- md RAID, read in user space -------------------------------------- */
+
+struct img_md;                  /* every array found on a set of volumes */
+
+enum {
+  IMG_MD_ROLE_SPARE = -1,
+  IMG_MD_ROLE_FAULTY = -2,
+  IMG_MD_ROLE_UNKNOWN = -3,     /* journal, replacement, no slot */
+};
+
+struct img_md_member {
+  const struct img_volume *dev; /* the member volume (a partition, a disk) */
+  char dev_uuid[37];            /* 1.x device UUID (blkid's UUID_SUB), or "" */
+  int role;                     /* slot in the array (0..), or IMG_MD_ROLE_* */
+  bool in_sync;
+  uint64_t events;
+  uint64_t data_offset;         /* bytes from the member's start */
+  uint64_t data_size;           /* bytes */
+  bool used;                    /* the member the array is read from */
+};
+
+struct img_md_array {
+  char uuid[37];                /* the array's UUID (blkid's UUID) */
+  char name[33];                /* 1.x name as written ("host:root"), or "" */
+  char devname[48];             /* the volume's name: "md/root", "md3" */
+  char metadata[8];             /* "0.90", "1.0", "1.1", "1.2" */
+  int level;                    /* -1 linear, 0, 1, 4, 5, 6, 10 */
+  unsigned raid_disks;
+  uint64_t size;                /* bytes of each member the array uses */
+  bool degraded;                /* fewer in-sync members than raid_disks */
+  size_t n_members;
+  struct img_md_member *members;
+  /* Why the array is not read (its level, members that disagree, none in
+   * sync); NULL when vol is set.  Owned by the array. */
+  char *error;
+  struct img_volume *vol;       /* RAID1: the array's bytes, read-only */
+};
+
+/* Scans VOLS for md RAID members and assembles the arrays (grouped by
+ * array UUID).  A RAID1 array becomes a volume reading one in-sync member
+ * (the freshest); other levels are listed, not read.  Members with
+ * absurd fields are left out with a warning.  The caller owns *md
+ * (img_md_free); it refers to VOLS, which must outlive it. */
+int img_md_scan (struct img_ctx *ctx, struct img_volume *const *vols,
+                 size_t n_vols, struct img_md **md);
+void img_md_free (struct img_md *md);
+size_t img_md_n_arrays (const struct img_md *md);
+const struct img_md_array *img_md_array (const struct img_md *md, size_t i);
+/* "raid1", "raid0", "linear", ... (static string). */
+const char *img_md_level_name (int level);
 
 /* ---- LVM2, read in user space ----------------------------------------- */
 
@@ -619,6 +673,7 @@ struct img_disk *img_guest_disk (const struct img_guest *g, size_t i);
 const struct img_ptable *img_guest_ptable (const struct img_guest *g,
                                            size_t i);
 const struct img_lvm *img_guest_lvm (const struct img_guest *g);
+const struct img_md *img_guest_md (const struct img_guest *g);
 size_t img_guest_n_volumes (const struct img_guest *g);
 const struct img_volume *img_guest_volume (const struct img_guest *g,
                                            size_t i,

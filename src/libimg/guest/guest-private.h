@@ -15,6 +15,7 @@ struct gvolume {
   const struct img_part *part;  /* NULL for whole disks and LVs */
   size_t image;                 /* which image (for /dev/sdX names) */
   const char *vg, *lv;          /* for LVs */
+  const struct img_md_array *md; /* for md arrays */
 };
 
 struct gmount {
@@ -30,6 +31,7 @@ struct img_guest {
   struct img_disk **disks;
   struct img_ptable **pts;
   struct img_lvm *lvm;
+  struct img_md *md;
   size_t n_volumes;
   struct gvolume *volumes;
   size_t n_mounts;

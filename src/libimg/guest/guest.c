@@ -75,6 +75,12 @@ img_guest_lvm (const struct img_guest *g)
   return g->lvm;
 }
 
+const struct img_md *
+img_guest_md (const struct img_guest *g)
+{
+  return g->md;
+}
+
 size_t
 img_guest_n_volumes (const struct img_guest *g)
 {
@@ -127,6 +133,35 @@ add_volume (struct img_guest *g, struct img_volume *vol, bool owned,
 }
 
 static int
+scan_md (struct img_guest *g)
+{
+  struct img_volume **members;
+  size_t i, n = 0, n_first = g->n_volumes;
+  int r;
+
+  members = calloc (n_first + 1, sizeof *members);
+  if (members == NULL)
+    return img_err (g->ctx, -ENOMEM, "guest: out of memory");
+  for (i = 0; i < n_first; i++)
+    if (strcmp (g->volumes[i].info.type, "linux_raid_member") == 0)
+      members[n++] = g->volumes[i].vol;
+  r = img_md_scan (g->ctx, members, n, &g->md);
+  free (members);
+  if (r < 0)
+    return r;
+  for (i = 0; i < img_md_n_arrays (g->md); i++) {
+    const struct img_md_array *a = img_md_array (g->md, i);
+    if (a->vol == NULL)
+      continue;
+    r = add_volume (g, a->vol, false, NULL, 0, NULL, NULL);
+    if (r < 0)
+      return r;
+    g->volumes[g->n_volumes - 1].md = a;
+  }
+  return 0;
+}
+
+static int
 scan_disks (struct img_guest *g, const char *const *images, size_t n)
 {
   struct img_volume **pvs = NULL;
@@ -168,7 +203,12 @@ scan_disks (struct img_guest *g, const char *const *images, size_t n)
     }
   }
 
-  /* LVM across every PV we found. */
+  /* md RAID across every member we found; its arrays are volumes too. */
+  r = scan_md (g);
+  if (r < 0)
+    return r;
+
+  /* LVM across every PV we found (md arrays included). */
   n_first = g->n_volumes;
   pvs = calloc (n_first + 1, sizeof *pvs);
   if (pvs == NULL)
@@ -294,6 +334,25 @@ spec_value (const char *spec, const char *key, char *out, size_t outlen)
   return true;
 }
 
+/* /dev/md/NAME, /dev/md/N or /dev/mdN (VAL is what follows "/dev/md"):
+ * the array with that 1.x name (host part aside) or 0.90 minor. */
+static long
+resolve_md (struct img_guest *g, const char *val)
+{
+  const char *want = val[0] == '/' ? val + 1 : val;
+  size_t i;
+
+  for (i = 0; i < g->n_volumes; i++) {
+    const struct img_md_array *a = g->volumes[i].md;
+    if (a == NULL)
+      continue;
+    if ((strncmp (a->devname, "md/", 3) == 0 && strcmp (a->devname + 3, want) == 0)
+        || (want == val && strcmp (a->devname + 2, want) == 0))
+      return i;
+  }
+  return -1;
+}
+
 /* Finds the volume an fstab spec names; -1 if none. */
 static long
 resolve_spec (struct img_guest *g, const char *spec)
@@ -306,7 +365,8 @@ resolve_spec (struct img_guest *g, const char *spec)
       || spec_value (spec, "/dev/disk/by-uuid/", val, sizeof val)) {
     for (i = 0; i < g->n_volumes; i++)
       if (strcasecmp (g->volumes[i].info.uuid, val) == 0
-          && strcmp (g->volumes[i].info.type, "LVM2_member") != 0)
+          && strcmp (g->volumes[i].info.type, "LVM2_member") != 0
+          && strcmp (g->volumes[i].info.type, "linux_raid_member") != 0)
         return i;
     return -1;
   }
@@ -338,6 +398,8 @@ resolve_spec (struct img_guest *g, const char *spec)
         return i;
     return -1;
   }
+  if (spec_value (spec, "/dev/md", val, sizeof val))
+    return resolve_md (g, val);
   if (spec_value (spec, "/dev/", val, sizeof val)) {
     char *slash = strchr (val, '/');
     if (slash && strchr (slash + 1, '/') == NULL) {
@@ -351,7 +413,7 @@ resolve_spec (struct img_guest *g, const char *spec)
     if (parse_disk_name (val, &disk, &part)) {
       for (i = 0; i < g->n_volumes; i++) {
         const struct gvolume *v = &g->volumes[i];
-        if (v->lv || v->image != disk)
+        if (v->lv || v->md || v->image != disk)
           continue;
         if (part == 0 ? v->part == NULL : (v->part && v->part->number == part))
           return i;
@@ -572,6 +634,11 @@ mount_all (struct img_guest *g)
       set_why (m, "same filesystem as another mount point");
       continue;
     }
+    /* Refused before anything is opened for writing: the image stays
+     * as it was. */
+    if ((g->flags & IMG_FS_RDWR) && v->vol->no_write)
+      return img_err (g->ctx, -EROFS, "%s: %s (mounted on %s)", v->vol->name,
+                      v->vol->no_write, m->pub.mountpoint);
     r = img_fs_open (g->ctx, v->vol, g->flags, &m->fs);
     if (r < 0)
       return r;
@@ -592,6 +659,7 @@ free_guest (struct img_guest *g)
       img_volume_free (g->volumes[i].vol);
   free (g->volumes);
   img_lvm_free (g->lvm);
+  img_md_free (g->md);
   for (i = 0; i < g->n_disks; i++) {
     img_ptable_free (g->pts[i]);
     img_disk_close (g->disks[i]);

@@ -443,6 +443,11 @@ build_lv_volume (struct img_ctx *ctx, struct img_lvm_vg *vg,
   r = img_volume_new (ctx, name, &vol);
   if (r < 0)
     return r;
+  /* An LV on a PV that must not be written (an md array) inherits that. */
+  for (i = 0; i < lv->n_segs && vol->no_write == NULL; i++)
+    for (k = 0; k < lv->segs[i].n_stripes; k++)
+      if (vg->pvs[lv->segs[i].stripes[k].pv].dev->no_write)
+        vol->no_write = vg->pvs[lv->segs[i].stripes[k].pv].dev->no_write;
   for (i = 0; i < lv->n_segs; i++) {
     const struct img_lvm_seg *seg = &lv->segs[i];
     uint64_t per_len = seg->extent_count / seg->n_stripes * vg->extent_size;

@@ -1,7 +1,7 @@
 /* Filesystem and signature probing on a volume: type, UUID and label, as
- * blkid reports them, for the signatures guests use (ext2/3/4, xfs, btrfs,
- * swap, LVM2 PV, LUKS, vfat).  Read-only; a signature past the end of a
- * small volume is simply absent. */
+ * blkid reports them, for the signatures guests use (md RAID members,
+ * ext2/3/4, xfs, btrfs, swap, LVM2 PV, LUKS, vfat).  Read-only; a
+ * signature past the end of a small volume is simply absent. */
 #include <config.h>
 
 #include <errno.h>
@@ -106,6 +106,24 @@ lvm_uuid (const unsigned char *p, char *out)
   out[o] = '\0';
 }
 
+/* blkid's linux_raid_member: UUID the array's, LABEL the 1.x name. */
+static int
+probe_md (struct img_ctx *ctx, const struct img_volume *vol,
+          struct img_fsinfo *info)
+{
+  struct img_md_super sb;
+  int r;
+
+  r = img_internal_md_read_super (ctx, vol, &sb);
+  if (r <= 0)
+    return r;
+  snprintf (info->type, sizeof info->type, "linux_raid_member");
+  set_uuid (info->uuid, sb.uuid);
+  copy_label (info->label, sizeof info->label, (const unsigned char *) sb.name,
+              sizeof sb.name);
+  return 1;
+}
+
 int
 img_probe (struct img_ctx *ctx, const struct img_volume *vol,
            struct img_fsinfo *info)
@@ -116,6 +134,12 @@ img_probe (struct img_ctx *ctx, const struct img_volume *vol,
   int r;
 
   memset (info, 0, sizeof *info);
+
+  /* md RAID first, as blkid does: a 0.90 or 1.0 member holds its
+   * array's data from byte 0, so it also looks like what the array holds. */
+  r = probe_md (ctx, vol, info);
+  if (r != 0)
+    return r < 0 ? r : 0;
 
   /* Signatures in the first 4 KiB: LVM2 label, LUKS, xfs, vfat, ext. */
   if (read_at (ctx, vol, buf, sizeof buf, 0, &r)) {

@@ -22,4 +22,40 @@ int img_internal_ptable_add (struct img_ctx *ctx, struct img_disk *disk,
                              struct img_ptable *pt,
                              const struct img_part *part);
 
+/* md RAID: one member's superblock (md-super.c), as md.c assembles it. */
+struct img_md_super {
+  char metadata[8];             /* "0.90", "1.0", "1.1", "1.2" */
+  bool big_endian;              /* 0.90 written by a big-endian machine */
+  uint64_t sb_offset;           /* bytes from the member's start */
+  unsigned char uuid[16];       /* the array's */
+  unsigned char dev_uuid[16];   /* the member's (1.x) */
+  bool has_dev_uuid;
+  char name[33];                /* 1.x set_name ("host:name"), as written */
+  int32_t level;
+  uint32_t raid_disks;
+  uint32_t md_minor;            /* 0.90 preferred minor */
+  uint64_t events;
+  uint64_t data_offset;         /* bytes; UINT64_MAX if it overflowed */
+  uint64_t data_size;           /* bytes available from data_offset */
+  uint64_t size;                /* bytes of each member the array uses */
+  int role;                     /* slot, or IMG_MD_ROLE_* */
+  bool in_sync;
+  /* Set when the checksum holds but a field is absurd: the member is
+   * recognised (as blkid does) but never read. */
+  char bad[160];
+};
+
+/* Looks for an md superblock on VOL, 0.90 first, then 1.0, 1.1, 1.2 (as
+ * blkid does).  1 found (*sb filled), 0 none (or a corrupt one, said in
+ * debug output), -errno on a read error. */
+int img_internal_md_read_super (struct img_ctx *ctx,
+                                const struct img_volume *vol,
+                                struct img_md_super *sb);
+
+/* A volume mapping LEN bytes of SRC from OFF (linear parts of SRC only).
+ * The caller owns *vol. */
+int img_internal_volume_slice (struct img_ctx *ctx, const char *name,
+                               const struct img_volume *src, uint64_t off,
+                               uint64_t len, struct img_volume **vol);
+
 #endif /* LIBIMG_VOLUME_PRIVATE_H */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "private.h"
+#include "volume/volume-private.h"
 
 int
 img_volume_new (struct img_ctx *ctx, const char *name, struct img_volume **volp)
@@ -109,6 +110,50 @@ img_volume_new_linear (struct img_ctx *ctx, const char *name,
   return 0;
 }
 
+int
+img_internal_volume_slice (struct img_ctx *ctx, const char *name,
+                           const struct img_volume *src, uint64_t off,
+                           uint64_t len, struct img_volume **volp)
+{
+  struct img_volume *vol;
+  uint64_t end;
+  size_t i;
+  int r;
+
+  if (add_overflow_u64 (off, len, &end) || end > src->size)
+    return img_err (ctx, -EIO,
+                    "%s: volume: %" PRIu64 " bytes at %" PRIu64 " are past the end of %s (%" PRIu64 " bytes)",
+                    name, len, off, src->name, src->size);
+  r = img_volume_new (ctx, name, &vol);
+  if (r < 0)
+    return r;
+  vol->no_write = src->no_write;
+  for (i = 0; i < src->n_segments && vol->size < len; i++) {
+    const struct img_segment *s = &src->segments[i];
+    struct img_stripe st;
+    uint64_t from, to;
+
+    if (s->start + s->length <= off || s->start >= end)
+      continue;
+    if (s->n_stripes != 1) {
+      img_volume_free (vol);
+      return img_err (ctx, -ENOTSUP, "%s: volume: %s is striped; a part of it cannot be taken",
+                      name, src->name);
+    }
+    from = off > s->start ? off - s->start : 0;
+    to = end < s->start + s->length ? end - s->start : s->length;
+    st.disk = s->stripes[0].disk;
+    st.offset = s->stripes[0].offset + from;
+    r = img_volume_add_segment (ctx, vol, to - from, 0, 1, &st);
+    if (r < 0) {
+      img_volume_free (vol);
+      return r;
+    }
+  }
+  *volp = vol;
+  return 0;
+}
+
 /* Finds the segment holding OFFSET (segments are sorted and contiguous). */
 static const struct img_segment *
 find_segment (const struct img_volume *vol, uint64_t offset)
@@ -161,6 +206,8 @@ volume_io (struct img_ctx *ctx, const struct img_volume *vol, void *buf,
   uint64_t end;
   int r;
 
+  if (write && vol->no_write != NULL)
+    return img_err (ctx, -EROFS, "%s: %s", vol->name, vol->no_write);
   if (add_overflow_u64 (offset, len, &end) || end > vol->size)
     return img_err (ctx, -EIO,
                     "%s: volume: access of %zu bytes at offset %" PRIu64 " is past its end (%" PRIu64 " bytes)",
