@@ -245,20 +245,6 @@ vol_fs (const struct state *st, const struct img_volume *vol)
   return NULL;
 }
 
-/* An md member's role: its slot, or what it is instead. */
-static const char *
-md_role (int role, char *buf, size_t len)
-{
-  if (role == IMG_MD_ROLE_SPARE)
-    return "spare";
-  if (role == IMG_MD_ROLE_FAULTY)
-    return "faulty";
-  if (role < 0)
-    return "unknown";
-  snprintf (buf, len, "%d", role);
-  return buf;
-}
-
 /* Where a PV-relative byte lands in its image. */
 static bool
 pv_location (const struct img_lvm_pv *pv, uint64_t rel, const char **image,
@@ -402,7 +388,7 @@ json_md (struct state *st, struct img_json *j)
       img_json_begin_object (j);
       img_json_kv_string (j, "device", m->dev->name);
       img_json_kv_string (j, "uuid_sub", m->dev_uuid[0] ? m->dev_uuid : NULL);
-      img_json_kv_string (j, "role", md_role (m->role, buf, sizeof buf));
+      img_json_kv_string (j, "role", img_md_role_name (m->role, buf, sizeof buf));
       img_json_kv_bool (j, "in_sync", m->in_sync);
       img_json_kv_uint (j, "events", m->events);
       img_json_kv_uint (j, "data_offset", m->data_offset);
@@ -719,25 +705,21 @@ text_md (struct state *st)
 
   for (i = 0; i < img_md_n_arrays (md); i++) {
     const struct img_md_array *a = img_md_array (md, i);
-    printf ("md array %s: uuid %s, %s, metadata %s, %u disks, %s per member%s%s%s\n",
-            a->devname, a->uuid, img_md_level_name (a->level), a->metadata,
-            a->raid_disks, human (a->size, h, sizeof h),
-            a->name[0] ? ", name \"" : "", a->name[0] ? esc (a->name) : "",
-            a->name[0] ? "\"" : "");
+    printf ("md array %s: uuid %s, name \"%s\", %s, metadata %s, %u disks, %s per member\n",
+            a->devname, a->uuid, esc (a->name), img_md_level_name (a->level),
+            a->metadata, a->raid_disks, human (a->size, h, sizeof h));
     for (k = 0; k < a->n_members; k++) {
       const struct img_md_member *m = &a->members[k];
       printf ("  member %-24s role %s, %s, events %" PRIu64 ", data at %" PRIu64 "%s\n",
-              m->dev->name, md_role (m->role, buf, sizeof buf),
+              m->dev->name, img_md_role_name (m->role, buf, sizeof buf),
               m->in_sync ? "in sync" : "not in sync", m->events, m->data_offset,
               m->used ? " (read from)" : "");
     }
-    if (a->error)
-      printf ("  not read: %s\n", a->error);
-    else {
-      printf ("  %s: ", a->degraded ? "DEGRADED (members missing), read" : "read");
+    printf ("  %s%s", a->error ? "not read: " : a->degraded ? "DEGRADED (members missing), read: " : "read: ",
+            a->error ? a->error : "");
+    if (a->error == NULL)
       text_fs (vol_fs (st, a->vol));
-      printf ("\n");
-    }
+    printf ("\n");
   }
 }
 

@@ -111,7 +111,42 @@ add_volume (struct img_ctx *ctx, struct img_volume ***vols, size_t *n,
   return 0;
 }
 
-/* Reads PATH as a raw image: table, volumes, probes, LVM.  Prints a
+/* md RAID over the volumes probed so far; each array read becomes one
+ * more volume (owned by *MD, counted in *N_MD) for the LVM scan.  Says
+ * "; md N: NAME=LEVEL SIGNATURE..." when there are arrays. */
+static int
+scan_md (struct img_ctx *ctx, struct img_md **md, struct img_volume ***vols,
+         size_t *n_vols, size_t *n_md, FILE *out)
+{
+  size_t i;
+  int r;
+
+  r = img_md_scan (ctx, *vols, *n_vols, md);
+  if (r < 0)
+    return r;
+  if (out && img_md_n_arrays (*md) > 0)
+    fprintf (out, "; md %zu:", img_md_n_arrays (*md));
+  for (i = 0; i < img_md_n_arrays (*md); i++) {
+    const struct img_md_array *a = img_md_array (*md, i);
+
+    CHECK (a != NULL);
+    TERMINATED (a->devname);
+    TERMINATED (a->name);
+    CHECK ((a->vol == NULL) != (a->error == NULL));
+    if (out)
+      fprintf (out, " %s=%s", a->devname, img_md_level_name (a->level));
+    if (a->vol == NULL)
+      continue;
+    CHECK (a->vol->size == a->size && a->vol->no_write != NULL);
+    r = add_volume (ctx, vols, n_vols, a->vol, out);
+    (*n_md)++;                  /* appended even when its probe failed */
+    if (r < 0)
+      return r;
+  }
+  return 0;
+}
+
+/* Reads PATH as a raw image: table, volumes, probes, md, LVM.  Prints a
  * summary line to OUT (if not NULL).  Errors in the image are results, not
  * failures: only broken invariants (abort) and crashes count. */
 static void
@@ -122,7 +157,8 @@ run_image (const char *path, FILE *out)
   struct img_ptable *pt = NULL;
   struct img_volume **vols = NULL;
   struct img_lvm *lvm = NULL;
-  size_t n_vols = 0, i, j;
+  struct img_md *md = NULL;
+  size_t n_vols = 0, n_md = 0, i, j;
   int r;
 
   if (img_ctx_new (&ctx) < 0)
@@ -167,6 +203,9 @@ run_image (const char *path, FILE *out)
       goto error;
   }
 
+  r = scan_md (ctx, &md, &vols, &n_vols, &n_md, out);
+  if (r < 0)
+    goto error;
   r = img_lvm_scan (ctx, vols, n_vols, &lvm);
   if (r < 0)
     goto error;
@@ -202,8 +241,9 @@ run_image (const char *path, FILE *out)
     fprintf (out, "%serror: %s\n", disk ? " " : "", img_ctx_error (ctx));
  out:
   img_lvm_free (lvm);
-  for (i = 0; i < n_vols; i++)
+  for (i = 0; i < n_vols - n_md; i++)     /* the md arrays' are md's */
     img_volume_free (vols[i]);
+  img_md_free (md);
   free (vols);
   img_ptable_free (pt);
   img_disk_close (disk);

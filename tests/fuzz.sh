@@ -52,6 +52,12 @@ declare -A EXPECT=(
     [tiny-100.img]='disk: .*100 bytes'
     [crash-mbr-empty-table.img]='dos 0:'
     [crash-lvm-label-offset.img]='none 0: LVM2_member'
+    [md-1.2.img]='none 0: linux_raid_member; md 1: md/root=raid1 ext2;'
+    [md-1.1.img]='none 0: linux_raid_member; md 1: md/srv=raid1 -;'
+    [md-1.0.img]='none 0: linux_raid_member; md 1: md/boot=raid1 ext2;'
+    [md-raid0.img]='none 0: linux_raid_member; md 1: md/scratch=raid0;'
+    [md-0.90.img]='none 0: linux_raid_member; lvm 0:'
+    [md-1.2-csum.img]='none 0: -; lvm 0:'
 )
 
 n_expect=0

@@ -368,6 +368,9 @@ size_t img_md_n_arrays (const struct img_md *md);
 const struct img_md_array *img_md_array (const struct img_md *md, size_t i);
 /* "raid1", "raid0", "linear", ... (static string). */
 const char *img_md_level_name (int level);
+/* A member's role: its slot number written into BUF (which is returned),
+ * or "spare", "faulty", "unknown" (static strings). */
+const char *img_md_role_name (int role, char *buf, size_t len);
 
 /* ---- LVM2, read in user space ----------------------------------------- */
 

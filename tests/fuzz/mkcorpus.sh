@@ -7,7 +7,8 @@
 # chain and its corruptions (loops, links out of the extended partition,
 # truncation), GPT at 512 and 4096-byte sectors and its corruptions (bad
 # CRCs, absurd counts with good CRCs), whole-disk signatures, an LVM PV
-# with a VG and LVs.  Made with the real tools where they cope with such
+# with a VG and LVs, md RAID members of each metadata version.  Made with
+# the real tools where they cope with such
 # small sizes, crafted with python where they do not.
 set -eu
 
@@ -201,6 +202,52 @@ gpt_edit("gpt-entry-outside.img", small, 512, [(2, 40, "<Q", 1 << 40), (-2, 40, 
 gpt_edit("gpt-usable-absurd.img", small, 512, [(1, 48, "<Q", 1 << 62), (-1, 48, "<Q", 1 << 62)])
 gpt4k = open(os.path.join(out, "gpt-4k.img"), "rb").read()
 gpt_edit("gpt-4k-primary-crc.img", gpt4k, 4096, [(1, 16, "<I", 0xdeadbeef)], fix=False)
+EOF
+
+# ---- md RAID members (superblocks mdadm wrote, moved into small members) ----
+# The fixtures come from mdadm in a libguestfs appliance (tests/md-fixtures.sh);
+# each superblock is cut out, its offsets and sizes set to fit a member of
+# 8 or 16 KiB (0.90 needs 64), and its checksum redone as mdadm computes it.
+md=$(bash "$top_srcdir/tests/md-fixtures.sh")
+python3 - "$out" "$md/d1.img" "$work/ext2" <<'EOF'
+import os, struct, sys
+out, disk, ext2 = sys.argv[1:4]
+d = open(disk, "rb").read()
+ext = open(ext2, "rb").read(2048)
+# GPT partitions of the fixture: start sector, sectors (p1..p5).
+parts = [(2048, 49152), (51200, 49152), (100352, 20480), (120832, 16384), (137216, 16384)]
+def sb1(part, where):
+    start, size = parts[part - 1]
+    return bytearray(d[start * 512 + where:start * 512 + where + 4096])
+def csum1(sb):
+    n = 256 + 2 * struct.unpack_from("<I", sb, 220)[0]
+    struct.pack_into("<I", sb, 216, 0)
+    s = sum(struct.unpack_from("<%dI" % (n // 4), sb, 0))
+    struct.pack_into("<I", sb, 216, ((s & 0xffffffff) + (s >> 32)) & 0xffffffff)
+def member(name, size, sb, at, data_at, data_sectors, with_ext2):
+    img = bytearray(size)
+    struct.pack_into("<QQQ", sb, 128, data_at // 512, data_sectors, at // 512)
+    struct.pack_into("<Q", sb, 80, data_sectors)
+    csum1(sb)
+    if with_ext2:
+        img[data_at:data_at + 2048] = ext
+    img[at:at + 4096] = sb
+    open(os.path.join(out, name), "wb").write(img)
+    return img
+img = member("md-1.2.img", 16384, sb1(1, 4096), 4096, 8192, 16, True)
+img[4096 + 40] ^= 1                                 # name changed, checksum not
+open(os.path.join(out, "md-1.2-csum.img"), "wb").write(img)
+member("md-1.1.img", 8192, sb1(4, 0), 0, 4096, 8, False)
+start, size = parts[2]
+member("md-1.0.img", 16384, sb1(3, (size * 512 - 8192) & ~4095), 8192, 0, 16, True)
+raid0 = sb1(5, 4096)
+struct.pack_into("<I", raid0, 72, 0)
+member("md-raid0.img", 16384, raid0, 4096, 8192, 16, True)
+# 0.90 (a 64 KiB member holds it at 0): its size field is left as mdadm
+# wrote it, far past the superblock: recognised, never read.
+start, size = parts[1]
+off = start * 512 + ((size * 512) & ~65535) - 65536
+open(os.path.join(out, "md-0.90.img"), "wb").write(d[off:off + 4096] + bytes(65536 - 4096))
 EOF
 
 ls -l "$out" | awk 'NR > 1 { n++; s += $5 } END { printf "%d files, %d bytes\n", n, s }'

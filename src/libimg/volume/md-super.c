@@ -109,7 +109,7 @@ read_090 (struct img_ctx *ctx, const struct img_volume *vol,
   bool be;
   int r;
 
-  if (vol->size < 2 * MD_RESERVED_BYTES)
+  if (vol->size < MD_RESERVED_BYTES)
     return 0;
   off = (vol->size & ~(uint64_t) (MD_RESERVED_BYTES - 1)) - MD_RESERVED_BYTES;
   r = read_block (ctx, vol, off, buf);

@@ -45,6 +45,19 @@ img_md_level_name (int level)
   }
 }
 
+const char *
+img_md_role_name (int role, char *buf, size_t len)
+{
+  if (role == IMG_MD_ROLE_SPARE)
+    return "spare";
+  if (role == IMG_MD_ROLE_FAULTY)
+    return "faulty";
+  if (role < 0)
+    return "unknown";
+  snprintf (buf, len, "%d", role);
+  return buf;
+}
+
 /* "md/NAME" from a 1.x "host:NAME", "mdN" for 0.90.  Guest bytes: only
  * [A-Za-z0-9._-] are kept, anything else becomes '_'. */
 static void
@@ -157,7 +170,8 @@ build_array (struct img_ctx *ctx, struct img_md_array *a,
   memcpy (a->metadata, fresh->sb.metadata, sizeof a->metadata);
   a->level = fresh->sb.level;
   a->raid_disks = fresh->sb.raid_disks;
-  a->size = fresh->sb.size;
+  /* RAID1 says how much of each member it uses; raid0 leaves it 0. */
+  a->size = fresh->sb.size ? fresh->sb.size : fresh->sb.data_size;
   a->members = calloc (n, sizeof *a->members);
   if (a->members == NULL)
     return img_err (ctx, -ENOMEM, "%s: md: out of memory", a->devname);
