@@ -1,6 +1,6 @@
 #!/bin/bash
 # Builds tests/fuzz-replay.c as a libFuzzer target (clang, ASan + UBSan)
-# and fuzzes the partition-table, probe and LVM code with it:
+# and fuzzes the partition-table, probe, md and LVM code with it:
 #   tests/fuzz/libfuzzer.sh [SECONDS] [WORKDIR]
 # Run from a configured build tree (it needs its config.h); clang and
 # libclang-rt-NN-dev provide -fsanitize=fuzzer.  New inputs go to
@@ -26,7 +26,8 @@ clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
     "$srcdir/tests/fuzz-replay.c" \
     "$lib/base/ctx.c" "$lib/base/crc.c" "$lib/disk/disk.c" "$lib/disk/nbd.c" "$lib/volume/volume.c" \
     "$lib/volume/mbr.c" "$lib/volume/gpt.c" "$lib/volume/ptable.c" "$lib/volume/probe.c" \
-    "$lib/volume/lvm.c" "$lib/volume/lvm-label.c" "$lib/volume/lvm-vg.c" "$lib/volume/lvmconf.c" "$lib/disk/container.c" "$lib/base/quote.c" "$lib/base/json.c" \
+    "$lib/volume/lvm.c" "$lib/volume/lvm-label.c" "$lib/volume/lvm-vg.c" "$lib/volume/lvmconf.c" \
+    "$lib/volume/md-super.c" "$lib/volume/md.c" "$lib/disk/container.c" "$lib/base/quote.c" "$lib/base/json.c" \
     $(pkg-config --libs libnbd zlib) -o "$work/fuzz-libfuzzer"
 
 exec "$work/fuzz-libfuzzer" -max_total_time="$secs" -max_len=65536 -timeout=10 \

@@ -132,19 +132,33 @@ add_volume (struct img_guest *g, struct img_volume *vol, bool owned,
   return r;
 }
 
+/* The volumes found so far whose signature is TYPE (*vols malloc'd). */
+static int
+volumes_of_type (struct img_guest *g, const char *type,
+                 struct img_volume ***vols, size_t *n)
+{
+  size_t i;
+
+  *n = 0;
+  *vols = calloc (g->n_volumes + 1, sizeof **vols);
+  if (*vols == NULL)
+    return img_err (g->ctx, -ENOMEM, "guest: out of memory");
+  for (i = 0; i < g->n_volumes; i++)
+    if (strcmp (g->volumes[i].info.type, type) == 0)
+      (*vols)[(*n)++] = g->volumes[i].vol;
+  return 0;
+}
+
 static int
 scan_md (struct img_guest *g)
 {
   struct img_volume **members;
-  size_t i, n = 0, n_first = g->n_volumes;
+  size_t i, n;
   int r;
 
-  members = calloc (n_first + 1, sizeof *members);
-  if (members == NULL)
-    return img_err (g->ctx, -ENOMEM, "guest: out of memory");
-  for (i = 0; i < n_first; i++)
-    if (strcmp (g->volumes[i].info.type, "linux_raid_member") == 0)
-      members[n++] = g->volumes[i].vol;
+  r = volumes_of_type (g, "linux_raid_member", &members, &n);
+  if (r < 0)
+    return r;
   r = img_md_scan (g->ctx, members, n, &g->md);
   free (members);
   if (r < 0)
@@ -165,7 +179,7 @@ static int
 scan_disks (struct img_guest *g, const char *const *images, size_t n)
 {
   struct img_volume **pvs = NULL;
-  size_t i, j, n_pvs = 0, n_first;
+  size_t i, j, n_pvs;
   int r;
 
   g->disks = calloc (n, sizeof *g->disks);
@@ -209,13 +223,9 @@ scan_disks (struct img_guest *g, const char *const *images, size_t n)
     return r;
 
   /* LVM across every PV we found (md arrays included). */
-  n_first = g->n_volumes;
-  pvs = calloc (n_first + 1, sizeof *pvs);
-  if (pvs == NULL)
-    return img_err (g->ctx, -ENOMEM, "guest: out of memory");
-  for (i = 0; i < n_first; i++)
-    if (strcmp (g->volumes[i].info.type, "LVM2_member") == 0)
-      pvs[n_pvs++] = g->volumes[i].vol;
+  r = volumes_of_type (g, "LVM2_member", &pvs, &n_pvs);
+  if (r < 0)
+    return r;
   r = img_lvm_scan (g->ctx, pvs, n_pvs, &g->lvm);
   free (pvs);
   if (r < 0)
