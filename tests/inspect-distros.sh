@@ -41,7 +41,7 @@ cases=(
   "ubuntu|ubuntu 22 4 ubuntu /etc/lsb-release null"
   "debian|debian 12 5 debian /etc/os-release deb12"
 )
-plan $((3 * ${#cases[@]} + 34))
+plan $((3 * ${#cases[@]} + 39))
 
 d=arch; etc $d arch-release ''; etc $d fstab "$fstab"; etc $d hostname 'archbox\n'
 d=alpine; etc $d alpine-release '3.18.4\n'; etc $d fstab "$fstab"; etc $d hostname 'alpine318\n'
@@ -152,6 +152,33 @@ grep -q '^media.img:p1: ntfs: not inspected (no native NTFS reader; a Windows sy
 ok $? "text: NTFS said to be there and not inspected"
 grep -Eq '^  2 .* iso9660 UUID=[0-9-]+ LABEL="DISTROS_ISO"$' media.txt; ok $? "text: iso9660 partition"
 grep -Eq '^  3 .* squashfs$' media.txt; ok $? "text: squashfs partition"
+
+# Joliet: its 16 UCS-2 characters merged with the primary descriptor's 32
+# ASCII ones as blkid merges them (case from Joliet, tail from the
+# primary, '_' for what ASCII cannot hold), or Joliet's alone when they
+# disagree.  Identifiers patched into a real xorriso image.
+xorriso -as mkisofs -quiet -J -V joliet -o j.iso iso 2>/dev/null; ok $? "xorriso -J"
+setids () {
+    python3 - "$@" <<'EOF'
+import struct, sys
+f, pvd_id, jol_id = sys.argv[1], sys.argv[2], sys.argv[3]
+b = bytearray(open(f, "rb").read())
+for i in range(16):
+    o = 32768 + 2048 * i
+    if b[o] == 1:
+        b[o + 40:o + 72] = pvd_id.encode().ljust(32)
+    elif b[o] == 2:
+        b[o + 40:o + 72] = jol_id.encode("utf-16-be").ljust(32, b"\0")[:32]
+    elif b[o] == 255:
+        break
+open(f, "wb").write(b)
+EOF
+}
+for ids in "WINDOWS_10_INSTALL_MEDIA_X64_FRE|Windows 10 Insta" "DIFFERENT|Other Name" "CAF__LATTE|Café 😀tte" "CAF__LATTE_AU_LAIT|Café latte au l"; do
+    cp j.iso j2.iso; setids j2.iso "${ids%|*}" "$(printf '%b' "${ids#*|}")"
+    want=$(blkid -p -o value -s LABEL j2.iso)
+    is "$(img-inspect --json j2.iso | jq -r '.images[0].filesystem.label')" "$want" "joliet ${ids%|*}: label as blkid -p says ($want)"
+done
 
 # ---- hostile release files ----------------------------------------------
 d=hostile; mkdir -p $d/etc

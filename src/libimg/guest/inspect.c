@@ -450,14 +450,7 @@ img_inspection_free (struct img_inspection *in)
 
   if (in == NULL)
     return;
-  free (in->os_id);
-  free (in->os_id_like);
-  free (in->os_name);
-  free (in->os_pretty_name);
-  free (in->os_version_id);
-  free (in->os_codename);
-  free (in->os_source);
-  free (in->distro);
+  clear_os (in);
   free (in->hostname);
   free (in->arch);
   for (i = 0; i < in->n_kernels; i++) {

@@ -38,6 +38,16 @@ set_uuid (char *out, const unsigned char *u)
 }
 
 void
+img_internal_probe_trim (char *label)
+{
+  size_t n = strlen (label);
+
+  while (n > 0 && (label[n - 1] == ' ' || label[n - 1] == '\t' || label[n - 1] == '\n'
+                   || label[n - 1] == '\r' || label[n - 1] == '\v' || label[n - 1] == '\f'))
+    label[--n] = '\0';
+}
+
+void
 img_internal_probe_label (char *out, size_t outlen, const unsigned char *p, size_t len)
 {
   size_t n = 0;

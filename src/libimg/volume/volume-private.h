@@ -35,6 +35,8 @@ bool img_internal_probe_read (struct img_ctx *ctx, const struct img_volume *vol,
  * bytes, trailing blanks dropped (FAT and ISO 9660 pad with them). */
 void img_internal_probe_label (char *out, size_t outlen,
                                const unsigned char *p, size_t len);
+/* probe.c: drops trailing white space from LABEL, as blkid does. */
+void img_internal_probe_trim (char *label);
 /* probe-ntfs.c, probe-iso.c: the NTFS and ISO 9660 signatures, as blkid
  * reports them (type, UUID, label).  0 and info->type "" if absent;
  * -errno on a read error. */
