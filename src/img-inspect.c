@@ -443,6 +443,17 @@ json_vgs (struct state *st, struct img_json *j)
   img_json_end_array (j);
 }
 
+/* KEY: V, or null when V is negative (unknown). */
+static void
+json_kv_count (struct img_json *j, const char *key, int v)
+{
+  img_json_key (j, key);
+  if (v >= 0)
+    img_json_uint (j, (uint64_t) v);
+  else
+    img_json_null (j);
+}
+
 static void
 json_guest (struct state *st, struct img_json *j)
 {
@@ -470,16 +481,8 @@ json_guest (struct state *st, struct img_json *j)
   img_json_kv_string (j, "codename", in->os_codename);
   img_json_kv_string (j, "source", in->os_source);
   img_json_kv_string (j, "distro", in->distro);
-  img_json_key (j, "major_version");
-  if (in->major_version >= 0)
-    img_json_uint (j, in->major_version);
-  else
-    img_json_null (j);
-  img_json_key (j, "minor_version");
-  if (in->minor_version >= 0)
-    img_json_uint (j, in->minor_version);
-  else
-    img_json_null (j);
+  json_kv_count (j, "major_version", in->major_version);
+  json_kv_count (j, "minor_version", in->minor_version);
   img_json_end_object (j);
   img_json_kv_string (j, "hostname", in->hostname);
   img_json_kv_string (j, "arch", in->arch);
@@ -554,11 +557,7 @@ json_guest (struct state *st, struct img_json *j)
     img_json_begin_object (j);
     img_json_kv_string (j, "path", b->path);
     img_json_kv_string (j, "kind", img_boot_kind_name (b->kind));
-    img_json_key (j, "default");
-    if (b->default_index >= 0)
-      img_json_uint (j, b->default_index);
-    else
-      img_json_null (j);
+    json_kv_count (j, "default", b->default_index);
     img_json_key (j, "entries");
     img_json_begin_array (j);
     for (k = 0; k < b->n_entries; k++) {

@@ -41,7 +41,7 @@ cases=(
   "ubuntu|ubuntu 22 4 ubuntu /etc/lsb-release null"
   "debian|debian 12 5 debian /etc/os-release deb12"
 )
-plan $((3 * ${#cases[@]} + 39))
+plan $((3 * ${#cases[@]} + 45))
 
 d=arch; etc $d arch-release ''; etc $d fstab "$fstab"; etc $d hostname 'archbox\n'
 d=alpine; etc $d alpine-release '3.18.4\n'; etc $d fstab "$fstab"; etc $d hostname 'alpine318\n'
@@ -89,6 +89,8 @@ ok $? "debian: text line as before"
 # ---- CoreOS/Flatcar: no fstab, /usr on the USR-A partition --------------
 mkdir -p fc-root/etc fc-root/usr fc-usr/lib fc-usr/bin fc-usr/share/flatcar
 ln -s ../usr/lib/os-release fc-root/etc/os-release
+ln -s usr/bin fc-root/bin                       # as Flatcar has it
+cp "$(command -v dash || command -v bash)" fc-usr/bin/sh
 echo flatcar-node > fc-root/etc/hostname
 printf 'NAME="Flatcar Container Linux by Kinvolk"\nID=flatcar\nID_LIKE=coreos\nVERSION=3510.2.6\nVERSION_ID=3510.2.6\nBUILD_ID=2023-08-07-1638\nSYSEXT_LEVEL=1.0\nPRETTY_NAME="Flatcar Container Linux by Kinvolk 3510.2.6 (Oklo)"\nANSI_COLOR="38;5;75"\nHOME_URL="https://flatcar.org/"\n' > fc-usr/lib/os-release
 echo '#!/bin/sh' > fc-usr/bin/true
@@ -102,6 +104,16 @@ is "$(jq -r '.guest.os | "\(.id) \(.distro) \(.major_version).\(.minor_version) 
 is "$(jq -r '.guest.mounts[] | "\(.mountpoint) \(.device) \(.spec) \(.vfstype) \(.mounted)"' fc.json | sort | tr '\n' ';')" \
    "/ fc.img:p1 null ext4 true;/usr fc.img:p2 PARTLABEL=USR-A ext2 true;" "flatcar: the mount map has /usr on USR-A"
 is "$(jq -r .guest.hostname fc.json)" flatcar-node "flatcar: hostname"
+is "$(jq -r .guest.arch fc.json)" "$(uname -m)" "flatcar: arch from /bin/sh through /bin -> usr/bin and the /usr mount"
+is "$("$top_builddir/tests/guest-tool" fc.img -- realpath /etc/os-release)" /usr/lib/os-release \
+   "flatcar: /etc/os-release resolves into the /usr mount"
+usr_sum () { dd if=fc.img bs=512 skip=$(($(part_start fc.img 2) / 512)) count=$(($(part_size fc.img 2) / 512)) status=none | md5sum; }
+before=$(usr_sum)
+echo changed | "$top_builddir/tests/guest-tool" --rw fc.img -- write /usr/lib/os-release >/dev/null 2>fc-w.err
+ok $((! $?)) "flatcar: a write into /usr is refused (dm-verity would break)"
+grep -q 'fc.img:p2: ext2: .*opened read-only' fc-w.err; ok $? "flatcar: one line says why ($(head -c 120 fc-w.err))"
+is "$(usr_sum)" "$before" "flatcar: USR-A unchanged"
+echo node2 | "$top_builddir/tests/guest-tool" --rw fc.img -- write /etc/hostname >/dev/null; ok $? "flatcar: the root stays writable"
 # The same /usr tree on USR-B with a higher GPT priority wins over USR-A.
 mk_ext fc.img "$(part_start fc.img 3)" "$(part_size fc.img 3)" ext2 aaaaaaaa-0000-4000-8000-0000000000f3 USR-B fc-usr
 sfdisk -q --no-reread --no-tell-kernel --part-attrs fc.img 3 "GUID:49,56" 2>/dev/null
