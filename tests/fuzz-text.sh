@@ -44,6 +44,8 @@ declare -A EXPECT=(
     [release/gentoo-release]=': /etc/gentoo-release: ok id=gentoo version=2.14 name=Gentoo Base System release 2.14 distro=gentoo 2.14$'
     [release/rocky-release]=': /etc/rocky-release: ok id=rocky version=9.3 name=Rocky Linux release 9.3 \(Blue Onyx\) distro=rocky 9.3$'
     [release/almalinux-release]=': /etc/almalinux-release: ok id=almalinux version=9.3 .* distro=almalinux 9.3$'
+    [release/rhel4-update]=': /etc/redhat-release: ok id=rhel version=4 .* distro=rhel 4.9$'
+    [release/suse-unknown]=': /etc/SuSE-release: ok id=- version=1.0 name=SuSE-like 1.0 distro=suse-based 1.0$'
     [release/oracle-release]=': /etc/oracle-release: ok id=ol version=7.9 name=Oracle Linux Server release 7.9 distro=oraclelinux 7.9$'
     [release/amazon-system-release]=': /etc/system-release: ok id=amzn version=2018.03 name=Amazon Linux AMI release 2018.03 distro=amzn 2018.3$'
     [release/flatcar-os-release]=': /etc/os-release: ok id=flatcar version=3510.2.6 name=Flatcar Container Linux by Kinvolk 3510.2.6 \(Oklo\) distro=flatcar 3510.2$'

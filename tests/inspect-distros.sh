@@ -34,6 +34,8 @@ cases=(
   "opensuse13|opensuse 13 2 opensuse /etc/SuSE-release null"
   "centos7|centos 7 9 centos /etc/os-release centos7"
   "rhel6|rhel 6 10 rhel /etc/redhat-release rhel6.example.com"
+  "rhel4|rhel 4 9 rhel /etc/redhat-release null"
+  "suse10|opensuse 10 0 opensuse /etc/SuSE-release null"
   "oracle7|oraclelinux 7 9 ol /etc/oracle-release null"
   "rocky9|rocky 9 3 rocky /etc/os-release null"
   "alma9|almalinux 9 3 almalinux /etc/os-release null"
@@ -58,6 +60,8 @@ etc $d hostname 'centos7\n'; etc $d fstab "$fstab"
 d=rhel6; etc $d redhat-release 'Red Hat Enterprise Linux Server release 6.10 (Santiago)\n'
 mkdir -p $d/etc/sysconfig; etc $d sysconfig/network 'NETWORKING=yes\nHOSTNAME=rhel6.example.com\n'
 etc $d fstab "$fstab"
+d=rhel4; etc $d redhat-release 'Red Hat Enterprise Linux AS release 4 (Nahant Update 9)\n'; etc $d fstab "$fstab"
+d=suse10; etc $d SuSE-release 'SUSE LINUX 10.0 (X86-64) OSS\nVERSION = 10.0\n'; etc $d fstab "$fstab"
 # Oracle Linux 7 ships a redhat-release that says Red Hat.
 d=oracle7; etc $d oracle-release 'Oracle Linux Server release 7.9\n'
 etc $d redhat-release 'Red Hat Enterprise Linux Server release 7.9 (Maipo)\n'; etc $d fstab "$fstab"

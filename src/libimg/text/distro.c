@@ -69,16 +69,26 @@ img_internal_release_version (const char *version, int *major, int *minor)
 int
 img_internal_release_distro (struct img_inspection *in, const char *file)
 {
-  const char *d;
+  const char *d, *u;
 
   if (in->os_id)
     d = distro_name (in->os_id);
   else if (strcmp (file, "/etc/redhat-release") == 0)
     d = "redhat-based";         /* a Red Hat clone of no name we know */
+  else if (strcmp (file, "/etc/SuSE-release") == 0)
+    d = "suse-based";
   else
     d = NULL;
   if (d && (in->distro = strdup (d)) == NULL)
     return -ENOMEM;
   img_internal_release_version (in->os_version_id, &in->major_version, &in->minor_version);
+  /* "Red Hat Enterprise Linux AS release 4 (Nahant Update 9)": 4.9. */
+  if (in->major_version >= 0 && in->os_version_id && !strchr (in->os_version_id, '.')
+      && in->os_codename && (u = strstr (in->os_codename, "Update ")) != NULL) {
+    int minor;
+    u += 7;
+    if ((minor = number (&u)) >= 0)
+      in->minor_version = minor;
+  }
   return 0;
 }

@@ -78,9 +78,22 @@ parse_suse_release (struct img_inspection *in, const char *text)
   /* "VERSION = 11": the key is "VERSION " and the value " 11". */
   char *v = img_internal_text_value (text, "VERSION "), *pl = img_internal_text_value (text, "PATCHLEVEL ");
 
+  static const struct { const char *prefix, *id, *name; } names[] = {
+    { "SUSE Linux Enterprise", "sles", "SLES" }, { "SUSE LINUX Enterprise", "sles", "SLES" },
+    { "Novell Linux Desktop", "sles", "SLES" }, { "openSUSE", "opensuse", "openSUSE" },
+    { "SuSE Linux", "opensuse", "openSUSE" }, { "SUSE LINUX", "opensuse", "openSUSE" },
+  };
+  size_t i;
+
+  /* Enterprise first: "SUSE LINUX Enterprise" also starts "SUSE LINUX".
+   * A first line none of these begins is some SUSE (distro.c). */
   in->os_pretty_name = img_internal_first_line (text);
-  in->os_id = strdup (strstr (text, "openSUSE") ? "opensuse" : "sles");
-  in->os_name = strdup (strstr (text, "openSUSE") ? "openSUSE" : "SLES");
+  for (i = 0; i < ARRAY_SIZE (names); i++)
+    if (strncmp (text, names[i].prefix, strlen (names[i].prefix)) == 0) {
+      in->os_id = strdup (names[i].id);
+      in->os_name = strdup (names[i].name);
+      break;
+    }
   if (v) {
     char *t = v;
     while (*t == ' ')
