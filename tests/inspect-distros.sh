@@ -42,8 +42,9 @@ cases=(
   "amazon2018|amzn 2018 3 amzn /etc/system-release null"
   "ubuntu|ubuntu 22 4 ubuntu /etc/lsb-release null"
   "debian|debian 12 5 debian /etc/os-release deb12"
+  "fedora39|fedora 39 0 fedora /usr/lib/os-release null"
 )
-plan $((3 * ${#cases[@]} + 45))
+plan $((3 * ${#cases[@]} + 47))
 
 d=arch; etc $d arch-release ''; etc $d fstab "$fstab"; etc $d hostname 'archbox\n'
 d=alpine; etc $d alpine-release '3.18.4\n'; etc $d fstab "$fstab"; etc $d hostname 'alpine318\n'
@@ -77,6 +78,8 @@ etc $d debian_version 'bookworm/sid\n'; etc $d fstab "$fstab"
 d=debian
 etc $d os-release 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION="12 (bookworm)"\nVERSION_CODENAME=bookworm\nID=debian\n'
 etc $d debian_version '12.5\n'; etc $d hostname 'deb12\n'; etc $d fstab "$fstab"
+d=fedora39; mkdir -p $d/usr/lib; etc $d fstab "$fstab"
+printf 'NAME="Fedora Linux"\nVERSION="39 (Thirty Nine)"\nID=fedora\nVERSION_ID=39\nPRETTY_NAME="Fedora Linux 39 (Thirty Nine)"\n' > $d/usr/lib/os-release
 
 for c in "${cases[@]}"; do
     d=${c%%|*}; want=${c#*|}
@@ -213,5 +216,15 @@ jq -e . $d.json >/dev/null; ok $? "NUL, escape and open quotes: valid JSON"
 is "$(jq -c '.guest.os | [.id, .name, .pretty_name, .version_id, .id_like, .distro, .source]' $d.json)" \
    '[null,"a","\u001b[2J\"x",null,null,null,"/etc/os-release"]' "open quotes dropped, escapes undone, a NUL ends the text"
 img-inspect $d.img > $d.txt 2>&1; ok $? "hostile: text report"
+# A link loop, a directory and a link climbing out of the guest where
+# release files should be: skipped, or resolved inside the guest.
+d=hostile3; mkdir -p $d/etc/redhat-release
+ln -s os-release $d/etc/os-release
+ln -s ../../../../../../etc/version $d/etc/debian_version
+printf '11.9\n' > $d/etc/version; printf '%b' "$fstab" > $d/etc/fstab
+mkguest $d $d.img
+img-inspect --json $d.img > $d.json 2> $d.err; ok $? "link loop, directory, climbing link: inspected"
+is "$(jq -r '.guest.os | "\(.distro) \(.major_version) \(.minor_version) \(.source)"' $d.json)" \
+   "debian 11 9 /etc/debian_version" "the loop and the directory skipped, the climbing link stays in the guest"
 ! grep -q $'\033' $d.txt; ok $? "hostile: no raw escape byte on the terminal"
 done_testing
