@@ -443,6 +443,17 @@ json_vgs (struct state *st, struct img_json *j)
   img_json_end_array (j);
 }
 
+/* KEY: V, or null when V is negative (unknown). */
+static void
+json_kv_count (struct img_json *j, const char *key, int v)
+{
+  img_json_key (j, key);
+  if (v >= 0)
+    img_json_uint (j, (uint64_t) v);
+  else
+    img_json_null (j);
+}
+
 static void
 json_guest (struct state *st, struct img_json *j)
 {
@@ -469,6 +480,9 @@ json_guest (struct state *st, struct img_json *j)
   img_json_kv_string (j, "version_id", in->os_version_id);
   img_json_kv_string (j, "codename", in->os_codename);
   img_json_kv_string (j, "source", in->os_source);
+  img_json_kv_string (j, "distro", in->distro);
+  json_kv_count (j, "major_version", in->major_version);
+  json_kv_count (j, "minor_version", in->minor_version);
   img_json_end_object (j);
   img_json_kv_string (j, "hostname", in->hostname);
   img_json_kv_string (j, "arch", in->arch);
@@ -543,11 +557,7 @@ json_guest (struct state *st, struct img_json *j)
     img_json_begin_object (j);
     img_json_kv_string (j, "path", b->path);
     img_json_kv_string (j, "kind", img_boot_kind_name (b->kind));
-    img_json_key (j, "default");
-    if (b->default_index >= 0)
-      img_json_uint (j, b->default_index);
-    else
-      img_json_null (j);
+    json_kv_count (j, "default", b->default_index);
     img_json_key (j, "entries");
     img_json_begin_array (j);
     for (k = 0; k < b->n_entries; k++) {
@@ -728,6 +738,22 @@ text_layout (struct state *st)
   }
 }
 
+/* NTFS cannot be read natively: say that it is there and that nothing
+ * in it (a Windows system, if it holds one) was inspected. */
+static void
+text_ntfs (struct state *st)
+{
+  size_t i;
+
+  for (i = 0; i < img_guest_n_volumes (st->g); i++) {
+    const struct img_fsinfo *info;
+    const struct img_volume *vol = img_guest_volume (st->g, i, &info, NULL, NULL);
+    if (vol && info && strcmp (info->type, "ntfs") == 0)
+      printf ("%s: ntfs: not inspected (no native NTFS reader; a Windows system on it is not identified)\n",
+              esc (vol->name));
+  }
+}
+
 static void
 text_guest (struct state *st)
 {
@@ -736,10 +762,13 @@ text_guest (struct state *st)
 
   if (in == NULL)
     return;                     /* no root: the layout is all there is */
-  printf ("guest: %s (id %s, version %s%s%s), %s, hostname %s\n",
-          nz (in->os_pretty_name ? in->os_pretty_name : in->os_name), nz (in->os_id),
-          nz (in->os_version_id), in->os_codename ? ", " : "",
-          in->os_codename ? esc (in->os_codename) : "", nz (in->arch), nz (in->hostname));
+  printf ("guest: %s (id %s, version %s%s%s", nz (in->os_pretty_name ? in->os_pretty_name : in->os_name),
+          nz (in->os_id), nz (in->os_version_id), in->os_codename ? ", " : "",
+          in->os_codename ? esc (in->os_codename) : "");
+  /* virt-inspector's name, where it is not the ID already. */
+  if (in->distro && (in->os_id == NULL || strcmp (in->distro, in->os_id) != 0))
+    printf (", distro %s", esc (in->distro));
+  printf ("), %s, hostname %s\n", nz (in->arch), nz (in->hostname));
   printf ("  root: %s", nz (img_guest_root (st->g, 0)));
   for (i = 1; i < img_guest_n_roots (st->g); i++)
     printf (" (also a root: %s)", nz (img_guest_root (st->g, i)));
@@ -916,6 +945,7 @@ main (int argc, char *argv[])
     print_json (&st);
   else {
     text_layout (&st);
+    text_ntfs (&st);
     text_guest (&st);
   }
   if (fflush (stdout) != 0 || ferror (stdout)) {

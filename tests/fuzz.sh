@@ -52,6 +52,15 @@ declare -A EXPECT=(
     [tiny-100.img]='disk: .*100 bytes'
     [crash-mbr-empty-table.img]='dos 0:'
     [crash-lvm-label-offset.img]='none 0: LVM2_member'
+    [ntfs.img]='none 0: ntfs;'
+    [ntfs-attr-zero.img]='none 0: ntfs;'
+    [ntfs-attr-huge.img]='none 0: ntfs;'
+    [ntfs-label-huge.img]='none 0: ntfs;'
+    [ntfs-mft-far.img]='none 0: -;'
+    [ntfs-record-absurd.img]='none 0: -;'
+    [iso9660.img]='none 0: iso9660;'
+    [iso9660-truncated.img]='none 0: -;'
+    [squashfs.img]='none 0: squashfs;'
 )
 
 n_expect=0
