@@ -16,6 +16,8 @@ packages=(
     fdisk parted gdisk lvm2 e2fsprogs xfsprogs btrfs-progs dosfstools
     cryptsetup-bin util-linux jq cpio file strace bc python3 procps
     zstd xz-utils lz4 bzip2 lzma attr acl libcap2-bin
+    # tests: other filesystems' signatures made by their own tools
+    ntfs-3g xorriso squashfs-tools
     # tests: the hostile-image corpus measures peak RSS with GNU time
     time
     # tests: the real Debian 12 guests

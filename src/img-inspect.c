@@ -15,6 +15,7 @@
 #include "img-quote.h"
 #include "img-json.h"
 #include "libimg.h"
+#include "img-inspect.h"
 
 #define PROG "img-inspect"
 #define DEFAULT_MODULES "xen-blkfront,xen-netfront"
@@ -232,14 +233,14 @@ whole_fs (const struct state *st, size_t image)
   return NULL;
 }
 
-static const struct img_fsinfo *
-vol_fs (const struct state *st, const struct img_volume *vol)
+const struct img_fsinfo *
+vol_fs (const struct img_guest *g, const struct img_volume *vol)
 {
   size_t i;
 
-  for (i = 0; vol && i < img_guest_n_volumes (st->g); i++) {
+  for (i = 0; vol && i < img_guest_n_volumes (g); i++) {
     const struct img_fsinfo *info;
-    if (img_guest_volume (st->g, i, &info, NULL, NULL) == vol)
+    if (img_guest_volume (g, i, &info, NULL, NULL) == vol)
       return info;
   }
   return NULL;
@@ -276,7 +277,7 @@ part_type (const struct img_part *p, char *buf, size_t len)
 
 /* ---- JSON -------------------------------------------------------------- */
 
-static void
+void
 json_fs (struct img_json *j, const struct img_fsinfo *fs)
 {
   img_json_key (j, "filesystem");
@@ -361,49 +362,6 @@ json_images (struct state *st, struct img_json *j)
 }
 
 static void
-json_md (struct state *st, struct img_json *j)
-{
-  const struct img_md *md = img_guest_md (st->g);
-  size_t i, k;
-  char buf[16];
-
-  img_json_key (j, "md_arrays");
-  img_json_begin_array (j);
-  for (i = 0; i < img_md_n_arrays (md); i++) {
-    const struct img_md_array *a = img_md_array (md, i);
-    img_json_begin_object (j);
-    img_json_kv_string (j, "device", a->devname);
-    img_json_kv_string (j, "uuid", a->uuid);
-    img_json_kv_string (j, "name", a->name[0] ? a->name : NULL);
-    img_json_kv_string (j, "level", img_md_level_name (a->level));
-    img_json_kv_string (j, "metadata", a->metadata);
-    img_json_kv_uint (j, "raid_disks", a->raid_disks);
-    img_json_kv_uint (j, "size", a->size);
-    img_json_kv_bool (j, "degraded", a->degraded);
-    img_json_kv_string (j, "error", a->error);
-    img_json_key (j, "members");
-    img_json_begin_array (j);
-    for (k = 0; k < a->n_members; k++) {
-      const struct img_md_member *m = &a->members[k];
-      img_json_begin_object (j);
-      img_json_kv_string (j, "device", m->dev->name);
-      img_json_kv_string (j, "uuid_sub", m->dev_uuid[0] ? m->dev_uuid : NULL);
-      img_json_kv_string (j, "role", img_md_role_name (m->role, buf, sizeof buf));
-      img_json_kv_bool (j, "in_sync", m->in_sync);
-      img_json_kv_uint (j, "events", m->events);
-      img_json_kv_uint (j, "data_offset", m->data_offset);
-      img_json_kv_uint (j, "data_size", m->data_size);
-      img_json_kv_bool (j, "used", m->used);
-      img_json_end_object (j);
-    }
-    img_json_end_array (j);
-    json_fs (j, vol_fs (st, a->vol));
-    img_json_end_object (j);
-  }
-  img_json_end_array (j);
-}
-
-static void
 json_vgs (struct state *st, struct img_json *j)
 {
   const struct img_lvm *lvm = img_guest_lvm (st->g);
@@ -477,13 +435,24 @@ json_vgs (struct state *st, struct img_json *j)
         img_json_end_object (j);
       }
       img_json_end_array (j);
-      json_fs (j, vol_fs (st, lv->vol));
+      json_fs (j, vol_fs (st->g, lv->vol));
       img_json_end_object (j);
     }
     img_json_end_array (j);
     img_json_end_object (j);
   }
   img_json_end_array (j);
+}
+
+/* KEY: V, or null when V is negative (unknown). */
+static void
+json_kv_count (struct img_json *j, const char *key, int v)
+{
+  img_json_key (j, key);
+  if (v >= 0)
+    img_json_uint (j, (uint64_t) v);
+  else
+    img_json_null (j);
 }
 
 static void
@@ -512,6 +481,9 @@ json_guest (struct state *st, struct img_json *j)
   img_json_kv_string (j, "version_id", in->os_version_id);
   img_json_kv_string (j, "codename", in->os_codename);
   img_json_kv_string (j, "source", in->os_source);
+  img_json_kv_string (j, "distro", in->distro);
+  json_kv_count (j, "major_version", in->major_version);
+  json_kv_count (j, "minor_version", in->minor_version);
   img_json_end_object (j);
   img_json_kv_string (j, "hostname", in->hostname);
   img_json_kv_string (j, "arch", in->arch);
@@ -586,11 +558,7 @@ json_guest (struct state *st, struct img_json *j)
     img_json_begin_object (j);
     img_json_kv_string (j, "path", b->path);
     img_json_kv_string (j, "kind", img_boot_kind_name (b->kind));
-    img_json_key (j, "default");
-    if (b->default_index >= 0)
-      img_json_uint (j, b->default_index);
-    else
-      img_json_null (j);
+    json_kv_count (j, "default", b->default_index);
     img_json_key (j, "entries");
     img_json_begin_array (j);
     for (k = 0; k < b->n_entries; k++) {
@@ -621,7 +589,7 @@ print_json (struct state *st)
   img_json_begin_object (&j);
   img_json_kv_uint (&j, "version", 1);
   json_images (st, &j);
-  json_md (st, &j);
+  json_md (st->g, &j);
   json_vgs (st, &j);
   json_guest (st, &j);
   img_json_end_object (&j);
@@ -630,7 +598,7 @@ print_json (struct state *st)
 
 /* ---- text -------------------------------------------------------------- */
 
-static const char *
+const char *
 human (uint64_t v, char *buf, size_t len)
 {
   static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
@@ -652,7 +620,7 @@ human (uint64_t v, char *buf, size_t len)
  * control bytes and invalid UTF-8 by img_quote_term, so a hostile label
  * cannot move the cursor or fake a line.  A few rotating buffers let one
  * printf show several strings. */
-static const char *
+const char *
 esc (const char *s)
 {
   static char bufs[8][1024];
@@ -676,7 +644,7 @@ esc (const char *s)
   return b;
 }
 
-static void
+void
 text_fs (const struct img_fsinfo *fs)
 {
   if (fs == NULL || fs->type[0] == '\0') {
@@ -694,33 +662,6 @@ static const char *
 nz (const char *s)
 {
   return esc (s);
-}
-
-static void
-text_md (struct state *st)
-{
-  const struct img_md *md = img_guest_md (st->g);
-  size_t i, k;
-  char h[32], buf[16];
-
-  for (i = 0; i < img_md_n_arrays (md); i++) {
-    const struct img_md_array *a = img_md_array (md, i);
-    printf ("md array %s: uuid %s, name \"%s\", %s, metadata %s, %u disks, %s per member\n",
-            a->devname, a->uuid, esc (a->name), img_md_level_name (a->level),
-            a->metadata, a->raid_disks, human (a->size, h, sizeof h));
-    for (k = 0; k < a->n_members; k++) {
-      const struct img_md_member *m = &a->members[k];
-      printf ("  member %-24s role %s, %s, events %" PRIu64 ", data at %" PRIu64 "%s\n",
-              m->dev->name, img_md_role_name (m->role, buf, sizeof buf),
-              m->in_sync ? "in sync" : "not in sync", m->events, m->data_offset,
-              m->used ? " (read from)" : "");
-    }
-    printf ("  %s%s", a->error ? "not read: " : a->degraded ? "DEGRADED (members missing), read: " : "read: ",
-            a->error ? a->error : "");
-    if (a->error == NULL)
-      text_fs (vol_fs (st, a->vol));
-    printf ("\n");
-  }
 }
 
 static void
@@ -760,7 +701,7 @@ text_layout (struct state *st)
       printf ("\n");
     }
   }
-  text_md (st);
+  text_md (st->g);
   for (i = 0; i < img_lvm_n_vgs (lvm); i++) {
     const struct img_lvm_vg *vg = img_lvm_vg (lvm, i);
     printf ("volume group %s: uuid %s, extent size %s, seqno %" PRIu64 "%s\n",
@@ -778,7 +719,7 @@ text_layout (struct state *st)
       if (lv->error)
         printf ("unreadable: %s", lv->error);
       else
-        text_fs (vol_fs (st, lv->vol));
+        text_fs (vol_fs (st->g, lv->vol));
       printf ("%s\n", lv->visible ? "" : " (hidden)");
       for (l = 0; l < lv->n_segs; l++) {
         const struct img_lvm_seg *sg = &lv->segs[l];
@@ -800,6 +741,22 @@ text_layout (struct state *st)
   }
 }
 
+/* NTFS cannot be read natively: say that it is there and that nothing
+ * in it (a Windows system, if it holds one) was inspected. */
+static void
+text_ntfs (struct state *st)
+{
+  size_t i;
+
+  for (i = 0; i < img_guest_n_volumes (st->g); i++) {
+    const struct img_fsinfo *info;
+    const struct img_volume *vol = img_guest_volume (st->g, i, &info, NULL, NULL);
+    if (vol && info && strcmp (info->type, "ntfs") == 0)
+      printf ("%s: ntfs: not inspected (no native NTFS reader; a Windows system on it is not identified)\n",
+              esc (vol->name));
+  }
+}
+
 static void
 text_guest (struct state *st)
 {
@@ -808,10 +765,13 @@ text_guest (struct state *st)
 
   if (in == NULL)
     return;                     /* no root: the layout is all there is */
-  printf ("guest: %s (id %s, version %s%s%s), %s, hostname %s\n",
-          nz (in->os_pretty_name ? in->os_pretty_name : in->os_name), nz (in->os_id),
-          nz (in->os_version_id), in->os_codename ? ", " : "",
-          in->os_codename ? esc (in->os_codename) : "", nz (in->arch), nz (in->hostname));
+  printf ("guest: %s (id %s, version %s%s%s", nz (in->os_pretty_name ? in->os_pretty_name : in->os_name),
+          nz (in->os_id), nz (in->os_version_id), in->os_codename ? ", " : "",
+          in->os_codename ? esc (in->os_codename) : "");
+  /* virt-inspector's name, where it is not the ID already. */
+  if (in->distro && (in->os_id == NULL || strcmp (in->distro, in->os_id) != 0))
+    printf (", distro %s", esc (in->distro));
+  printf ("), %s, hostname %s\n", nz (in->arch), nz (in->hostname));
   printf ("  root: %s", nz (img_guest_root (st->g, 0)));
   for (i = 1; i < img_guest_n_roots (st->g); i++)
     printf (" (also a root: %s)", nz (img_guest_root (st->g, i)));
@@ -988,6 +948,7 @@ main (int argc, char *argv[])
     print_json (&st);
   else {
     text_layout (&st);
+    text_ntfs (&st);
     text_guest (&st);
   }
   if (fflush (stdout) != 0 || ferror (stdout)) {

@@ -65,6 +65,13 @@ for line in open(trace, errors='replace'):
     for p in paths(args)[: (2 if call.startswith(('rename', 'link', 'symlink')) else 1)]:
         if p in ('/dev/null', '/dev/tty') or allowed_tmp.match(p):
             continue
+        # The undo file is made nameless in the image's directory and
+        # linked in under its name: the O_TMPFILE open names the
+        # directory, linkat's source the descriptor (its target is checked).
+        if image and p == cwd and call.startswith('open') and 'O_TMPFILE' in args:
+            continue
+        if call.startswith('link') and re.fullmatch(r'/proc/self/fd/\d+', p):
+            continue
         if image and os.path.dirname(p) == cwd and (os.path.basename(p).startswith(stem + '.')
                                                       or os.path.basename(p).startswith('.' + stem + '.')):
             continue

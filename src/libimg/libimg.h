@@ -871,6 +871,12 @@ struct img_inspection {
   char *os_id, *os_id_like, *os_name, *os_pretty_name, *os_version_id,
        *os_codename;
   char *os_source;              /* the file it came from */
+  /* The distribution as virt-inspector names it ("rhel", "oraclelinux",
+   * "archlinux"...; an ID it has no name for stays the os-release ID;
+   * "redhat-based" for an unknown /etc/redhat-release), NULL if none;
+   * its version as numbers, -1 where unknown. */
+  char *distro;
+  int major_version, minor_version;
   char *hostname;
   char *arch;                   /* from the ELF header of /bin/sh */
   /* "initramfs-tools", "dracut", "mkinitrd" or "unknown". */
@@ -888,9 +894,12 @@ int img_guest_inspect (struct img_guest *g, struct img_inspection **out);
 void img_inspection_free (struct img_inspection *insp);
 /* Fills IN's os_* fields (and os_source = FILE) from the release file FILE
  * ("/etc/os-release", "/usr/lib/os-release", "/etc/redhat-release" or
- * another "*-release", "/etc/SuSE-release", "/etc/lsb-release",
- * "/etc/debian_version"), TEXT being its LEN bytes (need not be
- * terminated; a NUL byte ends it).  The os_* fields must be NULL before.
+ * another "*-release" (centos, rocky, almalinux, oracle, enterprise,
+ * fedora, system, gentoo), "/etc/SuSE-release", "/etc/lsb-release",
+ * "/etc/debian_version", "/etc/arch-release", "/etc/alpine-release"),
+ * TEXT being its LEN bytes (need not be terminated; a NUL byte ends it),
+ * and IN's distro, major_version and minor_version from them.  The os_*
+ * fields and distro must be NULL before.
  * 0; -ENOENT: the file says nothing (lsb-release without DISTRIB_ID);
  * -EINVAL: FILE is none of those; -ENOMEM.  No message is recorded. */
 int img_release_parse (const char *file, const char *text, size_t len,

@@ -2,7 +2,7 @@
 # Regenerates the seed corpus of tests/fuzz-replay (the files in corpus/
 # are committed; run this only to change them):
 #   sudo tests/fuzz/mkcorpus.sh [DIR]
-# Tiny images (at most 64 KiB, all together well under 1 MiB) that reach
+# Tiny images (at most 64 KiB, all together under 1 MiB) that reach
 # every branch of the partition-table and probe code: MBR with an EBR
 # chain and its corruptions (loops, links out of the extended partition,
 # truncation), GPT at 512 and 4096-byte sectors and its corruptions (bad
@@ -53,6 +53,45 @@ for v in 1 2; do
     head4k "$work/fs" luks$v.img
 done
 python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(100)))' >"$out/tiny-100.img"
+
+# ---- ntfs, iso9660, squashfs (the heads blkid and the probe read) ----------
+# mkntfs puts a small volume's MFT at cluster 4: 24 KiB hold $Volume.
+rm -f "$work/fs"; truncate -s 8M "$work/fs"
+mkntfs -q -F -Q -L ntfsseed -s 512 -p 0 -H 0 -S 0 "$work/fs" >/dev/null 2>&1
+head -c 24576 "$work/fs" >"$out/ntfs.img"
+python3 - "$out" <<'EOF'
+import os, struct, sys
+out = sys.argv[1]
+img = bytearray(open(os.path.join(out, "ntfs.img"), "rb").read())
+spc = img[0x0d] if img[0x0d] < 0xf4 else 1 << (256 - img[0x0d])
+cluster = struct.unpack_from("<H", img, 0x0b)[0] * spc
+cpr = struct.unpack_from("<b", img, 0x40)[0]
+rec = cpr * cluster if cpr > 0 else 1 << -cpr
+vol = struct.unpack_from("<Q", img, 0x30)[0] * cluster + 3 * rec
+def attrs():
+    off = vol + struct.unpack_from("<H", img, vol + 0x14)[0]
+    while struct.unpack_from("<I", img, off)[0] != 0xffffffff:
+        yield off
+        off += struct.unpack_from("<I", img, off + 4)[0]
+name = [a for a in attrs() if struct.unpack_from("<I", img, a)[0] == 0x60][0]
+first = next(attrs())
+def save(fname, edits, size=len(img)):
+    b = bytearray(img)
+    for off, fmt, v in edits:
+        struct.pack_into(fmt, b, off, v)
+    open(os.path.join(out, fname), "wb").write(b[:size])
+save("ntfs-attr-zero.img", [(first + 4, "<I", 0)])            # would not progress
+save("ntfs-attr-huge.img", [(first + 4, "<I", 0xfffffff0)])   # past the record
+save("ntfs-label-huge.img", [(name + 0x10, "<I", 0xfffffff0)])
+save("ntfs-mft-far.img", [(0x30, "<Q", 1 << 61)], 4096)      # offset overflows
+save("ntfs-record-absurd.img", [(0x40, "<b", -40)], 4096)
+EOF
+rm -f "$work/fs"; mkdir -p "$work/iso"; echo seed >"$work/iso/f"
+xorriso -as mkisofs -quiet -V ISOSEED -o "$work/fs" "$work/iso" 2>/dev/null
+head -c 34816 "$work/fs" >"$out/iso9660.img"
+head -c 33000 "$work/fs" >"$out/iso9660-truncated.img"       # PVD cut short
+rm -f "$work/fs"; mksquashfs "$work/iso" "$work/fs" -quiet -noappend >/dev/null
+head4k "$work/fs" squashfs.img
 
 # ---- an LVM PV with a VG and two LVs, all in the first 64 KiB ----------------
 

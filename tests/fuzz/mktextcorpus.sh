@@ -49,6 +49,21 @@ w release debian_version '\001012.8\n'
 w release nul-os-release '\000ID=deb\0ian\nNAME="\0"\nVERSION_ID='"'"'\n'
 w release nasty-redhat "\002release $(rep '.' 5000) ($(rep '(' 100)"
 w release nasty-suse "\006VERSION = \nPATCHLEVEL = $(rep ' ' 3000)"
+# (first byte 5 system-release, 9 arch, 10 alpine, 11 gentoo, 12 rocky,
+# 13 almalinux, 14 oracle; \0NNN so that a digit after it is not eaten)
+w release arch-release '\0011'
+w release alpine-release '\00123.18.4\n'
+w release gentoo-release '\0013Gentoo Base System release 2.14\n'
+w release rocky-release '\0014Rocky Linux release 9.3 (Blue Onyx)\n'
+w release almalinux-release '\0015AlmaLinux release 9.3 (Shamrock Pampas Cat)\n'
+w release oracle-release '\0016Oracle Linux Server release 7.9\n'
+w release rhel4-update '\002Red Hat Enterprise Linux AS release 4 (Nahant Update 9)\n'
+w release suse-unknown '\006SuSE-like 1.0\nVERSION = 1.0\n'
+w release amazon-system-release '\0005Amazon Linux AMI release 2018.03\n'
+w release flatcar-os-release '\000NAME="Flatcar Container Linux by Kinvolk"\nID=flatcar\nID_LIKE=coreos\nVERSION=3510.2.6\nVERSION_ID=3510.2.6\nPRETTY_NAME="Flatcar Container Linux by Kinvolk 3510.2.6 (Oklo)"\n'
+w release quoted-os-release '\000ID=over\\ ridden\nID='"'"'opensuse-leap'"'"'\nVERSION_ID="15.5"\nPRETTY_NAME="openSUSE \\"Leap\\" 15.5 \\\\ \\$x"\n'
+w release open-quote-os-release '\000ID=debian\nPRETTY_NAME="Debian\nVERSION_ID=12\nNAME='"'"'x\n'
+w release long-os-release "\000ID=x\nPRETTY_NAME=\"$(rep 'A' 65536)\nVERSION_ID=$(rep '9' 4000).$(rep '\\\\' 3000)\n"
 # --- modules.dep / modules.builtin
 w modules-dep debian 'kernel/drivers/block/xen-blkfront.ko:\nkernel/drivers/net/xen-netfront.ko:\nkernel/fs/ext4/ext4.ko: kernel/fs/mbcache.ko kernel/fs/jbd2/jbd2.ko kernel/lib/crc16.ko\nkernel/fs/mbcache.ko:\nkernel/fs/jbd2/jbd2.ko:\nkernel/lib/crc16.ko:\n'
 w modules-dep module-init-tools '/lib/modules/2.6.18-164.el5xen/kernel/drivers/xen/blkfront/xenblk.ko:\n/lib/modules/2.6.18-164.el5xen/kernel/fs/ext3/ext3.ko: /lib/modules/2.6.18-164.el5xen/kernel/fs/jbd/jbd.ko\n/lib/modules/2.6.18-164.el5xen/kernel/fs/jbd/jbd.ko:\n'

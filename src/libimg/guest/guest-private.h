@@ -22,6 +22,7 @@ struct gmount {
   struct img_guest_mount pub;
   struct img_fs *fs;            /* NULL unless mounted */
   long volume;                  /* index into volumes, or -1 */
+  bool readonly;                /* never opened for writing (CoreOS /usr: dm-verity) */
 };
 
 struct img_guest {
@@ -59,5 +60,11 @@ int img_internal_guest_resolve (struct img_guest *g, const char *path,
 struct img_fs_log;
 int img_internal_guest_overlay (struct img_guest *g, bool dry_run,
                                 struct img_fs_log *log);
+
+/* guest.c: an ext2/3/4 type name (what the native backend reads). */
+bool img_internal_guest_is_ext (const char *type);
+/* usrfs.c: the volume holding a /usr that no fstab names (CoreOS,
+ * Flatcar: the USR-A partition), or -1; ROOT is the root's volume. */
+long img_internal_guest_find_usr (struct img_guest *g, long root);
 
 #endif /* LIBIMG_GUEST_PRIVATE_H */

@@ -244,8 +244,8 @@ scan_disks (struct img_guest *g, const char *const *images, size_t n)
   return 0;
 }
 
-static bool
-is_ext (const char *type)
+bool
+img_internal_guest_is_ext (const char *type)
 {
   return strcmp (type, "ext2") == 0 || strcmp (type, "ext3") == 0
     || strcmp (type, "ext4") == 0;
@@ -258,6 +258,8 @@ looks_like_root (struct img_fs *fs)
   static const char *const marks[] = {
     "/etc/fstab", "/etc/os-release", "/usr/lib/os-release",
     "/etc/redhat-release", "/etc/debian_version", "/etc/SuSE-release",
+    "/etc/lsb-release", "/etc/system-release", "/etc/arch-release",
+    "/etc/alpine-release", "/etc/gentoo-release",
   };
   struct img_stat st;
   size_t i;
@@ -534,6 +536,35 @@ free_mounts_from (struct img_guest *g, size_t from)
   g->n_mounts = from;
 }
 
+/* A /usr no fstab line names (usrfs.c): mounted read-only, as CoreOS
+ * mounts it, named the way its kernel command line names it. */
+static int
+add_usr (struct img_guest *g, size_t root)
+{
+  const struct gvolume *v;
+  char spec[300];
+  long u;
+  size_t i;
+  int r;
+
+  for (i = 0; i < g->n_mounts; i++)
+    if (strcmp (g->mounts[i].pub.mountpoint, "/usr") == 0)
+      return 0;
+  if ((u = img_internal_guest_find_usr (g, root)) < 0)
+    return 0;
+  v = &g->volumes[u];
+  if (v->part && v->part->name[0])
+    snprintf (spec, sizeof spec, "PARTLABEL=%s", v->part->name);
+  else if (v->info.label[0])
+    snprintf (spec, sizeof spec, "LABEL=%s", v->info.label);
+  else
+    snprintf (spec, sizeof spec, "UUID=%s", v->info.uuid);
+  r = add_mount (g, "/usr", spec, v->info.type, "ro", 0, u);
+  if (r == 0)
+    g->mounts[g->n_mounts - 1].readonly = true;   /* a write would break dm-verity */
+  return r;
+}
+
 static int
 build_mounts (struct img_guest *g, size_t root)
 {
@@ -604,7 +635,7 @@ build_mounts (struct img_guest *g, size_t root)
     if (r < 0)
       goto out;
   }
-  r = 0;
+  r = add_usr (g, root);
  out:
   img_fstab_free (fstab, n);
   return r;
@@ -628,7 +659,7 @@ mount_all (struct img_guest *g)
       continue;
     }
     v = &g->volumes[m->volume];
-    if (!is_ext (v->info.type)) {
+    if (!img_internal_guest_is_ext (v->info.type)) {
       char why[64];
       snprintf (why, sizeof why, "%s filesystems are not supported natively",
                 v->info.type[0] ? v->info.type : "unknown");
@@ -646,10 +677,10 @@ mount_all (struct img_guest *g)
     }
     /* Refused before anything is opened for writing: the image stays
      * as it was. */
-    if ((g->flags & IMG_FS_RDWR) && v->vol->no_write)
+    if ((g->flags & IMG_FS_RDWR) && !m->readonly && v->vol->no_write)
       return img_err (g->ctx, -EROFS, "%s: %s (mounted on %s)", v->vol->name,
                       v->vol->no_write, m->pub.mountpoint);
-    r = img_fs_open (g->ctx, v->vol, g->flags, &m->fs);
+    r = img_fs_open (g->ctx, v->vol, m->readonly ? IMG_FS_RDONLY : g->flags, &m->fs);
     if (r < 0)
       return r;
     m->pub.mounted = true;
@@ -744,7 +775,7 @@ img_guest_open (struct img_ctx *ctx, const char *const *images,
     struct img_fs *fs;
     char **roots;
 
-    if (!is_ext (g->volumes[i].info.type))
+    if (!img_internal_guest_is_ext (g->volumes[i].info.type))
       continue;
     /* A filesystem we cannot read is not the root we are looking for,
      * but say so: it may be. */

@@ -58,28 +58,104 @@ read_text (struct img_guest *g, const char *path, size_t max, size_t *lenp)
   return buf;
 }
 
+/* Release files in the order virt-inspector tries them: os-release
+ * first, the clones' own files before the redhat-release they also carry
+ * (Oracle Linux's says "Red Hat"), lsb-release before debian_version
+ * (Ubuntu has both). */
+static const char *const release_files[] = {
+  "/etc/os-release", "/usr/lib/os-release", "/etc/lsb-release",
+  "/etc/oracle-release", "/etc/enterprise-release", "/etc/centos-release",
+  "/etc/rocky-release", "/etc/almalinux-release", "/etc/redhat-release",
+  "/etc/fedora-release", "/etc/system-release", "/etc/SuSE-release",
+  "/etc/debian_version", "/etc/arch-release", "/etc/gentoo-release",
+  "/etc/alpine-release",
+};
+
+/* Parses one release file of the guest into IN: 0, or -ENOENT if it is
+ * absent or says nothing.  An empty file is text too (arch-release). */
+static int
+parse_release (struct img_guest *g, const char *file, struct img_inspection *in)
+{
+  CLEANUP_FREE char *text = NULL;
+  struct img_stat st;
+  size_t len = 0;
+  int r;
+
+  if (img_guest_stat (g, file, &st) < 0 || !S_ISREG (st.mode)) {
+    img_ctx_clear_error (img_guest_ctx (g));
+    return -ENOENT;
+  }
+  if (st.size > 0 && (text = read_text (g, file, SMALL_FILE, &len)) == NULL)
+    return -ENOENT;
+  r = img_release_parse (file, text ? text : "", len, in);
+  if (r < 0 && r != -ENOENT)
+    img_dbg (img_guest_ctx (g), "inspect: %s: %s", file, strerror (-r));
+  return r;
+}
+
+/* os-release of Debian, CentOS and Rocky gives the major version only;
+ * their own file has the minor one, and virt-inspector reports it. */
+static void
+refine_version (struct img_guest *g, struct img_inspection *in)
+{
+  static const struct { const char *distro, *file; } minors[] = {
+    { "debian", "/etc/debian_version" }, { "centos", "/etc/centos-release" },
+    { "rocky", "/etc/rocky-release" },
+  };
+  size_t i;
+
+  if (in->distro == NULL || in->os_version_id == NULL || strchr (in->os_version_id, '.'))
+    return;
+  for (i = 0; i < ARRAY_SIZE (minors); i++) {
+    struct img_inspection *leg;
+    if (strcmp (in->distro, minors[i].distro) != 0)
+      continue;
+    if ((leg = calloc (1, sizeof *leg)) == NULL)
+      return;
+    if (parse_release (g, minors[i].file, leg) == 0 && leg->major_version == in->major_version)
+      in->minor_version = leg->minor_version;
+    img_inspection_free (leg);
+    return;
+  }
+}
+
+static void
+clear_os (struct img_inspection *in)
+{
+  free (in->os_id);
+  free (in->os_id_like);
+  free (in->os_name);
+  free (in->os_pretty_name);
+  free (in->os_version_id);
+  free (in->os_codename);
+  free (in->os_source);
+  free (in->distro);
+  in->os_id = in->os_id_like = in->os_name = in->os_pretty_name = NULL;
+  in->os_version_id = in->os_codename = in->os_source = in->distro = NULL;
+  in->major_version = in->minor_version = -1;
+}
+
+/* The first release file that names the OS; if none does (an os-release
+ * without ID, say), what the first readable one said. */
 static void
 inspect_os (struct img_guest *g, struct img_inspection *in)
 {
-  static const char *const files[] = {
-    "/etc/os-release", "/usr/lib/os-release", "/etc/redhat-release",
-    "/etc/centos-release", "/etc/fedora-release", "/etc/system-release",
-    "/etc/SuSE-release", "/etc/lsb-release", "/etc/debian_version",
-  };
-  char *text;
-  size_t i, len;
+  size_t i, first = ARRAY_SIZE (release_files);
 
-  for (i = 0; i < ARRAY_SIZE (files); i++) {
-    int r;
-    if ((text = read_text (g, files[i], SMALL_FILE, &len)) == NULL)
+  clear_os (in);
+  for (i = 0; i < ARRAY_SIZE (release_files); i++) {
+    if (parse_release (g, release_files[i], in) < 0)
       continue;
-    r = img_release_parse (files[i], text, len, in);
-    free (text);
-    if (r == 0)
+    if (in->os_id) {
+      refine_version (g, in);
       return;
-    if (r != -ENOENT)
-      img_dbg (img_guest_ctx (g), "inspect: %s: %s", files[i], strerror (-r));
+    }
+    if (first == ARRAY_SIZE (release_files))
+      first = i;
+    clear_os (in);
   }
+  if (first < ARRAY_SIZE (release_files) && parse_release (g, release_files[first], in) < 0)
+    clear_os (in);
 }
 
 static void
@@ -374,13 +450,7 @@ img_inspection_free (struct img_inspection *in)
 
   if (in == NULL)
     return;
-  free (in->os_id);
-  free (in->os_id_like);
-  free (in->os_name);
-  free (in->os_pretty_name);
-  free (in->os_version_id);
-  free (in->os_codename);
-  free (in->os_source);
+  clear_os (in);
   free (in->hostname);
   free (in->arch);
   for (i = 0; i < in->n_kernels; i++) {

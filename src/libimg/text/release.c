@@ -1,6 +1,7 @@
 /* Which OS a guest is, from its release files: os-release (KEY=VALUE),
  * else the legacy ones (/etc/redhat-release and its siblings, SuSE-release,
- * lsb-release, debian_version).  The text is a guest's: it is read within
+ * lsb-release, debian_version, arch-release, alpine-release,
+ * gentoo-release).  The text is a guest's: it is read within
  * its length (a NUL byte ends it, as it ends any C string we keep). */
 #include <config.h>
 
@@ -36,7 +37,9 @@ img_internal_first_line (const char *text)
   return l ? strndup (text, l) : NULL;
 }
 
-/* "Red Hat Enterprise Linux Server release 5.4 (Tikanga)" and friends. */
+/* "Red Hat Enterprise Linux Server release 5.4 (Tikanga)" and friends
+ * (CentOS, Rocky, AlmaLinux, Oracle, Amazon Linux's system-release,
+ * "Gentoo Base System release 2.14"). */
 static void
 parse_redhat_release (struct img_inspection *in, const char *text)
 {
@@ -44,7 +47,8 @@ parse_redhat_release (struct img_inspection *in, const char *text)
     { "Red Hat Enterprise Linux", "rhel" }, { "CentOS Stream", "centos" },
     { "CentOS", "centos" }, { "Fedora", "fedora" }, { "Scientific Linux", "scientific" },
     { "Oracle Linux", "ol" }, { "Enterprise Linux", "ol" }, { "Rocky Linux", "rocky" },
-    { "AlmaLinux", "almalinux" },
+    { "AlmaLinux", "almalinux" }, { "Amazon Linux", "amzn" },
+    { "Gentoo", "gentoo" },
   };
   const char *rel;
   size_t i;
@@ -74,9 +78,22 @@ parse_suse_release (struct img_inspection *in, const char *text)
   /* "VERSION = 11": the key is "VERSION " and the value " 11". */
   char *v = img_internal_text_value (text, "VERSION "), *pl = img_internal_text_value (text, "PATCHLEVEL ");
 
+  static const struct { const char *prefix, *id, *name; } names[] = {
+    { "SUSE Linux Enterprise", "sles", "SLES" }, { "SUSE LINUX Enterprise", "sles", "SLES" },
+    { "Novell Linux Desktop", "sles", "SLES" }, { "openSUSE", "opensuse", "openSUSE" },
+    { "SuSE Linux", "opensuse", "openSUSE" }, { "SUSE LINUX", "opensuse", "openSUSE" },
+  };
+  size_t i;
+
+  /* Enterprise first: "SUSE LINUX Enterprise" also starts "SUSE LINUX".
+   * A first line none of these begins is some SUSE (distro.c). */
   in->os_pretty_name = img_internal_first_line (text);
-  in->os_id = strdup (strstr (text, "openSUSE") ? "opensuse" : "sles");
-  in->os_name = strdup (strstr (text, "openSUSE") ? "openSUSE" : "SLES");
+  for (i = 0; i < ARRAY_SIZE (names); i++)
+    if (strncmp (text, names[i].prefix, strlen (names[i].prefix)) == 0) {
+      in->os_id = strdup (names[i].id);
+      in->os_name = strdup (names[i].name);
+      break;
+    }
   if (v) {
     char *t = v;
     while (*t == ' ')
@@ -113,12 +130,13 @@ img_release_parse (const char *file, const char *text, size_t len,
   if (t == NULL)
     return -ENOMEM;
   if (ends_with (file, "/os-release")) {
-    in->os_id = img_internal_text_value (t, "ID");
-    in->os_id_like = img_internal_text_value (t, "ID_LIKE");
-    in->os_name = img_internal_text_value (t, "NAME");
-    in->os_pretty_name = img_internal_text_value (t, "PRETTY_NAME");
-    in->os_version_id = img_internal_text_value (t, "VERSION_ID");
-    in->os_codename = img_internal_text_value (t, "VERSION_CODENAME");
+    size_t l = strlen (t);
+    in->os_id = img_internal_osrelease_value (t, l, "ID");
+    in->os_id_like = img_internal_osrelease_value (t, l, "ID_LIKE");
+    in->os_name = img_internal_osrelease_value (t, l, "NAME");
+    in->os_pretty_name = img_internal_osrelease_value (t, l, "PRETTY_NAME");
+    in->os_version_id = img_internal_osrelease_value (t, l, "VERSION_ID");
+    in->os_codename = img_internal_osrelease_value (t, l, "VERSION_CODENAME");
   }
   else if (ends_with (file, "/SuSE-release"))
     parse_suse_release (in, t);
@@ -140,12 +158,24 @@ img_release_parse (const char *file, const char *text, size_t len,
     in->os_name = strdup ("Debian GNU/Linux");
     in->os_version_id = img_internal_first_line (t);
   }
+  else if (ends_with (file, "/arch-release")) {
+    /* Empty as Arch ships it: the file's presence is the answer. */
+    in->os_id = strdup ("arch");
+    in->os_name = strdup ("Arch Linux");
+  }
+  else if (ends_with (file, "/alpine-release")) {
+    in->os_id = strdup ("alpine");
+    in->os_name = strdup ("Alpine Linux");
+    in->os_version_id = img_internal_first_line (t);
+  }
   else if (ends_with (file, "-release"))
     parse_redhat_release (in, t);
   else
     r = -EINVAL;
   if (r == 0 && (in->os_source = strdup (file)) == NULL)
     r = -ENOMEM;
+  if (r == 0)
+    r = img_internal_release_distro (in, file);
   free (t);
   return r;
 }

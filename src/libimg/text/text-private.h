@@ -10,4 +10,17 @@
 char *img_internal_text_value (const char *text, const char *key);
 char *img_internal_first_line (const char *text);
 
+/* osrelease.c: the value of KEY in os-release text (LEN bytes), shell
+ * quoting undone, the last assignment winning; NULL if absent, empty or
+ * malformed (open quote).  The caller owns the result. */
+char *img_internal_osrelease_value (const char *text, size_t len, const char *key);
+
+/* distro.c: IN->distro (virt-inspector's name) and major/minor version
+ * from IN's os_id and os_version_id; FILE is the release file they came
+ * from.  0 or -ENOMEM. */
+int img_internal_release_distro (struct img_inspection *in, const char *file);
+/* distro.c: "7.9.2009" -> 7, 9; "12" -> 12, 0; -1, -1 if VERSION does
+ * not start with a number. */
+void img_internal_release_version (const char *version, int *major, int *minor);
+
 #endif /* LIBIMG_TEXT_PRIVATE_H */

@@ -137,55 +137,6 @@ read_header (struct img_disk *disk, unsigned ss, uint64_t lba,
   return r;
 }
 
-/* UTF-16LE to UTF-8.  Names outside the BMP (sfdisk and gdisk write them)
- * come as surrogate pairs; a lone surrogate becomes U+FFFD. */
-static void
-name_to_utf8 (const unsigned char *p, size_t units, char *out, size_t outlen)
-{
-  size_t i, o = 0;
-
-  for (i = 0; i < units; i++) {
-    uint32_t c = get_le16 (p + 2 * i);
-    size_t n;
-
-    if (c == 0)
-      break;
-    if (c >= 0xd800 && c <= 0xdbff && i + 1 < units) {
-      uint32_t lo = get_le16 (p + 2 * (i + 1));
-      if (lo >= 0xdc00 && lo <= 0xdfff) {
-        c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
-        i++;
-      }
-    }
-    if (c >= 0xd800 && c <= 0xdfff)
-      c = 0xfffd;
-    n = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
-    if (o + n >= outlen)
-      break;
-    switch (n) {
-    case 1:
-      out[o++] = c;
-      break;
-    case 2:
-      out[o++] = 0xc0 | (c >> 6);
-      out[o++] = 0x80 | (c & 0x3f);
-      break;
-    case 3:
-      out[o++] = 0xe0 | (c >> 12);
-      out[o++] = 0x80 | ((c >> 6) & 0x3f);
-      out[o++] = 0x80 | (c & 0x3f);
-      break;
-    default:
-      out[o++] = 0xf0 | (c >> 18);
-      out[o++] = 0x80 | ((c >> 12) & 0x3f);
-      out[o++] = 0x80 | ((c >> 6) & 0x3f);
-      out[o++] = 0x80 | (c & 0x3f);
-      break;
-    }
-  }
-  out[o] = '\0';
-}
-
 static bool
 guid_is_zero (const unsigned char *g)
 {
@@ -299,7 +250,7 @@ img_internal_gpt_read (struct img_ctx *ctx, struct img_disk *disk,
     img_internal_guid_to_string (e, part.type_guid);
     img_internal_guid_to_string (e + 16, part.uuid);
     part.attrs = get_le64 (e + 48);
-    name_to_utf8 (e + 56, 36, part.name, sizeof part.name);
+    img_internal_utf16_to_utf8 (e + 56, 36, false, part.name, sizeof part.name);
     r = img_internal_ptable_add (ctx, disk, pt, &part);
     if (r < 0)
       return r;

@@ -1,7 +1,8 @@
 /* Filesystem and signature probing on a volume: type, UUID and label, as
  * blkid reports them, for the signatures guests use (md RAID members,
- * ext2/3/4, xfs, btrfs, swap, LVM2 PV, LUKS, vfat).  Read-only; a
- * signature past the end of a small volume is simply absent. */
+ * ext2/3/4, xfs, btrfs, swap, LVM2 PV, LUKS, vfat, ntfs, iso9660,
+ * squashfs).  Read-only; a signature past the end of a small volume is
+ * simply absent. */
 #include <config.h>
 
 #include <errno.h>
@@ -11,9 +12,9 @@
 #include "private.h"
 #include "volume/volume-private.h"
 
-static bool
-read_at (struct img_ctx *ctx, const struct img_volume *vol, void *buf,
-         size_t len, uint64_t off, int *r)
+bool
+img_internal_probe_read (struct img_ctx *ctx, const struct img_volume *vol,
+                         void *buf, size_t len, uint64_t off, int *r)
 {
   uint64_t end;
 
@@ -37,9 +38,18 @@ set_uuid (char *out, const unsigned char *u)
     img_internal_uuid_to_string (u, out);
 }
 
-/* Copies a fixed-size, maybe unterminated, label field. */
-static void
-copy_label (char *out, size_t outlen, const unsigned char *p, size_t len)
+void
+img_internal_probe_trim (char *label)
+{
+  size_t n = strlen (label);
+
+  while (n > 0 && (label[n - 1] == ' ' || label[n - 1] == '\t' || label[n - 1] == '\n'
+                   || label[n - 1] == '\r' || label[n - 1] == '\v' || label[n - 1] == '\f'))
+    label[--n] = '\0';
+}
+
+void
+img_internal_probe_label (char *out, size_t outlen, const unsigned char *p, size_t len)
 {
   size_t n = 0;
 
@@ -83,7 +93,7 @@ probe_ext (const unsigned char *sb, struct img_fsinfo *info)
   else
     snprintf (info->type, sizeof info->type, "ext2");
   set_uuid (info->uuid, sb + 104);
-  copy_label (info->label, sizeof info->label, sb + 120, 16);
+  img_internal_probe_label (info->label, sizeof info->label, sb + 120, 16);
   return true;
 }
 
@@ -119,8 +129,8 @@ probe_md (struct img_ctx *ctx, const struct img_volume *vol,
     return r;
   snprintf (info->type, sizeof info->type, "linux_raid_member");
   set_uuid (info->uuid, sb.uuid);
-  copy_label (info->label, sizeof info->label, (const unsigned char *) sb.name,
-              sizeof sb.name);
+  img_internal_probe_label (info->label, sizeof info->label,
+                            (const unsigned char *) sb.name, sizeof sb.name);
   return 1;
 }
 
@@ -142,7 +152,7 @@ img_probe (struct img_ctx *ctx, const struct img_volume *vol,
     return r < 0 ? r : 0;
 
   /* Signatures in the first 4 KiB: LVM2 label, LUKS, xfs, vfat, ext. */
-  if (read_at (ctx, vol, buf, sizeof buf, 0, &r)) {
+  if (img_internal_probe_read (ctx, vol, buf, sizeof buf, 0, &r)) {
     for (i = 0; i < 4; i++) {
       const unsigned char *s = buf + IMG_SECTOR_SIZE * i;
       if (memcmp (s, "LABELONE", 8) == 0 && memcmp (s + 24, "LVM2 001", 8) == 0) {
@@ -156,19 +166,29 @@ img_probe (struct img_ctx *ctx, const struct img_volume *vol,
     }
     if (memcmp (buf, "LUKS\xba\xbe", 6) == 0) {
       snprintf (info->type, sizeof info->type, "crypto_LUKS");
-      copy_label (info->uuid, sizeof info->uuid, buf + 168, 40);
+      img_internal_probe_label (info->uuid, sizeof info->uuid, buf + 168, 40);
       if (get_be16 (buf + 6) == 2)
-        copy_label (info->label, sizeof info->label, buf + 24, 48);
+        img_internal_probe_label (info->label, sizeof info->label, buf + 24, 48);
       return 0;
     }
     if (memcmp (buf, "XFSB", 4) == 0) {
       snprintf (info->type, sizeof info->type, "xfs");
       set_uuid (info->uuid, buf + 32);
-      copy_label (info->label, sizeof info->label, buf + 108, 12);
+      img_internal_probe_label (info->label, sizeof info->label, buf + 108, 12);
       return 0;
     }
     if (probe_ext (buf + 1024, info))
       return 0;
+    /* squashfs 4 (little-endian "hsqs"; older versions are "squashfs3"
+     * to blkid); no UUID or label. */
+    if (memcmp (buf, "hsqs", 4) == 0 || memcmp (buf, "sqsh", 4) == 0) {
+      bool le = buf[0] == 'h';
+      unsigned major = le ? get_le16 (buf + 28) : get_be16 (buf + 28);
+      snprintf (info->type, sizeof info->type, le && major >= 4 ? "squashfs" : "squashfs3");
+      return 0;
+    }
+    if ((r = img_internal_probe_ntfs (ctx, vol, buf, info)) < 0 || info->type[0])
+      return r;
     if (buf[510] == 0x55 && buf[511] == 0xaa
         && (memcmp (buf + 0x52, "FAT32   ", 8) == 0
             || memcmp (buf + 0x36, "FAT12   ", 8) == 0
@@ -177,7 +197,7 @@ img_probe (struct img_ctx *ctx, const struct img_volume *vol,
       uint32_t id = get_le32 (buf + (fat32 ? 67 : 39));
       snprintf (info->type, sizeof info->type, "vfat");
       snprintf (info->uuid, sizeof info->uuid, "%04X-%04X", id >> 16, id & 0xffff);
-      copy_label (info->label, sizeof info->label, buf + (fat32 ? 71 : 43), 11);
+      img_internal_probe_label (info->label, sizeof info->label, buf + (fat32 ? 71 : 43), 11);
       if (strcmp (info->label, "NO NAME") == 0)
         info->label[0] = '\0';
       return 0;
@@ -185,17 +205,20 @@ img_probe (struct img_ctx *ctx, const struct img_volume *vol,
   }
   else if (r < 0)
     return r;
-  else if (read_at (ctx, vol, buf, 2048, 0, &r) && probe_ext (buf + 1024, info))
+  else if (img_internal_probe_read (ctx, vol, buf, 2048, 0, &r) && probe_ext (buf + 1024, info))
     return 0;
   else if (r < 0)
     return r;
 
+  if ((r = img_internal_probe_iso9660 (ctx, vol, info)) < 0 || info->type[0])
+    return r;
+
   /* btrfs: superblock at 64 KiB. */
-  if (read_at (ctx, vol, buf, sizeof buf, 65536, &r)
+  if (img_internal_probe_read (ctx, vol, buf, sizeof buf, 65536, &r)
       && memcmp (buf + 64, "_BHRfS_M", 8) == 0) {
     snprintf (info->type, sizeof info->type, "btrfs");
     set_uuid (info->uuid, buf + 32);
-    copy_label (info->label, sizeof info->label, buf + 0x12b, 256);
+    img_internal_probe_label (info->label, sizeof info->label, buf + 0x12b, 256);
     return 0;
   }
   if (r < 0)
@@ -204,7 +227,7 @@ img_probe (struct img_ctx *ctx, const struct img_volume *vol,
   /* swap: the signature ends the first page, whatever the page size. */
   for (i = 0; i < ARRAY_SIZE (page_sizes); i++) {
     unsigned char sig[10];
-    if (!read_at (ctx, vol, sig, sizeof sig, page_sizes[i] - 10, &r)) {
+    if (!img_internal_probe_read (ctx, vol, sig, sizeof sig, page_sizes[i] - 10, &r)) {
       if (r < 0)
         return r;
       break;
@@ -212,9 +235,9 @@ img_probe (struct img_ctx *ctx, const struct img_volume *vol,
     if (memcmp (sig, "SWAPSPACE2", 10) == 0 || memcmp (sig, "SWAP-SPACE", 10) == 0) {
       snprintf (info->type, sizeof info->type, "swap");
       if (memcmp (sig, "SWAPSPACE2", 10) == 0
-          && read_at (ctx, vol, buf, 64, 1024, &r)) {
+          && img_internal_probe_read (ctx, vol, buf, 64, 1024, &r)) {
         set_uuid (info->uuid, buf + 12);
-        copy_label (info->label, sizeof info->label, buf + 28, 16);
+        img_internal_probe_label (info->label, sizeof info->label, buf + 28, 16);
       }
       return r;
     }
