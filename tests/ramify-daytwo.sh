@@ -11,7 +11,7 @@
 . "$top_srcdir/tests/functions.sh"
 . "$top_srcdir/tests/chroot-maint.sh"
 . "$top_srcdir/tests/qemu-session.sh"
-requires_root; requires e2fsck; requires debugfs; requires lsinitramfs; requires grub-script-check
+requires_root; requires e2fsck; requires debugfs; requires lsinitramfs; requires grub-script-check; requires unshare
 RAMIFY=$top_builddir/src/img-ramify
 export IMG_TOOLS_DATADIR=$top_srcdir/data IMG_RAMCOPY=$top_builddir/src/ramboot/img-ramcopy
 
@@ -57,6 +57,7 @@ for guest in mbr-plain mbr-plain-dracut; do
     dfs "$img" "$ROOT_OFFSET" "stat /etc/grub.d/41_img-ramify" | grep -q 'Mode:  0755'
     ok $? "$t: /etc/grub.d/41_img-ramify, mode 0755"
     sh -n gen && grep -q "^RAMIFY_ARGS=.* $arg\"\$" gen; ok $? "$t: the generator parses (sh -n) and carries $arg"
+    cp gen "gen.$INITRAMFS"
     if [ "$INITRAMFS" = dracut ]; then
         hook=/usr/lib/dracut/modules.d/90img-ramify/module-setup.sh
         dfs "$img" "$ROOT_OFFSET" "cat /etc/dracut.conf.d/img-ramify.conf" | grep -q '^add_dracutmodules+=" img-ramify "$'
@@ -78,7 +79,8 @@ for guest in mbr-plain mbr-plain-dracut; do
     dfs "$img" "$BOOT_OFFSET" "cat /grub/grub.cfg" > grub.cfg
     grub-script-check grub.cfg; ok $? "$t: grub-script-check accepts the regenerated grub.cfg"
     is "$(grep -c "\$menuentry_id_option 'img-ramify-ramboot'" grub.cfg)" 1 "$t: exactly one RAM entry"
-    grep -q '^set default="img-ramify-ramboot"$' grub.cfg; ok $? "$t: it is the default"
+    is "$(grep 'set default=' grub.cfg | grep -v next_entry | sed 's/^ *//' | sort -u)" 'set default="img-ramify-ramboot"' \
+       "$t: it is the default (update-grub kept GRUB_DEFAULT)"
     sed -n "/\$menuentry_id_option 'img-ramify-ramboot'/,/^}/p" grub.cfg > entry
     sed 's/^/# /' entry
     linux=$(awk '$1 == "linux" { print $2 }' entry); initrd=$(awk '$1 == "initrd" { print $2 }' entry)
@@ -99,9 +101,52 @@ for guest in mbr-plain mbr-plain-dracut; do
 
 done
 
+# ---- the generator's choice, on a /boot of empty files -------------------------
+# In a private mount namespace: a made-up /boot bound over the host's, the
+# hook files moved to $TMP (sed on the settings line), GRUB's own
+# grub-mkconfig_lib with the two functions that probe devices stubbed.
+mkdir -p fb lib hk
+sed "s|^RAMIFY_HOOK_FILES=.*|RAMIFY_HOOK_FILES='$TMP/hk/hook $TMP/hk/conf'|" gen.initramfs-tools > gen.t
+cat > lib/grub-mkconfig_lib <<'EOF2'
+. /usr/share/grub/grub-mkconfig_lib
+prepare_grub_to_access_device () { echo "search --no-floppy --fs-uuid --set=root 0123-4567"; }
+make_system_path_relative_to_its_root () { echo /; }
+EOF2
+run_gen () {
+    unshare -m sh -c 'mount --bind "$1" /boot && pkgdatadir=$2 sh "$3"' sh "$TMP/fb" "$TMP/lib" "$TMP/gen.t" > gen.out 2> gen.err
+}
+now=$(date +%s)
+stamp () { local t=$1; shift; touch -d "@$((now + t))" "$@"; }
+for v in 6.1.0-10-amd64 6.1.0-20-amd64 6.1.0-30-amd64; do
+    : > "fb/vmlinuz-$v"; : > "fb/initrd.img-$v"; stamp -300 "fb/vmlinuz-$v" "fb/initrd.img-$v"
+done
+: > hk/hook; : > hk/conf; stamp -100 hk/hook hk/conf
+: > fb/initrd.img-6.1.0-10-amd64.ramboot; stamp -100 fb/initrd.img-6.1.0-10-amd64.ramboot
+run_gen; ok $? "generator: runs"
+grub-script-check gen.out; ok $? "generator: grub-script-check accepts its output"
+is "$(grep -c '^menuentry' gen.out) $(awk '$1 == "linux" { print $2 } $1 == "initrd" { print $2 }' gen.out | tr '\n' ' ')" \
+   "1 /vmlinuz-6.1.0-10-amd64 /initrd.img-6.1.0-10-amd64.ramboot " \
+   "generator: newer kernels whose initrds predate the hook are passed over for img-ramify's .ramboot"
+grep -q "^menuentry '.*, root in RAM, Linux 6.1.0-10-amd64' --class gnu-linux --class os \$menuentry_id_option 'img-ramify-ramboot' {\$" gen.out \
+    && grep -q '^### BEGIN img-ramify RAM boot entry ###$' gen.out && grep -q '^### END img-ramify RAM boot entry ###$' gen.out
+ok $? "generator: the title, the id, the fence img-ramify finds again"
+stamp -50 fb/initrd.img-6.1.0-30-amd64
+run_gen; is "$(awk '$1 == "initrd" { print $2 }' gen.out)" /initrd.img-6.1.0-30-amd64 \
+   "generator: the newest kernel's initrd built after the hook is taken as it is"
+stamp -10 hk/conf
+run_gen; is "$(awk '$1 == "initrd" { print $2 }' gen.out)" /initrd.img-6.1.0-10-amd64.ramboot \
+   "generator: ... but not when a file of the hook changed since (every file counts)"
+stamp -250 fb/initrd.img-6.1.0-10-amd64.ramboot; stamp -200 fb/initrd.img-6.1.0-10-amd64
+run_gen; is "$?:$(grep -c '^menuentry' gen.out)" 0:0 "generator: a .ramboot older than its initrd, an initrd older than the hook: no entry"
+grep -q 'no kernel has an initrd with the RAM boot' gen.err; ok $? "generator: ... and it says so on stderr"
+v="6.1.0-40-amd64'x"; : > "fb/vmlinuz-$v"; : > "fb/initrd.img-$v"; stamp 0 "fb/vmlinuz-$v" "fb/initrd.img-$v"
+run_gen; is "$?:$(grep -c '^menuentry' gen.out)" 0:0 "generator: a kernel name it would have to quote is left out"
+
 # ---- one boot: the initramfs-tools guest, on its RAM entry --------------------
 . "$dir/mbr-plain.img.facts"
-session daytwo-ram 2048 "file=mbr-plain.img,format=raw,snapshot=on"
+# The new kernel's modules came into the root: 3 GiB for the copy.
+session daytwo-ram 3072 "file=mbr-plain.img,format=raw,snapshot=on"
+plain daytwo-ram.log | grep -a 'ramboot:' | sed 's/^/# /'
 grep -aq "Loading Linux $newver with its root in RAM" daytwo-ram.log; ok $? "boot: GRUB loaded the RAM entry on $newver"
 is "$(val daytwo-ram kernel)" "$newver" "boot: the newest kernel runs"
 is "$(val daytwo-ram rootfs)" tmpfs "boot: / is a tmpfs"

@@ -89,19 +89,6 @@ img_ramboot_persist (struct img_plan *plan, const struct img_ramboot_layer *l,
   return r;
 }
 
-/* NAME=VALUE\n, VALUE a shell word. */
-static void
-setting (struct img_sb *b, const char *name, const char *value)
-{
-  char *q = NULL;
-
-  if (img_quote_sh (value, &q, NULL) < 0)
-    b->oom = true;
-  else
-    img_sb_addf (b, "%s=%s\n", name, q);
-  free (q);
-}
-
 int
 img_ramboot_grubd (struct img_ctx *ctx, const char *where, const struct img_ramboot_grubd *gd,
                    char **out)
@@ -131,11 +118,11 @@ img_ramboot_grubd (struct img_ctx *ctx, const char *where, const struct img_ramb
     img_sb_addf (&files, "%s%s", i ? " " : "", f[i].path);
   img_sb_addf (&b, "#! /bin/sh\n# img-ramify's RAM boot entry (id %s), kept by update-grub on the\n"
                "# newest kernel whose initrd has the RAM boot.  Written by img-ramify.\n", gd->id);
-  setting (&b, "RAMIFY_ID", gd->id);
-  setting (&b, "RAMIFY_MARKER", gd->marker);
-  setting (&b, "RAMIFY_OS", gd->os);
-  setting (&b, "RAMIFY_ARGS", args);
-  setting (&b, "RAMIFY_HOOK_FILES", files.s ? files.s : "");
+  img_internal_ramboot_assign (&b, "RAMIFY_ID", gd->id);
+  img_internal_ramboot_assign (&b, "RAMIFY_MARKER", gd->marker);
+  img_internal_ramboot_assign (&b, "RAMIFY_OS", gd->os);
+  img_internal_ramboot_assign (&b, "RAMIFY_ARGS", args);
+  img_internal_ramboot_assign (&b, "RAMIFY_HOOK_FILES", files.s ? files.s : "");
   img_sb_add (&b, gd->body, gd->body_len);
   free (args);
   if (b.oom || files.oom) {

@@ -62,6 +62,11 @@ struct img_ramboot_layer {
 int img_ramboot_initrd (struct img_plan *plan, const char *where, const char *initrd,
                         const char *ram_initrd, const struct img_ramboot_layer *l);
 
+/* Adds KEY=VALUE and a newline to B, VALUE through img_quote_sh (a shell
+ * assignment the boot script or a generator sources); B->oom on failure. */
+struct img_sb;
+void img_internal_ramboot_assign (struct img_sb *b, const char *key, const char *value);
+
 /* ---- kept through the guest's own maintenance (ramboot-persist.c) ------------ */
 
 /* Where the guest keeps the layer's files for its initrd hook. */
