@@ -9,8 +9,13 @@
  *   ramboot-initrd   INITRD.ramboot next to the kernel's initrd: for
  *                    initramfs-tools a boot=ramboot script, for dracut a
  *                    pre-pivot hook run with rd.ramboot
- *   grub-entry       the RAM entry: GRUB 2 (live grub.cfg and 40_custom),
- *                    BLS (an entry file), GRUB legacy (a title block)
+ *   ramboot-hook     the layer's files in /usr/local/lib/img-ramify and an
+ *                    initrd hook (initramfs-tools hook, dracut module) that
+ *                    puts them into every initrd the guest builds
+ *   grub-entry       the RAM entry: GRUB 2 (live grub.cfg, and the
+ *                    generator /etc/grub.d/41_img-ramify that keeps it on
+ *                    the newest kernel), BLS (an entry file), GRUB legacy
+ *                    (a title block)
  *   detach-helper    img-ramify-detach in the guest (--detach-helper)
  *   root-archive     --archive: the tree as /boot/ramboot-root.tar.zst,
  *                    unpacked at boot instead of copied file by file
@@ -59,6 +64,8 @@ struct ram {
   const char *boot_arg;         /* what selects our boot logic */
   char *archive_path;           /* --archive: where it goes in the guest */
   char *conf, *fstab, *lvmlocal;        /* for the ramboot layer */
+  char *script, *helper;                /* ... and its boot logic and helper */
+  size_t script_len, helper_len;
   char **copy;                  /* mount points copied besides / */
   size_t n_copy;
   uint64_t bytes;               /* what the copy takes in a tmpfs */
@@ -66,6 +73,7 @@ struct ram {
   const char *datadir, *ramcopy;
   /* Our boot entry, quoted and written out for each boot loader. */
   char *grub2_block, *legacy_block, *bls_text;
+  char *grubd_script;           /* /etc/grub.d/41_img-ramify */
 };
 
 /* ---- where our files are --------------------------------------------- */
@@ -106,32 +114,78 @@ find_files (struct ram *r)
     r->ramcopy = PKGLIBEXECDIR "/img-ramcopy";
 }
 
+/* A file of ours under the data directory (NAME under ramboot/). */
+static int
+read_data (struct ram *r, const char *name, char **text, size_t *len)
+{
+  char *p = tool_asprintf ("%s/ramboot/%s", r->datadir, name);
+  int rc = host_read_file (r->ctx, p, 1u << 20, text, len);
+
+  free (p);
+  return rc;
+}
+
+/* What the ramboot layer holds. */
+static struct img_ramboot_layer
+layer (const struct ram *r)
+{
+  return (struct img_ramboot_layer) { .dracut = r->dracut, .conf = r->conf, .fstab = r->fstab,
+                                      .lvmlocal = r->lvmlocal, .script = r->script,
+                                      .script_len = r->script_len, .helper = r->helper,
+                                      .helper_len = r->helper_len };
+}
+
 /* ---- edit: ramboot-initrd ---------------------------------------------- */
 
 static int
 edit_ramboot_initrd (struct img_plan *plan, void *data)
 {
   struct ram *r = data;
-  struct img_ramboot_layer l = { .dracut = r->dracut, .conf = r->conf, .fstab = r->fstab,
-                                 .lvmlocal = r->lvmlocal };
-  char *script = NULL, *helper = NULL;
-  char *p = r->dracut ? tool_asprintf ("%s/ramboot/dracut/90-img-ramify.sh", r->datadir)
-    : tool_asprintf ("%s/ramboot/initramfs-tools/ramboot", r->datadir);
-  int rc = host_read_file (r->ctx, p, 1u << 20, &script, &l.script_len);
+  struct img_ramboot_layer l = layer (r);
 
-  free (p);
+  return img_ramboot_initrd (plan, r->image, r->initrd, r->ram_initrd, &l);
+}
+
+/* ---- edit: ramboot-hook ------------------------------------------------- */
+
+static int
+edit_ramboot_hook (struct img_plan *plan, void *data)
+{
+  struct ram *r = data;
+  struct img_ramboot_layer l = layer (r);
+  char *hook = NULL;
+  size_t len;
+  int rc = read_data (r, r->dracut ? "dracut/module-setup.sh" : "initramfs-tools/hook", &hook, &len);
+
   if (rc == 0)
-    rc = host_read_file (r->ctx, r->ramcopy, 64u << 20, &helper, &l.helper_len);
-  l.script = script;
-  l.helper = helper;
-  if (rc == 0)
-    rc = img_ramboot_initrd (plan, r->image, r->initrd, r->ram_initrd, &l);
-  free (script);
-  free (helper);
+    rc = img_ramboot_persist (plan, &l, hook, len);
+  free (hook);
   return rc;
 }
 
 /* ---- the boot entry ------------------------------------------------------- */
+
+/* The GRUB 2 generator that keeps the entry on the newest kernel, with
+ * the values build_entry had checked. */
+static int
+build_grubd (struct ram *r, const char *args)
+{
+  struct img_ramboot_layer l = layer (r);
+  char *os = img_bootentry_title (r->insp->os_pretty_name ? r->insp->os_pretty_name : "Linux", "%s", "");
+  char *body = NULL;
+  size_t len = 0;
+  int rc = os ? read_data (r, "grub/41_img-ramify.body", &body, &len) : -ENOMEM;
+  struct img_ramboot_grubd gd = { .body = body, .body_len = len, .id = ENTRY_ID, .marker = MARKER,
+                                  .os = os, .args = args, .layer = &l };
+
+  if (rc == 0)
+    rc = img_ramboot_grubd (r->ctx, r->image, &gd, &r->grubd_script);
+  else if (rc == -ENOMEM)
+    rc = img_ctx_set_error (r->ctx, rc, "%s: out of memory", r->image);
+  free (os);
+  free (body);
+  return rc;
+}
 
 /* Our entry for each boot loader, built (every value checked and quoted)
  * before anything is changed. */
@@ -150,8 +204,9 @@ build_entry (struct ram *r)
   int rc;
 
   if ((rc = img_bootentry_text (r->ctx, r->image, IMG_BOOT_GRUB2, &e, &r->grub2_block)) == 0
-      && (rc = img_bootentry_text (r->ctx, r->image, IMG_BOOT_GRUB_LEGACY, &e, &r->legacy_block)) == 0)
-    rc = img_bootentry_text (r->ctx, r->image, IMG_BOOT_BLS, &e, &r->bls_text);
+      && (rc = img_bootentry_text (r->ctx, r->image, IMG_BOOT_GRUB_LEGACY, &e, &r->legacy_block)) == 0
+      && (rc = img_bootentry_text (r->ctx, r->image, IMG_BOOT_BLS, &e, &r->bls_text)) == 0)
+    rc = build_grubd (r, args);
   free (args);
   free (echo);
   return rc;
@@ -161,7 +216,8 @@ static int
 edit_grub_entry (struct img_plan *plan, void *data)
 {
   struct ram *r = data;
-  struct img_bootentry_texts t = { r->grub2_block, r->legacy_block, r->bls_text };
+  struct img_bootentry_texts t = { r->grub2_block, r->legacy_block, r->bls_text,
+                                   IMG_RAMBOOT_GRUBD, r->grubd_script };
 
   return img_bootentry_install (plan, r->image, r->insp, ENTRY_ID, MARKER, &t,
                                 r->o->make_default ? ENTRY_ID : NULL);
@@ -252,7 +308,9 @@ prepare (struct ram *r)
                                   ", root in RAM, Linux %s", r->kver);
   if (r->title == NULL)
     return img_ctx_set_error (r->ctx, -ENOMEM, "%s: out of memory", r->image);
-  if ((rc = build_entry (r)) < 0)
+  if ((rc = read_data (r, r->dracut ? "dracut/90-img-ramify.sh" : "initramfs-tools/ramboot",
+                       &r->script, &r->script_len)) < 0
+      || (rc = host_read_file (r->ctx, r->ramcopy, 64u << 20, &r->helper, &r->helper_len)) < 0)
     return rc;
   if (r->o->archive && (r->archive_path = img_ramboot_archive_path (r->g, r->o->archive)) == NULL)
     return img_ctx_set_error (r->ctx, -ENOMEM, "%s: out of memory", r->image);
@@ -261,7 +319,8 @@ prepare (struct ram *r)
       || (rc = img_ramboot_fstab (r->plan, r->image, &r->fstab)) < 0
       || (rc = img_ramboot_conf (r->g, r->image, (const char *const *) r->copy, r->n_copy,
                                  r->o->headroom, r->o->margin, r->archive_path, &r->conf,
-                                 &r->lvmlocal)) < 0)
+                                 &r->lvmlocal)) < 0
+      || (rc = build_entry (r)) < 0)
     return rc;
   r->recommended = img_ramboot_memory (r->bytes, r->o->headroom, r->o->margin);
   return 0;
@@ -271,7 +330,8 @@ prepare (struct ram *r)
 
 static const struct img_edit edits[] = {
   { "ramboot-initrd", "an initrd that boots with the root in RAM, beside the kernel's", edit_ramboot_initrd },
-  { "grub-entry", "a GRUB entry for the RAM boot, kept by update-grub", edit_grub_entry },
+  { "ramboot-hook", "the RAM boot in every initrd the guest builds (initramfs-tools hook, dracut module)", edit_ramboot_hook },
+  { "grub-entry", "a GRUB entry for the RAM boot, kept by update-grub on the newest kernel", edit_grub_entry },
   { "detach-helper", "img-ramify-detach in the guest, to release the disk after a RAM boot", edit_detach_helper },
   { "root-archive", "the root as one archive in /boot, unpacked at boot (--archive)", edit_root_archive },
 };
@@ -331,7 +391,8 @@ free_ram (struct ram *r)
   char *const fields[] = { r->kver, r->vmlinuz, r->initrd, r->ram_initrd, r->entry_kernel,
                            r->entry_initrd, r->ram_entry_initrd, r->boot_uuid, r->args, r->title,
                            r->legacy_root, r->grub2_block, r->legacy_block, r->bls_text,
-                           r->archive_path, r->conf, r->fstab, r->lvmlocal };
+                           r->archive_path, r->conf, r->fstab, r->lvmlocal, r->script,
+                           r->helper, r->grubd_script };
   size_t i;
 
   for (i = 0; i < sizeof fields / sizeof fields[0]; i++)

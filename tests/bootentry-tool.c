@@ -88,7 +88,8 @@ place (char **argv)
 {
   enum img_boot_kind kind = kind_of (argv[0]);
   enum img_bootentry_place where = strcmp (argv[1], "first") == 0 ? IMG_BOOTENTRY_FIRST
-    : strcmp (argv[1], "last") == 0 ? IMG_BOOTENTRY_LAST : IMG_BOOTENTRY_REPLACE;
+    : strcmp (argv[1], "last") == 0 ? IMG_BOOTENTRY_LAST
+    : strcmp (argv[1], "remove") == 0 ? IMG_BOOTENTRY_REMOVE : IMG_BOOTENTRY_REPLACE;
   size_t len, blen;
   char *text = slurp (argv[3], &len), *block = slurp (argv[4], &blen), *out, *d = NULL;
   bool changed;

@@ -114,6 +114,11 @@ is "$(tail -1 g4)" "### END test boot entry ###" "grub2 last: at the end"
 grep -qx 'set default="test-entry"' g4; ok $? "grub2 last: set default names our entry"
 $T place grub2 replace - g4 blk2 > g5 2> st
 is "$(grep -c 'BEGIN test boot entry' g5) $(tail -1 g5)" "1 ### END test boot entry ###" "grub2 replace: replaced where it was"
+$T place grub2 remove - g5 blk > g6 2> st
+is "$(cat st) $(grep -c 'test boot entry' g6)" "changed 0" "grub2 remove: our block is gone"
+grep -v -e '^### BEGIN test boot entry' -e '^### END test boot entry' g5 | sed '/^menuentry .Ours, renamed/,/^}/d' | cmp -s - g6
+ok $? "grub2 remove: the rest of the file is kept as it was"
+$T place grub2 remove - g6 blk > g7 2> st; is "$(cat st)" unchanged "grub2 remove: a second time changes nothing"
 
 # ---- GRUB legacy: last, default=N, before AUTOMAGIC when first -----------------
 $T write legacy "Ours" /vmlinuz /initrd.img ro "(hd0,0)" > lblk

@@ -9,8 +9,8 @@
 # the PV console and a root that survives the move to xvd*, from an initrd
 # that holds xen-blkfront and xen-netfront.
 . "$top_srcdir/tests/functions.sh"
-requires_root; requires e2fsck; requires losetup; requires partx; requires chroot
-requires apt-get; requires dpkg-deb; requires lsinitramfs
+. "$top_srcdir/tests/chroot-maint.sh"
+requires_root; requires e2fsck; requires lsinitramfs
 IMG2PV=$top_builddir/src/img2pv
 PYGRUB=/usr/lib/xen-4.17/bin/pygrub
 [ -x "$PYGRUB" ] || bail "Xen's pygrub is missing ($PYGRUB: package xen-utils-4.17)"
@@ -18,83 +18,7 @@ PYGRUB=/usr/lib/xen-4.17/bin/pygrub
 dir=$(bash "$top_srcdir/tests/guests/guests.sh") || bail "could not build the test guests"
 cd "$TMP"
 
-# The newest kernel package the archive has for the guests' release (the
-# host is the same Debian release).  Cached: one download a machine.
-cache=${IMG_TOOLS_CACHE:-/var/cache/img-tools}/debs
-mkdir -p "$cache"
-newpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/.*Depends: \(linux-image-[0-9].*\)$/\1/p' | head -1)
-if [ -z "$newpkg" ]; then
-    apt-get update -q > /dev/null 2>&1
-    newpkg=$(apt-cache depends linux-image-amd64 | sed -n 's/.*Depends: \(linux-image-[0-9].*\)$/\1/p' | head -1)
-fi
-[ -n "$newpkg" ] || bail "apt knows no linux-image-amd64 dependency"
-newver=${newpkg#linux-image-}
-deb=$(ls "$cache/${newpkg}_"*.deb 2>/dev/null | head -1)
-if [ -z "$deb" ]; then
-    (cd "$cache" && apt-get download -q "$newpkg" > /dev/null 2> "$TMP/apt.err") \
-        || bail "apt-get download $newpkg failed: $(head -3 "$TMP/apt.err")"
-    deb=$(ls "$cache/${newpkg}_"*.deb | head -1)
-fi
-dpkg-deb -x "$deb" newk || bail "dpkg-deb -x $deb failed"
-[ -s "newk/boot/vmlinuz-$newver" ] || bail "$deb holds no /boot/vmlinuz-$newver"
-
-# Loop devices and partx partitions: one user at a time (the guest builder
-# takes the same lock).
-lockdir=${IMG_TOOLS_LOCK_DIR:-/run/lock}
-mkdir -p "$lockdir"
-exec 8> "$lockdir/img-tools-mkguest.lock"
-
-mnt=$TMP/mnt
-links=()
-disk=
-detach () {
-    local p
-    if mountpoint -q "$mnt"; then umount -R "$mnt" || umount -R -l "$mnt"; fi
-    for p in "${links[@]}"; do rm -f "$p"; done
-    links=()
-    if [ -n "$disk" ]; then
-        for p in /sys/block/"${disk#/dev/}"/"${disk#/dev/}"p*; do
-            [ -e "$p" ] && delpart "$disk" "${p##*p}" 2>/dev/null
-        done
-        losetup -d "$disk"
-        disk=
-    fi
-    flock -u 8
-}
-at_exit detach
-
-in_guest () { chroot "$mnt" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C "$@"; }
-
-# The maintenance, in a chroot of IMG: 0 when every step worked.
-maintain_steps () {
-    local img=$1 log=$2 rc=0 u
-    disk=$(losetup -f --show "$img") || return 1
-    partx -a "$disk" || return 1
-    mkdir -p "$mnt"
-    mount "${disk}p$ROOT_PART" "$mnt" && mount "${disk}p$BOOT_PART" "$mnt/boot" \
-        && mount --bind /dev "$mnt/dev" && mount -t proc proc "$mnt/proc" \
-        && mount -t sysfs sysfs "$mnt/sys" || return 1
-    # What udev makes on a running guest: update-grub names the root by
-    # UUID only when /dev/disk/by-uuid has it.
-    mkdir -p /dev/disk/by-uuid
-    for u in "$ROOT_UUID:$ROOT_PART" "$BOOT_UUID:$BOOT_PART"; do
-        [ -e "/dev/disk/by-uuid/${u%%:*}" ] && continue
-        ln -s "../../${disk#/dev/}p${u##*:}" "/dev/disk/by-uuid/${u%%:*}" && links+=("/dev/disk/by-uuid/${u%%:*}")
-    done
-    cp "$deb" "$mnt/tmp/newkernel.deb" || return 1
-    in_guest dpkg -i /tmp/newkernel.deb > "$log" 2>&1 || rc=1
-    rm -f "$mnt/tmp/newkernel.deb"
-    in_guest update-grub >> "$log" 2>&1 || rc=1
-    return $rc
-}
-maintain () {
-    local rc=0
-    flock 8
-    maintain_steps "$@" || rc=1
-    detach
-    [ $rc = 0 ] || tail -15 "$2" | sed 's/^/# /'
-    return $rc
-}
+newer_kernel
 
 for guest in mbr-plain-hvm mbr-plain-dracut; do
     unset INITRAMFS

@@ -9,6 +9,7 @@
 #  - the original entry still boots from the disk.
 . "$top_srcdir/tests/functions.sh"
 . "$top_srcdir/tests/fixtures.sh"
+. "$top_srcdir/tests/qemu-session.sh"
 requires_root; requires qemu-system-x86_64; requires qemu-img; requires e2fsck
 # The test images are qcow2 overlays over the cached guests: local
 # backing files, which the tools follow only when allowed.
@@ -18,55 +19,6 @@ export IMG_TOOLS_DATADIR=$top_srcdir/data IMG_RAMCOPY=$top_builddir/src/ramboot/
 
 dir=$(bash "$top_srcdir/tests/guests/guests.sh") || bail "could not build the test guests"
 cd "$TMP"
-
-# The console as text: no carriage returns, no terminal escapes (bash's
-# bracketed-paste mode wraps every command line in them).
-plain () { tr -d '\r' < "$1" | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g'; }
-
-# session NAME MEM DRIVE: boots, logs in as root, runs the checks below,
-# and leaves the console in NAME.log and the checks' output in NAME.out.
-session () {
-    local name=$1 mem=$2 drive=$3 qpid start cmd
-    rm -f "$name.fifo"; mkfifo "$name.fifo"
-    qemu-system-x86_64 -m "$mem" -display none -monitor none -no-reboot -serial stdio \
-        -drive "$drive" < "$name.fifo" > "$name.log" 2>&1 &
-    qpid=$!
-    exec 7> "$name.fifo"
-    start=$(date +%s)
-    wait_for () {
-        while kill -0 "$qpid" 2>/dev/null && [ $(( $(date +%s) - start )) -lt 600 ]; do
-            plain "$name.log" | grep -aq "$1" && return 0
-            sleep 1
-        done
-        return 1
-    }
-    if wait_for 'login: *$'; then
-        sleep 1; printf 'root\n' >&7
-        wait_for 'Password:' && { sleep 1; printf 'root\n' >&7; }
-        wait_for 'root@'
-        for cmd in 'echo CHECKS-$((6*7))' \
-                   'echo "rootfs=$(findmnt -n -o FSTYPE /)"' \
-                   'echo "hostname=$(cat /etc/hostname)"' \
-                   'echo "disk_mounts=$(grep -c "^/dev/[sv]d\|^/dev/mapper" /proc/mounts)"' \
-                   'echo "dm_devices=$(ls /sys/block | grep -c ^dm-)"' \
-                   'echo "sda_holders=$(ls /sys/block/sda/holders 2>/dev/null | wc -l)"' \
-                   'echo "sda=$(test -e /sys/block/sda && echo present)"' \
-                   'echo "kernel_ok=$(test -s /boot/vmlinuz-* && echo yes)"' \
-                   'if [ -x /usr/local/sbin/img-ramify-detach ]; then img-ramify-detach; echo "detach_rc=$?"; fi' \
-                   'echo "sda_after=$(test -e /sys/block/sda && echo present || echo gone)"' \
-                   'echo DONE-$((6*7))'; do
-            printf '%s\n' "$cmd" >&7
-            sleep 1
-        done
-        wait_for '^DONE-42'
-    fi
-    diag "$name: $(( $(date +%s) - start )) s in qemu"
-    exec 7>&-
-    kill "$qpid" 2>/dev/null; wait "$qpid" 2>/dev/null
-    plain "$name.log" | sed -n '/^CHECKS-42/,/^DONE-42/p' > "$name.out"
-    [ -s "$name.out" ] || { tail -15 "$name.log" | sed 's/^/# /'; echo; }
-}
-val () { sed -n "s/^$2=//p" "$1.out" | head -1; }
 
 # ---- the RAM entry: LVM guest, qcow2 -----------------------------------------
 # With a user.* xattr, which the guest's 6.1 kernel cannot keep on a tmpfs

@@ -64,7 +64,14 @@ for name in mbr-plain mbr-lvm; do
     grep -q "linux	/vmlinuz-$v .* boot=ramboot" entry && grep -q "initrd	/initrd.img-$v.ramboot" entry
     ok $? "$t: the RAM entry boots the ramboot initrd with boot=ramboot"
     is "$(grep -c '^set default="img-ramify' grub.cfg)" 0 "$t: not the default without --default"
-    dfs "$raw" "$ROOT_OFFSET" "cat /etc/grub.d/40_custom" | grep -q 'boot=ramboot'; ok $? "$t: 40_custom keeps the entry for update-grub"
+    dfs "$raw" "$ROOT_OFFSET" "cat /etc/grub.d/41_img-ramify" > gen
+    sh -n gen && grep -q '^RAMIFY_ARGS=.* boot=ramboot"$' gen \
+        && dfs "$raw" "$ROOT_OFFSET" "stat /etc/grub.d/41_img-ramify" | grep -q 'Mode:  0755'
+    ok $? "$t: /etc/grub.d/41_img-ramify (0755, sh -n clean) keeps the entry for update-grub"
+    dfs "$raw" "$ROOT_OFFSET" "cat /etc/grub.d/40_custom" | grep -q 'img-ramify'; is $? 1 "$t: no static copy in 40_custom"
+    dfs "$raw" "$ROOT_OFFSET" "stat /etc/initramfs-tools/hooks/img-ramify" | grep -q 'Mode:  0755' \
+        && dfs "$raw" "$ROOT_OFFSET" "cat /usr/local/lib/img-ramify/img-ramcopy" | cmp -s - "$IMG_RAMCOPY"
+    ok $? "$t: the initramfs-tools hook and its files (the helper: cmp) for the initrds the guest builds"
     e2fsck -fn "$raw?offset=$BOOT_OFFSET" > /dev/null 2>&1; ok $? "$t: e2fsck -fn clean on /boot"
     e2fsck -fn "$raw?offset=$ROOT_OFFSET" > /dev/null 2>&1; ok $? "$t: e2fsck -fn clean on /"
     mid=$(sha256sum "$t" | cut -d' ' -f1)

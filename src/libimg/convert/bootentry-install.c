@@ -105,6 +105,26 @@ edit_default_grub (struct img_plan *plan, const char *id)
   return img_guest_write_file (img_plan_guest (plan), path, out, strlen (out), 0644);
 }
 
+/* What keeps the GRUB 2 entry through update-grub: our block in
+ * 40_custom, or T's generator (then no block of ours in 40_custom). */
+static int
+install_grubd (struct img_plan *plan, const char *marker, const struct img_bootentry_texts *t)
+{
+  struct img_guest *g = img_plan_guest (plan);
+  int r;
+
+  if (t->grubd_script == NULL)
+    return img_bootentry_edit_file (plan, "/etc/grub.d/40_custom", IMG_BOOT_GRUB2, marker, t->grub2,
+                                    IMG_BOOTENTRY_REPLACE, NULL, IMG_BOOTENTRY_GRUBD_HEAD, 0755);
+  if ((r = img_bootentry_edit_file (plan, "/etc/grub.d/40_custom", IMG_BOOT_GRUB2, marker, "",
+                                    IMG_BOOTENTRY_REMOVE, NULL, NULL, 0755)) < 0
+      || (r = img_guest_write_file (g, t->grubd_path, t->grubd_script, strlen (t->grubd_script),
+                                    0755)) < 0)
+    return r;
+  /* An existing file keeps its mode: grub-mkconfig runs executables only. */
+  return img_guest_chmod (g, t->grubd_path, 0755);
+}
+
 int
 img_bootentry_install (struct img_plan *plan, const char *where, const struct img_inspection *insp,
                        const char *id, const char *marker, const struct img_bootentry_texts *t,
@@ -124,8 +144,7 @@ img_bootentry_install (struct img_plan *plan, const char *where, const struct im
       n++;
     }
   if (n && r == 0 && img_guest_exists (img_plan_guest (plan), "/etc/grub.d"))
-    r = img_bootentry_edit_file (plan, "/etc/grub.d/40_custom", IMG_BOOT_GRUB2, marker, t->grub2,
-                                 IMG_BOOTENTRY_REPLACE, NULL, IMG_BOOTENTRY_GRUBD_HEAD, 0755);
+    r = install_grubd (plan, marker, t);
   if (n && r == 0 && default_id)
     r = edit_default_grub (plan, default_id);
   if (n)

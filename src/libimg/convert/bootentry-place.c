@@ -183,7 +183,7 @@ img_bootentry_place (enum img_boot_kind kind, const char *text, size_t len,
     if (inside && is_fence (p, "END", marker))
       inside = false;
   }
-  if (!keep && !done) {
+  if (!keep && !done && where != IMG_BOOTENTRY_REMOVE) {
     if (*s && s[strlen (s) - 1] != '\n')
       fputc ('\n', t.f);
     fputs (block, t.f);

@@ -62,6 +62,8 @@ enum img_bootentry_place {
    * AUTOMAGIC KERNELS LIST or the first title), so that it is entry 0; an
    * identical block already there is kept, any other of ours removed. */
   IMG_BOOTENTRY_FIRST,
+  /* Remove our block(s) only; BLOCK is not used. */
+  IMG_BOOTENTRY_REMOVE,
 };
 
 /* TEXT (LEN bytes) with BLOCK (from img_bootentry_text; MARKER its
@@ -122,15 +124,20 @@ int img_bootentry_edit_file (struct img_plan *plan, const char *path, enum img_b
 char *img_bootentry_title (const char *os, const char *fmt, ...)
   __attribute__((format (printf, 2, 3)));
 
-/* The entry as img_bootentry_text wrote it for each boot loader. */
+/* The entry as img_bootentry_text wrote it for each boot loader; and,
+ * optionally, an /etc/grub.d generator that writes it (GRUBD_SCRIPT,
+ * installed as GRUBD_PATH) instead of the static block in 40_custom. */
 struct img_bootentry_texts {
   const char *grub2, *legacy, *bls;
+  const char *grubd_path, *grubd_script;
 };
 /* Adds the entry ID (blocks fenced by MARKER) where the guest's boot
  * loader looks, by INSP's boot configurations: where grub.cfg lists BLS
  * entries, a file ID.conf beside them; else the GRUB 2 block in each
- * grub.cfg (replacing ours where it is, else at the end) and in
- * /etc/grub.d/40_custom, so update-grub keeps it; else the GRUB legacy
+ * grub.cfg (replacing ours where it is, else at the end) and, so that
+ * update-grub keeps it, in /etc/grub.d/40_custom, or with T's
+ * grubd_script that generator (mode 0755; our block then leaves
+ * 40_custom: an earlier run's); else the GRUB legacy
  * block at the end of each menu.lst/grub.conf.  With DEFAULT_ID the
  * default names it (GRUB 2: set default and GRUB_DEFAULT in
  * /etc/default/grub; BLS: saved_entry in the grubenv; legacy: default=N).

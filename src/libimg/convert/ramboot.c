@@ -281,9 +281,8 @@ script_word (struct img_ctx *ctx, const char *where, const char *what, const cha
   return *v ? 0 : img_err (ctx, -EINVAL, "%s: ramboot: an empty %s", where, what);
 }
 
-/* KEY=VALUE, VALUE through img_quote_sh. */
-static void
-conf_set (struct img_sb *conf, const char *key, const char *value)
+void
+img_internal_ramboot_assign (struct img_sb *conf, const char *key, const char *value)
 {
   char *q = NULL;
 
@@ -323,7 +322,7 @@ conf_mounts (struct img_guest *g, const char *where, const char *const *copy, si
       break;
     }
   if (r == 0)
-    conf_set (conf, "RAMBOOT_MOUNTS", list.s ? list.s : "");
+    img_internal_ramboot_assign (conf, "RAMBOOT_MOUNTS", list.s ? list.s : "");
   img_sb_free (&list);
   return r;
 }
@@ -346,7 +345,7 @@ img_ramboot_conf (struct img_guest *g, const char *where, const char *const *cop
     goto out;
   img_sb_addf (&conf, "RAMBOOT_HEADROOM_KB=%" PRIu64 "\nRAMBOOT_MARGIN_KB=%" PRIu64 "\n",
                headroom / 1024, margin / 1024);
-  conf_set (&conf, "RAMBOOT_ARCHIVE", archive_path ? archive_path : "");
+  img_internal_ramboot_assign (&conf, "RAMBOOT_ARCHIVE", archive_path ? archive_path : "");
   /* Volume groups to deactivate once the disk is let go: the root's. */
   if (lvm && root && root->device && strchr (root->device, '/') && !strchr (root->device, ':')) {
     vg = strndup (root->device, (size_t) (strchr (root->device, '/') - root->device));
@@ -356,13 +355,13 @@ img_ramboot_conf (struct img_guest *g, const char *where, const char *const *cop
     }
     if ((r = script_word (ctx, where, "volume group", vg)) < 0)
       goto out;
-    conf_set (&conf, "RAMBOOT_VGS", vg);
+    img_internal_ramboot_assign (&conf, "RAMBOOT_VGS", vg);
     /* And no LVM autoactivation in the RAM copy, which would take the
      * disk again when udev sees it. */
     img_sb_adds (&lvmlocal, "# img-ramify: the RAM copy leaves the disk's volume groups alone\n"
                  "global {\n\tevent_activation = 0\n}\nactivation {\n\tauto_activation_volume_list = []\n}\n");
   } else
-    conf_set (&conf, "RAMBOOT_VGS", "");
+    img_internal_ramboot_assign (&conf, "RAMBOOT_VGS", "");
   r = conf.oom || lvmlocal.oom ? -ENOMEM : 0;
  out:
   free (vg);

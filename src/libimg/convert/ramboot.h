@@ -62,6 +62,49 @@ struct img_ramboot_layer {
 int img_ramboot_initrd (struct img_plan *plan, const char *where, const char *initrd,
                         const char *ram_initrd, const struct img_ramboot_layer *l);
 
+/* Adds KEY=VALUE and a newline to B, VALUE through img_quote_sh (a shell
+ * assignment the boot script or a generator sources); B->oom on failure. */
+struct img_sb;
+void img_internal_ramboot_assign (struct img_sb *b, const char *key, const char *value);
+
+/* ---- kept through the guest's own maintenance (ramboot-persist.c) ------------ */
+
+/* Where the guest keeps the layer's files for its initrd hook. */
+#define IMG_RAMBOOT_PERSIST_DIR "/usr/local/lib/img-ramify"
+/* The GRUB 2 generator that keeps the RAM entry on the newest kernel. */
+#define IMG_RAMBOOT_GRUBD "/etc/grub.d/41_img-ramify"
+
+/* The ramboot-hook edit: L's files (the script, ramboot.conf, fstab,
+ * lvmlocal.conf when L has one, the helper) in IMG_RAMBOOT_PERSIST_DIR,
+ * and HOOK (HOOK_LEN bytes) where the guest's initrd tooling runs it
+ * (initramfs-tools: /etc/initramfs-tools/hooks/img-ramify; dracut: the
+ * module /usr/lib/dracut/modules.d/90img-ramify/module-setup.sh, added by
+ * /etc/dracut.conf.d/img-ramify.conf), which puts those files where L's
+ * layer puts them: every initrd the guest builds from then on has the RAM
+ * boot, run only with boot=ramboot or rd.ramboot. */
+int img_ramboot_persist (struct img_plan *plan, const struct img_ramboot_layer *l,
+                         const void *hook, size_t hook_len);
+
+/* The generator IMG_RAMBOOT_GRUBD: a shebang, the settings below as
+ * shell words, then BODY (data/ramboot/grub/41_img-ramify.body), which
+ * emits one entry ID fenced by MARKER, titled "OS, root in RAM, Linux
+ * VERSION", with ARGS, for the newest kernel whose initrd has the RAM
+ * boot (its INITRD.ramboot, or one built after every file of the hook
+ * that img_ramboot_persist writes for LAYER). */
+struct img_ramboot_grubd {
+  const char *body;
+  size_t body_len;
+  const char *id, *marker;      /* as img_bootentry_text accepted them */
+  const char *os;               /* from img_bootentry_title: printable ASCII */
+  const char *args;             /* the kernel command line, boot argument included:
+                                 * checked and normalised by img_quote_cmdline_line */
+  const struct img_ramboot_layer *layer;  /* dracut, lvmlocal: which files */
+};
+/* *OUT malloc'd; 0, -EINVAL (an argument the command line cannot carry:
+ * message "WHERE: grub.d: ..." in CTX) or -ENOMEM. */
+int img_ramboot_grubd (struct img_ctx *ctx, const char *where, const struct img_ramboot_grubd *gd,
+                       char **out);
+
 /* The root-archive edit: with ARCHIVE_PATH, / and COPY as one archive
  * (COMPRESSION "zstd" or "gzip") there, replacing a changed one (facts:
  * archive, archive_bytes, archive_members, archive_tmpfs_bytes); without,
