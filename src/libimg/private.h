@@ -72,6 +72,14 @@ get_be32 (const void *p)
   return be32toh (v);
 }
 
+static inline uint64_t
+get_be64 (const void *p)
+{
+  uint64_t v;
+  memcpy (&v, p, sizeof v);
+  return be64toh (v);
+}
+
 /* Overflow-checked arithmetic: return true on overflow. */
 static inline int
 add_overflow_u64 (uint64_t a, uint64_t b, uint64_t *r)

@@ -237,31 +237,41 @@ struct node {
   char *data_file;
 };
 
+/* One protocol node: a host file (or the block device) by name.
+ * UNLOCKED: qemu takes none of its image locks on it (the name a second
+ * qemu reads the image under while our run holds it). */
+static void
+write_file_node (struct img_json *j, const char *driver, const char *path,
+                 bool unlocked)
+{
+  img_json_begin_object (j);
+  img_json_kv_string (j, "driver", driver);
+  img_json_kv_string (j, "filename", path);
+  if (unlocked)
+    img_json_kv_string (j, "locking", "off");
+  img_json_end_object (j);
+}
+
 /* The pinned "json:" name for NODES[I..]: every child named, backing null
  * at the end, so qemu opens exactly these files.  Strings go through the
  * JSON writer's one quoting function. */
 static void
 write_node (struct img_json *j, const struct node *nodes, size_t n, size_t i,
-            bool blockdev)
+            bool blockdev, bool unlocked)
 {
   img_json_begin_object (j);
   img_json_kv_string (j, "driver", nodes[i].format);
   img_json_key (j, "file");
-  img_json_begin_object (j);
-  img_json_kv_string (j, "driver", i == 0 && blockdev ? "host_device" : "file");
-  img_json_kv_string (j, "filename", nodes[i].path);
-  img_json_end_object (j);
+  write_file_node (j, i == 0 && blockdev ? "host_device" : "file",
+                   nodes[i].path, unlocked);
   if (strcmp (nodes[i].format, "raw") != 0) {
     if (nodes[i].data_file) {
       img_json_key (j, "data-file");
-      img_json_begin_object (j);
-      img_json_kv_string (j, "driver", "file");
-      img_json_kv_string (j, "filename", nodes[i].data_file);
-      img_json_end_object (j);
+      write_file_node (j, "file", nodes[i].data_file, unlocked);
     }
     img_json_key (j, "backing");
     if (i + 1 < n)
-      write_node (j, nodes, n, i + 1, blockdev);
+      write_node (j, nodes, n, i + 1, blockdev, unlocked);
     else
       img_json_null (j);
   }
@@ -269,7 +279,7 @@ write_node (struct img_json *j, const struct node *nodes, size_t n, size_t i,
 }
 
 static char *
-make_spec (const struct node *nodes, size_t n, bool blockdev)
+make_spec (const struct node *nodes, size_t n, bool blockdev, bool unlocked)
 {
   struct img_json j;
   char *buf = NULL, *s, *d;
@@ -280,7 +290,7 @@ make_spec (const struct node *nodes, size_t n, bool blockdev)
     return NULL;
   fputs ("json:", fp);
   img_json_init (&j, fp);
-  write_node (&j, nodes, n, 0, blockdev);
+  write_node (&j, nodes, n, 0, blockdev, unlocked);
   if (fclose (fp) != 0) {
     free (buf);
     return NULL;
@@ -347,7 +357,7 @@ qemu_info (struct img_ctx *ctx, const char *image, const struct node *nd,
   };
   char *vals[4] = { NULL, NULL, NULL, NULL };
   struct node one = { .path = nd->path, .format = nd->format };
-  char *spec = make_spec (&one, 1, false);
+  char *spec = make_spec (&one, 1, false, false);
   char *out = NULL, err[2048];
   const size_t outlen = 65536;
   const char *argv[] = { QEMU_IMG, "info", "-U", "--output=json", "--", spec, NULL };
@@ -434,6 +444,40 @@ resolve_local (struct img_ctx *ctx, const char *image, const char *what,
   return 0;
 }
 
+/* The name under which a second qemu reads the chain of NODES while our
+ * run holds it: the same pins, the top file by its absolute name (that
+ * qemu need not share our working directory), and no image locks (our
+ * run lock excludes every other writer; the lock bytes disk.c or our
+ * qemu-nbd hold would refuse it). */
+static int
+shared_spec (struct img_ctx *ctx, const char *path, struct node *nodes,
+             size_t n, bool blockdev, char **out)
+{
+  char *top = nodes[0].path, *abs = realpath (path, NULL);
+  int r;
+
+  if (abs == NULL) {
+    r = -errno;
+    return img_err (ctx, r, "%s: disk: cannot resolve the image's name: %s", path, strerror (-r));
+  }
+  nodes[0].path = abs;
+  *out = make_spec (nodes, n, blockdev, true);
+  nodes[0].path = top;
+  free (abs);
+  if (*out == NULL)
+    return img_err (ctx, -ENOMEM, "%s: disk: out of memory", path);
+  return 0;
+}
+
+int
+img_internal_container_shared_raw (struct img_ctx *ctx, const char *path,
+                                   bool blockdev, char **out)
+{
+  struct node one = { .path = (char *) path, .format = (char *) "raw" };
+
+  return shared_spec (ctx, path, &one, 1, blockdev, out);
+}
+
 static void
 nodes_free (struct node *nodes, size_t n)
 {
@@ -451,7 +495,7 @@ img_internal_container_check (struct img_ctx *ctx, const char *path,
                               const char *format, bool blockdev,
                               const unsigned char *head, size_t headlen,
                               bool allow_backing, char **specp,
-                              char ***chainp, size_t *n_chainp)
+                              char **sharedp, char ***chainp, size_t *n_chainp)
 {
   struct node nodes[MAX_CHAIN + 1];
   struct stat seen[MAX_CHAIN + 1];
@@ -559,8 +603,12 @@ img_internal_container_check (struct img_ctx *ctx, const char *path,
     }
   }
 
-  *specp = make_spec (nodes, n, blockdev);
+  if ((r = shared_spec (ctx, path, nodes, n, blockdev, sharedp)) < 0)
+    goto err;
+  *specp = make_spec (nodes, n, blockdev, false);
   if (*specp == NULL) {
+    free (*sharedp);
+    *sharedp = NULL;
     r = img_err (ctx, -ENOMEM, "%s: disk: out of memory", path);
     goto err;
   }
@@ -569,6 +617,8 @@ img_internal_container_check (struct img_ctx *ctx, const char *path,
   if (chain == NULL) {
     free (*specp);
     *specp = NULL;
+    free (*sharedp);
+    *sharedp = NULL;
     r = img_err (ctx, -ENOMEM, "%s: disk: out of memory", path);
     goto err;
   }

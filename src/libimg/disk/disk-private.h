@@ -31,13 +31,46 @@ int img_internal_run_capture (const char *const *argv, char *out, size_t outlen,
 /* container.c: formats qemu may open (never protocols or filters), and
  * the check of what an image names besides itself, run before any qemu
  * opens it.  On success *spec is the "json:" file name pinning every
- * file qemu may open, *chain the resolved backing/data files for the
- * report (both malloc'd). */
+ * file qemu may open, *shared the same with the image's absolute name and
+ * qemu's image locking off (for a second qemu that only reads the image
+ * while our run holds it), *chain the resolved backing/data files for the
+ * report (all malloc'd). */
 bool img_internal_format_known (const char *format);
 int img_internal_container_check (struct img_ctx *ctx, const char *path,
                                   const char *format, bool blockdev,
                                   const unsigned char *head, size_t headlen,
                                   bool allow_backing, char **spec,
-                                  char ***chain, size_t *n_chain);
+                                  char **shared, char ***chain,
+                                  size_t *n_chain);
+/* *shared for a raw image (malloc'd). */
+int img_internal_container_shared_raw (struct img_ctx *ctx, const char *path,
+                                       bool blockdev, char **shared);
+
+/* disk.c: DISK's *shared name (above), owned by DISK. */
+const char *img_internal_disk_qemu_shared_name (const struct img_disk *disk);
+
+/* overlay.c: a private qcow2 overlay over DISK, for a process that must
+ * not write the image itself (the libguestfs appliance). */
+/* Creates PATH (which must not exist): qcow2, 4 KiB clusters, backed by
+ * DISK's image opened read-only under the name and format pinned for it
+ * (img_disk_qemu_name; raw images get a json: name of their own), with
+ * qemu's image locking off for the backing file (our run lock already
+ * excludes every other writer, and qemu's lock would conflict with the
+ * lock bytes disk.c holds).  One clear error line on failure. */
+int img_internal_disk_overlay_create (struct img_disk *disk, const char *path);
+/* Applies to DISK what was written into the overlay PATH since its
+ * creation: every cluster allocated (or zeroed) in the overlay's own
+ * layer, compared with DISK's bytes 4 KiB at a time, and only the blocks
+ * that differ written with img_disk_pwrite (coalesced into runs).  DRY:
+ * nothing written, only counted.  *CHANGED (may be NULL): bytes that
+ * differ(ed).  The overlay is parsed natively and defensively (it was
+ * written by a qemu serving a hostile guest): header, L1 and L2 tables
+ * bounds-checked against the file and the virtual size; compressed
+ * clusters, encryption, external data files, extended L2 entries and
+ * incompatible features refused with -EINVAL and one line naming the
+ * overlay and the reason; nothing written to DISK before the whole map
+ * has been checked. */
+int img_internal_disk_overlay_apply (struct img_disk *disk, const char *path,
+                                     bool dry, uint64_t *changed);
 
 #endif /* LIBIMG_DISK_PRIVATE_H */

@@ -27,6 +27,7 @@ struct img_disk {
   const char *format;
   bool format_guessed;
   char *qemu_name;              /* pinned json: name for qemu tools */
+  char *qemu_shared_name;       /* the same, unlocked, for a second reader */
   char **chain;                 /* resolved backing/data files */
   size_t n_chain;
   int fd;                       /* raw backend */
@@ -184,6 +185,7 @@ disk_free (struct img_disk *disk)
     free (disk->chain[i]);
   free (disk->chain);
   free (disk->qemu_name);
+  free (disk->qemu_shared_name);
   free (disk->name);
   free (disk);
 }
@@ -308,6 +310,10 @@ img_disk_open_opts (struct img_ctx *ctx, const char *path, int flags,
     r = qemu_lock_check (disk);
     if (r < 0)
       goto err_close;
+    r = img_internal_container_shared_raw (ctx, path, disk->blockdev,
+                                           &disk->qemu_shared_name);
+    if (r < 0)
+      goto err_close;
     *diskp = disk;
     return 0;
   }
@@ -315,7 +321,8 @@ img_disk_open_opts (struct img_ctx *ctx, const char *path, int flags,
   /* Before any qemu opens it: what the image names besides itself. */
   r = img_internal_container_check (ctx, path, disk->format, disk->blockdev,
                                     head, n, opts->allow_backing,
-                                    &disk->qemu_name, &disk->chain, &disk->n_chain);
+                                    &disk->qemu_name, &disk->qemu_shared_name,
+                                    &disk->chain, &disk->n_chain);
   if (r < 0)
     goto err_close;
 
@@ -530,4 +537,10 @@ const char *
 img_disk_qemu_name (const struct img_disk *disk)
 {
   return disk->qemu_name;
+}
+
+const char *
+img_internal_disk_qemu_shared_name (const struct img_disk *disk)
+{
+  return disk->qemu_shared_name;
 }
