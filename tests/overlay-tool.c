@@ -23,10 +23,12 @@
 static int
 run_cmd (struct img_disk *disk, char **cmd)
 {
+  const char *backing;
   pid_t pid;
   int status;
 
-  if (setenv ("OVL_BACKING", img_internal_disk_qemu_shared_name (disk), 1) == -1)
+  if (img_internal_disk_qemu_shared_name (disk, &backing) < 0
+      || setenv ("OVL_BACKING", backing, 1) == -1)
     return -1;
   fflush (stdout);
   pid = fork ();

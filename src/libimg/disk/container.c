@@ -448,25 +448,20 @@ resolve_local (struct img_ctx *ctx, const char *image, const char *what,
  * run holds it: the same pins, the top file by its absolute name (that
  * qemu need not share our working directory), and no image locks (our
  * run lock excludes every other writer; the lock bytes disk.c or our
- * qemu-nbd hold would refuse it). */
+ * qemu-nbd hold would refuse it).  0 or -errno, no message. */
 static int
-shared_spec (struct img_ctx *ctx, const char *path, struct node *nodes,
-             size_t n, bool blockdev, char **out)
+shared_spec (const char *path, struct node *nodes, size_t n, bool blockdev,
+             char **out)
 {
   char *top = nodes[0].path, *abs = realpath (path, NULL);
-  int r;
 
-  if (abs == NULL) {
-    r = -errno;
-    return img_err (ctx, r, "%s: disk: cannot resolve the image's name: %s", path, strerror (-r));
-  }
+  if (abs == NULL)
+    return -errno;
   nodes[0].path = abs;
   *out = make_spec (nodes, n, blockdev, true);
   nodes[0].path = top;
   free (abs);
-  if (*out == NULL)
-    return img_err (ctx, -ENOMEM, "%s: disk: out of memory", path);
-  return 0;
+  return *out ? 0 : -ENOMEM;
 }
 
 int
@@ -474,8 +469,11 @@ img_internal_container_shared_raw (struct img_ctx *ctx, const char *path,
                                    bool blockdev, char **out)
 {
   struct node one = { .path = (char *) path, .format = (char *) "raw" };
+  int r = shared_spec (path, &one, 1, blockdev, out);
 
-  return shared_spec (ctx, path, &one, 1, blockdev, out);
+  if (r < 0)
+    return img_err (ctx, r, "%s: disk: no name a second qemu can read the image under: %s", path, strerror (-r));
+  return 0;
 }
 
 static void
@@ -603,8 +601,13 @@ img_internal_container_check (struct img_ctx *ctx, const char *path,
     }
   }
 
-  if ((r = shared_spec (ctx, path, nodes, n, blockdev, sharedp)) < 0)
+  /* An image whose name does not resolve (a memfd) is still opened;
+   * only an overlay over it cannot be made. */
+  *sharedp = NULL;
+  if ((r = shared_spec (path, nodes, n, blockdev, sharedp)) == -ENOMEM) {
+    img_err (ctx, r, "%s: disk: out of memory", path);
     goto err;
+  }
   *specp = make_spec (nodes, n, blockdev, false);
   if (*specp == NULL) {
     free (*sharedp);

@@ -42,12 +42,15 @@ int img_internal_container_check (struct img_ctx *ctx, const char *path,
                                   bool allow_backing, char **spec,
                                   char **shared, char ***chain,
                                   size_t *n_chain);
-/* *shared for a raw image (malloc'd). */
+/* *shared for a raw image (malloc'd); one error line if PATH does not
+ * resolve. */
 int img_internal_container_shared_raw (struct img_ctx *ctx, const char *path,
                                        bool blockdev, char **shared);
 
-/* disk.c: DISK's *shared name (above), owned by DISK. */
-const char *img_internal_disk_qemu_shared_name (const struct img_disk *disk);
+/* disk.c: DISK's *shared name (above) in *NAME, owned by DISK; made on
+ * first use for a raw image.  0 or -errno (one error line). */
+int img_internal_disk_qemu_shared_name (struct img_disk *disk,
+                                        const char **name);
 
 /* overlay.c: a private qcow2 overlay over DISK, for a process that must
  * not write the image itself (the libguestfs appliance). */

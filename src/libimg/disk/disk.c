@@ -310,10 +310,6 @@ img_disk_open_opts (struct img_ctx *ctx, const char *path, int flags,
     r = qemu_lock_check (disk);
     if (r < 0)
       goto err_close;
-    r = img_internal_container_shared_raw (ctx, path, disk->blockdev,
-                                           &disk->qemu_shared_name);
-    if (r < 0)
-      goto err_close;
     *diskp = disk;
     return 0;
   }
@@ -539,8 +535,18 @@ img_disk_qemu_name (const struct img_disk *disk)
   return disk->qemu_name;
 }
 
-const char *
-img_internal_disk_qemu_shared_name (const struct img_disk *disk)
+int
+img_internal_disk_qemu_shared_name (struct img_disk *disk, const char **name)
 {
-  return disk->qemu_shared_name;
+  int r;
+
+  if (disk->qemu_shared_name == NULL && strcmp (disk->format, "raw") == 0
+      && (r = img_internal_container_shared_raw (disk->ctx, disk->name, disk->blockdev,
+                                                 &disk->qemu_shared_name)) < 0)
+    return r;
+  if (disk->qemu_shared_name == NULL)
+    return img_err (disk->ctx, -EINVAL, "%s: disk: no name a second qemu can read the image under (its name does not resolve)",
+                    disk->name);
+  *name = disk->qemu_shared_name;
+  return 0;
 }

@@ -415,13 +415,13 @@ int
 img_internal_disk_overlay_create (struct img_disk *disk, const char *path)
 {
   struct img_ctx *ctx = img_disk_ctx (disk);
-  const char *backing = img_internal_disk_qemu_shared_name (disk);
+  const char *backing;
   char *target = NULL, out[1024], err[2048];
   struct ovl o;
   int fd, status, r;
 
-  if (backing == NULL)
-    return img_err (ctx, -EINVAL, "%s: qcow2 overlay: %s has no name qemu can read it under", path, img_disk_name (disk));
+  if ((r = img_internal_disk_qemu_shared_name (disk, &backing)) < 0)
+    return r;
   /* The backing file on the host must hold every write we made. */
   if ((r = img_disk_flush (disk)) < 0)
     return r;
