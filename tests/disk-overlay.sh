@@ -68,6 +68,9 @@ diff_bytes=$(cmp -l orig.raw want.raw | wc -l)
 [ "$diff_bytes" -gt 60000 ] && [ "$diff_bytes" -lt 80000 ]
 ok $? "raw: the overlay differs from the image by $diff_bytes bytes (64 KiB of 0xab, 4 KiB of zeros, 1000 bytes)"
 is "$(changed_of "$out")" "$diff_bytes" "raw: the run changed exactly the bytes that differ"
+# Written: the 16 blocks of 0xab, the one zero block that was not zero,
+# the one block with the 1000 bytes; not the 16 blocks equal to the base.
+is "$(sed -n 's/^saved //p' <<<"$out")" $((18 * 4096)) "raw: ... writing only the 18 blocks that differ (the undo record saved those)"
 cmp -s base.raw want.raw; ok $? "raw: the image now equals qemu's view of the overlay (cmp)"
 qemu-img compare -q -f raw -F qcow2 base.raw ov.qcow2; ok $? "raw: ... and qemu-img compare agrees"
 run_ok "raw: rollback of the run's undo record" "$OT" base.raw base.undo rollback

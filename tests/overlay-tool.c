@@ -6,8 +6,9 @@
  *       (create, run CMD while the image is held as a run holds it, with
  *       OVL_BACKING set to the overlay's backing name, then apply)
  *   overlay-tool IMAGE UNDOFILE rollback
- * apply and run print "changed N" (bytes that differ(ed)); an error is
- * one line on stderr, exit 1. */
+ * apply and run print "changed N" (bytes that differ(ed)) and, with an
+ * undo record, "saved N" (bytes of the image it saved: the blocks
+ * written); an error is one line on stderr, exit 1. */
 #include <config.h>
 
 #include <stdio.h>
@@ -60,9 +61,11 @@ apply (struct img_ctx *ctx, struct img_disk *disk, const char *ovl, bool dry,
     r = img_internal_disk_overlay_apply (disk, ovl, dry, &changed);
   if (r == 0 && undo)
     r = img_undo_commit_disks (undo, &disk, 1);
-  img_undo_free (undo);
   if (r == 0)
     printf ("changed %llu\n", (unsigned long long) changed);
+  if (r == 0 && undo)
+    printf ("saved %llu\n", (unsigned long long) img_undo_bytes (undo));
+  img_undo_free (undo);
   return r;
 }
 
