@@ -61,6 +61,49 @@ fails_with () {
     fi
 }
 
+# like GOT ERE NAME: GOT must match the extended regular expression ERE.
+like () {
+    if grep -Eq -- "$2" <<<"$1"; then
+        ok 0 "$3"
+    else
+        ok 1 "$3"
+        diag "got: $(head -c 2000 <<<"$1")"
+    fi
+}
+
+# replay_ok NAME FILE CMD...: a fuzz target's replay build (CMD, FILE among
+# its arguments) must run to the end: exit 0, nothing on stderr (no
+# sanitizer report, no broken invariant), one line "FILE: ...", which is
+# left in $REPLAY_OUT.  Its stderr stays in $TMP/err.
+replay_ok () {
+    local name=$1 f=$2 rc
+    shift 2
+    REPLAY_OUT=$(timeout 60 "$@" 2>"$TMP/err"); rc=$?
+    if [ $rc -eq 0 ] && [ ! -s "$TMP/err" ] && [ "$(grep -c '' <<<"$REPLAY_OUT")" -eq 1 ] \
+        && [[ $REPLAY_OUT == "$f: "* ]]; then
+        ok 0 "replay $name"
+    else
+        ok 1 "replay $name"
+        diag "exit $rc" "$(head -c 2000 <<<"$REPLAY_OUT")" "$(head -40 "$TMP/err")"
+    fi
+}
+
+# replay_seeds REPLAY SEED...: plans and runs replay_ok on each seed, and
+# like on its line for each seed the caller's associative array EXPECT
+# names (basename -> ERE).
+replay_seeds () {
+    local replay=$1 f name want n=0
+    shift
+    for f in "$@"; do [ -n "${EXPECT[$(basename "$f")]:-}" ] && n=$((n + 1)); done
+    plan $(( $# + n ))
+    for f in "$@"; do
+        name=$(basename "$f")
+        replay_ok "$name" "$f" "$replay" "$f"
+        want=${EXPECT[$name]:-}
+        [ -z "$want" ] || like "$REPLAY_OUT" "$want" "$name: $want"
+    done
+}
+
 requires () {
     command -v "$1" >/dev/null 2>&1 || bail "missing prerequisite '$1' (run scripts/setup.sh)"
 }

@@ -22,33 +22,9 @@
 
 #include "libimg.h"
 #include "disk/disk-private.h"
-
-#define CHECK(cond) \
-  do { \
-    if (!(cond)) { \
-      fprintf (stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, #cond); \
-      abort (); \
-    } \
-  } while (0)
+#include "fuzz.h"
 
 #define MAX_DISK ((uint64_t) 64 << 20)
-
-static void
-quiet (void *data, int priority, const char *msg)
-{
-  (void) data;
-  (void) priority;
-  (void) msg;
-}
-
-static void
-check_error (struct img_ctx *ctx, int r)
-{
-  const char *msg = img_ctx_error (ctx);
-
-  CHECK (r < 0 && r > -4096);
-  CHECK (msg[0] != '\0' && strchr (msg, '\n') == NULL);
-}
 
 /* A disk of SIZE bytes in a memfd, its first MiB a pattern (so that data
  * and zero clusters both differ from it); *FD to close. */
@@ -147,19 +123,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 int
 main (int argc, char *argv[])
 {
-  int i;
-
-  if (argc < 2) {
-    fprintf (stderr, "usage: %s OVERLAY...\n", argv[0]);
-    return 2;
-  }
-  for (i = 1; i < argc; i++) {
-    printf ("%s: ", argv[i]);
-    fflush (stdout);
-    run_overlay (argv[i], stdout);
-    fflush (stdout);
-  }
-  return 0;
+  return fuzz_replay_main (argc, argv, "OVERLAY", run_overlay);
 }
 
 #endif

@@ -41,25 +41,6 @@ declare -A EXPECT=(
     [short.qcow2]='error: .*: qcow2 overlay: file is truncated \(60 bytes'
 )
 
-n_expect=0
-for f in "${seeds[@]}"; do [ -n "${EXPECT[$(basename "$f")]:-}" ] && n_expect=$((n_expect + 1)); done
-plan $(( ${#seeds[@]} + n_expect ))
-
-for f in "${seeds[@]}"; do
-    name=$(basename "$f")
-    out=$(timeout 60 "$REPLAY" "$f" 2>"$TMP/err"); rc=$?
-    if [ $rc -eq 0 ] && [ ! -s "$TMP/err" ] && [ "$(grep -c . <<<"$out")" -eq 1 ] \
-        && [[ $out == "$f: "* ]]; then
-        ok 0 "replay $name"
-    else
-        ok 1 "replay $name"
-        diag "exit $rc" "$out" "$(head -40 "$TMP/err")"
-    fi
-    want=${EXPECT[$name]:-}
-    if [ -n "$want" ]; then
-        if grep -Eq -- "$want" <<<"$out"; then ok 0 "$name: $want"
-        else ok 1 "$name: $want"; diag "got: $out"; fi
-    fi
-done
+replay_seeds "$REPLAY" "${seeds[@]}"
 
 done_testing

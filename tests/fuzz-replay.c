@@ -19,33 +19,11 @@
 #include <unistd.h>
 
 #include "libimg.h"
-
-#define CHECK(cond) \
-  do { \
-    if (!(cond)) { \
-      fprintf (stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, #cond); \
-      abort (); \
-    } \
-  } while (0)
+#include "fuzz.h"
 
 #define TERMINATED(field) CHECK (memchr ((field), '\0', sizeof (field)) != NULL)
 
-static void
-quiet (void *data, int priority, const char *msg)
-{
-  (void) data;
-  (void) priority;
-  (void) msg;
-}
-
 /* A failure must be a plain -errno with its one message recorded. */
-static void
-check_error (struct img_ctx *ctx, int r)
-{
-  CHECK (r < 0 && r > -4096);
-  CHECK (img_ctx_error (ctx)[0] != '\0');
-}
-
 static void
 check_ptable (const struct img_disk *disk, const struct img_ptable *pt)
 {
@@ -288,34 +266,29 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
 #else
 
+/* One file: skipped when its magic names a container format. */
+static void
+replay_file (const char *path, FILE *out)
+{
+  unsigned char head[512];
+  ssize_t n;
+  int fd;
+
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  n = fd == -1 ? -1 : pread (fd, head, sizeof head, 0);
+  if (fd != -1)
+    close (fd);
+  if (n >= 0 && !is_raw (head, n)) {
+    fprintf (out, "skipped: %s magic\n", img_disk_detect_format (head, n));
+    return;
+  }
+  run_image (path, out);
+}
+
 int
 main (int argc, char *argv[])
 {
-  int i;
-
-  if (argc < 2) {
-    fprintf (stderr, "usage: %s IMAGE...\n", argv[0]);
-    return 2;
-  }
-  for (i = 1; i < argc; i++) {
-    unsigned char head[512];
-    ssize_t n;
-    int fd;
-
-    printf ("%s: ", argv[i]);
-    fd = open (argv[i], O_RDONLY | O_CLOEXEC);
-    n = fd == -1 ? -1 : pread (fd, head, sizeof head, 0);
-    if (fd != -1)
-      close (fd);
-    if (n >= 0 && !is_raw (head, n)) {
-      printf ("skipped: %s magic\n", img_disk_detect_format (head, n));
-      continue;
-    }
-    fflush (stdout);
-    run_image (argv[i], stdout);
-    fflush (stdout);
-  }
-  return 0;
+  return fuzz_replay_main (argc, argv, "IMAGE", replay_file);
 }
 
 #endif

@@ -87,22 +87,9 @@ plan $(( ${#seeds[@]} + n_expect + 1 ))
 
 for f in "${seeds[@]}"; do
     name=$(basename "$f")
-    out=$(timeout 60 "$REPLAY" "$f" 2>"$TMP/err"); rc=$?
-    if [ $rc -eq 0 ] && [ ! -s "$TMP/err" ] && [ "$(grep -c . <<<"$out")" -eq 1 ] \
-        && [[ $out == "$f: "* ]]; then
-        ok 0 "replay $name"
-    else
-        ok 1 "replay $name"
-        diag "exit $rc" "$out" "$(head -40 "$TMP/err")"
-    fi
+    replay_ok "$name" "$f" "$REPLAY" "$f"
     want=${EXPECT[$name]:-}
-    if [ -n "$want" ]; then
-        if grep -Eq -- "^$(printf '%s' "$f" | sed 's/[][\.*^$+?(){}|]/\\&/g'): $want" <<<"$out"; then
-            ok 0 "$name: $want"
-        else
-            ok 1 "$name: $want"; diag "got: $out"
-        fi
-    fi
+    [ -z "$want" ] || like "$REPLAY_OUT" "^$(printf '%s' "$f" | sed 's/[][\.*^$+?(){}|]/\\&/g'): $want" "$name: $want"
 done
 
 # Nothing left behind in the scratch directory.

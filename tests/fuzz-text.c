@@ -22,14 +22,7 @@
 #include <string.h>
 
 #include "libimg.h"
-
-#define CHECK(cond) \
-  do { \
-    if (!(cond)) { \
-      fprintf (stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, #cond); \
-      abort (); \
-    } \
-  } while (0)
+#include "fuzz.h"
 
 /* The release files the "release" target chooses from with its first byte.
  * Fifteen of them: the first nine keep the indexes the corpus was made
@@ -51,21 +44,6 @@ static const char *const conf_keys[] = {
 
 /* Module names the modules-dep target asks the closure of. */
 static const char *const mod_names[] = { "xen-blkfront", "xen_netfront", "ext4", "a" };
-
-static void
-quiet (void *data, int priority, const char *msg)
-{
-  (void) data;
-  (void) priority;
-  (void) msg;
-}
-
-static void
-check_error (struct img_ctx *ctx, int r)
-{
-  CHECK (r < 0 && r > -4096);
-  CHECK (img_ctx_error (ctx)[0] != '\0');
-}
 
 /* A result string: NULL or terminated (strlen runs off the end under ASan
  * otherwise) and no longer than the input it came from. */

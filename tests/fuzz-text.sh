@@ -76,19 +76,9 @@ plan $((n + ${#EXPECT[@]}))
 for t in "${TARGETS[@]}"; do
     for f in "$CORPUS/$t"/*; do
         key=$t/$(basename "$f")
-        out=$(timeout 60 "$REPLAY" "$t" "$f" 2>"$TMP/err"); rc=$?
-        if [ $rc -eq 0 ] && [ ! -s "$TMP/err" ] && [ "$(grep -c '' <<<"$out")" -eq 1 ] \
-            && [[ $out == "$f: "* ]]; then
-            ok 0 "replay $key"
-        else
-            ok 1 "replay $key"
-            diag "exit $rc" "$(head -c 2000 <<<"$out")" "$(head -40 "$TMP/err")"
-        fi
+        replay_ok "$key" "$f" "$REPLAY" "$t" "$f"
         want=${EXPECT[$key]:-}
-        if [ -n "$want" ]; then
-            if grep -Eq -- "$want" <<<"$out"; then ok 0 "$key: $want"
-            else ok 1 "$key: $want"; diag "got: $(head -c 2000 <<<"$out")"; fi
-        fi
+        [ -z "$want" ] || like "$REPLAY_OUT" "$want" "$key: $want"
     done
 done
 
