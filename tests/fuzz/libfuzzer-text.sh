@@ -36,7 +36,7 @@ clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
     -DIMG_FUZZ_LIBFUZZER -DFUZZ_TARGET="\"$target\"" -I"$builddir" -I"$lib" \
     "$srcdir/tests/fuzz-text.c" \
     "$lib/base/ctx.c" "$lib/text/bootcfg.c" "$lib/text/fstab.c" "$lib/text/kmod.c" "$lib/text/textconf.c" \
-    "$lib/text/netrules.c" "$lib/text/release.c" "$lib/base/quote.c" \
+    "$lib/text/netrules.c" "$lib/text/release.c" "$lib/text/osrelease.c" "$lib/text/distro.c" "$lib/base/quote.c" \
     -o "$work/fuzz-text-$target"
 
 # With -jobs, libFuzzer's worker logs to fuzz-0.log in the current

@@ -26,6 +26,7 @@ clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
     "$srcdir/tests/fuzz-replay.c" \
     "$lib/base/ctx.c" "$lib/base/crc.c" "$lib/disk/disk.c" "$lib/disk/nbd.c" "$lib/volume/volume.c" \
     "$lib/volume/mbr.c" "$lib/volume/gpt.c" "$lib/volume/ptable.c" "$lib/volume/probe.c" \
+    "$lib/volume/probe-ntfs.c" "$lib/volume/probe-iso.c" "$lib/volume/utf16.c" \
     "$lib/volume/lvm.c" "$lib/volume/lvm-label.c" "$lib/volume/lvm-vg.c" "$lib/volume/lvmconf.c" \
     "$lib/volume/md-super.c" "$lib/volume/md.c" "$lib/disk/container.c" "$lib/base/quote.c" "$lib/base/json.c" \
     $(pkg-config --libs libnbd zlib) -o "$work/fuzz-libfuzzer"
