@@ -9,6 +9,9 @@ packages=(
     build-essential autoconf automake libtool pkg-config
     libnbd-dev zlib1g-dev libext2fs-dev comerr-dev
     libzstd-dev liblzma-dev liblz4-dev libbz2-dev
+    # build: guestfs.h only; libguestfs0 is loaded at run time when a guest
+    # needs it (xfs, btrfs, LUKS), and the tests run it
+    libguestfs-dev
     # run: non-raw images are served by qemu-nbd; img2pv indexes the
     # modules it adds to an initrd with the host's depmod
     qemu-utils kmod

@@ -60,6 +60,8 @@ usage (FILE *fp)
            "                       without it, it is guessed from the image's bytes\n"
            "      --allow-backing  follow backing/data files that are local regular files\n"
            "                       (refused otherwise)\n"
+           "      --backend=B      auto (default: ext2/3/4 natively, xfs, btrfs... through\n"
+           "                       one libguestfs appliance), native, guestfs\n"
            "  -m, --modules=LIST   kernel modules to look for in each initrd\n"
            "                       (comma-separated; default " DEFAULT_MODULES ")\n"
            "  -v, --verbose        debug messages on stderr (as IMG_DEBUG=1)\n"
@@ -868,6 +870,7 @@ main (int argc, char *argv[])
     { "json", no_argument, NULL, 'j' },
     { "format", required_argument, NULL, 'f' },
     { "allow-backing", no_argument, NULL, 'B' },
+    { "backend", required_argument, NULL, 'G' },
     { "modules", required_argument, NULL, 'm' },
     { "verbose", no_argument, NULL, 'v' },
     { "budget", required_argument, NULL, 'b' },
@@ -882,6 +885,7 @@ main (int argc, char *argv[])
   const char *modules = DEFAULT_MODULES;
   bool json = false;
   struct img_disk_opts dopts = { NULL, false };
+  enum img_fs_backend backend = IMG_FS_BACKEND_AUTO;
   size_t i;
   int c, rc = EXIT_OK;
 
@@ -890,6 +894,12 @@ main (int argc, char *argv[])
     case 'j': json = true; break;
     case 'f': dopts.format = optarg; break;
     case 'B': dopts.allow_backing = true; break;
+    case 'G':
+      if (img_fs_backend_parse (optarg, &backend) < 0) {
+        fprintf (stderr, PROG ": --backend=%s: one of auto, native, guestfs\n", optarg);
+        return EXIT_USAGE;
+      }
+      break;
     case 'm': modules = optarg; break;
     case 'v': setenv ("IMG_DEBUG", "1", 1); break;
     case 'b':
@@ -919,6 +929,7 @@ main (int argc, char *argv[])
   for (i = 0; i < IMG_BUDGET_N; i++)
     if (budget[i])
       img_ctx_set_budget (st.ctx, (enum img_budget) i, budget[i]);
+  img_ctx_set_fs_backend (st.ctx, backend);
   if (img_ctx_set_disk_opts (st.ctx, &dopts) < 0) {
     fprintf (stderr, "%s: out of memory\n", PROG);
     return EXIT_ERROR;

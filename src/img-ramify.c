@@ -414,6 +414,8 @@ usage (FILE *fp)
            "                       without it, it is guessed from the image's bytes\n"
            "      --allow-backing  follow backing/data files that are local regular files\n"
            "                       (refused otherwise)\n"
+           "      --backend B      auto (default), native or guestfs: what reads\n"
+           "                       the filesystems (xfs, btrfs... need libguestfs)\n"
            "      --undo FILE      undo record (default: IMAGE" IMG_UNDO_SUFFIX ")\n"
            "      --no-undo        keep no undo record\n"
            "      --rollback FILE  restore the image(s) from an undo record\n"

@@ -101,6 +101,8 @@ usage (FILE *fp)
            "                         without it, it is guessed from the image's bytes\n"
            "      --allow-backing    follow backing/data files that are local regular files\n"
            "                         (refused otherwise; --output then carries their bytes)\n"
+           "      --backend B        auto (default), native or guestfs: what reads\n"
+           "                         the filesystems (xfs, btrfs... need libguestfs)\n"
            "  -o, --output NEW       convert a copy (same format, sparse); IMAGE is untouched\n"
            "      --undo FILE        undo record (default: IMAGE" IMG_UNDO_SUFFIX ")\n"
            "      --no-undo          keep no undo record (no automatic rollback either)\n"

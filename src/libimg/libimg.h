@@ -167,6 +167,20 @@ int img_disk_open (struct img_ctx *ctx, const char *path, int flags,
                    struct img_disk **disk);
 /* Sets the defaults img_disk_open uses (copied).  0 or -ENOMEM. */
 int img_ctx_set_disk_opts (struct img_ctx *ctx, const struct img_disk_opts *opts);
+/* What img_guest_open reads filesystems with.  AUTO: ext2/3/4 natively
+ * (no appliance), everything else (xfs, btrfs, LUKS...) through one
+ * libguestfs appliance, launched only if the guest needs it.  NATIVE:
+ * never libguestfs (other filesystems are listed, not mounted).
+ * GUESTFS: every filesystem through the appliance, ext ones too. */
+enum img_fs_backend {
+  IMG_FS_BACKEND_AUTO = 0,
+  IMG_FS_BACKEND_NATIVE,
+  IMG_FS_BACKEND_GUESTFS,
+};
+int img_ctx_set_fs_backend (struct img_ctx *ctx, enum img_fs_backend backend);
+enum img_fs_backend img_ctx_fs_backend (const struct img_ctx *ctx);
+/* "auto", "native", "guestfs" → *BACKEND; -EINVAL for anything else. */
+int img_fs_backend_parse (const char *name, enum img_fs_backend *backend);
 /* True if the format was guessed from the image's bytes (no format given). */
 bool img_disk_format_guessed (const struct img_disk *disk);
 /* The files besides the image that qemu reads for it (backing chain,

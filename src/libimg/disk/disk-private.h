@@ -40,4 +40,10 @@ int img_internal_container_check (struct img_ctx *ctx, const char *path,
                                   bool allow_backing, char **spec,
                                   char ***chain, size_t *n_chain);
 
+/* overlay.c: a private qcow2 overlay over DISK, for a process that must
+ * not write the image itself (the libguestfs appliance). */
+int img_internal_disk_overlay_create (struct img_disk *disk, const char *path);
+int img_internal_disk_overlay_apply (struct img_disk *disk, const char *path,
+                                     bool dry, uint64_t *changed);
+
 #endif /* LIBIMG_DISK_PRIVATE_H */
