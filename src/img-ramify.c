@@ -416,6 +416,8 @@ usage (FILE *fp)
            "                       (refused otherwise)\n"
            "      --backend B      auto (default), native or guestfs: what reads\n"
            "                       the filesystems (xfs, btrfs... need libguestfs)\n"
+           "      --key SEL:key:PASSPHRASE | SEL:file:PATH\n"
+           "                       a LUKS key (SEL: its UUID, /dev/sdXN, all)\n"
            "      --undo FILE      undo record (default: IMAGE" IMG_UNDO_SUFFIX ")\n"
            "      --no-undo        keep no undo record\n"
            "      --rollback FILE  restore the image(s) from an undo record\n"

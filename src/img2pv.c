@@ -103,6 +103,8 @@ usage (FILE *fp)
            "                         (refused otherwise; --output then carries their bytes)\n"
            "      --backend B        auto (default), native or guestfs: what reads\n"
            "                         the filesystems (xfs, btrfs... need libguestfs)\n"
+           "      --key SEL:key:PASSPHRASE | SEL:file:PATH\n"
+           "                         a LUKS key (SEL: its UUID, /dev/sdXN, all)\n"
            "  -o, --output NEW       convert a copy (same format, sparse); IMAGE is untouched\n"
            "      --undo FILE        undo record (default: IMAGE" IMG_UNDO_SUFFIX ")\n"
            "      --no-undo          keep no undo record (no automatic rollback either)\n"

@@ -181,6 +181,14 @@ int img_ctx_set_fs_backend (struct img_ctx *ctx, enum img_fs_backend backend);
 enum img_fs_backend img_ctx_fs_backend (const struct img_ctx *ctx);
 /* "auto", "native", "guestfs" → *BACKEND; -EINVAL for anything else. */
 int img_fs_backend_parse (const char *name, enum img_fs_backend *backend);
+/* A key for an encrypted (LUKS 1 or 2) volume of the guest, opened in the
+ * appliance (never on the host), in virt-*'s --key syntax:
+ * "SELECTOR:key:PASSPHRASE" or "SELECTOR:file:PATH" (the file's contents,
+ * at most 8 KiB, less one final newline).  SELECTOR is the volume's LUKS
+ * UUID, its device in the appliance ("/dev/sda2") or "all".  -EINVAL
+ * (message recorded) for anything else; the key is wiped when the
+ * context is freed. */
+int img_ctx_add_key (struct img_ctx *ctx, const char *spec);
 /* True if the format was guessed from the image's bytes (no format given). */
 bool img_disk_format_guessed (const struct img_disk *disk);
 /* The files besides the image that qemu reads for it (backing chain,

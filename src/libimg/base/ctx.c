@@ -20,6 +20,7 @@ struct img_ctx {
   struct img_disk_opts disk_opts;     /* defaults for img_disk_open */
   char *disk_format;                  /* owns disk_opts.format */
   enum img_fs_backend fs_backend;     /* what img_guest_open reads with */
+  struct img_keyring *keys;           /* LUKS keys (keys.c) */
 };
 
 static const struct {
@@ -112,8 +113,10 @@ img_ctx_new (struct img_ctx **ctxp)
 void
 img_ctx_free (struct img_ctx *ctx)
 {
-  if (ctx)
+  if (ctx) {
     free (ctx->disk_format);
+    img_internal_keyring_free (ctx->keys);
+  }
   free (ctx);
 }
 
@@ -159,6 +162,12 @@ img_fs_backend_parse (const char *name, enum img_fs_backend *backend)
   else
     return -EINVAL;
   return 0;
+}
+
+struct img_keyring **
+img_internal_ctx_keyring (struct img_ctx *ctx)
+{
+  return &ctx->keys;
 }
 
 const struct img_disk_opts *

@@ -42,7 +42,8 @@ img_internal_guest_reader (struct img_guest *g, long vi)
   const char *type = g->volumes[vi].info.type;
   enum img_fs_backend b = img_ctx_fs_backend (g->ctx);
 
-  if (b != IMG_FS_BACKEND_GUESTFS && img_internal_guest_is_ext (type))
+  if (b != IMG_FS_BACKEND_GUESTFS && !g->volumes[vi].inner
+      && img_internal_guest_is_ext (type))
     return IMG_GUEST_READER_NATIVE;
   if (b != IMG_FS_BACKEND_NATIVE && appliance_type (type)
       && g->volumes[vi].adev_ok)
@@ -95,8 +96,8 @@ img_internal_guest_appliance_names (struct img_guest *g)
     struct gvolume *v = &g->volumes[i];
 
     v->adev_ok = false;
-    if (v->md)
-      continue;                 /* the appliance's md names: not mapped */
+    if (v->md || v->inner)
+      continue;                 /* md: not mapped; inner: named by luks.c */
     if (v->lv) {
       if (lvm_name_ok (v->vg) && lvm_name_ok (v->lv)) {
         snprintf (v->adev, sizeof v->adev, "/dev/%s/%s", v->vg, v->lv);
@@ -117,6 +118,14 @@ need_appliance (struct img_guest *g)
     return 0;
   return img_internal_appliance_new (g->ctx, g->disks, g->n_disks,
                                      (g->flags & IMG_FS_RDWR) != 0, &g->ap);
+}
+
+int
+img_internal_guest_need_appliance (struct img_guest *g, const char *why)
+{
+  int r = need_appliance (g);
+
+  return r < 0 ? r : img_internal_appliance_start (g->ap, why);
 }
 
 int

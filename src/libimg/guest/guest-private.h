@@ -18,6 +18,11 @@ struct gvolume {
   const struct img_md_array *md; /* for md arrays */
   char adev[300];               /* the appliance's name for it (fsopen.c) */
   bool adev_ok;                 /* adev is set */
+  /* Inside an encrypted volume (luks.c): only the appliance reads it. */
+  bool inner;
+  long parent;                  /* the LUKS volume (or the mapping) holding it */
+  char *own_vg, *own_lv;        /* vg, lv of an LV found in the appliance */
+  char *crypt_name;             /* the mapping's name in the guest's crypttab */
 };
 
 struct gmount {
@@ -47,6 +52,7 @@ struct img_guest {
   struct img_appliance *ap;     /* the run's libguestfs appliance, or NULL */
   struct img_fs_log *ov_log;    /* set by img_internal_guest_overlay: lazy */
   bool ov_set, ov_dry;          /* mounts get their overlay when opened */
+  long locked;                  /* a LUKS volume left closed (no key), or -1 */
 };
 
 /* paths.c: the filesystem and the path in it holding the canonical path
@@ -97,6 +103,17 @@ bool img_internal_guest_subvol_option (const char *options, char *out,
                                        size_t outlen);
 /* fsopen.c: /etc as a directory and a release file or an fstab. */
 bool img_internal_guest_looks_like_root (struct img_fs *fs);
+/* fsopen.c: the appliance, created and started (WHY: for the log). */
+int img_internal_guest_need_appliance (struct img_guest *g, const char *why);
+/* guest.c: the volume an fstab/crypttab spec names, or -1. */
+long img_internal_guest_resolve_spec (struct img_guest *g, const char *spec);
+/* luks.c: opens every LUKS volume a key was given for, adding what each
+ * holds; those left closed are remembered in g->locked. */
+int img_internal_guest_open_luks (struct img_guest *g);
+/* luks.c: the error for a guest whose root may be in g->locked. */
+int img_internal_guest_locked_error (struct img_guest *g, const char *image);
+/* luks.c: names the opened mappings from the root's /etc/crypttab. */
+void img_internal_guest_crypttab (struct img_guest *g);
 /* fsopen.c: shuts the appliance down (committing its writes on a
  * read-write guest); 0 when there is none. */
 int img_internal_guest_close_appliance (struct img_guest *g);

@@ -346,8 +346,8 @@ resolve_md (struct img_guest *g, const char *val)
 }
 
 /* Finds the volume an fstab spec names; -1 if none. */
-static long
-resolve_spec (struct img_guest *g, const char *spec)
+long
+img_internal_guest_resolve_spec (struct img_guest *g, const char *spec)
 {
   char val[512];
   size_t i, disk;
@@ -387,6 +387,12 @@ resolve_spec (struct img_guest *g, const char *spec)
   if (spec_value (spec, "/dev/mapper/", val, sizeof val)) {
     for (i = 0; i < g->n_volumes; i++)
       if (g->volumes[i].lv && mapper_name_matches (val, g->volumes[i].vg, g->volumes[i].lv))
+        return i;
+    /* An opened LUKS mapping, by its crypttab name or its default one. */
+    for (i = 0; i < g->n_volumes; i++)
+      if (g->volumes[i].inner && g->volumes[i].lv == NULL
+          && ((g->volumes[i].crypt_name && strcmp (g->volumes[i].crypt_name, val) == 0)
+              || strcmp (g->volumes[i].vol->name, val) == 0))
         return i;
     return -1;
   }
@@ -574,6 +580,7 @@ build_mounts (struct img_guest *g, size_t root)
     img_ctx_clear_error (g->ctx);
     text = NULL;
   }
+  img_internal_guest_crypttab (g);
   g->mounts[g->n_mounts - 1].fs = NULL;
   free_mounts_from (g, g->n_mounts - 1);
   img_fs_close (rootfs);
@@ -589,7 +596,7 @@ build_mounts (struct img_guest *g, size_t root)
     long v;
 
     if (strcmp (e->vfstype, "swap") == 0) {
-      v = resolve_spec (g, e->spec);
+      v = img_internal_guest_resolve_spec (g, e->spec);
       r = add_mount (g, "swap", e->spec, e->vfstype, e->options, e->line, v);
       if (r < 0)
         goto out;
@@ -607,7 +614,7 @@ build_mounts (struct img_guest *g, size_t root)
       have_root = true;
       continue;
     }
-    v = resolve_spec (g, e->spec);
+    v = img_internal_guest_resolve_spec (g, e->spec);
     r = add_mount (g, mp, e->spec, e->vfstype, e->options, e->line, v);
     if (r < 0)
       goto out;
@@ -716,9 +723,13 @@ free_guest (struct img_guest *g)
   img_internal_appliance_close (g->ap, false);
   free_mounts_from (g, 0);
   free (g->mounts);
-  for (i = 0; i < g->n_volumes; i++)
+  for (i = 0; i < g->n_volumes; i++) {
     if (g->volumes[i].owned)
       img_volume_free (g->volumes[i].vol);
+    free (g->volumes[i].own_vg);
+    free (g->volumes[i].own_lv);
+    free (g->volumes[i].crypt_name);
+  }
   free (g->volumes);
   img_lvm_free (g->lvm);
   img_md_free (g->md);
@@ -862,15 +873,23 @@ img_guest_open (struct img_ctx *ctx, const char *const *images,
     return img_err (ctx, -ENOMEM, "guest: out of memory");
   g->ctx = ctx;
   g->flags = flags;
+  g->locked = -1;
 
   r = scan_disks (g, images, n_images);
   if (r < 0)
     goto err;
 
   img_internal_guest_appliance_names (g);
+  r = img_internal_guest_open_luks (g);
+  if (r < 0)
+    goto err;
   r = find_roots (g, &root);
   if (r < 0)
     goto err;
+  if (root < 0 && g->locked >= 0) {
+    r = img_internal_guest_locked_error (g, images[0]);
+    goto err;
+  }
   if (root < 0) {
     /* Not an error here: the block layout is still worth having. Tools
      * that need a guest check img_guest_n_roots. */
