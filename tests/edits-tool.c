@@ -19,6 +19,7 @@
  *                     readdir
  *   dir-move          rename /etc/udev to /etc/udev.moved, read under
  *                     the new name
+ *   put=PATH          write PATH ("edits-tool\n"), any mount of the guest
  *   fail              fail on purpose
  * Exit codes are the framework's (edits.h: 0 changed, 1 error, 2 usage,
  * 3 nothing to do, 4 failed and not restored). */
@@ -42,6 +43,12 @@ edit_hostname (struct img_plan *plan, void *data)
   int n = snprintf (buf, sizeof buf, "%s\n", name);
 
   return img_guest_write_file (img_plan_guest (plan), "/etc/hostname", buf, n, 0644);
+}
+
+static int
+edit_put (struct img_plan *plan, void *data)
+{
+  return img_guest_write_file (img_plan_guest (plan), data, "edits-tool\n", 11, 0644);
 }
 
 static int
@@ -262,6 +269,7 @@ static const struct img_edit edits[] = {
   { "chain-read", "read it back and write another", edit_chain_read },
   { "rm-check", "check that the removed rules are gone", edit_rm_check },
   { "dir-move", "move a directory and read under it", edit_dir_move },
+  { "put", "write a file at a given path", edit_put },
   { "fail", "fail on purpose", edit_fail },
 };
 
@@ -372,6 +380,8 @@ main (int argc, char **argv)
     }
     if (strcmp (tok, "hostname") == 0)
       data = arg ? arg : (char *) "edits-test";
+    else if (strcmp (tok, "put") == 0)
+      data = arg ? arg : (char *) "/var/tmp/edits-put";
     else if (strcmp (tok, "big") == 0 || strcmp (tok, "many") == 0)
       data = (void *) (uintptr_t) (arg ? strtoul (arg, NULL, 10) : 1);
     img_plan_add (plan, &edits[i], data);
