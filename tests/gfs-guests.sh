@@ -52,6 +52,13 @@ is "$(probe "$img" "$SWAP_OFFSET" TYPE)" swap "$g: blkid finds swap at SWAP_OFFS
 is "$((ROOT_OFFSET - PART2_START - PV_PE_START))" "$((LV_ROOT_OFFSET - PART2_START - PV_PE_START))" "$g: root is the LV's bytes"
 fsck_range "$img" "$BOOT_OFFSET" "$BOOT_SIZE" xfs_repair -n; ok $? "$g: xfs_repair -n: /boot clean"
 fsck_range "$img" "$ROOT_OFFSET" "$ROOT_SIZE" xfs_repair -n; ok $? "$g: xfs_repair -n: root clean"
+# The oracle does fail: a copy of /boot with AG 0's free-space header (the
+# AGF, sector 1) zeroed.
+dd if="$img" of=bad-boot.xfs bs=1M skip="$((BOOT_OFFSET / 1048576))" count="$((BOOT_SIZE / 1048576))" conv=sparse status=none
+dd if=/dev/zero of=bad-boot.xfs bs=512 seek=1 count=1 conv=notrunc status=none
+on_range bad-boot.xfs 0 "$BOOT_SIZE" xfs_repair -n >/dev/null 2>&1; r=$?
+[ $r != 0 ]; ok $? "$g: xfs_repair -n fails on a copy of /boot with a zeroed AGF"
+rm -f bad-boot.xfs
 ro_mount "$img" "$ROOT_OFFSET" "$ROOT_SIZE" norecovery
 grep -Eq "^UUID=$ROOT_UUID / xfs " "$TMP/m/etc/fstab"; ok $? "$g: fstab mounts / as xfs by UUID"
 grep -Eq "^UUID=$BOOT_UUID /boot xfs " "$TMP/m/etc/fstab"; ok $? "$g: fstab mounts /boot as xfs by UUID"
@@ -95,6 +102,7 @@ grep -q 'insmod btrfs' "$cfg"; ok $? "$g: grub.cfg loads GRUB's btrfs module"
 ro_umount
 
 # ---- LUKS fixtures -------------------------------------------------------------------
+declare -A lf   # lf[NAME:FACT]: the facts of both fixtures, for the appliance run
 for g in luks2-lvm luks1-plain; do
     img=$L/$g.img
     [ -f "$img" ] || bail "fixture $g missing in $L"
@@ -110,6 +118,15 @@ for g in luks2-lvm luks1-plain; do
     fsck_range "$img" "$PART1_START" "$PART1_SIZE" e2fsck -fn; ok $? "$g: e2fsck -fn: /boot clean"
     on_range "$img" "$LUKS_OFFSET" "$PART2_SIZE" cryptsetup luksDump >"$g.dump" 2>&1; ok $? "$g: cryptsetup luksDump"
     is "$(sed -n 's/^Version:[[:space:]]*//p' "$g.dump")" "$want" "$g: luksDump: version $want"
+    # and refuses a header whose magic is gone (LUKS2: from both copies,
+    # the second one 16 KiB in)
+    dd if="$img" of=bad.luks bs=1M skip="$((LUKS_OFFSET / 1048576))" count=4 status=none
+    for at in 0 $([ "$want" = 2 ] && echo 16384); do
+        printf 'XXXX' | dd of=bad.luks bs=1 seek="$at" conv=notrunc status=none
+    done
+    cryptsetup luksDump bad.luks >/dev/null 2>&1; r=$?
+    [ $r != 0 ]; ok $? "$g: luksDump refuses a copy of the header with its magic overwritten"
+    rm -f bad.luks
     is "$(sed -n 's/^UUID:[[:space:]]*//p' "$g.dump")" "$LUKS_UUID" "$g: luksDump: UUID"
     case $want in
     2) grep -Eq '^[[:space:]]*PBKDF:[[:space:]]*argon2id' "$g.dump"; ok $? "$g: luksDump: argon2id keyslot" ;;
@@ -118,8 +135,8 @@ for g in luks2-lvm luks1-plain; do
     on_range "$img" "$PART1_START" "$PART1_SIZE" debugfs -R 'cat /grub/grub.cfg' >"$g.cfg" 2>/dev/null
     grep -Fxq "$(printf '\tlinux /vmlinuz-%s %s' "$KERNEL_VERSION" "$KERNEL_CMDLINE")" "$g.cfg"
     ok $? "$g: grub.cfg on /boot: root=$KERNEL_ROOT rd.luks.uuid=$RD_LUKS_UUID"
-    for f in LUKS_VERSION LUKS_UUID KEY CRYPTTAB_NAME ROOT_FSTYPE ROOT_UUID ROOT_DEVICE KERNEL_VERSION HOSTNAME; do
-        eval "${g//-/_}_$f=\${$f}"
+    for f in LUKS_UUID KEY CRYPTTAB_NAME ROOT_UUID ROOT_DEVICE KERNEL_VERSION HOSTNAME; do
+        lf[$g:$f]=${!f}
     done
 done
 
@@ -127,14 +144,14 @@ done
 # one does not; inside, the root is fsck-clean and its /etc is the guest's.
 export LIBGUESTFS_BACKEND=${LIBGUESTFS_BACKEND:-direct}
 export LIBGUESTFS_BACKEND_SETTINGS=${LIBGUESTFS_BACKEND_SETTINGS:-force_tcg}
-R2=$luks2_lvm_ROOT_DEVICE R1=$luks1_plain_ROOT_DEVICE
+R2=${lf[luks2-lvm:ROOT_DEVICE]} R1=${lf[luks1-plain:ROOT_DEVICE]}
 cat >check.sh <<EOF
 printf %s wrong-key >/tmp/bad
 cryptsetup open --test-passphrase --key-file /tmp/bad /dev/sda2 >/dev/null 2>&1; echo wrongkey2=\$?
-printf %s '$luks2_lvm_KEY' >/tmp/k2
-cryptsetup open --key-file /tmp/k2 /dev/sda2 $luks2_lvm_CRYPTTAB_NAME >/dev/null 2>&1; echo open2=\$?
-printf %s '$luks1_plain_KEY' >/tmp/k1
-cryptsetup open --readonly --key-file /tmp/k1 /dev/sdb2 $luks1_plain_CRYPTTAB_NAME >/dev/null 2>&1; echo open1=\$?
+printf %s '${lf[luks2-lvm:KEY]}' >/tmp/k2
+cryptsetup open --key-file /tmp/k2 /dev/sda2 ${lf[luks2-lvm:CRYPTTAB_NAME]} >/dev/null 2>&1; echo open2=\$?
+printf %s '${lf[luks1-plain:KEY]}' >/tmp/k1
+cryptsetup open --readonly --key-file /tmp/k1 /dev/sdb2 ${lf[luks1-plain:CRYPTTAB_NAME]} >/dev/null 2>&1; echo open1=\$?
 lvm vgchange -q -ay vgluks >/dev/null 2>&1
 echo vg=\$(lvm lvs --noheadings -o vg_name,lv_name 2>/dev/null | tr -s ' ' | sed 's/^ //')
 e2fsck -fn $R2 >/dev/null 2>&1; echo fsck2=\$?
@@ -149,10 +166,10 @@ for n in 1 2; do
     echo host\$n=\$(cat /tmp/r\$n/etc/hostname)
 done
 echo id2=\$(. /tmp/r2/etc/os-release; echo \$ID-\$VERSION_ID)
-echo kmods2=\$(ls /tmp/r2/usr/lib/modules/$luks2_lvm_KERNEL_VERSION/kernel/drivers/block/xen-blkfront.ko)
+echo kmods2=\$(ls /tmp/r2/usr/lib/modules/${lf[luks2-lvm:KERNEL_VERSION]}/kernel/drivers/block/xen-blkfront.ko)
 umount /tmp/r2 /tmp/r1
 lvm vgchange -q -an vgluks >/dev/null 2>&1
-cryptsetup close $luks2_lvm_CRYPTTAB_NAME; cryptsetup close $luks1_plain_CRYPTTAB_NAME
+cryptsetup close ${lf[luks2-lvm:CRYPTTAB_NAME]}; cryptsetup close ${lf[luks1-plain:CRYPTTAB_NAME]}
 echo end=done
 EOF
 # (base64: guestfish's own quoting would mangle the script's)
@@ -164,16 +181,16 @@ isnt_zero () { [ -n "$1" ] && [ "$1" != 0 ]; }
 isnt_zero "$(gv wrongkey2)"; ok $? "luks2-lvm: a wrong key does not open it"
 is "$(gv open2) $(gv open1)" "0 0" "both: the facts' KEY opens the LUKS partition"
 is "$(gv vg)" "vgluks root" "luks2-lvm: VG vgluks with LV root inside the LUKS2 mapping"
-is "$(gv fsck2) $(gv root2_TYPE) $(gv root2_UUID)" "0 ext4 $luks2_lvm_ROOT_UUID" "luks2-lvm: root ext4, e2fsck -fn clean, UUID"
-is "$(gv fsck1) $(gv root1_TYPE) $(gv root1_UUID)" "0 xfs $luks1_plain_ROOT_UUID" "luks1-plain: root xfs, xfs_repair -n clean, UUID"
-is "$(gv crypttab2)" "$luks2_lvm_CRYPTTAB_NAME UUID=$luks2_lvm_LUKS_UUID none luks,discard" "luks2-lvm: crypttab names the mapping luks-<UUID>"
-is "$(gv crypttab1)" "$luks1_plain_CRYPTTAB_NAME UUID=$luks1_plain_LUKS_UUID none luks,discard" "luks1-plain: crypttab names the mapping luks-<UUID>"
+is "$(gv fsck2) $(gv root2_TYPE) $(gv root2_UUID)" "0 ext4 ${lf[luks2-lvm:ROOT_UUID]}" "luks2-lvm: root ext4, e2fsck -fn clean, UUID"
+is "$(gv fsck1) $(gv root1_TYPE) $(gv root1_UUID)" "0 xfs ${lf[luks1-plain:ROOT_UUID]}" "luks1-plain: root xfs, xfs_repair -n clean, UUID"
+is "$(gv crypttab2)" "${lf[luks2-lvm:CRYPTTAB_NAME]} UUID=${lf[luks2-lvm:LUKS_UUID]} none luks,discard" "luks2-lvm: crypttab names the mapping luks-<UUID>"
+is "$(gv crypttab1)" "${lf[luks1-plain:CRYPTTAB_NAME]} UUID=${lf[luks1-plain:LUKS_UUID]} none luks,discard" "luks1-plain: crypttab names the mapping luks-<UUID>"
 is "$(gv fstab2)" "/dev/mapper/vgluks-root / ext4 defaults 0 1" "luks2-lvm: fstab mounts / by its /dev/mapper name"
-is "$(gv fstab1)" "/dev/mapper/$luks1_plain_CRYPTTAB_NAME / xfs defaults 0 0" "luks1-plain: fstab mounts / by its /dev/mapper name"
-is "$(gv host2) $(gv host1)" "$luks2_lvm_HOSTNAME $luks1_plain_HOSTNAME" "both: hostname as the facts say"
+is "$(gv fstab1)" "/dev/mapper/${lf[luks1-plain:CRYPTTAB_NAME]} / xfs defaults 0 0" "luks1-plain: fstab mounts / by its /dev/mapper name"
+is "$(gv host2) $(gv host1)" "${lf[luks2-lvm:HOSTNAME]} ${lf[luks1-plain:HOSTNAME]}" "both: hostname as the facts say"
 is "$(gv id2)" debian-12 "luks2-lvm: os-release of the Debian tree"
 [ -n "$(gv kmods2)" ]; ok $? "luks2-lvm: the guest kernel's xen-blkfront module is in the trimmed tree"
-is "$(gv end)" done "the checks ran to their end"
-[ "$(gv end)" = done ] || sed 's/^/#   /' gf.out | tail -20
+is "$(gv end)" "done" "the checks ran to their end"
+[ "$(gv end)" = "done" ] || sed 's/^/#   /' gf.out | tail -20
 
 done_testing
