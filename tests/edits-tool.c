@@ -1,7 +1,7 @@
 /* Test helper: drives the edits framework with a few demonstration edits,
  * as img2pv and img-ramify will.
  *   edits-tool [--dry-run] [--json] [--undo FILE] [--no-undo]
- *              [--edits LIST] IMAGE...
+ *              [--backend B] [--key SPEC]... [--edits LIST] IMAGE...
  *   edits-tool --rollback FILE [--force] [IMAGE...]
  *   edits-tool --state FILE
  * LIST is comma-separated (default hostname,udev-net,fstab):
@@ -300,8 +300,13 @@ main (int argc, char **argv)
     { "rollback", required_argument, NULL, 'r' },
     { "state", required_argument, NULL, 's' },
     { "force", no_argument, NULL, 'f' },
+    { "backend", required_argument, NULL, 'b' },
+    { "key", required_argument, NULL, 'k' },
     { NULL, 0, NULL, 0 },
   };
+  const char *keys[8];
+  size_t n_keys = 0, k;
+  enum img_fs_backend backend = IMG_FS_BACKEND_AUTO;
   const char *undo = NULL, *rollback = NULL, *state = NULL;
   char *list = strdup ("hostname,udev-net,fstab"), *tok, *save;
   bool json = false, force = false;
@@ -320,11 +325,29 @@ main (int argc, char **argv)
     case 'r': rollback = optarg; break;
     case 's': state = optarg; break;
     case 'f': force = true; break;
+    case 'b':
+      if (img_fs_backend_parse (optarg, &backend) < 0) {
+        fprintf (stderr, "edits-tool: --backend=%s: one of auto, native, guestfs\n", optarg);
+        return IMG_EXIT_USAGE;
+      }
+      break;
+    case 'k':
+      if (n_keys == sizeof keys / sizeof keys[0])
+        usage ();
+      keys[n_keys++] = optarg;
+      break;
     default: usage ();
     }
   if (list == NULL || img_ctx_new (&ctx) < 0)
     return IMG_EXIT_ERROR;
   img_ctx_set_log_fn (ctx, log_fn, NULL);
+  img_ctx_set_fs_backend (ctx, backend);
+  for (k = 0; k < n_keys; k++)
+    if (img_ctx_add_key (ctx, keys[k]) < 0) {
+      fprintf (stderr, "edits-tool: %s\n", img_ctx_error (ctx));
+      img_ctx_free (ctx);
+      return IMG_EXIT_USAGE;
+    }
   {
     /* Test fixtures are often qcow2 overlays over the cached guests. */
     static const struct img_disk_opts allow = { NULL, true };

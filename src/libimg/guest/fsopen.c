@@ -151,34 +151,6 @@ img_internal_guest_open_fs (struct img_guest *g, long vi, const char *options,
   }
 }
 
-/* "subvol=PATH" or "subvolid=N" from fstab OPTIONS into OUT ("" when
- * none); false when the value cannot be passed on safely. */
-bool
-img_internal_guest_subvol_option (const char *options, char *out, size_t outlen)
-{
-  const char *p = options;
-
-  out[0] = '\0';
-  while (p && *p) {
-    const char *end = strchr (p, ',');
-    size_t len = end ? (size_t) (end - p) : strlen (p);
-
-    if ((len > 7 && strncmp (p, "subvol=", 7) == 0)
-        || (len > 9 && strncmp (p, "subvolid=", 9) == 0)) {
-      size_t i;
-      if (len >= outlen)
-        return false;
-      for (i = 0; i < len; i++)
-        if ((unsigned char) p[i] < 0x20 || p[i] == 0x7f)
-          return false;
-      memcpy (out, p, len);
-      out[len] = '\0';
-    }
-    p = end ? end + 1 : NULL;
-  }
-  return true;
-}
-
 /* Btrfs: a root in one of the subvolumes.  1 and *OPTIONS set when
  * found, 0 when not. */
 static int

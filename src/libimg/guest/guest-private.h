@@ -98,9 +98,6 @@ int img_internal_guest_open_fs (struct img_guest *g, long vi,
 /* fsopen.c: whether volume VI holds a root: 1 (*OPTIONS: the appliance
  * options that reach it, a btrfs subvolume, or NULL), 0, or -errno. */
 int img_internal_guest_try_root (struct img_guest *g, long vi, char **options);
-/* fsopen.c: the subvol=/subvolid= part of fstab OPTIONS into OUT. */
-bool img_internal_guest_subvol_option (const char *options, char *out,
-                                       size_t outlen);
 /* fsopen.c: /etc as a directory and a release file or an fstab. */
 bool img_internal_guest_looks_like_root (struct img_fs *fs);
 /* fsopen.c: the appliance, created and started (WHY: for the log). */

@@ -19,6 +19,7 @@
 #include "appliance/appliance.h"
 #include "fs/overlay.h"
 #include "guest/guest-private.h"
+#include "text/text-private.h"
 
 #define FSTAB_MAX_SIZE (1 << 20)
 
@@ -683,7 +684,7 @@ mount_all (struct img_guest *g)
       char opt[300];
       if (strcmp (m->pub.mountpoint, "/") == 0)
         snprintf (opt, sizeof opt, "%s", g->root_options ? g->root_options : "");
-      else if (!img_internal_guest_subvol_option (m->pub.options, opt, sizeof opt)) {
+      else if (!img_internal_fstab_subvol (m->pub.options, opt, sizeof opt)) {
         set_why (m, "unusable subvol= option");
         continue;
       }
