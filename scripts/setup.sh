@@ -9,6 +9,9 @@ packages=(
     build-essential autoconf automake libtool pkg-config
     libnbd-dev zlib1g-dev libext2fs-dev comerr-dev
     libzstd-dev liblzma-dev liblz4-dev libbz2-dev
+    # build: guestfs.h only; libguestfs0 is loaded at run time when a guest
+    # needs it (xfs, btrfs, LUKS), and the tests run it
+    libguestfs-dev
     # run: non-raw images are served by qemu-nbd; img2pv indexes the
     # modules it adds to an initrd with the host's depmod
     qemu-utils kmod
@@ -24,8 +27,10 @@ packages=(
     debootstrap qemu-system-x86 initramfs-tools-core
     # tests: md RAID fixtures are made by mdadm inside a libguestfs
     # appliance (the host kernel may have no md driver); the appliance
-    # boots a kernel from /boot
-    libguestfs-tools linux-image-amd64 mdadm
+    # boots a kernel from /boot.  LUKS fixtures likewise (cryptsetup, no
+    # device-mapper on the host), their xfs root needs the appliance's
+    # xfs support
+    libguestfs-tools linux-image-amd64 mdadm libguestfs-xfs
     # tests: Xen's own pygrub reads what img2pv wrote
     xen-utils-4.17
     # tests: the real parsers of what we write (libxlutil for xl configs,

@@ -60,6 +60,11 @@ usage (FILE *fp)
            "                       without it, it is guessed from the image's bytes\n"
            "      --allow-backing  follow backing/data files that are local regular files\n"
            "                       (refused otherwise)\n"
+           "      --backend=B      auto (default: ext2/3/4 natively, xfs, btrfs... through\n"
+           "                       one libguestfs appliance), native, guestfs\n"
+           "      --key=SEL:key:PASSPHRASE, --key=SEL:file:PATH\n"
+           "                       key of a LUKS volume (SEL: its UUID, /dev/sdXN or all),\n"
+           "                       opened in the appliance\n"
            "  -m, --modules=LIST   kernel modules to look for in each initrd\n"
            "                       (comma-separated; default " DEFAULT_MODULES ")\n"
            "  -v, --verbose        debug messages on stderr (as IMG_DEBUG=1)\n"
@@ -868,6 +873,8 @@ main (int argc, char *argv[])
     { "json", no_argument, NULL, 'j' },
     { "format", required_argument, NULL, 'f' },
     { "allow-backing", no_argument, NULL, 'B' },
+    { "backend", required_argument, NULL, 'G' },
+    { "key", required_argument, NULL, 'K' },
     { "modules", required_argument, NULL, 'm' },
     { "verbose", no_argument, NULL, 'v' },
     { "budget", required_argument, NULL, 'b' },
@@ -882,7 +889,9 @@ main (int argc, char *argv[])
   const char *modules = DEFAULT_MODULES;
   bool json = false;
   struct img_disk_opts dopts = { NULL, false };
-  size_t i;
+  enum img_fs_backend backend = IMG_FS_BACKEND_AUTO;
+  const char *keys[16];
+  size_t i, n_keys = 0;
   int c, rc = EXIT_OK;
 
   while ((c = getopt_long (argc, argv, "jm:vhV", opts, NULL)) != -1) {
@@ -890,6 +899,19 @@ main (int argc, char *argv[])
     case 'j': json = true; break;
     case 'f': dopts.format = optarg; break;
     case 'B': dopts.allow_backing = true; break;
+    case 'K':
+      if (n_keys >= sizeof keys / sizeof keys[0]) {
+        fprintf (stderr, PROG ": --key: at most %zu keys\n", sizeof keys / sizeof keys[0]);
+        return EXIT_USAGE;
+      }
+      keys[n_keys++] = optarg;
+      break;
+    case 'G':
+      if (img_fs_backend_parse (optarg, &backend) < 0) {
+        fprintf (stderr, PROG ": --backend=%s: one of auto, native, guestfs\n", optarg);
+        return EXIT_USAGE;
+      }
+      break;
     case 'm': modules = optarg; break;
     case 'v': setenv ("IMG_DEBUG", "1", 1); break;
     case 'b':
@@ -919,6 +941,13 @@ main (int argc, char *argv[])
   for (i = 0; i < IMG_BUDGET_N; i++)
     if (budget[i])
       img_ctx_set_budget (st.ctx, (enum img_budget) i, budget[i]);
+  img_ctx_set_fs_backend (st.ctx, backend);
+  for (i = 0; i < n_keys; i++)
+    if (img_ctx_add_key (st.ctx, keys[i]) < 0) {
+      fprintf (stderr, PROG ": %s\n", img_ctx_error (st.ctx));
+      img_ctx_free (st.ctx);
+      return EXIT_USAGE;
+    }
   if (img_ctx_set_disk_opts (st.ctx, &dopts) < 0) {
     fprintf (stderr, "%s: out of memory\n", PROG);
     return EXIT_ERROR;

@@ -391,6 +391,19 @@ tool_option (struct tool *t, int c, const char *arg)
   case TOOL_O_NO_UNDO: t->no_undo = true; return 1;
   case TOOL_O_ROLLBACK: t->rollback = arg; return 1;
   case TOOL_O_FORCE: t->force = true; return 1;
+  case TOOL_O_KEY:
+    if (t->n_keys >= sizeof t->keys / sizeof t->keys[0]) {
+      fprintf (stderr, "%s: --key: at most %zu keys\n", t->prog, sizeof t->keys / sizeof t->keys[0]);
+      return -1;
+    }
+    t->keys[t->n_keys++] = arg;
+    return 1;
+  case TOOL_O_BACKEND:
+    if (img_fs_backend_parse (arg, &t->backend) < 0) {
+      fprintf (stderr, "%s: --backend=%s: one of auto, native, guestfs\n", t->prog, arg);
+      return -1;
+    }
+    return 1;
   case TOOL_O_BUDGET:
     if (img_budget_parse (arg, &which, &v) < 0) {
       fprintf (stderr, "%s: --budget=%s: NAME=SIZE, NAME one of inflate, inflate-total, file, file-total, entries, entries-total, members\n", t->prog, arg);
@@ -430,6 +443,13 @@ tool_start (struct tool *t)
   for (i = 0; i < IMG_BUDGET_N; i++)
     if (t->budget[i])
       img_ctx_set_budget (t->ctx, (enum img_budget) i, t->budget[i]);
+  img_ctx_set_fs_backend (t->ctx, t->backend);
+  for (i = 0; i < t->n_keys; i++)
+    if (img_ctx_add_key (t->ctx, t->keys[i]) < 0) {
+      fprintf (stderr, "%s: %s\n", t->prog, img_ctx_error (t->ctx));
+      tool_end (t);
+      return IMG_EXIT_USAGE;
+    }
   if (img_ctx_set_disk_opts (t->ctx, &t->dopts) < 0) {
     tool_end (t);
     return IMG_EXIT_ERROR;

@@ -31,7 +31,7 @@ int tool_exit_code (const struct img_plan *plan);
 /* Their getopt codes; a tool numbers its own from TOOL_O_OWN. */
 enum {
   TOOL_O_FORMAT = 200, TOOL_O_ALLOW_BACKING, TOOL_O_JSON, TOOL_O_UNDO, TOOL_O_NO_UNDO,
-  TOOL_O_ROLLBACK, TOOL_O_FORCE, TOOL_O_BUDGET, TOOL_O_OWN,
+  TOOL_O_ROLLBACK, TOOL_O_FORCE, TOOL_O_BUDGET, TOOL_O_BACKEND, TOOL_O_KEY, TOOL_O_OWN,
 };
 /* The start of a tool's struct option table; 'n' is --dry-run, 'h' --help. */
 #define TOOL_LONG_OPTIONS                                                             \
@@ -43,6 +43,8 @@ enum {
   { "rollback", required_argument, NULL, TOOL_O_ROLLBACK },                           \
   { "force", no_argument, NULL, TOOL_O_FORCE },                                       \
   { "budget", required_argument, NULL, TOOL_O_BUDGET },                               \
+  { "backend", required_argument, NULL, TOOL_O_BACKEND },                             \
+  { "key", required_argument, NULL, TOOL_O_KEY },                                     \
   { "help", no_argument, NULL, 'h' }
 
 struct tool {
@@ -52,6 +54,9 @@ struct tool {
   const char *undo, *rollback;
   struct img_disk_opts dopts;
   uint64_t budget[IMG_BUDGET_N];
+  enum img_fs_backend backend;
+  const char *keys[16];         /* --key, in order */
+  size_t n_keys;
 };
 
 /* Takes option C (getopt's) with ARG if it is one of TOOL_LONG_OPTIONS

@@ -1,7 +1,7 @@
 /* Test helper: drives the edits framework with a few demonstration edits,
  * as img2pv and img-ramify will.
  *   edits-tool [--dry-run] [--json] [--undo FILE] [--no-undo]
- *              [--edits LIST] IMAGE...
+ *              [--backend B] [--key SPEC]... [--edits LIST] IMAGE...
  *   edits-tool --rollback FILE [--force] [IMAGE...]
  *   edits-tool --state FILE
  * LIST is comma-separated (default hostname,udev-net,fstab):
@@ -19,6 +19,7 @@
  *                     readdir
  *   dir-move          rename /etc/udev to /etc/udev.moved, read under
  *                     the new name
+ *   put=PATH          write PATH ("edits-tool\n"), any mount of the guest
  *   fail              fail on purpose
  * Exit codes are the framework's (edits.h: 0 changed, 1 error, 2 usage,
  * 3 nothing to do, 4 failed and not restored). */
@@ -42,6 +43,12 @@ edit_hostname (struct img_plan *plan, void *data)
   int n = snprintf (buf, sizeof buf, "%s\n", name);
 
   return img_guest_write_file (img_plan_guest (plan), "/etc/hostname", buf, n, 0644);
+}
+
+static int
+edit_put (struct img_plan *plan, void *data)
+{
+  return img_guest_write_file (img_plan_guest (plan), data, "edits-tool\n", 11, 0644);
 }
 
 static int
@@ -262,6 +269,7 @@ static const struct img_edit edits[] = {
   { "chain-read", "read it back and write another", edit_chain_read },
   { "rm-check", "check that the removed rules are gone", edit_rm_check },
   { "dir-move", "move a directory and read under it", edit_dir_move },
+  { "put", "write a file at a given path", edit_put },
   { "fail", "fail on purpose", edit_fail },
 };
 
@@ -292,8 +300,13 @@ main (int argc, char **argv)
     { "rollback", required_argument, NULL, 'r' },
     { "state", required_argument, NULL, 's' },
     { "force", no_argument, NULL, 'f' },
+    { "backend", required_argument, NULL, 'b' },
+    { "key", required_argument, NULL, 'k' },
     { NULL, 0, NULL, 0 },
   };
+  const char *keys[8];
+  size_t n_keys = 0, k;
+  enum img_fs_backend backend = IMG_FS_BACKEND_AUTO;
   const char *undo = NULL, *rollback = NULL, *state = NULL;
   char *list = strdup ("hostname,udev-net,fstab"), *tok, *save;
   bool json = false, force = false;
@@ -312,11 +325,29 @@ main (int argc, char **argv)
     case 'r': rollback = optarg; break;
     case 's': state = optarg; break;
     case 'f': force = true; break;
+    case 'b':
+      if (img_fs_backend_parse (optarg, &backend) < 0) {
+        fprintf (stderr, "edits-tool: --backend=%s: one of auto, native, guestfs\n", optarg);
+        return IMG_EXIT_USAGE;
+      }
+      break;
+    case 'k':
+      if (n_keys == sizeof keys / sizeof keys[0])
+        usage ();
+      keys[n_keys++] = optarg;
+      break;
     default: usage ();
     }
   if (list == NULL || img_ctx_new (&ctx) < 0)
     return IMG_EXIT_ERROR;
   img_ctx_set_log_fn (ctx, log_fn, NULL);
+  img_ctx_set_fs_backend (ctx, backend);
+  for (k = 0; k < n_keys; k++)
+    if (img_ctx_add_key (ctx, keys[k]) < 0) {
+      fprintf (stderr, "edits-tool: %s\n", img_ctx_error (ctx));
+      img_ctx_free (ctx);
+      return IMG_EXIT_USAGE;
+    }
   {
     /* Test fixtures are often qcow2 overlays over the cached guests. */
     static const struct img_disk_opts allow = { NULL, true };
@@ -372,6 +403,8 @@ main (int argc, char **argv)
     }
     if (strcmp (tok, "hostname") == 0)
       data = arg ? arg : (char *) "edits-test";
+    else if (strcmp (tok, "put") == 0)
+      data = arg ? arg : (char *) "/var/tmp/edits-put";
     else if (strcmp (tok, "big") == 0 || strcmp (tok, "many") == 0)
       data = (void *) (uintptr_t) (arg ? strtoul (arg, NULL, 10) : 1);
     img_plan_add (plan, &edits[i], data);

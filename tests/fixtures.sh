@@ -68,3 +68,15 @@ lvm_end () {
 
 # Quiet lvm2 command runner (lvm2 warns about the missing udev/dm here).
 lvm_q () { "$@" 2>"$TMP/lvm.err" >/dev/null || { cat "$TMP/lvm.err" >&2; return 1; }; }
+
+# on_range IMG OFFSET SIZE CMD...: CMD with a read-only loop device over
+# those bytes as its last argument, detached at once (img-inspect refuses
+# an image a loop device holds).
+on_range () {
+    local img=$1 off=$2 size=$3 l r
+    shift 3
+    l=$(losetup -f --show -r -o "$off" --sizelimit "$size" "$img") || bail "losetup failed"
+    "$@" "$l"; r=$?
+    losetup -d "$l"
+    return $r
+}

@@ -9,7 +9,7 @@ lib=$top_srcdir/src/libimg
 [ -f "$lib/libimg.h" ] || bail "no src/libimg/libimg.h under $top_srcdir"
 
 # Bottom up.  A folder's floor is its place in this list.
-floors=(base disk volume fs text initrd guest edit convert)
+floors=(base disk volume appliance fs text initrd guest edit convert)
 declare -A rank
 for i in "${!floors[@]}"; do rank[${floors[$i]}]=$i; done
 

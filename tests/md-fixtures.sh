@@ -24,14 +24,8 @@ cache=${IMG_TOOLS_CACHE:-/var/cache/img-tools}
 [ $# -eq 0 ] || die "usage: md-fixtures.sh"
 command -v guestfish >/dev/null || die "guestfish not found (scripts/setup.sh installs libguestfs-tools)"
 key=$(sha1sum <"${BASH_SOURCE[0]}" | cut -c1-12)
-dir=$cache/md-$key
-mkdir -p "$dir"
-exec 9>"$dir/.lock"
-flock 9
-if [ "$(cat "$dir/.complete" 2>/dev/null)" = "$key" ]; then
-    echo "$dir"
-    exit 0
-fi
+. "$(dirname "${BASH_SOURCE[0]}")/fixture-cache.sh"
+fixture_dir md "$key"
 
 work=$(mktemp -d "$dir/.build.XXXXXX")
 trap 'rm -rf "$work"' EXIT

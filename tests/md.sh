@@ -17,17 +17,6 @@ F=$(bash "$top_srcdir/tests/md-fixtures.sh") || bail "md-fixtures.sh failed"
 cd "$TMP"
 cp --sparse=always "$F/d1.img" "$F/d2.img" .
 
-# on_range IMG OFFSET SIZE CMD...: CMD with a read-only loop device over
-# those bytes as its last argument, detached at once (img-inspect refuses
-# an image a loop device holds).
-on_range () {
-    local img=$1 off=$2 size=$3 l r
-    shift 3
-    l=$(losetup -f --show -r -o "$off" --sizelimit "$size" "$img") || bail "losetup failed"
-    "$@" "$l"; r=$?
-    losetup -d "$l"
-    return $r
-}
 GT=$top_builddir/tests/guest-tool
 
 img-inspect --json d1.img d2.img >both.json 2>both.err; is $? 0 "both disks inspected"

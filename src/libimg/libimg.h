@@ -167,6 +167,28 @@ int img_disk_open (struct img_ctx *ctx, const char *path, int flags,
                    struct img_disk **disk);
 /* Sets the defaults img_disk_open uses (copied).  0 or -ENOMEM. */
 int img_ctx_set_disk_opts (struct img_ctx *ctx, const struct img_disk_opts *opts);
+/* What img_guest_open reads filesystems with.  AUTO: ext2/3/4 natively
+ * (no appliance), everything else (xfs, btrfs, LUKS...) through one
+ * libguestfs appliance, launched only if the guest needs it.  NATIVE:
+ * never libguestfs (other filesystems are listed, not mounted).
+ * GUESTFS: every filesystem through the appliance, ext ones too. */
+enum img_fs_backend {
+  IMG_FS_BACKEND_AUTO = 0,
+  IMG_FS_BACKEND_NATIVE,
+  IMG_FS_BACKEND_GUESTFS,
+};
+int img_ctx_set_fs_backend (struct img_ctx *ctx, enum img_fs_backend backend);
+enum img_fs_backend img_ctx_fs_backend (const struct img_ctx *ctx);
+/* "auto", "native", "guestfs" → *BACKEND; -EINVAL for anything else. */
+int img_fs_backend_parse (const char *name, enum img_fs_backend *backend);
+/* A key for an encrypted (LUKS 1 or 2) volume of the guest, opened in the
+ * appliance (never on the host), in virt-*'s --key syntax:
+ * "SELECTOR:key:PASSPHRASE" or "SELECTOR:file:PATH" (the file's contents,
+ * at most 8 KiB, less one final newline).  SELECTOR is the volume's LUKS
+ * UUID, its device in the appliance ("/dev/sda2") or "all".  -EINVAL
+ * (message recorded) for anything else; the key is wiped when the
+ * context is freed. */
+int img_ctx_add_key (struct img_ctx *ctx, const char *spec);
 /* True if the format was guessed from the image's bytes (no format given). */
 bool img_disk_format_guessed (const struct img_disk *disk);
 /* The files besides the image that qemu reads for it (backing chain,

@@ -122,5 +122,13 @@ void img_internal_uuid_to_string (const unsigned char *u, char out[37]);
 
 /* ctx.c: the tool-wide defaults img_disk_open uses. */
 const struct img_disk_opts *img_internal_ctx_disk_opts (struct img_ctx *ctx);
+/* keys.c: the context's LUKS keys (img_ctx_add_key).  The key for the
+ * first of NAMES (a LUKS UUID, a device name) that a key's selector
+ * names, or one given for "all"; NULL if none.  Owned by the context. */
+struct img_keyring;
+struct img_keyring **img_internal_ctx_keyring (struct img_ctx *ctx);
+void img_internal_keyring_free (struct img_keyring *keys);
+const char *img_internal_ctx_key (struct img_ctx *ctx, const char *const *names,
+                                  size_t n);
 
 #endif /* LIBIMG_PRIVATE_H */

@@ -19,6 +19,14 @@ fi
 
 [ "$(id -u)" = 0 ] || { echo "debian-tree.sh: building the guest tree needs root (debootstrap)" >&2; exit 1; }
 mkdir -p "$cache"
+# Two debootstraps into one place would wreck it: one builder at a time,
+# and a second one finds the tree done.  (fd 7: callers hold 8 and 9.)
+exec 7>"$cache/debian-tree.lock"
+flock 7
+if [ -f "$tree/.img-tools-complete" ]; then
+    echo "$tree"
+    exit 0
+fi
 rm -rf "$tree.tmp"
 echo "debian-tree.sh: debootstrap $suite into $tree (once; takes a few minutes)" >&2
 debootstrap --variant=minbase --include="$include" "$suite" "$tree.tmp" "$mirror" >"$cache/debootstrap.log" 2>&1 || {

@@ -1,5 +1,5 @@
 #!/bin/bash
-# needs: debootstrap e2fsprogs fdisk util-linux mount lvm2 qemu-utils
+# needs: debootstrap e2fsprogs xfsprogs btrfs-progs fdisk util-linux mount lvm2 qemu-utils
 #
 # Build (once) and cache every test guest image, raw and qcow2.
 # Usage: guests.sh [DIR]   prints the directory holding the images.
@@ -7,7 +7,7 @@
 #   to /var/cache/img-tools), where <key> hashes the guest scripts and the
 #   Debian tree's path: change a script and the next run builds a new set.
 # In DIR, for each NAME (mbr-plain mbr-lvm gpt-lvm mbr-plain-hvm mbr-lvm-hvm
-#   mbr-plain-dracut mbr-lvm-dracut):
+#   mbr-plain-dracut mbr-lvm-dracut mbr-lvm-xfs-dracut mbr-plain-btrfs):
 #   NAME.img  NAME.img.facts  NAME.qcow2  NAME.qcow2.facts (a copy)
 # and .complete once the whole set is there.  Needs root.
 #
@@ -24,11 +24,13 @@ cache=${IMG_TOOLS_CACHE:-/var/cache/img-tools}
 [ $# -le 1 ] || die "usage: guests.sh [DIR]"
 [ "$(id -u)" = 0 ] || die "needs root (debootstrap, loop devices, mounts)"
 
-# NAME is the layout, with -hvm for mkguest.sh --hvm, -dracut for --dracut.
-guests=(mbr-plain mbr-lvm gpt-lvm mbr-plain-hvm mbr-lvm-hvm mbr-plain-dracut mbr-lvm-dracut)
+# NAME is LAYOUT[-ROOTFS][-hvm][-dracut]: mkguest.sh LAYOUT with --rootfs
+# ROOTFS (xfs, btrfs), --hvm, --dracut.
+guests=(mbr-plain mbr-lvm gpt-lvm mbr-plain-hvm mbr-lvm-hvm mbr-plain-dracut mbr-lvm-dracut
+        mbr-lvm-xfs-dracut mbr-plain-btrfs)
 
-# One lock for everything, taken before the tree is asked for: debian-tree.sh
-# has no lock of its own, and two debootstraps into one place would wreck it.
+# One lock for the whole set (debian-tree.sh has its own as well, for the
+# fixture builders that share the tree).
 mkdir -p "$cache"
 exec 9>"$cache/guests.lock"
 flock 9
@@ -60,11 +62,11 @@ fi
 trap 'rm -f "$dir"/.*.tmp.*' EXIT
 
 for name in "${guests[@]}"; do
-    case $name in
-        *-hvm) args=(--hvm "${name%-hvm}") ;;
-        *-dracut) args=(--dracut "${name%-dracut}") ;;
-        *) args=("$name") ;;
-    esac
+    args=() base=$name
+    case $base in *-dracut) args+=(--dracut); base=${base%-dracut} ;; esac
+    case $base in *-hvm) args+=(--hvm); base=${base%-hvm} ;; esac
+    case $base in *-xfs|*-btrfs) args+=(--rootfs "${base##*-}"); base=${base%-*} ;; esac
+    args+=("$base")
     if [ -f "$dir/$name.qcow2" ]; then
         continue  # renamed last, so everything of $name is there
     fi

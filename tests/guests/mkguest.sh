@@ -2,8 +2,10 @@
 # Build one bootable Debian 12 test guest disk image (3 GiB, sparse raw) from
 # the cached tree that debian-tree.sh makes.
 #
-# Usage: mkguest.sh [--hvm] [--dracut] [--tree DIR] LAYOUT OUTPUT.img
+# Usage: mkguest.sh [--hvm] [--dracut] [--rootfs FS] [--tree DIR] LAYOUT OUTPUT.img
 #   LAYOUT  mbr-plain | mbr-lvm | gpt-lvm
+#   --rootfs  ext4 (default) | xfs (/boot and / xfs) | btrfs (mbr-plain
+#           only: one partition, subvolumes @ = / (default) and @home)
 #   --hvm   add HVM-era traits (/dev/sdX names, 70-persistent-net.rules,
 #           /lib/tls) for the conversion tool to find and fix
 #   --dracut  replace initramfs-tools by Debian's dracut (the .debs are
@@ -16,23 +18,26 @@
 # This machine has no device-mapper, no nbd and no partition parsers in the
 # kernel, so nothing here relies on them: partition tables are written to the
 # file, filesystems are written at byte offsets with mke2fs -d, LVM metadata is
-# written through an offset loop device with activation disabled, and GRUB's
+# written through an offset loop device with activation disabled, xfs and
+# btrfs are made on an offset loop device and filled through a mount, and GRUB's
 # tools see the partitions (and the root LV) as partx/addpart partitions of
 # one loop device.
 set -euo pipefail
 
 prog=mkguest.sh
 die() { echo "$prog: $*" >&2; exit 1; }
-usage() { sed -n '4,14s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2; }
+usage() { sed -n '4,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2; }
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 hvm=0
 dracut=0
+rootfs=ext4
 tree=${IMG_TOOLS_GUEST_TREE:-}
 while [ $# -gt 0 ]; do
     case $1 in
         --hvm) hvm=1; shift ;;
         --dracut) dracut=1; shift ;;
+        --rootfs) [ $# -ge 2 ] || usage; rootfs=$2; shift 2 ;;
         --tree) [ $# -ge 2 ] || usage; tree=$2; shift 2 ;;
         -h|--help) usage ;;
         --) shift; break ;;
@@ -47,11 +52,17 @@ case $layout in
     mbr-plain|mbr-lvm|gpt-lvm) ;;
     *) die "unknown layout '$layout' (mbr-plain, mbr-lvm, gpt-lvm)" ;;
 esac
+case $rootfs in
+    ext4|xfs) ;;
+    btrfs) [ "$layout" = mbr-plain ] || die "--rootfs btrfs: only with mbr-plain" ;;
+    *) die "unknown --rootfs '$rootfs' (ext4, xfs, btrfs)" ;;
+esac
 [ "$(id -u)" = 0 ] || die "needs root (loop devices, mounts, chroot)"
 [ -n "$tree" ] || tree=$(bash "$here/debian-tree.sh")
 [ -f "$tree/.img-tools-complete" ] || die "$tree is not a complete Debian tree"
 
 name=$layout
+if [ "$rootfs" != ext4 ]; then name=$name-$rootfs; fi
 if [ "$hvm" = 1 ]; then name=$name-hvm; fi
 if [ "$dracut" = 1 ]; then name=$name-dracut; fi
 case $layout in *-lvm) lvm=1 ;; *) lvm=0 ;; esac
@@ -174,14 +185,26 @@ case $layout in
         pttype=dos
         disk_id=0x$(uuid_for disk | cut -c1-8)
         [ $lvm = 1 ] && data_type=8e || data_type=83
-        sfdisk --quiet --no-reread --no-tell-kernel "$tmp_out" <<EOF
+        if [ "$rootfs" = btrfs ]; then
+            # SUSE-style: one partition, /boot a directory of the root
+            # subvolume (GRUB reads the kernels through btrfs paths).
+            sfdisk --quiet --no-reread --no-tell-kernel "$tmp_out" <<EOF
+label: dos
+label-id: $disk_id
+unit: sectors
+start=2048, type=83, bootable
+EOF
+            boot_part= data_part=1
+        else
+            sfdisk --quiet --no-reread --no-tell-kernel "$tmp_out" <<EOF
 label: dos
 label-id: $disk_id
 unit: sectors
 start=2048, size=$((boot_size / 512)), type=83, bootable
 start=$((2048 + boot_size / 512)), type=$data_type
 EOF
-        boot_part=1 data_part=2
+            boot_part=1 data_part=2
+        fi
         ;;
     gpt-*)
         pttype=gpt
@@ -219,7 +242,7 @@ while read -r nr start sectors type flags puuid; do
     nparts=$nr
 done < <(partx -g -r -o NR,START,SECTORS,TYPE,FLAGS,UUID "$tmp_out")
 fact PART_COUNT "$nparts"
-fact BOOT_PART "$boot_part"
+if [ -n "$boot_part" ]; then fact BOOT_PART "$boot_part"; fi
 if [ $lvm = 1 ]; then fact PV_PART "$data_part"; else fact ROOT_PART "$data_part"; fi
 
 # --- LVM ----------------------------------------------------------------------------
@@ -305,7 +328,9 @@ EOF
 else
     root_off=${pstart[$data_part]} root_len=${psize[$data_part]}
 fi
-boot_off=${pstart[$boot_part]} boot_len=${psize[$boot_part]}
+if [ -n "$boot_part" ]; then
+    boot_off=${pstart[$boot_part]} boot_len=${psize[$boot_part]}
+fi
 
 # --- guest configuration ------------------------------------------------------------
 # What the guest calls its devices: UUIDs normally; --hvm mimics an old HVM
@@ -326,8 +351,17 @@ fi
 
 {
     echo "# <file system> <mount point> <type> <options> <dump> <pass>"
-    echo "$root_spec / ext4 errors=remount-ro 0 1"
-    echo "$boot_spec /boot ext4 defaults 0 2"
+    case $rootfs in
+        ext4)
+            echo "$root_spec / ext4 errors=remount-ro 0 1"
+            echo "$boot_spec /boot ext4 defaults 0 2" ;;
+        xfs)  # as anaconda writes them: xfs is never fsck'ed at boot
+            echo "$root_spec / xfs defaults 0 0"
+            echo "$boot_spec /boot xfs defaults 0 0" ;;
+        btrfs)  # as Debian's installer (and SUSE's) write them
+            echo "$root_spec / btrfs defaults,subvol=@ 0 0"
+            echo "$root_spec /home btrfs defaults,subvol=@home 0 0" ;;
+    esac
     if [ $lvm = 1 ]; then echo "$swap_spec none swap sw 0 0"; fi
 } | put /etc/fstab
 
@@ -351,6 +385,20 @@ GRUB_TERMINAL="console serial"
 GRUB_SERIAL_COMMAND="serial --speed=115200"
 EOF
 put /etc/default/grub <"$work/grub.default"
+
+if [ "$rootfs" = btrfs ]; then
+    # SUSE keeps the initrd's extra modules here; Debian ignores the file.
+    mkdir -p "$stage/etc/sysconfig"
+    put /etc/sysconfig/kernel <<'EOF'
+## Path:	System/Kernel
+## Description:	Modules for the initrd (SUSE convention; img-tools test guest)
+## Type:	string
+#
+# The list of modules to be added to the initial ramdisk by mkinitrd/dracut.
+#
+INITRD_MODULES=""
+EOF
+fi
 
 if [ "$hvm" = 1 ]; then
     mkdir -p "$stage/etc/udev/rules.d"
@@ -377,24 +425,79 @@ mkext4() {  # mkext4 UUID LABEL OFFSET LENGTH SRCDIR
     mke2fs -q -F -t ext4 -U "$1" -L "$2" -E "offset=$3,nodiscard" -d "$5" \
         "$tmp_out" "$(($4 / 1024))k"
 }
+# xfs and btrfs have no -d: made on an offset loop device, mounted and
+# filled with cp -a (which keeps hardlinks, xattrs and sparseness).
+mnt=$work/mnt
+mkdir "$mnt"
+mkxfs() {  # mkxfs UUID LABEL OFFSET LENGTH SRCDIR
+    local dev
+    dev=$(losetup -f --show -o "$3" --sizelimit "$4" "$tmp_out")
+    mkfs.xfs -q -f -K -m uuid="$1" -L "$2" "$dev"
+    mount "$dev" "$mnt"
+    cp -a "$5/." "$mnt/"
+    umount "$mnt"
+    losetup -d "$dev"
+}
+mkbtrfs() {  # mkbtrfs UUID LABEL OFFSET LENGTH SRCDIR BOOTDIR
+    local dev sv
+    dev=$(losetup -f --show -o "$3" --sizelimit "$4" "$tmp_out")
+    mkfs.btrfs -q -f -K -U "$1" -L "$2" "$dev" >/dev/null
+    mount "$dev" "$mnt"
+    for sv in @ @home; do btrfs subvolume create "$mnt/$sv" >/dev/null; done
+    cp -a "$5/." "$mnt/@/"
+    cp -a "$6/." "$mnt/@/boot/"
+    # /home's contents live in @home; @/home stays as its mount point.
+    find "$mnt/@/home" -mindepth 1 -maxdepth 1 -exec mv -t "$mnt/@home/" {} +
+    btrfs subvolume set-default "$mnt/@"
+    # The facts, from btrfs-progs: "ID 256 gen 9 top level 5 path @"
+    btrfs_subvols=$(btrfs subvolume list "$mnt" | awk '{ printf "%s%s", sep, $NF; sep = " " }')
+    btrfs_default=$(btrfs subvolume get-default "$mnt" | awk '{ print $NF }')
+    btrfs_root_id=$(btrfs inspect-internal rootid "$mnt/@")
+    btrfs_home_id=$(btrfs inspect-internal rootid "$mnt/@home")
+    umount "$mnt"
+    losetup -d "$dev"
+}
 t0=$SECONDS
-mkext4 "$boot_uuid" boot "$boot_off" "$boot_len" "$bootstage"
-mkext4 "$root_uuid" root "$root_off" "$root_len" "$stage"
+case $rootfs in
+    ext4)
+        mkext4 "$boot_uuid" boot "$boot_off" "$boot_len" "$bootstage"
+        mkext4 "$root_uuid" root "$root_off" "$root_len" "$stage" ;;
+    xfs)
+        mkxfs "$boot_uuid" boot "$boot_off" "$boot_len" "$bootstage"
+        mkxfs "$root_uuid" root "$root_off" "$root_len" "$stage" ;;
+    btrfs)
+        mkbtrfs "$root_uuid" root "$root_off" "$root_len" "$stage" "$bootstage" ;;
+esac
 echo "$prog: filesystems written: $((SECONDS - t0)) s" >&2
 rm -rf "$stage" "$bootstage"
 
-fact BOOT_FSTYPE ext4
-fact BOOT_UUID "$boot_uuid"
-fact BOOT_LABEL boot
-fact BOOT_OFFSET "$boot_off"
-fact BOOT_SIZE "$boot_len"
-fact BOOT_DEVICE "$boot_spec"
-fact ROOT_FSTYPE ext4
+if [ -n "$boot_part" ]; then
+    fact BOOT_FSTYPE "$rootfs"
+    fact BOOT_UUID "$boot_uuid"
+    fact BOOT_LABEL boot
+    fact BOOT_OFFSET "$boot_off"
+    fact BOOT_SIZE "$boot_len"
+    fact BOOT_DEVICE "$boot_spec"
+fi
+fact ROOT_FSTYPE "$rootfs"
 fact ROOT_UUID "$root_uuid"
 fact ROOT_LABEL root
 fact ROOT_OFFSET "$root_off"
 fact ROOT_SIZE "$root_len"
 fact ROOT_DEVICE "$root_spec"
+if [ "$rootfs" = btrfs ]; then
+    [ "$btrfs_subvols" = "@ @home" ] || die "btrfs subvolumes are '$btrfs_subvols', not '@ @home'"
+    [ "$btrfs_default" = @ ] || die "btrfs default subvolume is '$btrfs_default', not @"
+    fact BTRFS_SUBVOLS "$btrfs_subvols"
+    fact BTRFS_DEFAULT_SUBVOL "$btrfs_default"
+    fact BTRFS_ROOT_SUBVOL @
+    fact BTRFS_ROOT_SUBVOLID "$btrfs_root_id"
+    fact BTRFS_HOME_SUBVOL @home
+    fact BTRFS_HOME_SUBVOLID "$btrfs_home_id"
+    fact HOME_DEVICE "$root_spec"
+    # where /boot is inside the filesystem GRUB reads the kernels from
+    fact BOOT_FS_PATH /@/boot
+fi
 if [ $lvm = 1 ]; then
     sw=$(losetup -f --show -o "$swap_off" --sizelimit "$swap_len" "$tmp_out")
     mkswap -q -U "$swap_uuid" -L swap "$sw"
@@ -426,10 +529,12 @@ else
     partx -a "$disk"
     rootdev=${disk}p$data_part
 fi
-mnt=$work/mnt
-mkdir "$mnt"
-mount "$rootdev" "$mnt"
-mount "${disk}p$boot_part" "$mnt/boot"
+if [ "$rootfs" = btrfs ]; then
+    mount -o subvol=@ "$rootdev" "$mnt"
+else
+    mount "$rootdev" "$mnt"
+    mount "${disk}p$boot_part" "$mnt/boot"
+fi
 mount --bind /dev "$mnt/dev"
 mount -t proc proc "$mnt/proc"
 mount -t sysfs sysfs "$mnt/sys"
@@ -456,6 +561,10 @@ if [ "$dracut" = 1 ]; then
     if [ $lvm = 1 ]; then
         grep -E ' (usr/)?s?bin/lvm$' "$work/lsinitrd" >/dev/null || die "dracut's initrd has no lvm"
     fi
+    if [ "$rootfs" != ext4 ]; then
+        grep -E "/kernel/fs/$rootfs/$rootfs\.ko" "$work/lsinitrd" >/dev/null \
+            || die "dracut's initrd has no $rootfs module"
+    fi
     fact INITRAMFS dracut
 elif [ $lvm = 1 ]; then
     # The initramfs must bring up the LVM root: Debian's lvm2 hook copies lvm
@@ -471,6 +580,11 @@ elif [ $lvm = 1 ]; then
         has_lvm || die "initramfs has no lvm: the LVM root would not boot"
     fi
 fi
+if [ "$dracut" != 1 ] && [ "$rootfs" != ext4 ]; then
+    # MODULES=most puts every filesystem in; make sure the root's is there.
+    in_guest lsinitramfs "/boot/initrd.img-$kver" | grep -E "/kernel/fs/$rootfs/$rootfs\.ko" >/dev/null \
+        || die "initramfs has no $rootfs module: the root would not mount"
+fi
 [ "$dracut" = 1 ] || fact INITRAMFS initramfs-tools
 in_guest grub-install --target=i386-pc "$disk" 2>&1 | sed "s/^/$prog: grub-install: /" >&2
 in_guest update-grub 2>&1 | sed "s/^/$prog: update-grub: /" >&2
@@ -485,6 +599,12 @@ sed -i -E -e "s#root=/dev/loop[0-9]+p[0-9]+#root=$kernel_root#g" \
     -e "s#(gnulinux-[a-z0-9.-]*)/dev/loop[0-9]+p[0-9]+'#\\1$root_uuid'#g" "$cfg"
 ! grep -n '/dev/loop' "$cfg" || die "grub.cfg still names a loop device"
 grep -q "root=$kernel_root " "$cfg" || die "grub.cfg has no kernel line with root=$kernel_root"
+if [ "$rootfs" = btrfs ]; then
+    # 10_linux's own conventions for a subvolume root
+    grep -Eq "^[[:space:]]*linux[[:space:]]+/@/boot/vmlinuz-$kver .*rootflags=subvol=@ " "$cfg" \
+        || die "grub.cfg has no /@/boot/vmlinuz-$kver ... rootflags=subvol=@ line"
+    fact KERNEL_ROOTFLAGS subvol=@
+fi
 fact KERNEL_VERSION "$kver"
 fact KERNEL_ROOT "$kernel_root"
 fact HOSTNAME "$name"

@@ -58,7 +58,10 @@ ramboot_fill ()
 	RAMBOOT_MOUNTED=
 	_rb_dirs=${_rb_root}
 	for _rb_m in ${RAMBOOT_MOUNTS}; do
-		# MOUNTPOINT:SPEC:FSTYPE, as img-ramify read them in the fstab.
+		# MOUNTPOINT:SPEC:FSTYPE:OPTIONS, as img-ramify read them in the
+		# fstab (OPTIONS: a btrfs subvol=, or defaults).
+		_rb_opts=${_rb_m##*:}
+		_rb_m=${_rb_m%:*}
 		_rb_mp=${_rb_m%%:*}
 		_rb_rest=${_rb_m#*:}
 		_rb_spec=${_rb_rest%:*}
@@ -68,7 +71,7 @@ ramboot_fill ()
 			ramboot_say "${_rb_mp}: no device for ${_rb_spec}"
 			return 1
 		fi
-		if ! mount -r -t "${_rb_type}" "${_rb_dev}" "${_rb_root}${_rb_mp}"; then
+		if ! mount -r -t "${_rb_type}" -o "${_rb_opts}" "${_rb_dev}" "${_rb_root}${_rb_mp}"; then
 			ramboot_say "${_rb_mp}: cannot mount ${_rb_dev}"
 			return 1
 		fi

@@ -19,6 +19,8 @@ struct img_ctx {
   uint64_t spent[IMG_BUDGET_N];
   struct img_disk_opts disk_opts;     /* defaults for img_disk_open */
   char *disk_format;                  /* owns disk_opts.format */
+  enum img_fs_backend fs_backend;     /* what img_guest_open reads with */
+  struct img_keyring *keys;           /* LUKS keys (keys.c) */
 };
 
 static const struct {
@@ -111,8 +113,10 @@ img_ctx_new (struct img_ctx **ctxp)
 void
 img_ctx_free (struct img_ctx *ctx)
 {
-  if (ctx)
+  if (ctx) {
     free (ctx->disk_format);
+    img_internal_keyring_free (ctx->keys);
+  }
   free (ctx);
 }
 
@@ -128,6 +132,42 @@ img_ctx_set_disk_opts (struct img_ctx *ctx, const struct img_disk_opts *opts)
   ctx->disk_opts = *opts;
   ctx->disk_opts.format = f;
   return 0;
+}
+
+int
+img_ctx_set_fs_backend (struct img_ctx *ctx, enum img_fs_backend backend)
+{
+  if (backend != IMG_FS_BACKEND_AUTO && backend != IMG_FS_BACKEND_NATIVE
+      && backend != IMG_FS_BACKEND_GUESTFS)
+    return -EINVAL;
+  ctx->fs_backend = backend;
+  return 0;
+}
+
+enum img_fs_backend
+img_ctx_fs_backend (const struct img_ctx *ctx)
+{
+  return ctx->fs_backend;
+}
+
+int
+img_fs_backend_parse (const char *name, enum img_fs_backend *backend)
+{
+  if (strcmp (name, "auto") == 0)
+    *backend = IMG_FS_BACKEND_AUTO;
+  else if (strcmp (name, "native") == 0)
+    *backend = IMG_FS_BACKEND_NATIVE;
+  else if (strcmp (name, "guestfs") == 0)
+    *backend = IMG_FS_BACKEND_GUESTFS;
+  else
+    return -EINVAL;
+  return 0;
+}
+
+struct img_keyring **
+img_internal_ctx_keyring (struct img_ctx *ctx)
+{
+  return &ctx->keys;
 }
 
 const struct img_disk_opts *

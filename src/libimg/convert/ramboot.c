@@ -12,6 +12,7 @@
 #include "private.h"
 #include "img-quote.h"
 #include "base/strbuf.h"
+#include "text/text-private.h"
 #include "convert/ramboot.h"
 
 #define MiB ((uint64_t) 1024 * 1024)
@@ -293,7 +294,9 @@ img_internal_ramboot_assign (struct img_sb *conf, const char *key, const char *v
   free (q);
 }
 
-/* RAMBOOT_MOUNTS: "MOUNTPOINT:DEVICE:TYPE" of each copied filesystem. */
+/* RAMBOOT_MOUNTS: "MOUNTPOINT:DEVICE:TYPE:OPTIONS" of each copied
+ * filesystem; OPTIONS is the btrfs subvolume the guest's fstab names
+ * ("subvol=@home"), or "defaults". */
 static int
 conf_mounts (struct img_guest *g, const char *where, const char *const *copy, size_t n_copy,
              struct img_sb *conf)
@@ -307,18 +310,29 @@ conf_mounts (struct img_guest *g, const char *where, const char *const *copy, si
     for (k = 0; k < img_guest_n_mounts (g); k++) {
       const struct img_guest_mount *m = img_guest_mount (g, k);
       const char *type = m->vfstype ? m->vfstype : "auto";
+      char opts[256];
       if (strcmp (m->mountpoint, copy[i]) != 0 || m->spec == NULL)
         continue;
-      if ((r = script_word (ctx, where, "mount point", m->mountpoint)) < 0
-          || (r = script_word (ctx, where, "device name", m->spec)) < 0
-          || (r = script_word (ctx, where, "filesystem type", type)) < 0)
-        break;
-      if (strchr (m->spec, ':') || strchr (m->mountpoint, ':') || strchr (type, ':')) {
-        r = img_err (ctx, -EINVAL, "%s: ramboot: %s: a ':' in the device, mount point or "
-                     "type, which the boot script's list splits at", where, m->mountpoint);
+      if (!img_internal_fstab_subvol (m->options ? m->options : "", opts, sizeof opts)) {
+        r = img_err (ctx, -EINVAL, "%s: ramboot: %s: an unusable subvol= option", where,
+                     m->mountpoint);
         break;
       }
-      img_sb_addf (&list, "%s%s:%s:%s", i ? " " : "", m->mountpoint, m->spec, type);
+      if (opts[0] == '\0')
+        snprintf (opts, sizeof opts, "defaults");
+      if ((r = script_word (ctx, where, "mount point", m->mountpoint)) < 0
+          || (r = script_word (ctx, where, "device name", m->spec)) < 0
+          || (r = script_word (ctx, where, "filesystem type", type)) < 0
+          || (r = script_word (ctx, where, "mount option", opts)) < 0)
+        break;
+      if (strchr (m->spec, ':') || strchr (m->mountpoint, ':') || strchr (type, ':')
+          || strchr (opts, ':')) {
+        r = img_err (ctx, -EINVAL, "%s: ramboot: %s: a ':' in the device, mount point, "
+                     "type or options, which the boot script's list splits at", where,
+                     m->mountpoint);
+        break;
+      }
+      img_sb_addf (&list, "%s%s:%s:%s:%s", i ? " " : "", m->mountpoint, m->spec, type, opts);
       break;
     }
   if (r == 0)

@@ -80,7 +80,7 @@ struct img_fs {
   struct img_ctx *ctx;
   const struct img_fs_ops *ops;
   char *name;                   /* volume name or host directory */
-  const char *type;             /* "ext2", "ext3", "ext4", "dir" */
+  const char *type;             /* "ext2", "ext3", "ext4", "dir", "xfs"... */
   bool writable;
 };
 
@@ -90,6 +90,26 @@ int img_internal_ext_open (struct img_ctx *ctx, const struct img_volume *vol,
                            int flags, struct img_fs **fs);
 int img_internal_dir_open (struct img_ctx *ctx, const char *dir, int flags,
                            struct img_fs **fs);
+/* gfs.c: DEVICE (the appliance's name for it) mounted in the run's
+ * appliance AP with OPTIONS ("subvol=@", or NULL); NAME for messages,
+ * TYPE as probed. */
+struct img_appliance;
+int img_internal_gfs_open (struct img_ctx *ctx, struct img_appliance *ap,
+                           const char *name, const char *device,
+                           const char *type, const char *options, int flags,
+                           struct img_fs **fs);
+
+/* gfs.c: the subvolumes of the btrfs FS (a gfs backend), by id and
+ * path from the top level.  Free with ..._free. */
+struct img_btrfs_subvol {
+  uint64_t id;
+  char *path;
+};
+int img_internal_gfs_btrfs_subvolumes (struct img_fs *fs,
+                                       struct img_btrfs_subvol **subs,
+                                       size_t *n);
+void img_internal_gfs_btrfs_subvolumes_free (struct img_btrfs_subvol *subs,
+                                             size_t n);
 
 /* Splits PATH into components (an absolute path; no "." or "..", no
  * name longer than IMG_FS_NAME_MAX): what fs.c does for every operation,

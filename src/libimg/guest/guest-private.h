@@ -16,6 +16,13 @@ struct gvolume {
   size_t image;                 /* which image (for /dev/sdX names) */
   const char *vg, *lv;          /* for LVs */
   const struct img_md_array *md; /* for md arrays */
+  char adev[300];               /* the appliance's name for it (fsopen.c) */
+  bool adev_ok;                 /* adev is set */
+  /* Inside an encrypted volume (luks.c): only the appliance reads it. */
+  bool inner;
+  long parent;                  /* the LUKS volume (or the mapping) holding it */
+  char *own_vg, *own_lv;        /* vg, lv of an LV found in the appliance */
+  char *crypt_name;             /* the mapping's name in the guest's crypttab */
 };
 
 struct gmount {
@@ -23,6 +30,8 @@ struct gmount {
   struct img_fs *fs;            /* NULL unless mounted */
   long volume;                  /* index into volumes, or -1 */
   bool readonly;                /* never opened for writing (CoreOS /usr: dm-verity) */
+  bool lazy;                    /* read through the appliance: opened on first use */
+  char *fs_options;             /* appliance mount options ("subvol=@home") */
 };
 
 struct img_guest {
@@ -39,6 +48,11 @@ struct img_guest {
   struct gmount *mounts;        /* sorted: longest mount point first */
   size_t n_roots;
   char **roots;
+  char *root_options;           /* appliance options of the root ("subvol=@") */
+  struct img_appliance *ap;     /* the run's libguestfs appliance, or NULL */
+  struct img_fs_log *ov_log;    /* set by img_internal_guest_overlay: lazy */
+  bool ov_set, ov_dry;          /* mounts get their overlay when opened */
+  long locked;                  /* a LUKS volume left closed (no key), or -1 */
 };
 
 /* paths.c: the filesystem and the path in it holding the canonical path
@@ -66,5 +80,39 @@ bool img_internal_guest_is_ext (const char *type);
 /* usrfs.c: the volume holding a /usr that no fstab names (CoreOS,
  * Flatcar: the USR-A partition), or -1; ROOT is the root's volume. */
 long img_internal_guest_find_usr (struct img_guest *g, long root);
+
+/* fsopen.c: which backend reads volume VI. */
+enum img_guest_reader {
+  IMG_GUEST_READER_NONE = 0,
+  IMG_GUEST_READER_NATIVE,
+  IMG_GUEST_READER_APPLIANCE,
+};
+enum img_guest_reader img_internal_guest_reader (struct img_guest *g, long vi);
+/* fsopen.c: sets every volume's appliance name (after the scan). */
+void img_internal_guest_appliance_names (struct img_guest *g);
+/* fsopen.c: opens volume VI's filesystem with the backend that reads it
+ * (OPTIONS: appliance mount options, NULL for none). */
+int img_internal_guest_open_fs (struct img_guest *g, long vi,
+                                const char *options, int flags,
+                                struct img_fs **fs);
+/* fsopen.c: whether volume VI holds a root: 1 (*OPTIONS: the appliance
+ * options that reach it, a btrfs subvolume, or NULL), 0, or -errno. */
+int img_internal_guest_try_root (struct img_guest *g, long vi, char **options);
+/* fsopen.c: /etc as a directory and a release file or an fstab. */
+bool img_internal_guest_looks_like_root (struct img_fs *fs);
+/* fsopen.c: the appliance, created and started (WHY: for the log). */
+int img_internal_guest_need_appliance (struct img_guest *g, const char *why);
+/* guest.c: the volume an fstab/crypttab spec names, or -1. */
+long img_internal_guest_resolve_spec (struct img_guest *g, const char *spec);
+/* luks.c: opens every LUKS volume a key was given for, adding what each
+ * holds; those left closed are remembered in g->locked. */
+int img_internal_guest_open_luks (struct img_guest *g);
+/* luks.c: the error for a guest whose root may be in g->locked. */
+int img_internal_guest_locked_error (struct img_guest *g, const char *image);
+/* luks.c: names the opened mappings from the root's /etc/crypttab. */
+void img_internal_guest_crypttab (struct img_guest *g);
+/* fsopen.c: shuts the appliance down (committing its writes on a
+ * read-write guest); 0 when there is none. */
+int img_internal_guest_close_appliance (struct img_guest *g);
 
 #endif /* LIBIMG_GUEST_PRIVATE_H */

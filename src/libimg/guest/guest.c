@@ -16,8 +16,10 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "appliance/appliance.h"
 #include "fs/overlay.h"
 #include "guest/guest-private.h"
+#include "text/text-private.h"
 
 #define FSTAB_MAX_SIZE (1 << 20)
 
@@ -251,27 +253,6 @@ img_internal_guest_is_ext (const char *type)
     || strcmp (type, "ext4") == 0;
 }
 
-/* A root has /etc as a directory and a release file or an fstab. */
-static bool
-looks_like_root (struct img_fs *fs)
-{
-  static const char *const marks[] = {
-    "/etc/fstab", "/etc/os-release", "/usr/lib/os-release",
-    "/etc/redhat-release", "/etc/debian_version", "/etc/SuSE-release",
-    "/etc/lsb-release", "/etc/system-release", "/etc/arch-release",
-    "/etc/alpine-release", "/etc/gentoo-release",
-  };
-  struct img_stat st;
-  size_t i;
-
-  if (img_fs_lstat (fs, "/etc", &st) < 0 || !S_ISDIR (st.mode))
-    return false;
-  for (i = 0; i < ARRAY_SIZE (marks); i++)
-    if (img_fs_lstat (fs, marks[i], &st) == 0)
-      return true;
-  return false;
-}
-
 /* /dev/mapper names double the dashes inside VG and LV names. */
 static bool
 mapper_name_matches (const char *name, const char *vg, const char *lv)
@@ -366,8 +347,8 @@ resolve_md (struct img_guest *g, const char *val)
 }
 
 /* Finds the volume an fstab spec names; -1 if none. */
-static long
-resolve_spec (struct img_guest *g, const char *spec)
+long
+img_internal_guest_resolve_spec (struct img_guest *g, const char *spec)
 {
   char val[512];
   size_t i, disk;
@@ -407,6 +388,12 @@ resolve_spec (struct img_guest *g, const char *spec)
   if (spec_value (spec, "/dev/mapper/", val, sizeof val)) {
     for (i = 0; i < g->n_volumes; i++)
       if (g->volumes[i].lv && mapper_name_matches (val, g->volumes[i].vg, g->volumes[i].lv))
+        return i;
+    /* An opened LUKS mapping, by its crypttab name or its default one. */
+    for (i = 0; i < g->n_volumes; i++)
+      if (g->volumes[i].inner && g->volumes[i].lv == NULL
+          && ((g->volumes[i].crypt_name && strcmp (g->volumes[i].crypt_name, val) == 0)
+              || strcmp (g->volumes[i].vol->name, val) == 0))
         return i;
     return -1;
   }
@@ -532,6 +519,7 @@ free_mounts_from (struct img_guest *g, size_t from)
     free (p->device);
     free (p->fs_uuid);
     free (p->why_not);
+    free (g->mounts[i].fs_options);
   }
   g->n_mounts = from;
 }
@@ -575,7 +563,8 @@ build_mounts (struct img_guest *g, size_t root)
   bool have_root = false;
   int r;
 
-  r = img_fs_open (g->ctx, g->volumes[root].vol, IMG_FS_RDONLY, &rootfs);
+  r = img_internal_guest_open_fs (g, (long) root, g->root_options,
+                                  IMG_FS_RDONLY, &rootfs);
   if (r < 0)
     return r;
   /* Until the mount map exists the root is all there is: read the fstab
@@ -592,6 +581,7 @@ build_mounts (struct img_guest *g, size_t root)
     img_ctx_clear_error (g->ctx);
     text = NULL;
   }
+  img_internal_guest_crypttab (g);
   g->mounts[g->n_mounts - 1].fs = NULL;
   free_mounts_from (g, g->n_mounts - 1);
   img_fs_close (rootfs);
@@ -607,7 +597,7 @@ build_mounts (struct img_guest *g, size_t root)
     long v;
 
     if (strcmp (e->vfstype, "swap") == 0) {
-      v = resolve_spec (g, e->spec);
+      v = img_internal_guest_resolve_spec (g, e->spec);
       r = add_mount (g, "swap", e->spec, e->vfstype, e->options, e->line, v);
       if (r < 0)
         goto out;
@@ -625,7 +615,7 @@ build_mounts (struct img_guest *g, size_t root)
       have_root = true;
       continue;
     }
-    v = resolve_spec (g, e->spec);
+    v = img_internal_guest_resolve_spec (g, e->spec);
     r = add_mount (g, mp, e->spec, e->vfstype, e->options, e->line, v);
     if (r < 0)
       goto out;
@@ -641,16 +631,38 @@ build_mounts (struct img_guest *g, size_t root)
   return r;
 }
 
-/* Opens the filesystems of the mount map that we can read natively. */
+/* Whether mount I is the same filesystem (and, for btrfs, the same
+ * subvolume) as a mount before it. */
+static bool
+same_as_earlier (struct img_guest *g, size_t i)
+{
+  const struct gmount *m = &g->mounts[i];
+  size_t j;
+
+  for (j = 0; j < i; j++) {
+    const struct gmount *o = &g->mounts[j];
+    if (!o->pub.mounted || o->volume != m->volume)
+      continue;
+    if (m->lazy && o->lazy
+        && strcmp (o->fs_options ? o->fs_options : "", m->fs_options ? m->fs_options : "") != 0)
+      continue;                 /* two subvolumes of one btrfs */
+    return true;
+  }
+  return false;
+}
+
+/* Opens the filesystems of the mount map: the native ones now, those the
+ * appliance reads on first use (paths.c). */
 static int
 mount_all (struct img_guest *g)
 {
-  size_t i, j;
+  size_t i;
   int r;
 
   for (i = 0; i < g->n_mounts; i++) {
     struct gmount *m = &g->mounts[i];
     const struct gvolume *v;
+    enum img_guest_reader reader;
 
     if (strcmp (m->pub.mountpoint, "swap") == 0)
       continue;
@@ -659,20 +671,36 @@ mount_all (struct img_guest *g)
       continue;
     }
     v = &g->volumes[m->volume];
-    if (!img_internal_guest_is_ext (v->info.type)) {
-      char why[64];
-      snprintf (why, sizeof why, "%s filesystems are not supported natively",
-                v->info.type[0] ? v->info.type : "unknown");
+    reader = img_internal_guest_reader (g, m->volume);
+    if (reader == IMG_GUEST_READER_NONE) {
+      char why[96];
+      snprintf (why, sizeof why, "%s filesystems are not read with --backend %s",
+                v->info.type[0] ? v->info.type : "unknown",
+                img_ctx_fs_backend (g->ctx) == IMG_FS_BACKEND_NATIVE ? "native" : "auto");
       set_why (m, why);
       continue;
     }
+    if (reader == IMG_GUEST_READER_APPLIANCE) {
+      char opt[300];
+      if (strcmp (m->pub.mountpoint, "/") == 0)
+        snprintf (opt, sizeof opt, "%s", g->root_options ? g->root_options : "");
+      else if (!img_internal_fstab_subvol (m->pub.options, opt, sizeof opt)) {
+        set_why (m, "unusable subvol= option");
+        continue;
+      }
+      if (opt[0] && (m->fs_options = strdup (opt)) == NULL)
+        return img_err (g->ctx, -ENOMEM, "guest: out of memory");
+      m->lazy = true;
+    }
     /* Two mount points on one filesystem (bind-like fstab lines) would
      * open it twice; refuse to write through two handles. */
-    for (j = 0; j < i; j++)
-      if (g->mounts[j].fs && g->mounts[j].volume == m->volume)
-        break;
-    if (j < i) {
+    if (same_as_earlier (g, i)) {
+      m->lazy = false;
       set_why (m, "same filesystem as another mount point");
+      continue;
+    }
+    if (m->lazy) {
+      m->pub.mounted = true;
       continue;
     }
     /* Refused before anything is opened for writing: the image stays
@@ -693,11 +721,16 @@ free_guest (struct img_guest *g)
 {
   size_t i;
 
+  img_internal_appliance_close (g->ap, false);
   free_mounts_from (g, 0);
   free (g->mounts);
-  for (i = 0; i < g->n_volumes; i++)
+  for (i = 0; i < g->n_volumes; i++) {
     if (g->volumes[i].owned)
       img_volume_free (g->volumes[i].vol);
+    free (g->volumes[i].own_vg);
+    free (g->volumes[i].own_lv);
+    free (g->volumes[i].crypt_name);
+  }
   free (g->volumes);
   img_lvm_free (g->lvm);
   img_md_free (g->md);
@@ -710,6 +743,7 @@ free_guest (struct img_guest *g)
   for (i = 0; i < g->n_roots; i++)
     free (g->roots[i]);
   free (g->roots);
+  free (g->root_options);
   free (g);
 }
 
@@ -726,6 +760,11 @@ img_guest_close_fs (struct img_guest *g)
       if (r == 0)
         r = r2;
     }
+  /* The appliance's writes reach the disks now, through the disk layer
+   * (and so the undo record), while the disks are still held. */
+  r2 = img_internal_guest_close_appliance (g);
+  if (r == 0)
+    r = r2;
   return r;
 }
 
@@ -750,12 +789,81 @@ img_guest_close (struct img_guest *g)
   return r;
 }
 
+/* Adds volume VI to the roots; OPTIONS (taken) reach it in the appliance. */
+static int
+add_root (struct img_guest *g, long vi, char *options, long *root)
+{
+  char **roots;
+
+  roots = realloc (g->roots, (g->n_roots + 1) * sizeof *roots);
+  if (roots == NULL) {
+    free (options);
+    return img_err (g->ctx, -ENOMEM, "guest: out of memory");
+  }
+  g->roots = roots;
+  roots[g->n_roots] = strdup (g->volumes[vi].vol->name);
+  if (roots[g->n_roots++] == NULL) {
+    free (options);
+    return img_err (g->ctx, -ENOMEM, "guest: out of memory");
+  }
+  if (*root < 0) {
+    *root = vi;
+    g->root_options = options;
+  } else
+    free (options);
+  return 0;
+}
+
+/* The roots: first among the filesystems read natively, then, if none
+ * is there, among those the appliance reads (so that an ext-only guest
+ * never starts it).  A filesystem that cannot be examined is not the
+ * root we are looking for, but it may be: say so, and when no root is
+ * found, fail with why the first one could not be examined. */
+static int
+find_roots (struct img_guest *g, long *root)
+{
+  enum img_guest_reader pass;
+  char *first_err = NULL;
+  int first_r = 0, r;
+  size_t i;
+
+  for (pass = IMG_GUEST_READER_NATIVE; pass <= IMG_GUEST_READER_APPLIANCE && *root < 0; pass++)
+    for (i = 0; i < g->n_volumes; i++) {
+      char *options;
+
+      if (img_internal_guest_reader (g, (long) i) != pass)
+        continue;
+      r = img_internal_guest_try_root (g, (long) i, &options);
+      if (r < 0) {
+        if (first_err == NULL) {
+          first_r = r;
+          if (asprintf (&first_err, "%s (%s): %s", g->volumes[i].vol->name,
+                        g->volumes[i].info.type, img_ctx_error (g->ctx)) < 0)
+            first_err = NULL;
+        } else
+          img_dbg (g->ctx, "%s", img_ctx_error (g->ctx));
+        img_ctx_clear_error (g->ctx);
+        continue;
+      }
+      if (r > 0 && (r = add_root (g, (long) i, options, root)) < 0) {
+        free (first_err);
+        return r;
+      }
+    }
+  r = 0;
+  if (*root < 0 && first_err)
+    r = img_err (g->ctx, first_r, "%s", first_err);
+  else if (first_err)
+    img_warn (g->ctx, "%s", first_err);
+  free (first_err);
+  return r;
+}
+
 int
 img_guest_open (struct img_ctx *ctx, const char *const *images,
                 size_t n_images, int flags, struct img_guest **gp)
 {
   struct img_guest *g;
-  size_t i;
   long root = -1;
   int r;
 
@@ -766,42 +874,22 @@ img_guest_open (struct img_ctx *ctx, const char *const *images,
     return img_err (ctx, -ENOMEM, "guest: out of memory");
   g->ctx = ctx;
   g->flags = flags;
+  g->locked = -1;
 
   r = scan_disks (g, images, n_images);
   if (r < 0)
     goto err;
 
-  for (i = 0; i < g->n_volumes; i++) {
-    struct img_fs *fs;
-    char **roots;
-
-    if (!img_internal_guest_is_ext (g->volumes[i].info.type))
-      continue;
-    /* A filesystem we cannot read is not the root we are looking for,
-     * but say so: it may be. */
-    if (img_fs_open (ctx, g->volumes[i].vol, IMG_FS_RDONLY, &fs) < 0) {
-      img_warn (ctx, "%s", img_ctx_error (ctx));
-      img_ctx_clear_error (ctx);
-      continue;
-    }
-    if (looks_like_root (fs)) {
-      roots = realloc (g->roots, (g->n_roots + 1) * sizeof *roots);
-      if (roots == NULL) {
-        img_fs_close (fs);
-        r = img_err (ctx, -ENOMEM, "guest: out of memory");
-        goto err;
-      }
-      g->roots = roots;
-      roots[g->n_roots] = strdup (g->volumes[i].vol->name);
-      if (roots[g->n_roots++] == NULL) {
-        img_fs_close (fs);
-        r = img_err (ctx, -ENOMEM, "guest: out of memory");
-        goto err;
-      }
-      if (root < 0)
-        root = i;
-    }
-    img_fs_close (fs);
+  img_internal_guest_appliance_names (g);
+  r = img_internal_guest_open_luks (g);
+  if (r < 0)
+    goto err;
+  r = find_roots (g, &root);
+  if (r < 0)
+    goto err;
+  if (root < 0 && g->locked >= 0) {
+    r = img_internal_guest_locked_error (g, images[0]);
+    goto err;
   }
   if (root < 0) {
     /* Not an error here: the block layout is still worth having. Tools
@@ -868,6 +956,10 @@ img_internal_guest_overlay (struct img_guest *g, bool dry_run,
 {
   size_t i;
   int r;
+
+  g->ov_set = true;
+  g->ov_dry = dry_run;
+  g->ov_log = log;
 
   for (i = 0; i < g->n_mounts; i++) {
     struct gmount *m = &g->mounts[i];

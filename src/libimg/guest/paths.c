@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fs/overlay.h"
 #include "guest/guest-private.h"
 
 #define MAX_SYMLINKS 40
@@ -28,7 +29,7 @@ find_mount (struct img_guest *g, const char *path, const char **rel)
     const char *mp = m->pub.mountpoint;
     size_t l = strlen (mp);
 
-    if (m->fs == NULL)
+    if (m->fs == NULL && !m->lazy)
       continue;
     if (strcmp (mp, "/") == 0) {
       *rel = path;
@@ -58,6 +59,31 @@ img_guest_mount_of (const struct img_guest *g, const char *path, size_t *index,
   return &m->pub;
 }
 
+/* A mount the appliance reads, opened at its first use (with the
+ * recording overlay the others got, if any). */
+static int
+open_lazy (struct img_guest *g, struct gmount *m)
+{
+  struct img_fs *fs, *ov;
+  int r;
+
+  r = img_internal_guest_open_fs (g, m->volume, m->fs_options,
+                                  m->readonly ? IMG_FS_RDONLY : g->flags, &fs);
+  if (r < 0)
+    return r;
+  if (g->ov_set) {
+    r = img_internal_overlay_open (g->ctx, fs, g->ov_dry, m->pub.mountpoint,
+                                   g->ov_log, &ov);
+    if (r < 0) {
+      img_fs_close (fs);
+      return r;
+    }
+    fs = ov;
+  }
+  m->fs = fs;
+  return 0;
+}
+
 int
 img_internal_guest_map (struct img_guest *g, const char *canon, struct img_fs **fs,
         const char **rel)
@@ -66,6 +92,11 @@ img_internal_guest_map (struct img_guest *g, const char *canon, struct img_fs **
 
   if (m == NULL)
     return img_err (g->ctx, -ENOENT, "guest: %s: no filesystem mounted there", canon);
+  if (m->fs == NULL) {
+    int r = open_lazy (g, m);
+    if (r < 0)
+      return r;
+  }
   *fs = m->fs;
   return 0;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "private.h"
+#include "text/text-private.h"
 
 #define FSTAB_MAX_ENTRIES 4096
 
@@ -138,4 +139,32 @@ img_fstab_parse (struct img_ctx *ctx, const char *text, size_t len,
  nomem:
   img_fstab_free (entries, n);
   return img_err (ctx, -ENOMEM, "fstab: out of memory");
+}
+
+/* "subvol=PATH" or "subvolid=N" from fstab OPTIONS into OUT ("" when
+ * none); false when the value cannot be passed on safely. */
+bool
+img_internal_fstab_subvol (const char *options, char *out, size_t outlen)
+{
+  const char *p = options;
+
+  out[0] = '\0';
+  while (p && *p) {
+    const char *end = strchr (p, ',');
+    size_t len = end ? (size_t) (end - p) : strlen (p);
+
+    if ((len > 7 && strncmp (p, "subvol=", 7) == 0)
+        || (len > 9 && strncmp (p, "subvolid=", 9) == 0)) {
+      size_t i;
+      if (len >= outlen)
+        return false;
+      for (i = 0; i < len; i++)
+        if ((unsigned char) p[i] < 0x20 || p[i] == 0x7f)
+          return false;
+      memcpy (out, p, len);
+      out[len] = '\0';
+    }
+    p = end ? end + 1 : NULL;
+  }
+  return true;
 }

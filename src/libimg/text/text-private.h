@@ -23,4 +23,9 @@ int img_internal_release_distro (struct img_inspection *in, const char *file);
  * not start with a number. */
 void img_internal_release_version (const char *version, int *major, int *minor);
 
+/* fstab.c: the "subvol=PATH" or "subvolid=N" option of fstab OPTIONS
+ * into OUT ("" when there is none); false when its value holds a
+ * control byte or does not fit. */
+bool img_internal_fstab_subvol (const char *options, char *out, size_t outlen);
+
 #endif /* LIBIMG_TEXT_PRIVATE_H */
