@@ -466,11 +466,14 @@ json_guest (struct state *st, struct img_json *j)
   const struct img_inspection *in = st->insp;
   size_t i, k;
 
-  img_json_key (j, "guest");
   if (in == NULL) {
+    /* Why no guest may have been missed (a LUKS volume with no key...). */
+    img_json_kv_string (j, "no_guest_reason", img_guest_no_root_reason (st->g));
+    img_json_key (j, "guest");
     img_json_null (j);
     return;
   }
+  img_json_key (j, "guest");
   img_json_begin_object (j);
   img_json_key (j, "roots");
   img_json_begin_array (j);
@@ -768,8 +771,14 @@ text_guest (struct state *st)
   const struct img_inspection *in = st->insp;
   size_t i, k;
 
-  if (in == NULL)
-    return;                     /* no root: the layout is all there is */
+  if (in == NULL) {
+    /* No root: the layout is all there is, and why a guest may have
+     * been missed, if it may have been. */
+    const char *why = img_guest_no_root_reason (st->g);
+    if (why)
+      printf ("guest: none found: %s\n", esc (why));
+    return;
+  }
   printf ("guest: %s (id %s, version %s%s%s", nz (in->os_pretty_name ? in->os_pretty_name : in->os_name),
           nz (in->os_id), nz (in->os_version_id), in->os_codename ? ", " : "",
           in->os_codename ? esc (in->os_codename) : "");

@@ -372,7 +372,11 @@ convert (struct pv *pv, const char *xl_path, const char *tmp_out)
   pv->g = img_plan_guest (plan);
   plan_disk_facts (plan);
   if (img_guest_n_roots (pv->g) == 0) {
-    fprintf (stderr, PROG ": %s: guest: no Linux root filesystem found\n", pv->images[0]);
+    const char *why = img_guest_no_root_reason (pv->g);
+    if (why)
+      fprintf (stderr, PROG ": %s\n", why);
+    else
+      fprintf (stderr, PROG ": %s: guest: no Linux root filesystem found\n", pv->images[0]);
     return IMG_EXIT_ERROR;
   }
   if (prepare (pv, o->output ? o->output : pv->images[0]) < 0)

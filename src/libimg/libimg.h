@@ -688,6 +688,12 @@ const struct img_guest_mount *img_guest_mount_of (const struct img_guest *g, con
  * guest); the first is the one in use. */
 size_t img_guest_n_roots (const struct img_guest *g);
 const char *img_guest_root (const struct img_guest *g, size_t i);
+/* When no root was found, why one may have been missed: a filesystem
+ * that could not be examined (libguestfs missing, the appliance failing)
+ * or an encrypted volume with no key given (the line says which --key).
+ * NULL when a root was found or nothing was left unexamined.  Owned by
+ * the guest. */
+const char *img_guest_no_root_reason (const struct img_guest *g);
 /* What the guest was opened on, all owned by the guest: the disks in the
  * order given, their partition tables, the LVM found on them, and every
  * volume (partitions or whole disks, then LVs) with the signature probed

@@ -8,6 +8,7 @@
 
 #include "img-quote.h"
 #include "private.h"
+#include "text/text-private.h"
 #include "convert/bootentry.h"
 #include "convert/devnames.h"
 #include "convert/pvboot.h"
@@ -120,6 +121,21 @@ pv_args (struct img_guest *g, const struct img_pv_kernel *k, const struct img_bo
 
 /* Why pygrub cannot read the kernel from M (it reads partitions with a
  * filesystem it knows, through a GRUB config), or NULL. */
+/* The version of the xfs on V (4 bits of sb_versionnum), 0 if unread. */
+static unsigned
+xfs_version (struct img_guest *g, const struct img_volume *v)
+{
+  unsigned char sb[512];
+
+  if (img_volume_pread (img_guest_ctx (g), v, sb, sizeof sb, 0) < 0) {
+    img_ctx_clear_error (img_guest_ctx (g));
+    return 0;
+  }
+  if (memcmp (sb, "XFSB", 4) != 0)
+    return 0;
+  return ((unsigned) sb[100] << 8 | sb[101]) & 0xf;
+}
+
 static char *
 pygrub_trouble (struct img_guest *g, const struct img_inspection *insp,
                 const struct img_guest_mount *m, const char *vmlinuz)
@@ -129,12 +145,15 @@ pygrub_trouble (struct img_guest *g, const struct img_inspection *insp,
   char *why = NULL;
   size_t i, n_grub = 0;
 
+  const struct img_volume *v = NULL;
+
   for (i = 0; i < img_guest_n_volumes (g); i++) {
-    const struct img_volume *v = img_guest_volume (g, i, &info, &part, NULL);
+    v = img_guest_volume (g, i, &info, &part, NULL);
     if (m->device && strcmp (v->name, m->device) == 0)
       break;
     part = NULL;
     info = NULL;
+    v = NULL;
   }
   if (part == NULL) {
     if (asprintf (&why, "%s is on %s, which pygrub cannot read: it only looks at partitions",
@@ -145,6 +164,10 @@ pygrub_trouble (struct img_guest *g, const struct img_inspection *insp,
              && strcmp (info->type, "reiserfs") != 0) {
     if (asprintf (&why, "%s is on %s, a filesystem pygrub cannot read", vmlinuz, info->type) < 0)
       why = NULL;
+  } else if (info && strcmp (info->type, "xfs") == 0 && v && xfs_version (g, v) >= 5) {
+    if (asprintf (&why, "%s is on a version 5 (CRC) xfs, which pygrub's xfs reader does not "
+                  "support", vmlinuz) < 0)
+      why = NULL;
   }
   for (i = 0; i < insp->n_bootcfgs; i++)
     n_grub += insp->bootcfgs[i].kind == IMG_BOOT_GRUB2
@@ -152,6 +175,29 @@ pygrub_trouble (struct img_guest *g, const struct img_inspection *insp,
   if (why == NULL && n_grub == 0)
     why = strdup ("the guest has no GRUB configuration for pygrub to read");
   return why;
+}
+
+/* PATH inside mount M as GRUB names it (*out malloc'd): below the
+ * subvolume's name for a btrfs mounted with subvol=. */
+static int
+subvol_prefix (const struct img_guest_mount *m, const char *path, char **out)
+{
+  char sv[256];
+  const char *name;
+
+  *out = NULL;
+  if (m->vfstype && strcmp (m->vfstype, "btrfs") == 0 && m->options
+      && img_internal_fstab_subvol (m->options, sv, sizeof sv)
+      && strncmp (sv, "subvol=", 7) == 0) {
+    for (name = sv + 7; *name == '/'; name++)
+      ;
+    if (*name && asprintf (out, "/%s%s", name, path) < 0)
+      *out = NULL;
+    else if (*name)
+      return 0;
+  }
+  *out = strdup (path);
+  return *out ? 0 : -ENOMEM;
 }
 
 int
@@ -183,8 +229,10 @@ img_pv_entry_prepare (struct img_guest *g, const struct img_inspection *insp,
   if (mi != m)
     return img_err (ctx, -EXDEV, "%s: %s and %s are on different filesystems", image,
                     k->vmlinuz, k->initrd);
-  e->kernel = strdup (rel);
-  e->initrd = strdup (irel);
+  /* GRUB reads btrfs from its top level: a kernel in subvolume @ is at
+   * /@/boot/..., as the guest's own 10_linux writes it. */
+  if ((r = subvol_prefix (m, rel, &e->kernel)) < 0 || (r = subvol_prefix (m, irel, &e->initrd)) < 0)
+    return img_err (ctx, r, "out of memory");
   e->boot_uuid = m->fs_uuid ? strdup (m->fs_uuid) : NULL;
   e->fs_module = m->vfstype && strcmp (m->vfstype, "xfs") == 0 ? "xfs" : NULL;
   e->direct_reason = pygrub_trouble (g, insp, m, k->vmlinuz);

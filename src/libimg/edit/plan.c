@@ -196,8 +196,9 @@ img_plan_open (struct img_plan *p)
     return r;
   }
   if (img_guest_n_roots (p->g) == 0) {
-    r = img_err (p->ctx, -ENOENT, "%s: no Linux root filesystem found",
-                 p->images[0]);
+    const char *why = img_guest_no_root_reason (p->g);
+    r = why ? img_err (p->ctx, -ENOENT, "%s", why)
+            : img_err (p->ctx, -ENOENT, "%s: no Linux root filesystem found", p->images[0]);
     goto err;
   }
   /* Every write of the edits goes through an overlay that logs it (and,

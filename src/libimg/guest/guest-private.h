@@ -53,6 +53,7 @@ struct img_guest {
   struct img_fs_log *ov_log;    /* set by img_internal_guest_overlay: lazy */
   bool ov_set, ov_dry;          /* mounts get their overlay when opened */
   long locked;                  /* a LUKS volume left closed (no key), or -1 */
+  char *no_root_why;            /* why no root could be found, or NULL */
 };
 
 /* paths.c: the filesystem and the path in it holding the canonical path
@@ -107,8 +108,9 @@ long img_internal_guest_resolve_spec (struct img_guest *g, const char *spec);
 /* luks.c: opens every LUKS volume a key was given for, adding what each
  * holds; those left closed are remembered in g->locked. */
 int img_internal_guest_open_luks (struct img_guest *g);
-/* luks.c: the error for a guest whose root may be in g->locked. */
-int img_internal_guest_locked_error (struct img_guest *g, const char *image);
+/* luks.c: why a guest with no root found may have it in g->locked
+ * (malloc'd, or NULL). */
+char *img_internal_guest_locked_why (struct img_guest *g, const char *image);
 /* luks.c: names the opened mappings from the root's /etc/crypttab. */
 void img_internal_guest_crypttab (struct img_guest *g);
 /* fsopen.c: shuts the appliance down (committing its writes on a

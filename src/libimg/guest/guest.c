@@ -48,6 +48,12 @@ img_guest_n_roots (const struct img_guest *g)
 }
 
 const char *
+img_guest_no_root_reason (const struct img_guest *g)
+{
+  return g->n_roots ? NULL : g->no_root_why;
+}
+
+const char *
 img_guest_root (const struct img_guest *g, size_t i)
 {
   return i < g->n_roots ? g->roots[i] : NULL;
@@ -744,6 +750,7 @@ free_guest (struct img_guest *g)
     free (g->roots[i]);
   free (g->roots);
   free (g->root_options);
+  free (g->no_root_why);
   free (g);
 }
 
@@ -850,13 +857,15 @@ find_roots (struct img_guest *g, long *root)
         return r;
       }
     }
-  r = 0;
-  if (*root < 0 && first_err)
-    r = img_err (g->ctx, first_r, "%s", first_err);
-  else if (first_err)
+  (void) first_r;
+  if (*root < 0 && first_err) {
+    g->no_root_why = first_err;       /* said by whoever needs a root */
+    return 0;
+  }
+  if (first_err)
     img_warn (g->ctx, "%s", first_err);
   free (first_err);
-  return r;
+  return 0;
 }
 
 int
@@ -887,10 +896,8 @@ img_guest_open (struct img_ctx *ctx, const char *const *images,
   r = find_roots (g, &root);
   if (r < 0)
     goto err;
-  if (root < 0 && g->locked >= 0) {
-    r = img_internal_guest_locked_error (g, images[0]);
-    goto err;
-  }
+  if (root < 0 && g->locked >= 0 && g->no_root_why == NULL)
+    g->no_root_why = img_internal_guest_locked_why (g, images[0]);
   if (root < 0) {
     /* Not an error here: the block layout is still worth having. Tools
      * that need a guest check img_guest_n_roots. */

@@ -185,18 +185,22 @@ img_internal_guest_open_luks (struct img_guest *g)
   return 0;
 }
 
-int
-img_internal_guest_locked_error (struct img_guest *g, const char *image)
+char *
+img_internal_guest_locked_why (struct img_guest *g, const char *image)
 {
   const struct gvolume *v = &g->volumes[g->locked];
+  char *why = NULL;
+  int r;
 
   if (img_ctx_fs_backend (g->ctx) == IMG_FS_BACKEND_NATIVE)
-    return img_err (g->ctx, -ENOKEY, "%s: %s is encrypted (LUKS, UUID %s) and may hold the root: "
-                    "LUKS is opened with --backend auto or guestfs, and --key",
-                    image, v->vol->name, v->info.uuid);
-  return img_err (g->ctx, -ENOKEY, "%s: %s is encrypted (LUKS, UUID %s) and may hold the root: "
+    r = asprintf (&why, "%s: %s is encrypted (LUKS, UUID %s) and may hold the root: "
+                  "LUKS is opened with --backend auto or guestfs, and --key",
+                  image, v->vol->name, v->info.uuid);
+  else
+    r = asprintf (&why, "%s: %s is encrypted (LUKS, UUID %s) and may hold the root: "
                   "give its key with --key %s:key:PASSPHRASE or --key %s:file:KEYFILE",
                   image, v->vol->name, v->info.uuid, v->info.uuid, v->info.uuid);
+  return r < 0 ? NULL : why;
 }
 
 /* The crypttab of the root: NAME SOURCE [KEY [OPTIONS]] lines.  Each
