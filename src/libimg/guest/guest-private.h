@@ -82,6 +82,11 @@ bool img_internal_guest_is_ext (const char *type);
  * Flatcar: the USR-A partition), or -1; ROOT is the root's volume. */
 long img_internal_guest_find_usr (struct img_guest *g, long root);
 
+/* guest.c: appends a volume (not probed) to G's; NULL on no memory
+ * (VOL freed if OWNED, message recorded). */
+struct gvolume *img_internal_guest_append_volume (struct img_guest *g,
+                                                  struct img_volume *vol,
+                                                  bool owned);
 /* fsopen.c: which backend reads volume VI. */
 enum img_guest_reader {
   IMG_GUEST_READER_NONE = 0,

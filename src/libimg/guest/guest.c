@@ -113,25 +113,37 @@ img_guest_volume (const struct img_guest *g, size_t i,
 
 /* ---- opening ----------------------------------------------------------- */
 
-static int
-add_volume (struct img_guest *g, struct img_volume *vol, bool owned,
-            const struct img_part *part, size_t image, const char *vg,
-            const char *lv)
+struct gvolume *
+img_internal_guest_append_volume (struct img_guest *g, struct img_volume *vol,
+                                  bool owned)
 {
   struct gvolume *v;
-  int r;
 
   v = realloc (g->volumes, (g->n_volumes + 1) * sizeof *v);
   if (v == NULL) {
     if (owned)
       img_volume_free (vol);
-    return img_err (g->ctx, -ENOMEM, "guest: out of memory");
+    img_err (g->ctx, -ENOMEM, "guest: out of memory");
+    return NULL;
   }
   g->volumes = v;
   v = &v[g->n_volumes++];
   memset (v, 0, sizeof *v);
   v->vol = vol;
   v->owned = owned;
+  return v;
+}
+
+static int
+add_volume (struct img_guest *g, struct img_volume *vol, bool owned,
+            const struct img_part *part, size_t image, const char *vg,
+            const char *lv)
+{
+  struct gvolume *v = img_internal_guest_append_volume (g, vol, owned);
+  int r;
+
+  if (v == NULL)
+    return -ENOMEM;
   v->part = part;
   v->image = image;
   v->vg = vg;

@@ -34,16 +34,9 @@ add_inner (struct img_guest *g, const char *name, const char *adev,
   r = img_volume_new (g->ctx, name, &vol);
   if (r < 0)
     return r;
-  v = realloc (g->volumes, (g->n_volumes + 1) * sizeof *v);
-  if (v == NULL) {
-    img_volume_free (vol);
-    return img_err (g->ctx, -ENOMEM, "guest: out of memory");
-  }
-  g->volumes = v;
-  v = &v[g->n_volumes++];
-  memset (v, 0, sizeof *v);
-  v->vol = vol;
-  v->owned = true;
+  v = img_internal_guest_append_volume (g, vol, true);
+  if (v == NULL)
+    return -ENOMEM;
   v->image = g->volumes[parent].image;
   v->inner = true;
   v->parent = (long) parent;
