@@ -280,11 +280,71 @@ part_type (const struct img_part *p, char *buf, size_t len)
     snprintf (buf, len, "%x", p->mbr_type);
 }
 
+/* ---- btrfs subvolumes, listed once per run ------------------------------ */
+
+/* The subvolumes of each btrfs the appliance reads, keyed by the
+ * volume's signature (what json_fs and text_fs are given). */
+static struct subvols {
+  const struct img_fsinfo *info;
+  struct img_subvolume *subs;
+  size_t n;
+} *subvols;
+static size_t n_subvols;
+
+static void
+list_subvolumes (struct state *st)
+{
+  size_t i, n = img_guest_n_volumes (st->g);
+
+  subvols = calloc (n + 1, sizeof *subvols);
+  if (subvols == NULL)
+    return;
+  for (i = 0; i < n; i++) {
+    struct subvols *sv = &subvols[n_subvols];
+    img_guest_volume (st->g, i, &sv->info, NULL, NULL);
+    if (strcmp (sv->info->type, "btrfs") != 0)
+      continue;
+    if (img_guest_subvolumes (st->g, i, &sv->subs, &sv->n) < 0) {
+      fprintf (stderr, PROG ": warning: %s\n", img_ctx_error (st->ctx));
+      img_ctx_clear_error (st->ctx);
+      continue;
+    }
+    if (sv->n)
+      n_subvols++;
+  }
+}
+
+static const struct subvols *
+subvols_of (const struct img_fsinfo *fs)
+{
+  size_t i;
+
+  for (i = 0; i < n_subvols; i++)
+    if (subvols[i].info == fs)
+      return &subvols[i];
+  return NULL;
+}
+
+static void
+free_subvolumes (void)
+{
+  size_t i;
+
+  for (i = 0; i < n_subvols; i++)
+    img_subvolumes_free (subvols[i].subs, subvols[i].n);
+  free (subvols);
+  subvols = NULL;
+  n_subvols = 0;
+}
+
 /* ---- JSON -------------------------------------------------------------- */
 
 void
 json_fs (struct img_json *j, const struct img_fsinfo *fs)
 {
+  const struct subvols *sv;
+  size_t i;
+
   img_json_key (j, "filesystem");
   if (fs == NULL || fs->type[0] == '\0') {
     img_json_null (j);
@@ -294,6 +354,17 @@ json_fs (struct img_json *j, const struct img_fsinfo *fs)
   img_json_kv_string (j, "type", fs->type);
   img_json_kv_string (j, "uuid", fs->uuid[0] ? fs->uuid : NULL);
   img_json_kv_string (j, "label", fs->label[0] ? fs->label : NULL);
+  if ((sv = subvols_of (fs)) != NULL) {
+    img_json_key (j, "subvolumes");
+    img_json_begin_array (j);
+    for (i = 0; i < sv->n; i++) {
+      img_json_begin_object (j);
+      img_json_kv_uint (j, "id", sv->subs[i].id);
+      img_json_kv_string (j, "path", sv->subs[i].path);
+      img_json_end_object (j);
+    }
+    img_json_end_array (j);
+  }
   img_json_end_object (j);
 }
 
@@ -655,6 +726,9 @@ esc (const char *s)
 void
 text_fs (const struct img_fsinfo *fs)
 {
+  const struct subvols *sv;
+  size_t i;
+
   if (fs == NULL || fs->type[0] == '\0') {
     printf ("-");
     return;
@@ -664,6 +738,10 @@ text_fs (const struct img_fsinfo *fs)
     printf (" UUID=%s", esc (fs->uuid));
   if (fs->label[0])
     printf (" LABEL=\"%s\"", esc (fs->label));
+  if ((sv = subvols_of (fs)) != NULL)
+    for (i = 0; i < sv->n; i++)
+      printf ("%s%s (%" PRIu64 ")", i ? ", " : "; subvolumes ", esc (sv->subs[i].path),
+              sv->subs[i].id);
 }
 
 static const char *
@@ -969,6 +1047,7 @@ main (int argc, char *argv[])
     rc = fail (&st);
     goto out;
   }
+  list_subvolumes (&st);
   if (img_guest_n_roots (st.g) > 0) {
     if (img_guest_inspect (st.g, &st.insp) < 0) {
       rc = fail (&st);
@@ -994,6 +1073,7 @@ main (int argc, char *argv[])
     rc = EXIT_ERROR;
   }
  out:
+  free_subvolumes ();
   free_state (&st);
   return rc;
 }

@@ -74,6 +74,7 @@ UUID=$XFS_UUID /srv xfs defaults 0 0
 FSTAB
 echo "hello from home" > "$mnt/@home/user/notes"
 btrfs subvolume set-default "$(btrfs subvolume list "$mnt" | awk '$NF == "@" { print $2 }')" "$mnt"
+btrfs subvolume list "$mnt" | awk '{ print $2, $NF }' > "$TMP/subvols.want"   # the oracle
 umount "$mnt"
 d=$(loop_at "$P3" "$S3")
 mkfs.xfs -q -m uuid="$XFS_UUID" -L srv "$d"
@@ -89,6 +90,8 @@ is "$(jq -r '.guest.hostname' "$TMP/i.json")" minihost "inspect: hostname read f
 is "$(jq -r '.guest.os.distro' "$TMP/i.json")" opensuse "inspect: distro (virt-inspector's name)"
 is "$(jq -r '[.guest.mounts[] | select(.mounted) | "\(.mountpoint)=\(.device)"] | sort | join(" ")' "$TMP/i.json")" \
    "/=$img:p2 /boot=$img:p1 /home=$img:p2 /srv=$img:p3" "inspect: the mount map, both subvolumes mounted"
+is "$(jq -r '.images[0].partitions[1].filesystem.subvolumes[] | "\(.id) \(.path)"' "$TMP/i.json")" \
+   "$(cat "$TMP/subvols.want")" "inspect: the btrfs subvolumes, as btrfs subvolume list gives them"
 is "$(sha256sum < "$img")" "$orig" "inspect: the image is untouched"
 
 # The same answers as libguestfs's own inspector.

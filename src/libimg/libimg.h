@@ -694,6 +694,17 @@ const char *img_guest_root (const struct img_guest *g, size_t i);
  * NULL when a root was found or nothing was left unexamined.  Owned by
  * the guest. */
 const char *img_guest_no_root_reason (const struct img_guest *g);
+/* The subvolumes of volume I (img_guest_volume's index) when it is a
+ * btrfs read through the appliance (started if it is not yet): id and
+ * path from the top level.  None (*n 0) for anything else, or with
+ * --backend native.  Free with img_subvolumes_free. */
+struct img_subvolume {
+  uint64_t id;
+  char *path;
+};
+int img_guest_subvolumes (struct img_guest *g, size_t i,
+                          struct img_subvolume **subs, size_t *n);
+void img_subvolumes_free (struct img_subvolume *subs, size_t n);
 /* What the guest was opened on, all owned by the guest: the disks in the
  * order given, their partition tables, the LVM found on them, and every
  * volume (partitions or whole disks, then LVs) with the signature probed

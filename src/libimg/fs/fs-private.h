@@ -100,16 +100,10 @@ int img_internal_gfs_open (struct img_ctx *ctx, struct img_appliance *ap,
                            struct img_fs **fs);
 
 /* gfs.c: the subvolumes of the btrfs FS (a gfs backend), by id and
- * path from the top level.  Free with ..._free. */
-struct img_btrfs_subvol {
-  uint64_t id;
-  char *path;
-};
+ * path from the top level.  Free with img_subvolumes_free. */
 int img_internal_gfs_btrfs_subvolumes (struct img_fs *fs,
-                                       struct img_btrfs_subvol **subs,
+                                       struct img_subvolume **subs,
                                        size_t *n);
-void img_internal_gfs_btrfs_subvolumes_free (struct img_btrfs_subvol *subs,
-                                             size_t n);
 
 /* Splits PATH into components (an absolute path; no "." or "..", no
  * name longer than IMG_FS_NAME_MAX): what fs.c does for every operation,

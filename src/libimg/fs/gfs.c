@@ -440,7 +440,7 @@ static const struct img_fs_ops gfs_ops = {
 
 int
 img_internal_gfs_btrfs_subvolumes (struct img_fs *fs,
-                                   struct img_btrfs_subvol **subs, size_t *n)
+                                   struct img_subvolume **subs, size_t *n)
 {
   struct gfs_fs *g = GFS (fs);
   struct guestfs_btrfssubvolume_list *l;
@@ -462,7 +462,7 @@ img_internal_gfs_btrfs_subvolumes (struct img_fs *fs,
     (*subs)[i].id = l->val[i].btrfssubvolume_id;
     (*subs)[i].path = strdup (l->val[i].btrfssubvolume_path);
     if ((*subs)[i].path == NULL) {
-      img_internal_gfs_btrfs_subvolumes_free (*subs, i);
+      img_subvolumes_free (*subs, i);
       API (fs)->free_btrfssubvolume_list (l);
       *subs = NULL;
       return img_err (fs->ctx, -ENOMEM, "%s: out of memory", fs->name);
@@ -474,7 +474,7 @@ img_internal_gfs_btrfs_subvolumes (struct img_fs *fs,
 }
 
 void
-img_internal_gfs_btrfs_subvolumes_free (struct img_btrfs_subvol *subs, size_t n)
+img_subvolumes_free (struct img_subvolume *subs, size_t n)
 {
   size_t i;
 

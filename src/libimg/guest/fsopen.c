@@ -156,7 +156,7 @@ img_internal_guest_open_fs (struct img_guest *g, long vi, const char *options,
 static int
 btrfs_root (struct img_guest *g, long vi, struct img_fs *top, char **options)
 {
-  struct img_btrfs_subvol *subs = NULL;
+  struct img_subvolume *subs = NULL;
   size_t n = 0, i;
   int r, found = 0;
 
@@ -187,7 +187,7 @@ btrfs_root (struct img_guest *g, long vi, struct img_fs *top, char **options)
     if (r < 0)
       break;
   }
-  img_internal_gfs_btrfs_subvolumes_free (subs, n);
+  img_subvolumes_free (subs, n);
   return r < 0 ? r : found;
 }
 
@@ -208,6 +208,26 @@ img_internal_guest_try_root (struct img_guest *g, long vi, char **options)
     r = btrfs_root (g, vi, fs, options);
   else
     r = 0;
+  img_fs_close (fs);
+  return r;
+}
+
+int
+img_guest_subvolumes (struct img_guest *g, size_t i, struct img_subvolume **subs,
+                      size_t *n)
+{
+  struct img_fs *fs;
+  int r;
+
+  *subs = NULL;
+  *n = 0;
+  if (i >= g->n_volumes || strcmp (g->volumes[i].info.type, "btrfs") != 0
+      || img_internal_guest_reader (g, (long) i) != IMG_GUEST_READER_APPLIANCE)
+    return 0;
+  r = img_internal_guest_open_fs (g, (long) i, NULL, IMG_FS_RDONLY, &fs);
+  if (r < 0)
+    return r;
+  r = img_internal_gfs_btrfs_subvolumes (fs, subs, n);
   img_fs_close (fs);
   return r;
 }
