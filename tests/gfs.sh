@@ -120,7 +120,7 @@ no_guestfs () {
 }
 no_guestfs img-inspect --json "$img" > "$TMP/ng.json" 2>/dev/null
 ok $? "no libguestfs: img-inspect still shows the layout (exit 0)"
-jq -r '.no_guest_reason' "$TMP/ng.json" | grep -q "^$img: $img:p2 (btrfs): .*needs libguestfs (Debian package libguestfs0"
+jq -r '.no_guest_reason' "$TMP/ng.json" | grep -q "^$img:p2 (btrfs): .*needs libguestfs (Debian package libguestfs0"
 ok $? "no libguestfs: img-inspect says the btrfs root may have been missed, and why"
 fails_with "no libguestfs: a conversion fails in one line, naming the filesystem and the package" \
     "$img:p2 \\(btrfs\\): .*needs libguestfs \\(Debian package libguestfs0" no_guestfs "$ET" --edits hostname "$img"
