@@ -9,9 +9,9 @@
 . "$top_srcdir/tests/functions.sh"
 . "$top_srcdir/tests/fixtures.sh"
 requires jq; requires sfdisk; requires blkid; requires losetup; requires e2fsck
-requires python3; requires guestfish; requires sha1sum
+requires python3; requires guestfish; requires sha1sum; requires mdadm
 requires_root
-plan 48
+plan 61
 
 F=$(bash "$top_srcdir/tests/md-fixtures.sh") || bail "md-fixtures.sh failed"
 cd "$TMP"
@@ -74,11 +74,42 @@ for d in 1 2; do
        "0 md/root true 4 debian" "d$d alone: degraded RAID1 root still inspected, all four mounts"
 done
 
-# ---- writes are refused before anything is written
+# ---- natively, writes are refused before anything is written
 sha1sum d1.img d2.img >sums
-fails_with "img2pv on an md guest: one line" 'md/(root|boot|srv): md: writing to an md RAID array is not supported yet' img2pv d1.img d2.img
-fails_with "img-ramify on an md guest: one line" 'md/(root|boot|srv): md: writing to an md RAID array is not supported yet' img-ramify d1.img d2.img
+fails_with "img2pv --backend native on an md guest: one line" 'md/(root|boot|srv): md: an md RAID array is not written natively .*--backend auto' \
+    img2pv --backend native d1.img d2.img
+fails_with "img-ramify --backend native on an md guest: one line" 'md/(root|boot|srv): md: an md RAID array is not written natively' \
+    img-ramify --backend native d1.img d2.img
 sha1sum -c --quiet sums; ok $? "both images untouched"
+
+# ---- through the appliance, every mirror is written, superblocks clean
+cp --sparse=always d1.img w1.img; cp --sparse=always d2.img w2.img
+"$top_builddir/tests/edits-tool" --edits hostname=mdw,put=/srv/new,put=/data/new w1.img w2.img > w.out 2>&1
+ok $? "a write through the appliance: the root, /srv and an LV on md"
+for d in 1 2; do
+    is "$(img-inspect --json w$d.img 2>/dev/null | jq -r .guest.hostname)" mdw "member $d alone reads the new hostname"
+done
+# mdadm --examine on each member (read-only loop devices; no md driver needed)
+examine () {
+    local dev out
+    dev=$(losetup -f --show -r -o "$(part_start "$1" "$2")" --sizelimit "$(part_size "$1" "$2")" "$1") || return 1
+    out=$(mdadm --examine "$dev" 2>&1 | sed -n 's/^ *\(State\|Events\) : *//p' | tr '\n' ' ')
+    losetup -d "$dev"
+    echo "$out"
+}
+for p in 1 2 4; do
+    a=$(examine w1.img $p); b=$(examine w2.img $p)
+    is "$a" "$b" "p$p: both mirrors' superblocks agree ($a)"
+    case $a in clean*) ok 0 "p$p: the array was stopped clean";; *) ok 1 "p$p: the array was stopped clean"; diag "$a";; esac
+done
+sum=$(sha1sum w1.img w2.img)
+"$top_builddir/tests/edits-tool" --edits hostname=mdw,put=/srv/new,put=/data/new w1.img w2.img > w2.out 2>&1
+is "$?" 3 "a second run has nothing to do"
+is "$(sha1sum w1.img w2.img)" "$sum" "... and changes no byte"
+"$top_builddir/tests/edits-tool" --rollback w1.img.img-tools-undo w1.img w2.img > rb.out 2>&1
+ok $? "rollback"
+cmp -s w1.img d1.img && cmp -s w2.img d2.img; ok $? "rollback: both members bit for bit as they were"
+rm -f w1.img w2.img w1.img.img-tools-undo
 
 # ---- hostile superblocks (copies of d1; 1.x checksums fixed unless said)
 # sbpatch IMG PART VERSION FIELD VALUE [nocsum]: rewrite one superblock field.

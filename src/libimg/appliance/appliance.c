@@ -231,6 +231,30 @@ img_internal_appliance_make_writable (struct img_appliance *ap,
   return 0;
 }
 
+/* The LVs deactivated and the md arrays stopped, so that what was written
+ * to a mirror leaves its superblocks clean, as a guest's shutdown would:
+ * an array left active would be resynced at the guest's next boot. */
+static int
+stop_arrays (struct img_appliance *ap)
+{
+  char **mds;
+  size_t i;
+  int r = 0;
+
+  if (ap->api->vg_activate_all (ap->g, 0) == -1)
+    return img_internal_appliance_fail (ap, "deactivating the volume groups");
+  mds = ap->api->list_md_devices (ap->g);
+  if (mds == NULL)
+    return img_internal_appliance_fail (ap, "listing md arrays");
+  for (i = 0; mds[i]; i++) {
+    if (r == 0 && ap->api->md_stop (ap->g, mds[i]) == -1)
+      r = img_internal_appliance_fail (ap, "stopping an md array");
+    free (mds[i]);
+  }
+  free (mds);
+  return r;
+}
+
 static int
 apply (struct img_appliance *ap)
 {
@@ -262,7 +286,9 @@ img_internal_appliance_close (struct img_appliance *ap, bool commit)
     if (ap->started) {
       if (ap->api->umount_all (ap->g) == -1)
         r = img_internal_appliance_fail (ap, "unmounting");
-      else if (ap->api->shutdown (ap->g) == -1)
+      else if (ap->written)
+        r = stop_arrays (ap);
+      if (r == 0 && ap->api->shutdown (ap->g) == -1)
         r = img_internal_appliance_fail (ap, "shutdown");
     }
     ap->api->close (ap->g);

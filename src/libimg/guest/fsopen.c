@@ -7,6 +7,7 @@
  * guest's fstab may name any of them. */
 #include <config.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,9 +43,18 @@ img_internal_guest_reader (struct img_guest *g, long vi)
   const char *type = g->volumes[vi].info.type;
   enum img_fs_backend b = img_ctx_fs_backend (g->ctx);
 
-  if (b != IMG_FS_BACKEND_GUESTFS && !g->volumes[vi].inner
+  /* An md mirror (or an LV on one) is read natively from one member,
+   * but written only by the appliance's md driver: every mirror then,
+   * superblocks and all. */
+  bool md_write = b != IMG_FS_BACKEND_NATIVE && (g->flags & IMG_FS_RDWR)
+                  && g->volumes[vi].vol->no_write
+                  && (g->volumes[vi].md || g->volumes[vi].lv);
+
+  if (b != IMG_FS_BACKEND_GUESTFS && !g->volumes[vi].inner && !md_write
       && img_internal_guest_is_ext (type))
     return IMG_GUEST_READER_NATIVE;
+  if (g->volumes[vi].md && b != IMG_FS_BACKEND_NATIVE && appliance_type (type))
+    return IMG_GUEST_READER_APPLIANCE;   /* named when opened (md_device) */
   if (b != IMG_FS_BACKEND_NATIVE && appliance_type (type)
       && g->volumes[vi].adev_ok)
     return IMG_GUEST_READER_APPLIANCE;
@@ -128,6 +138,64 @@ img_internal_guest_need_appliance (struct img_guest *g, const char *why)
   return r < 0 ? r : img_internal_appliance_start (g->ap, why);
 }
 
+/* A UUID as hex digits only, lower case: mdadm writes 4 groups of 8 with
+ * colons, blkid 8-4-4-4-12 with dashes. */
+static void
+uuid_hex (const char *in, char *out, size_t outlen)
+{
+  size_t o = 0;
+
+  for (; *in && o + 1 < outlen; in++)
+    if (isxdigit ((unsigned char) *in))
+      out[o++] = (char) tolower ((unsigned char) *in);
+  out[o] = '\0';
+}
+
+/* The appliance's device for md volume VI: the array whose UUID is its
+ * (the appliance assembles every array it finds when it starts). */
+static int
+md_device (struct img_guest *g, long vi)
+{
+  struct gvolume *v = &g->volumes[vi];
+  const struct img_gfs_api *api;
+  guestfs_h *h;
+  char want[64], **mds;
+  size_t i, k;
+  int r;
+
+  r = img_internal_appliance_start (g->ap, v->vol->name);
+  if (r < 0)
+    return r;
+  api = img_internal_appliance_api (g->ap);
+  h = img_internal_appliance_handle (g->ap);
+  uuid_hex (v->md->uuid, want, sizeof want);
+  mds = api->list_md_devices (h);
+  if (mds == NULL)
+    return img_internal_appliance_fail (g->ap, "listing md arrays");
+  for (i = 0; mds[i] && !v->adev_ok; i++) {
+    char **kv = api->md_detail (h, mds[i]);
+    for (k = 0; kv && kv[k] && kv[k + 1]; k += 2) {
+      char got[64];
+      uuid_hex (kv[k + 1], got, sizeof got);
+      if (strcmp (kv[k], "uuid") == 0 && want[0] && strcmp (got, want) == 0
+          && strlen (mds[i]) < sizeof v->adev) {
+        snprintf (v->adev, sizeof v->adev, "%s", mds[i]);
+        v->adev_ok = true;
+      }
+    }
+    for (k = 0; kv && kv[k]; k++)
+      free (kv[k]);
+    free (kv);
+  }
+  for (i = 0; mds[i]; i++)
+    free (mds[i]);
+  free (mds);
+  if (!v->adev_ok)
+    return img_err (g->ctx, -ENODEV, "%s: appliance: the md array (UUID %s) was not assembled",
+                    v->vol->name, v->md->uuid);
+  return 0;
+}
+
 int
 img_internal_guest_open_fs (struct img_guest *g, long vi, const char *options,
                             int flags, struct img_fs **fs)
@@ -140,6 +208,8 @@ img_internal_guest_open_fs (struct img_guest *g, long vi, const char *options,
     return img_fs_open (g->ctx, v->vol, flags, fs);
   case IMG_GUEST_READER_APPLIANCE:
     r = need_appliance (g);
+    if (r == 0 && v->md && !v->adev_ok)
+      r = md_device (g, vi);
     if (r < 0)
       return r;
     return img_internal_gfs_open (g->ctx, g->ap, v->vol->name, v->adev,

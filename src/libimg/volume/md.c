@@ -26,7 +26,8 @@ struct found {
 };
 
 static const char md_no_write[] =
-  "md: writing to an md RAID array is not supported yet (it would reach one mirror only)";
+  "md: an md RAID array is not written natively (it would reach one mirror only); "
+  "--backend auto writes it through the appliance";
 
 const char *
 img_md_level_name (int level)
