@@ -31,6 +31,9 @@ packages=(
     # device-mapper on the host), their xfs root needs the appliance's
     # xfs support
     libguestfs-tools linux-image-amd64 mdadm libguestfs-xfs
+    # tests: Windows fixtures: registry hives made with hivexregedit
+    # (the appliance reads them with hivex)
+    libwin-hivex-perl
     # tests: Xen's own pygrub reads what img2pv wrote
     xen-utils-4.17
     # tests: the real parsers of what we write (libxlutil for xl configs,

@@ -531,6 +531,29 @@ json_kv_count (struct img_json *j, const char *key, int v)
     img_json_null (j);
 }
 
+/* A Windows guest (reported, not converted), or null. */
+static void
+json_windows (const struct img_windows *w, struct img_json *j)
+{
+  img_json_key (j, "windows");
+  if (w == NULL) {
+    img_json_null (j);
+    return;
+  }
+  img_json_begin_object (j);
+  img_json_kv_string (j, "root", w->volume);
+  img_json_kv_string (j, "systemroot", w->systemroot);
+  img_json_kv_string (j, "distro", "windows");
+  img_json_kv_string (j, "product_name", w->product_name);
+  img_json_kv_string (j, "product_variant", w->product_variant);
+  json_kv_count (j, "major_version", w->major_version);
+  json_kv_count (j, "minor_version", w->minor_version);
+  img_json_kv_string (j, "arch", w->arch);
+  img_json_kv_string (j, "hostname", w->hostname);
+  img_json_kv_bool (j, "convertible", false);
+  img_json_end_object (j);
+}
+
 static void
 json_guest (struct state *st, struct img_json *j)
 {
@@ -540,6 +563,7 @@ json_guest (struct state *st, struct img_json *j)
   if (in == NULL) {
     /* Why no guest may have been missed (a LUKS volume with no key...). */
     img_json_kv_string (j, "no_guest_reason", img_guest_no_root_reason (st->g));
+    json_windows (img_guest_windows (st->g), j);
     img_json_key (j, "guest");
     img_json_null (j);
     return;
@@ -827,20 +851,49 @@ text_layout (struct state *st)
   }
 }
 
-/* NTFS cannot be read natively: say that it is there and that nothing
- * in it (a Windows system, if it holds one) was inspected. */
+/* NTFS is read through the appliance only: say, for each NTFS volume,
+ * whether a Windows system was looked for on it. */
 static void
 text_ntfs (struct state *st)
 {
+  const struct img_windows *w = img_guest_windows (st->g);
+  bool native = img_ctx_fs_backend (st->ctx) == IMG_FS_BACKEND_NATIVE;
+  bool past = false;            /* after the Windows volume: not looked at */
   size_t i;
 
   for (i = 0; i < img_guest_n_volumes (st->g); i++) {
     const struct img_fsinfo *info;
     const struct img_volume *vol = img_guest_volume (st->g, i, &info, NULL, NULL);
-    if (vol && info && strcmp (info->type, "ntfs") == 0)
+    if (vol == NULL || info == NULL || strcmp (info->type, "ntfs") != 0)
+      continue;
+    if (w && strcmp (w->volume, vol->name) == 0) {
+      past = true;
+      continue;
+    }
+    if (native)
       printf ("%s: ntfs: not inspected (no native NTFS reader; a Windows system on it is not identified)\n",
               esc (vol->name));
+    else if (img_guest_n_roots (st->g) > 0)
+      printf ("%s: ntfs: not inspected (a Linux root was found)\n", esc (vol->name));
+    else if (past)
+      printf ("%s: ntfs: not inspected (Windows was found on %s)\n", esc (vol->name),
+              esc (w->volume));
+    else
+      printf ("%s: ntfs: no Windows system root on it\n", esc (vol->name));
   }
+}
+
+/* A Windows guest: what it is, and that it is not converted. */
+static void
+text_windows (const struct img_windows *w)
+{
+  printf ("guest: windows: %s (", w->product_name ? esc (w->product_name) : "product unknown");
+  if (w->major_version >= 0)
+    printf ("version %d.%d, ", w->major_version, w->minor_version);
+  printf ("variant %s), %s, hostname %s\n", nz (w->product_variant), nz (w->arch),
+          nz (w->hostname));
+  printf ("  root: %s (system root %s)\n", esc (w->volume), esc (w->systemroot));
+  printf ("  not convertible: img-tools converts Linux guests\n");
 }
 
 static void
@@ -853,7 +906,9 @@ text_guest (struct state *st)
     /* No root: the layout is all there is, and why a guest may have
      * been missed, if it may have been. */
     const char *why = img_guest_no_root_reason (st->g);
-    if (why)
+    if (img_guest_windows (st->g))
+      text_windows (img_guest_windows (st->g));
+    else if (why)
       printf ("guest: none found: %s\n", esc (why));
     return;
   }

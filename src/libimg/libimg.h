@@ -694,6 +694,20 @@ const char *img_guest_root (const struct img_guest *g, size_t i);
  * NULL when a root was found or nothing was left unexamined.  Owned by
  * the guest. */
 const char *img_guest_no_root_reason (const struct img_guest *g);
+/* A Windows guest found where no Linux root is (NTFS volumes read through
+ * the appliance): reported, never converted.  NULL for any other guest.
+ * Strings are the registry's, UTF-8, possibly NULL (not there); versions
+ * -1 when unknown. */
+struct img_windows {
+  char *volume;                 /* the volume of the system root */
+  char *systemroot;             /* "/Windows", as the filesystem spells it */
+  char *product_name;           /* "Windows Server 2019 Standard" */
+  char *product_variant;        /* "Server", "Client" (InstallationType) */
+  int major_version, minor_version;
+  char *arch;                   /* "x86_64", "i386", "aarch64" (cmd.exe) */
+  char *hostname;               /* Tcpip\Parameters\Hostname */
+};
+const struct img_windows *img_guest_windows (const struct img_guest *g);
 /* The subvolumes of volume I (img_guest_volume's index) when it is a
  * btrfs read through the appliance (started if it is not yet): id and
  * path from the top level.  None (*n 0) for anything else, or with

@@ -58,4 +58,22 @@ int img_internal_appliance_make_writable (struct img_appliance *ap,
  * the disks' write hooks, the undo record, see every byte).  Frees AP. */
 int img_internal_appliance_close (struct img_appliance *ap, bool commit);
 
+/* hive.c: a Windows registry hive, parsed by the appliance's hivex
+ * (never on the host: the hive is the guest's).  One hive is open at a
+ * time.  Opens the hive at APATH, a path in the appliance. */
+int img_internal_appliance_hive_open (struct img_appliance *ap, const char *apath);
+void img_internal_appliance_hive_close (struct img_appliance *ap);
+/* The string value VALUE of the key KEYS (a NULL-terminated path from
+ * the hive's root, "Microsoft", "Windows NT", ...): 0 and *out (UTF-8,
+ * at most MAX bytes, cut at a character boundary; the caller frees);
+ * -ENOENT when the key or value is not there or is not a string. */
+int img_internal_appliance_hive_string (struct img_appliance *ap,
+                                        const char *const *keys,
+                                        const char *value, size_t max,
+                                        char **out);
+/* The same for a REG_DWORD value. */
+int img_internal_appliance_hive_dword (struct img_appliance *ap,
+                                       const char *const *keys,
+                                       const char *value, uint32_t *out);
+
 #endif /* LIBIMG_APPLIANCE_H */

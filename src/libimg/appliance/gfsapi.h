@@ -26,7 +26,10 @@
   X (btrfs_subvolume_get_default) X (list_md_devices) X (md_detail)     \
   X (cryptsetup_open_argv) X (lvm_scan) X (lvs) X (md_stop)        \
   X (vg_activate_all)       \
-  X (vfs_type) X (vfs_uuid) X (vfs_label) X (blockdev_getsize64)
+  X (vfs_type) X (vfs_uuid) X (vfs_label) X (blockdev_getsize64)        \
+  X (hivex_open) X (hivex_close) X (hivex_root)                         \
+  X (hivex_node_get_child) X (hivex_node_get_value)                     \
+  X (hivex_value_type) X (hivex_value_string) X (hivex_value_value)
 
 struct img_gfs_api {
 #define IMG_GFS_MEMBER(f) __typeof__ (&guestfs_##f) f;

@@ -105,6 +105,11 @@ int img_internal_gfs_btrfs_subvolumes (struct img_fs *fs,
                                        struct img_subvolume **subs,
                                        size_t *n);
 
+/* gfs.c: opens the registry hive at PATH of FS (a gfs backend) in the
+ * appliance's hivex (img_internal_appliance_hive_*; the hive is parsed
+ * there, never on the host).  -ENOTSUP on another backend. */
+int img_internal_gfs_hive_open (struct img_fs *fs, const char *path);
+
 /* Splits PATH into components (an absolute path; no "." or "..", no
  * name longer than IMG_FS_NAME_MAX): what fs.c does for every operation,
  * for a backend that calls another with paths of its own (the overlay).

@@ -530,3 +530,25 @@ img_internal_gfs_open (struct img_ctx *ctx, struct img_appliance *ap,
   *fsp = &g->base;
   return 0;
 }
+
+int
+img_internal_gfs_hive_open (struct img_fs *fs, const char *path)
+{
+  struct img_fs_path p;
+  char *a;
+  int r;
+
+  if (fs->ops != &gfs_ops)
+    return img_err (fs->ctx, -ENOTSUP, "%s: registry hives are read by the appliance only",
+                    fs->name);
+  r = img_internal_fs_path_parse (fs, path, &p);
+  if (r < 0)
+    return r;
+  a = apath (fs, &p);
+  img_internal_fs_path_free (&p);
+  if (a == NULL)
+    return -ENOMEM;
+  r = img_internal_appliance_hive_open (GFS (fs)->ap, a);
+  free (a);
+  return r;
+}

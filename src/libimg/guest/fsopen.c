@@ -27,7 +27,7 @@ appliance_type (const char *type)
 {
   static const char *const types[] = {
     "ext2", "ext3", "ext4", "xfs", "btrfs", "f2fs", "jfs", "reiserfs",
-    "nilfs2",
+    "nilfs2", "ntfs",
   };
   size_t i;
 

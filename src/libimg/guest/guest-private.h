@@ -54,6 +54,7 @@ struct img_guest {
   bool ov_set, ov_dry;          /* mounts get their overlay when opened */
   long locked;                  /* a LUKS volume left closed (no key), or -1 */
   char *no_root_why;            /* why no root could be found, or NULL */
+  struct img_windows *windows;  /* a Windows guest found instead (windows.c) */
 };
 
 /* paths.c: the filesystem and the path in it holding the canonical path
@@ -121,5 +122,10 @@ void img_internal_guest_crypttab (struct img_guest *g);
 /* fsopen.c: shuts the appliance down (committing its writes on a
  * read-write guest); 0 when there is none. */
 int img_internal_guest_close_appliance (struct img_guest *g);
+/* windows.c: with no Linux root, looks for a Windows system root on the
+ * NTFS volumes the appliance reads; when found, sets g->windows and
+ * g->no_root_why (it is not converted).  0 or -errno (no memory). */
+int img_internal_guest_find_windows (struct img_guest *g);
+void img_internal_guest_free_windows (struct img_guest *g);
 
 #endif /* LIBIMG_GUEST_PRIVATE_H */

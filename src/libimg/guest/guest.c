@@ -763,6 +763,7 @@ free_guest (struct img_guest *g)
   free (g->roots);
   free (g->root_options);
   free (g->no_root_why);
+  img_internal_guest_free_windows (g);
   free (g);
 }
 
@@ -910,6 +911,8 @@ img_guest_open (struct img_ctx *ctx, const char *const *images,
     goto err;
   if (root < 0 && g->locked >= 0 && g->no_root_why == NULL)
     g->no_root_why = img_internal_guest_locked_why (g, images[0]);
+  if (root < 0 && (r = img_internal_guest_find_windows (g)) < 0)
+    goto err;
   if (root < 0) {
     /* Not an error here: the block layout is still worth having. Tools
      * that need a guest check img_guest_n_roots. */
