@@ -2,7 +2,9 @@
 # img2pv on the real Debian 12 guests with HVM-era traits (/dev/sda names
 # in fstab and grub, 70-persistent-net.rules, /lib/tls), plain and LVM,
 # raw and qcow2.  Checked with tools that are not ours: Xen's pygrub lists
-# and extracts the PV entry, zcat/cpio read the appended initrd layer,
+# and extracts the PV entry, unmkinitramfs/lsinitramfs read the initrd
+# (left as it is: udev loads the drivers by modalias), zcat/cpio read the
+# layer appended to one whose udev does not,
 # debugfs reads the files, e2fsck -fn checks the filesystems, sha256sum and
 # qemu-img compare prove dry run and rollback.
 . "$top_srcdir/tests/functions.sh"
@@ -84,23 +86,22 @@ for name in mbr-plain-hvm mbr-lvm-hvm; do
     is "$(sed -n 's/^args //p' pyx.out)" "$first_args" "$t: pygrub boots the PV entry by default"
     file "$kernel" 2>/dev/null | grep -q 'Linux kernel'; ok $? "$t: the extracted kernel is a Linux kernel image"
 
-    # The initrd holds the drivers (lsinitramfs reads its first segment)
-    # and loads them: the appended layer's conf/modules lists them.
-    olen=$(jq -r '.changes[] | select(.edit == "initrd-drivers" and .action == "note") | .detail' run.json \
-           | sed -n 's/.*is its first \([0-9]*\) bytes.*/\1/p')
-    ok "$([ -n "$olen" ]; echo $?)" "$t: the report gives the original initrd's length ($olen)"
-    head -c "$olen" "$initrd" > orig-part
-    lsinitramfs orig-part > initrd.list 2>/dev/null
+    # The initrd already holds the drivers and udev loads them by
+    # modalias: it is left as it is, and the report says why.
+    jq -r '.changes[] | select(.edit == "initrd-drivers" and .action == "note") | .detail' run.json \
+        | grep -q "initrd /boot/initrd.img-$KERNEL_VERSION left as it is: it holds xen-blkfront and xen-netfront and its udev loads them by modalias"
+    ok $? "$t: the report says the initrd is left as it is, and why"
+    is "$(sha256sum < "$initrd" | cut -d' ' -f1)" \
+       "$(dfs "$(raw_of "$dir/$name.$fmt")" "$BOOT_OFFSET" "cat /initrd.img-$KERNEL_VERSION" | sha256sum | cut -d' ' -f1)" \
+       "$t: the initrd pygrub extracts is the guest's own, byte for byte"
+    lsinitramfs "$initrd" > initrd.list 2>/dev/null
     grep -q 'kernel/drivers/block/xen-blkfront.ko' initrd.list && grep -q 'kernel/drivers/net/xen-netfront.ko' initrd.list
     ok $? "$t: the initrd contains xen-blkfront and xen-netfront (lsinitramfs)"
-    # The layer starts after the zero padding that follows the original.
-    lstart=$(tail -c +$((olen + 1)) "$initrd" | od -An -v -tu1 | tr -s ' ' '\n' | grep -v '^$' | grep -n -m1 -v '^0$' | cut -d: -f1)
-    tail -c +$((olen + lstart)) "$initrd" | zcat 2>/dev/null | cpio -i --quiet --to-stdout conf/modules > conf.modules 2>/dev/null
-    is "$(grep -E '^xen-(blk|net)front$' conf.modules | tr '\n' ' ')" "xen-blkfront xen-netfront " \
-       "$t: the appended layer's conf/modules loads both drivers (zcat | cpio)"
-    is "$(head -c "$olen" "$initrd" | sha256sum | cut -d' ' -f1)" \
-       "$(dfs "$(raw_of "$dir/$name.$fmt")" "$BOOT_OFFSET" "cat /initrd.img-$KERNEL_VERSION" | sha256sum | cut -d' ' -f1)" \
-       "$t: the original initrd is the untouched prefix of the new one"
+    rm -rf unpacked; unmkinitramfs "$initrd" unpacked 2>/dev/null
+    grep -qx 'alias xen:vbd xen_blkfront' unpacked/usr/lib/modules/"$KERNEL_VERSION"/modules.alias \
+        && grep -qx 'alias xen:vif xen_netfront' unpacked/usr/lib/modules/"$KERNEL_VERSION"/modules.alias \
+        && grep -q 'MODALIAS.*kmod load' unpacked/usr/lib/udev/rules.d/80-drivers.rules
+    ok $? "$t: unmkinitramfs: udev's modalias rule and the drivers' xen: aliases are in it"
 
     # Guest files, read with debugfs.
     dfs "$raw" "$ROOT_OFFSET" "stat /etc/udev/rules.d/70-persistent-net.rules" | grep -q Inode
@@ -150,6 +151,37 @@ for name in mbr-plain-hvm mbr-lvm-hvm; do
     rm -f "$t" "$t.raw" "$t.img-tools-undo" "$cfg"
   done
 done
+
+# An initrd whose udev does not load modules by modalias (its
+# 80-drivers.rules removed, repacked with cpio and gzip; written with
+# debugfs): img2pv appends a layer whose conf/modules loads the drivers.
+. <(grep -E '^(BOOT_OFFSET|KERNEL_VERSION)=' "$dir/mbr-plain-hvm.img.facts")
+t=nomodalias.img
+cp --sparse=always "$dir/mbr-plain-hvm.img" "$t"
+rm -rf unpacked; dfs "$t" "$BOOT_OFFSET" "cat /initrd.img-$KERNEL_VERSION" > guest.initrd
+unmkinitramfs guest.initrd unpacked 2>/dev/null; ok $? "$t: unmkinitramfs the guest's initrd"
+rm -f unpacked/usr/lib/udev/rules.d/80-drivers.rules
+(cd unpacked && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -9n) > new.initrd
+debugfs -w -R "rm /initrd.img-$KERNEL_VERSION" "$t?offset=$BOOT_OFFSET" > /dev/null 2>&1
+debugfs -w -R "write new.initrd /initrd.img-$KERNEL_VERSION" "$t?offset=$BOOT_OFFSET" > /dev/null 2>&1
+cmp -s new.initrd <(dfs "$t" "$BOOT_OFFSET" "cat /initrd.img-$KERNEL_VERSION"); ok $? "$t: the repacked initrd is in the guest"
+before=$(sha256sum "$t" | cut -d' ' -f1)
+"$IMG2PV" --json --no-xl-config "$t" > run.json 2> run.err; ok $? "$t: converted"
+olen=$(jq -r '.changes[] | select(.edit == "initrd-drivers" and .action == "note") | .detail' run.json \
+       | sed -n 's/.*is its first \([0-9]*\) bytes.*/\1/p')
+is "$olen" "$(stat -c %s new.initrd)" "$t: the report gives the original initrd's length ($olen)"
+dfs "$t" "$BOOT_OFFSET" "cat /initrd.img-$KERNEL_VERSION" > initrd
+# The layer starts after the zero padding that follows the original.
+lstart=$(tail -c +$((olen + 1)) initrd | od -An -v -tu1 | tr -s ' ' '\n' | grep -v '^$' | grep -n -m1 -v '^0$' | cut -d: -f1)
+tail -c +$((olen + lstart)) initrd | zcat 2>/dev/null | cpio -i --quiet --to-stdout conf/modules > conf.modules 2>/dev/null
+is "$(grep -E '^xen-(blk|net)front$' conf.modules | tr '\n' ' ')" "xen-blkfront xen-netfront " \
+   "$t: the appended layer's conf/modules loads both drivers (zcat | cpio)"
+is "$(head -c "$olen" initrd | sha256sum | cut -d' ' -f1)" "$(sha256sum < new.initrd | cut -d' ' -f1)" \
+   "$t: the original initrd is the untouched prefix of the new one"
+e2fsck -fn "$t?offset=$BOOT_OFFSET" > /dev/null 2>&1; ok $? "$t: e2fsck -fn clean on /boot"
+"$IMG2PV" --rollback "$t.img-tools-undo" > rb.out 2>&1; ok $? "$t: rollback"
+is "$(sha256sum "$t" | cut -d' ' -f1)" "$before" "$t: rolled back byte-identical"
+rm -f "$t" "$t.img-tools-undo" guest.initrd new.initrd initrd; rm -rf unpacked
 
 # --output: a converted copy, same format, sparse; the input untouched.
 for fmt in img qcow2; do

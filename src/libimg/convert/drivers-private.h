@@ -35,5 +35,8 @@ int img_internal_drivers_index (struct drivers *d);
 /* Makes the initrd load the drivers, whatever hardware probing does
  * (driversload.c). */
 int img_internal_drivers_load (struct drivers *d);
+/* Whether the initrd already holds every module needed and its udev
+ * loads the drivers by modalias (driversload.c): then it is not touched. */
+bool img_internal_drivers_by_modalias (struct drivers *d);
 
 #endif

@@ -298,8 +298,13 @@ layer (struct drivers *d, const void *orig, size_t orig_len)
   if (d->n_need == 0)
     return img_plan_note (d->plan, "%s and %s are built into kernel %s: the initrd needs nothing",
                           k->drivers[0], k->drivers[1], k->kver);
-  if ((r = img_cpio_new (d->ctx, &d->cpio)) < 0 || (r = add_modules (d)) < 0
-      || (r = img_internal_drivers_load (d)) < 0)
+  if ((r = img_cpio_new (d->ctx, &d->cpio)) < 0 || (r = add_modules (d)) < 0)
+    return r;
+  if (img_internal_drivers_by_modalias (d))
+    return img_plan_note (d->plan, "initrd %s left as it is: it holds %s and %s and its udev loads "
+                          "them by modalias (xen:vbd, xen:vif in %s/modules.alias)", k->initrd,
+                          k->drivers[0], k->drivers[1], d->modroot);
+  if ((r = img_internal_drivers_load (d)) < 0)
     return r;
   if (!d->any)
     return img_plan_note (d->plan, "initrd %s already holds and loads %s and %s", k->initrd,

@@ -153,6 +153,81 @@ nash (struct drivers *d)
   return r;
 }
 
+/* E is a text file with the line LINE (leading blanks aside). */
+static bool
+has_line (const struct img_cpio_entry *e, const char *line)
+{
+  return e && S_ISREG (e->mode) && e->data
+         && img_textconf_has_line ((const char *) e->data, e->size, line);
+}
+
+/* Whether TEXT (LEN bytes) has a line holding both A and B. */
+static bool
+line_with (const char *text, size_t len, const char *a, const char *b)
+{
+  const char *p = text, *end = text + len;
+
+  while (p < end) {
+    const char *nl = memchr (p, '\n', (size_t) (end - p));
+    size_t n = nl ? (size_t) (nl - p) : (size_t) (end - p);
+    if (memmem (p, n, a, strlen (a)) && memmem (p, n, b, strlen (b)))
+      return true;
+    p += n + 1;
+  }
+  return false;
+}
+
+/* Whether udev in the initrd loads the drivers when the devices appear:
+ * a udevd, the rule that loads each device's MODALIAS, and the drivers'
+ * aliases (xen:vbd, xen:vif) in the initrd's modules.alias.  Then the
+ * initrd needs nothing: it loads them under Xen as it loads the
+ * emulated disk's driver now (initramfs-tools with udev, dracut). */
+bool
+img_internal_drivers_by_modalias (struct drivers *d)
+{
+  static const char *const udevd[] = {
+    "usr/lib/systemd/systemd-udevd", "lib/systemd/systemd-udevd", "sbin/udevd",
+    "usr/sbin/udevd",
+  };
+  static const char *const rules[] = {
+    "usr/lib/udev/rules.d/80-drivers.rules", "lib/udev/rules.d/80-drivers.rules",
+  };
+  const struct img_cpio_entry *e;
+  bool found = false;
+  char *path;
+  size_t i;
+
+  if (d->n_added || (strcmp (d->flavour, "initramfs-tools") != 0 && strcmp (d->flavour, "dracut") != 0))
+    return false;
+  for (i = 0; i < ARRAY_SIZE (udevd) && !found; i++)
+    /* systemd-udevd is a link to udevadm in recent udev. */
+    found = (e = img_initrd_lookup (d->ird, udevd[i])) && (S_ISREG (e->mode) || S_ISLNK (e->mode));
+  if (!found)
+    return false;
+  found = false;
+  for (i = 0; i < ARRAY_SIZE (rules) && !found; i++)
+    found = (e = img_initrd_lookup (d->ird, rules[i])) && S_ISREG (e->mode) && e->data
+            && line_with ((const char *) e->data, e->size, "MODALIAS", "kmod load");
+  if (!found || asprintf (&path, "%s/modules.alias", d->modroot) < 0)
+    return false;
+  e = img_initrd_lookup (d->ird, path);
+  free (path);
+  for (i = 0; i < d->n_need && found; i++) {
+    char line[128], mod[64];
+    size_t k;
+
+    snprintf (mod, sizeof mod, "%s", d->need[i]);
+    for (k = 0; mod[k]; k++)
+      if (mod[k] == '-')
+        mod[k] = '_';
+    snprintf (line, sizeof line, "alias xen:%s %s",
+              strcmp (d->need[i], "xen-blkfront") == 0 ? "vbd"
+              : strcmp (d->need[i], "xen-netfront") == 0 ? "vif" : "-", mod);
+    found = has_line (e, line);
+  }
+  return found;
+}
+
 int
 img_internal_drivers_load (struct drivers *d)
 {
