@@ -16,6 +16,7 @@
 #include "img-json.h"
 #include "libimg.h"
 #include "img-inspect.h"
+#include "cli.h"
 
 #define PROG "img-inspect"
 #define DEFAULT_MODULES "xen-blkfront,xen-netfront"
@@ -1036,6 +1037,7 @@ main (int argc, char *argv[])
   size_t i, n_keys = 0;
   int c, rc = EXIT_OK;
 
+  tool_getopt_init ();
   while ((c = getopt_long (argc, argv, "jm:vhV", opts, NULL)) != -1) {
     switch (c) {
     case 'j': json = true; break;
@@ -1064,15 +1066,12 @@ main (int argc, char *argv[])
       budget[bw] = bv;
       break;
     case 'h': usage (stdout); return EXIT_OK;
-    case 'V': printf ("%s %s\n", PROG, PACKAGE_VERSION); return EXIT_OK;
-    default: usage (stderr); return EXIT_USAGE;
+    case 'V': tool_version (PROG); return EXIT_OK;
+    default: return tool_bad_option (PROG, argv);
     }
   }
-  if (optind >= argc) {
-    fprintf (stderr, "%s: no image given\n", PROG);
-    usage (stderr);
-    return EXIT_USAGE;
-  }
+  if (optind >= argc)
+    return tool_usage_error (PROG, "no image given");
   if ((c = img_ctx_new (&st.ctx)) == -EINVAL)
     return EXIT_ERROR;          /* a bad IMG_BUDGET_*, said */
   if (c < 0 || parse_modules (&st, modules) < 0) {

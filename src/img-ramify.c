@@ -432,7 +432,8 @@ usage (FILE *fp)
            "      --vm NAME        the VM's name in the host-side detach steps\n"
            "      --archive[=zstd|gzip]  keep the root as one archive in /boot, unpacked at boot\n"
            "      --budget=NAME=SIZE  raise or lower a resource budget (IMG_BUDGET_*)\n"
-           "  -h, --help\n\n"
+           "  -h, --help\n"
+           "      --version\n\n"
            "Exit status: 0 changed, 3 nothing to do, 1 error (image unchanged),\n"
            "4 error and the image could not be restored, 2 usage.\n");
 }
@@ -464,6 +465,7 @@ main (int argc, char **argv)
   size_t i;
   int c, rc, code;
 
+  tool_getopt_init ();
   while ((c = getopt_long (argc, argv, "nh", lopts, NULL)) != -1) {
     if ((rc = tool_option (&t, c, optarg)) != 0) {
       if (rc < 0)
@@ -498,7 +500,7 @@ main (int argc, char **argv)
       break;
     }
     case 'h': usage (stdout); return 0;
-    default: usage (stderr); return IMG_EXIT_USAGE;
+    default: return tool_bad_option (PROG, argv);
     }
   }
   o.force = t.force;
@@ -512,9 +514,8 @@ main (int argc, char **argv)
     return code;
   }
   if (optind >= argc) {
-    usage (stderr);
     tool_end (&t);
-    return IMG_EXIT_USAGE;
+    return tool_usage_error (PROG, "no image given");
   }
   r.ctx = ctx;
   r.o = &o;

@@ -124,7 +124,8 @@ usage (FILE *fp)
            "      --bridge BR        vif bridge (default xenbr0)\n"
            "      --mac MAC          vif MAC (default: the HVM NIC's, when found)\n"
            "      --budget=NAME=SIZE raise or lower a resource budget (IMG_BUDGET_*)\n"
-           "  -h, --help\n\n"
+           "  -h, --help\n"
+           "      --version\n\n"
            "Exit status: 0 converted, 3 nothing to do, 1 error (image unchanged),\n"
            "4 error and the image could not be restored, 2 usage.\n");
 }
@@ -168,6 +169,7 @@ parse_args (int argc, char **argv, struct opts *o, int *code)
   int c, taken;
 
   *code = IMG_EXIT_USAGE;
+  tool_getopt_init ();
   while ((c = getopt_long (argc, argv, "no:h", lopts, NULL)) != -1) {
     if ((taken = tool_option (&o->t, c, optarg)) < 0)
       return -1;
@@ -210,7 +212,7 @@ parse_args (int argc, char **argv, struct opts *o, int *code)
       *(c == O_BRIDGE ? &o->bridge : &o->mac) = optarg;
       break;
     case 'h': usage (stdout); *code = 0; return -1;
-    default: usage (stderr); return -1;
+    default: tool_bad_option (PROG, argv); return -1;
     }
   }
   return 0;
@@ -442,13 +444,11 @@ main (int argc, char **argv)
   n_images = (size_t) (argc - optind);
   if (o.t.rollback)
     code = tool_rollback (o.t.ctx, PROG, o.t.rollback, images, n_images, o.t.force);
-  else if (n_images == 0) {
-    usage (stderr);
-    code = IMG_EXIT_USAGE;
-  } else if (o.output && n_images != 1) {
-    fprintf (stderr, PROG ": --output converts one image\n");
-    code = IMG_EXIT_USAGE;
-  } else
+  else if (n_images == 0)
+    code = tool_usage_error (PROG, "no image given");
+  else if (o.output && n_images != 1)
+    code = tool_usage_error (PROG, "--output converts one image");
+  else
     code = xl_path_of (o.t.ctx, &o, images[0], &xl_path);
   if (o.t.rollback || code != 0)
     goto out;

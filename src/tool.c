@@ -383,6 +383,9 @@ tool_option (struct tool *t, int c, const char *arg)
   uint64_t v;
 
   switch (c) {
+  case TOOL_O_VERSION:
+    tool_version (t->prog);
+    exit (fflush (stdout) == 0 ? 0 : IMG_EXIT_ERROR);
   case 'n': t->dry_run = true; return 1;
   case TOOL_O_JSON: t->json = true; return 1;
   case TOOL_O_FORMAT: t->dopts.format = arg; return 1;

@@ -13,6 +13,7 @@
 #include "libimg.h"
 #include "img-edit.h"
 #include "base/strbuf.h"
+#include "cli.h"
 
 /* Exit status of the tools. */
 enum {
@@ -31,7 +32,8 @@ int tool_exit_code (const struct img_plan *plan);
 /* Their getopt codes; a tool numbers its own from TOOL_O_OWN. */
 enum {
   TOOL_O_FORMAT = 200, TOOL_O_ALLOW_BACKING, TOOL_O_JSON, TOOL_O_UNDO, TOOL_O_NO_UNDO,
-  TOOL_O_ROLLBACK, TOOL_O_FORCE, TOOL_O_BUDGET, TOOL_O_BACKEND, TOOL_O_KEY, TOOL_O_OWN,
+  TOOL_O_ROLLBACK, TOOL_O_FORCE, TOOL_O_BUDGET, TOOL_O_BACKEND, TOOL_O_KEY, TOOL_O_VERSION,
+  TOOL_O_OWN,
 };
 /* The start of a tool's struct option table; 'n' is --dry-run, 'h' --help. */
 #define TOOL_LONG_OPTIONS                                                             \
@@ -45,6 +47,7 @@ enum {
   { "budget", required_argument, NULL, TOOL_O_BUDGET },                               \
   { "backend", required_argument, NULL, TOOL_O_BACKEND },                             \
   { "key", required_argument, NULL, TOOL_O_KEY },                                     \
+  { "version", no_argument, NULL, TOOL_O_VERSION },                                   \
   { "help", no_argument, NULL, 'h' }
 
 struct tool {
@@ -60,7 +63,8 @@ struct tool {
 };
 
 /* Takes option C (getopt's) with ARG if it is one of TOOL_LONG_OPTIONS
- * but -h: 1 taken, 0 not one of them, -1 a bad value (said on stderr). */
+ * but -h: 1 taken, 0 not one of them, -1 a bad value (said on stderr).
+ * --version prints the version and exits 0. */
 int tool_option (struct tool *t, int c, const char *arg);
 /* The context, with the options in it and messages to stderr as
  * "PROG: [warning: ]message".  0, or the exit status to end with. */
