@@ -206,22 +206,6 @@ inspect_initrd (struct state *st, const struct img_kernel_info *k,
 /* ---- helpers over the guest's volumes ---------------------------------- */
 
 static const struct img_fsinfo *
-part_fs (const struct state *st, size_t image, const struct img_part *p)
-{
-  size_t i;
-
-  for (i = 0; i < img_guest_n_volumes (st->g); i++) {
-    const struct img_fsinfo *info;
-    const struct img_part *vp;
-    size_t vi;
-    img_guest_volume (st->g, i, &info, &vp, &vi);
-    if (vp == p && vi == image && p != NULL)
-      return info;
-  }
-  return NULL;
-}
-
-static const struct img_fsinfo *
 whole_fs (const struct state *st, size_t image)
 {
   const struct img_disk *disk = img_guest_disk (st->g, image);
@@ -264,21 +248,6 @@ pv_location (const struct img_lvm_pv *pv, uint64_t rel, const char **image,
   *image = img_disk_name (dev->segments[0].stripes[0].disk);
   *offset = dev->segments[0].stripes[0].offset + rel;
   return true;
-}
-
-static const char *
-kind_name (enum img_part_kind k)
-{
-  return k == IMG_PART_EXTENDED ? "extended" : k == IMG_PART_LOGICAL ? "logical" : "primary";
-}
-
-static void
-part_type (const struct img_part *p, char *buf, size_t len)
-{
-  if (p->type_guid[0])
-    snprintf (buf, len, "%s", p->type_guid);
-  else
-    snprintf (buf, len, "%x", p->mbr_type);
 }
 
 /* ---- btrfs subvolumes, listed once per run ------------------------------ */
@@ -373,7 +342,6 @@ static void
 json_images (struct state *st, struct img_json *j)
 {
   size_t i, k;
-  char buf[64];
 
   img_json_key (j, "images");
   img_json_begin_array (j);
@@ -390,48 +358,7 @@ json_images (struct state *st, struct img_json *j)
       img_json_string (j, img_disk_backing (disk, k));
     img_json_end_array (j);
     img_json_kv_uint (j, "size", img_disk_size (disk));
-    img_json_key (j, "partition_table");
-    if (pt->type == IMG_PTABLE_NONE)
-      img_json_null (j);
-    else {
-      img_json_begin_object (j);
-      img_json_kv_string (j, "type", img_ptable_type_name (pt->type));
-      img_json_kv_string (j, "id", pt->id);
-      img_json_kv_uint (j, "sector_size", pt->sector_size);
-      if (pt->type == IMG_PTABLE_GPT) {
-        img_json_kv_uint (j, "first_lba", pt->first_lba);
-        img_json_kv_uint (j, "last_lba", pt->last_lba);
-        img_json_kv_bool (j, "used_backup", pt->used_backup);
-      }
-      img_json_end_object (j);
-    }
-    img_json_key (j, "partitions");
-    img_json_begin_array (j);
-    for (k = 0; k < pt->n_parts; k++) {
-      const struct img_part *p = &pt->parts[k];
-      img_json_begin_object (j);
-      img_json_kv_uint (j, "number", p->number);
-      img_json_kv_string (j, "kind", kind_name (p->kind));
-      img_json_kv_uint (j, "start", p->start);
-      img_json_kv_uint (j, "size", p->size);
-      part_type (p, buf, sizeof buf);
-      img_json_kv_string (j, "type", buf);
-      img_json_kv_string (j, "type_name", img_part_type_name (p));
-      img_json_kv_string (j, "uuid", p->uuid);
-      if (pt->type == IMG_PTABLE_GPT) {
-        img_json_kv_string (j, "name", p->name);
-        img_json_kv_uint (j, "attributes", p->attrs);
-        /* JSON numbers lose precision above 2^53; the high GPT attribute
-         * bits live there. */
-        snprintf (buf, sizeof buf, "0x%016" PRIx64, p->attrs);
-        img_json_kv_string (j, "attributes_hex", buf);
-      }
-      else
-        img_json_kv_bool (j, "bootable", p->bootable);
-      json_fs (j, part_fs (st, i, p));
-      img_json_end_object (j);
-    }
-    img_json_end_array (j);
+    json_ptable (j, st->g, pt, false);
     json_fs (j, pt->type == IMG_PTABLE_NONE ? whole_fs (st, i) : NULL);
     img_json_end_object (j);
   }
@@ -780,7 +707,7 @@ text_layout (struct state *st)
 {
   const struct img_lvm *lvm = img_guest_lvm (st->g);
   size_t i, k, l, s;
-  char h[32], buf[64];
+  char h[32];
 
   for (i = 0; i < st->n_images; i++) {
     struct img_disk *disk = img_guest_disk (st->g, i);
@@ -797,20 +724,7 @@ text_layout (struct state *st)
       printf ("\n");
       continue;
     }
-    printf ("  partition table: %s, id %s%s\n", img_ptable_type_name (pt->type),
-            pt->id, pt->used_backup ? " (backup GPT header)" : "");
-    printf ("  %-3s %-8s %14s %14s %10s  %-22s %s\n", "#", "kind", "start", "size", "",
-            "type", "filesystem");
-    for (k = 0; k < pt->n_parts; k++) {
-      const struct img_part *p = &pt->parts[k];
-      const char *tn = img_part_type_name (p);
-      part_type (p, buf, sizeof buf);
-      printf ("  %-3u %-8s %14" PRIu64 " %14" PRIu64 " %10s  %-22s ", p->number,
-              kind_name (p->kind), p->start, p->size, human (p->size, h, sizeof h),
-              tn ? tn : buf);
-      text_fs (p->kind == IMG_PART_EXTENDED ? NULL : part_fs (st, i, p));
-      printf ("\n");
-    }
+    text_ptable (st->g, pt);
   }
   text_md (st->g);
   for (i = 0; i < img_lvm_n_vgs (lvm); i++) {

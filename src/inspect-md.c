@@ -1,6 +1,7 @@
 /* img-inspect's report of md RAID arrays: each array (UUID, name, level,
- * metadata version), its members and what the array holds, or why it is
- * not read; as JSON ("md_arrays") and as text. */
+ * metadata version), its members and what the array holds (a filesystem
+ * or PV, or a partition table and its partitions), or why it is not
+ * read; as JSON ("md_arrays") and as text. */
 #include <config.h>
 
 #include <inttypes.h>
@@ -45,7 +46,19 @@ json_md (const struct img_guest *g, struct img_json *j)
       img_json_end_object (j);
     }
     img_json_end_array (j);
-    json_fs (j, vol_fs (g, a->vol));
+    /* A partitioned array: its table and partitions, as a disk's. */
+    if (a->pt != NULL) {
+      json_ptable (j, g, a->pt, true);
+      json_fs (j, NULL);
+    }
+    else {
+      img_json_key (j, "partition_table");
+      img_json_null (j);
+      img_json_key (j, "partitions");
+      img_json_begin_array (j);
+      img_json_end_array (j);
+      json_fs (j, vol_fs (g, a->vol));
+    }
     img_json_end_object (j);
   }
   img_json_end_array (j);
@@ -72,9 +85,14 @@ text_md (const struct img_guest *g)
     }
     printf ("  %s%s", a->error ? "not read: " : a->degraded ? "DEGRADED (members missing), read: " : "read: ",
             a->error ? a->error : "");
-    if (a->error == NULL)
+    if (a->error == NULL && a->pt != NULL)
+      printf ("partition table\n");
+    else if (a->error == NULL)
       text_fs (vol_fs (g, a->vol));
-    printf ("\n");
+    if (a->pt == NULL)
+      printf ("\n");
+    if (a->error == NULL && a->pt != NULL)
+      text_ptable (g, a->pt);
   }
 }
 

@@ -376,6 +376,12 @@ struct img_md_array {
    * sync); NULL when vol is set.  Owned by the array. */
   char *error;
   struct img_volume *vol;       /* RAID1: the array's bytes, read-only */
+  /* A partition table written on the array (MBR or GPT in its data
+   * area), read as a disk's is: NULL when there is none.  part_vols[i]
+   * is partition pt->parts[i] as the guest names it ("md0p1",
+   * "md/root2"), NULL for an extended partition.  Owned by the array. */
+  struct img_ptable *pt;
+  struct img_volume **part_vols;
 };
 
 /* Scans VOLS for md RAID members and assembles the arrays (grouped by

@@ -24,6 +24,7 @@
   X (free_xattr_list) X (statvfs) X (free_statvfs)                      \
   X (btrfs_subvolume_list) X (free_btrfssubvolume_list)                 \
   X (btrfs_subvolume_get_default) X (list_md_devices) X (md_detail)     \
+  X (list_partitions)                                                   \
   X (cryptsetup_open_argv) X (lvm_scan) X (lvs) X (md_stop)        \
   X (vg_activate_all)       \
   X (vfs_type) X (vfs_uuid) X (vfs_label) X (blockdev_getsize64)        \

@@ -151,6 +151,39 @@ uuid_hex (const char *in, char *out, size_t outlen)
   out[o] = '\0';
 }
 
+/* A partition of a partitioned array: v->adev names the array
+ * ("/dev/md127"); the partition is the kernel's mdNpM, which the
+ * appliance must list. */
+static int
+md_part_device (struct img_guest *g, long vi)
+{
+  struct gvolume *v = &g->volumes[vi];
+  const struct img_gfs_api *api = img_internal_appliance_api (g->ap);
+  char want[sizeof v->adev], **parts;
+  size_t i;
+  bool found = false;
+
+  v->adev_ok = false;
+  if ((size_t) snprintf (want, sizeof want, "%sp%u", v->adev, v->part->number)
+      >= sizeof want)
+    return img_err (g->ctx, -ENAMETOOLONG, "%s: appliance: device name too long",
+                    v->vol->name);
+  parts = api->list_partitions (img_internal_appliance_handle (g->ap));
+  if (parts == NULL)
+    return img_internal_appliance_fail (g->ap, "listing partitions");
+  for (i = 0; parts[i]; i++) {
+    found = found || strcmp (parts[i], want) == 0;
+    free (parts[i]);
+  }
+  free (parts);
+  if (!found)
+    return img_err (g->ctx, -ENODEV, "%s: appliance: partition %u of the md array (UUID %s) not found (no %s)",
+                    v->vol->name, v->part->number, v->md->uuid, want);
+  memcpy (v->adev, want, sizeof v->adev);
+  v->adev_ok = true;
+  return 0;
+}
+
 /* The appliance's device for md volume VI: the array whose UUID is its
  * (the appliance assembles every array it finds when it starts). */
 static int
@@ -193,7 +226,7 @@ md_device (struct img_guest *g, long vi)
   if (!v->adev_ok)
     return img_err (g->ctx, -ENODEV, "%s: appliance: the md array (UUID %s) was not assembled",
                     v->vol->name, v->md->uuid);
-  return 0;
+  return v->part ? md_part_device (g, vi) : 0;
 }
 
 int

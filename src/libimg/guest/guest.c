@@ -170,6 +170,23 @@ volumes_of_type (struct img_guest *g, const char *type,
 }
 
 static int
+add_md_parts (struct img_guest *g, const struct img_md_array *a)
+{
+  size_t j;
+  int r;
+
+  for (j = 0; j < a->pt->n_parts; j++) {
+    if (a->part_vols[j] == NULL)
+      continue;
+    r = add_volume (g, a->part_vols[j], false, &a->pt->parts[j], 0, NULL, NULL);
+    if (r < 0)
+      return r;
+    g->volumes[g->n_volumes - 1].md = a;
+  }
+  return 0;
+}
+
+static int
 scan_md (struct img_guest *g)
 {
   struct img_volume **members;
@@ -187,6 +204,13 @@ scan_md (struct img_guest *g)
     const struct img_md_array *a = img_md_array (g->md, i);
     if (a->vol == NULL)
       continue;
+    /* A partitioned array: its partitions are the volumes, as a disk's. */
+    if (a->pt != NULL) {
+      r = add_md_parts (g, a);
+      if (r < 0)
+        return r;
+      continue;
+    }
     r = add_volume (g, a->vol, false, NULL, 0, NULL, NULL);
     if (r < 0)
       return r;
@@ -346,7 +370,9 @@ spec_value (const char *spec, const char *key, char *out, size_t outlen)
 }
 
 /* /dev/md/NAME, /dev/md/N or /dev/mdN (VAL is what follows "/dev/md"):
- * the array with that 1.x name (host part aside) or 0.90 minor. */
+ * the array with that 1.x name (host part aside) or 0.90 minor; for a
+ * partition of one, the partition's own name (/dev/md0p1, /dev/md/NAME1,
+ * /dev/md/0p1), the volume's name. */
 static long
 resolve_md (struct img_guest *g, const char *val)
 {
@@ -355,8 +381,14 @@ resolve_md (struct img_guest *g, const char *val)
 
   for (i = 0; i < g->n_volumes; i++) {
     const struct img_md_array *a = g->volumes[i].md;
+    const char *vn = g->volumes[i].vol->name;
     if (a == NULL)
       continue;
+    if (g->volumes[i].part != NULL) {
+      if (strncmp (vn, "md", 2) == 0 && strcmp (vn + 2, val) == 0)
+        return i;
+      continue;
+    }
     if ((strncmp (a->devname, "md/", 3) == 0 && strcmp (a->devname + 3, want) == 0)
         || (want == val && strcmp (a->devname + 2, want) == 0))
       return i;

@@ -44,12 +44,12 @@ crc_ok (const void *buf, size_t len, uint32_t want)
  * when there is no header at all (no signature, sector outside the image),
  * -EINVAL when there is a damaged one, -ENOMEM. */
 static int
-read_header (struct img_disk *disk, unsigned ss, uint64_t lba,
+read_header (const struct img_internal_ptsrc *src, unsigned ss, uint64_t lba,
              struct gpt_header *h, unsigned char **entriesp,
              char *why, size_t whylen)
 {
   unsigned char *hdr = NULL, *entries = NULL;
-  uint64_t n_sectors = img_disk_size (disk) / ss, bytes;
+  uint64_t n_sectors = src->size / ss, bytes;
   uint32_t hsize, crc;
   int r = -EINVAL;
 
@@ -61,7 +61,7 @@ read_header (struct img_disk *disk, unsigned ss, uint64_t lba,
     r = -ENOENT;
     goto out;
   }
-  if (img_disk_pread (disk, hdr, ss, lba * ss) < 0) {
+  if (img_internal_ptsrc_pread (src, hdr, ss, lba * ss) < 0) {
     snprintf (why, whylen, "cannot read sector %" PRIu64, lba);
     goto out;
   }
@@ -120,7 +120,7 @@ read_header (struct img_disk *disk, unsigned ss, uint64_t lba,
     r = -ENOMEM;
     goto out;
   }
-  if (img_disk_pread (disk, entries, bytes, h->entries_lba * ss) < 0) {
+  if (img_internal_ptsrc_pread (src, entries, bytes, h->entries_lba * ss) < 0) {
     snprintf (why, whylen, "cannot read the entry array");
     goto out;
   }
@@ -149,7 +149,7 @@ guid_is_zero (const unsigned char *g)
  * good or damaged: *ssp and *lbap say where.  WHY gets the reason at that
  * size, or at the first size if there is no header at any. */
 static int
-find_header (struct img_disk *disk, const unsigned *sizes, size_t n_sizes,
+find_header (const struct img_internal_ptsrc *src, const unsigned *sizes, size_t n_sizes,
              bool backup, unsigned *ssp, uint64_t *lbap,
              struct gpt_header *h, unsigned char **entriesp,
              char *why, size_t whylen)
@@ -162,7 +162,7 @@ find_header (struct img_disk *disk, const unsigned *sizes, size_t n_sizes,
     uint64_t lba = 1;
 
     if (backup) {
-      lba = img_disk_size (disk) / sizes[i];
+      lba = src->size / sizes[i];
       if (lba == 0) {
         if (i == 0)
           snprintf (why, whylen, "the image is smaller than one sector");
@@ -170,7 +170,7 @@ find_header (struct img_disk *disk, const unsigned *sizes, size_t n_sizes,
       }
       lba--;
     }
-    r = read_header (disk, sizes[i], lba, h, entriesp,
+    r = read_header (src, sizes[i], lba, h, entriesp,
                      i == 0 ? why : why_here, i == 0 ? whylen : sizeof why_here);
     if (r != -ENOENT) {
       if (i > 0)
@@ -184,7 +184,7 @@ find_header (struct img_disk *disk, const unsigned *sizes, size_t n_sizes,
 }
 
 int
-img_internal_gpt_read (struct img_ctx *ctx, struct img_disk *disk,
+img_internal_gpt_read (struct img_ctx *ctx, const struct img_internal_ptsrc *src,
                        struct img_ptable *pt)
 {
   /* The header sits at LBA 1, whose byte offset depends on the logical
@@ -193,13 +193,13 @@ img_internal_gpt_read (struct img_ctx *ctx, struct img_disk *disk,
   CLEANUP_FREE unsigned char *entries = NULL;
   struct gpt_header h;
   char why1[256] = "", why2[256] = "";
-  const char *name = img_disk_name (disk);
+  const char *name = src->name;
   unsigned ss = IMG_SECTOR_SIZE, primary_ss;
   uint64_t lba = 1;
   size_t i;
   int r;
 
-  r = find_header (disk, sizes, ARRAY_SIZE (sizes), false, &ss, &lba, &h,
+  r = find_header (src, sizes, ARRAY_SIZE (sizes), false, &ss, &lba, &h,
                    &entries, why1, sizeof why1);
   if (r == -ENOMEM)
     return img_err (ctx, r, "%s: gpt: out of memory", name);
@@ -208,10 +208,10 @@ img_internal_gpt_read (struct img_ctx *ctx, struct img_disk *disk,
      * backup may be at either. */
     primary_ss = ss;
     if (r == -ENOENT)
-      r = find_header (disk, sizes, ARRAY_SIZE (sizes), true, &ss, &lba, &h,
+      r = find_header (src, sizes, ARRAY_SIZE (sizes), true, &ss, &lba, &h,
                        &entries, why2, sizeof why2);
     else
-      r = find_header (disk, &primary_ss, 1, true, &ss, &lba, &h,
+      r = find_header (src, &primary_ss, 1, true, &ss, &lba, &h,
                        &entries, why2, sizeof why2);
     if (r == -ENOMEM)
       return img_err (ctx, r, "%s: gpt: out of memory", name);
@@ -251,7 +251,7 @@ img_internal_gpt_read (struct img_ctx *ctx, struct img_disk *disk,
     img_internal_guid_to_string (e + 16, part.uuid);
     part.attrs = get_le64 (e + 48);
     img_internal_utf16_to_utf8 (e + 56, 36, false, part.name, sizeof part.name);
-    r = img_internal_ptable_add (ctx, disk, pt, &part);
+    r = img_internal_ptable_add (ctx, src, pt, &part);
     if (r < 0)
       return r;
   }

@@ -40,7 +40,7 @@ is_extended (unsigned char type)
 
 /* Checks that a partition lies inside the disk and records it. */
 static int
-add (struct img_ctx *ctx, struct img_disk *disk, struct img_ptable *pt,
+add (struct img_ctx *ctx, const struct img_internal_ptsrc *src, struct img_ptable *pt,
      unsigned number, enum img_part_kind kind, const struct mbr_entry *e,
      uint64_t abs_lba)
 {
@@ -57,16 +57,16 @@ add (struct img_ctx *ctx, struct img_disk *disk, struct img_ptable *pt,
   /* An extended partition's own size is not data; only its EBRs must be
    * readable, which the chain walk checks. */
   end = part.start + part.size;
-  if (kind != IMG_PART_EXTENDED && end > img_disk_size (disk))
+  if (kind != IMG_PART_EXTENDED && end > src->size)
     return img_err (ctx, -EIO,
-                    "%s: mbr: partition %u (%" PRIu64 "-%" PRIu64 ") extends past the end of the image (%" PRIu64 " bytes); the image is truncated or the table is corrupt",
-                    img_disk_name (disk), number, part.start, end,
-                    img_disk_size (disk));
-  return img_internal_ptable_add (ctx, disk, pt, &part);
+                    "%s: mbr: partition %u (%" PRIu64 "-%" PRIu64 ") extends past the end of the %s (%" PRIu64 " bytes); the %s is truncated or the table is corrupt",
+                    src->name, number, part.start, end,
+                    src->what, src->size, src->what);
+  return img_internal_ptable_add (ctx, src, pt, &part);
 }
 
 static int
-walk_ebr_chain (struct img_ctx *ctx, struct img_disk *disk,
+walk_ebr_chain (struct img_ctx *ctx, const struct img_internal_ptsrc *src,
                 struct img_ptable *pt, uint64_t ext_lba, uint64_t ext_sectors)
 {
   uint64_t ebr = ext_lba, visited[MBR_MAX_LOGICAL];
@@ -82,20 +82,20 @@ walk_ebr_chain (struct img_ctx *ctx, struct img_disk *disk,
       if (visited[i] == ebr)
         return img_err (ctx, -ELOOP,
                         "%s: mbr: the extended partition's EBR chain loops (sector %" PRIu64 " is linked twice)",
-                        img_disk_name (disk), ebr);
+                        src->name, ebr);
     if (n_visited == MBR_MAX_LOGICAL)
       return img_err (ctx, -E2BIG,
                       "%s: mbr: more than %d logical partitions; the EBR chain is corrupt",
-                      img_disk_name (disk), MBR_MAX_LOGICAL);
+                      src->name, MBR_MAX_LOGICAL);
     visited[n_visited++] = ebr;
 
-    r = img_disk_pread (disk, s, sizeof s, ebr * IMG_SECTOR_SIZE);
+    r = img_internal_ptsrc_pread (src, s, sizeof s, ebr * IMG_SECTOR_SIZE);
     if (r < 0)
       return r;
     if (s[510] != 0x55 || s[511] != 0xaa)
       return img_err (ctx, -EINVAL,
                       "%s: mbr: extended boot record at sector %" PRIu64 " has no 0x55AA signature",
-                      img_disk_name (disk), ebr);
+                      src->name, ebr);
     decode_entry (s, 0, &logical);
     decode_entry (s, 1, &next);
 
@@ -104,8 +104,8 @@ walk_ebr_chain (struct img_ctx *ctx, struct img_disk *disk,
       if (start + logical.sectors > ext_lba + ext_sectors || logical.lba == 0)
         return img_err (ctx, -EINVAL,
                         "%s: mbr: logical partition %u lies outside its extended partition",
-                        img_disk_name (disk), number);
-      r = add (ctx, disk, pt, number++, IMG_PART_LOGICAL, &logical, start);
+                        src->name, number);
+      r = add (ctx, src, pt, number++, IMG_PART_LOGICAL, &logical, start);
       if (r < 0)
         return r;
     }
@@ -115,13 +115,13 @@ walk_ebr_chain (struct img_ctx *ctx, struct img_disk *disk,
     if ((uint64_t) next.lba >= ext_sectors)
       return img_err (ctx, -EINVAL,
                       "%s: mbr: EBR at sector %" PRIu64 " links to sector %" PRIu64 ", outside the extended partition",
-                      img_disk_name (disk), ebr, ext_lba + next.lba);
+                      src->name, ebr, ext_lba + next.lba);
     ebr = ext_lba + next.lba;
   }
 }
 
 int
-img_internal_mbr_read (struct img_ctx *ctx, struct img_disk *disk,
+img_internal_mbr_read (struct img_ctx *ctx, const struct img_internal_ptsrc *src,
                        const unsigned char *s0, struct img_ptable *pt)
 {
   bool have_ext = false;
@@ -140,17 +140,17 @@ img_internal_mbr_read (struct img_ctx *ctx, struct img_disk *disk,
       if (have_ext)
         return img_err (ctx, -EINVAL,
                         "%s: mbr: more than one extended partition",
-                        img_disk_name (disk));
+                        src->name);
       have_ext = true;
-      r = add (ctx, disk, pt, i + 1, IMG_PART_EXTENDED, &e, e.lba);
+      r = add (ctx, src, pt, i + 1, IMG_PART_EXTENDED, &e, e.lba);
       if (r < 0)
         return r;
-      r = walk_ebr_chain (ctx, disk, pt, e.lba, e.sectors);
+      r = walk_ebr_chain (ctx, src, pt, e.lba, e.sectors);
       if (r < 0)
         return r;
       continue;
     }
-    r = add (ctx, disk, pt, i + 1, IMG_PART_PRIMARY, &e, e.lba);
+    r = add (ctx, src, pt, i + 1, IMG_PART_PRIMARY, &e, e.lba);
     if (r < 0)
       return r;
   }

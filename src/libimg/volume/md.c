@@ -117,6 +117,54 @@ disagreeing (struct found *const *g, size_t n)
   return NULL;
 }
 
+/* A partition of array A as the kernel and udev name it: "md0p1" (the
+ * kernel's mdNpM), "md/root1" or "md/0p1" (udev's md/NAME[p]M). */
+static void
+make_partname (const struct img_md_array *a, unsigned number, char *out,
+               size_t outlen)
+{
+  size_t n = strlen (a->devname);
+  bool digit = n > 0 && a->devname[n - 1] >= '0' && a->devname[n - 1] <= '9';
+
+  snprintf (out, outlen, "%s%s%u", a->devname, digit ? "p" : "", number);
+}
+
+/* A partition table on array A (read from member MEMBER): its partitions
+ * become volumes.  A corrupt table is an error, as on a disk. */
+static int
+read_parts (struct img_ctx *ctx, struct img_md_array *a, const char *member)
+{
+  char where[sizeof a->devname + 300], name[sizeof a->devname + 16];
+  size_t i;
+  int r;
+
+  if (a->vol->size < IMG_SECTOR_SIZE)
+    return 0;
+  snprintf (where, sizeof where, "%s (md array on %s)", a->devname, member);
+  r = img_internal_ptable_read_volume (ctx, a->vol, where, &a->pt);
+  if (r < 0)
+    return r;
+  if (a->pt->type == IMG_PTABLE_NONE) {
+    img_ptable_free (a->pt);
+    a->pt = NULL;
+    return 0;
+  }
+  a->part_vols = calloc (a->pt->n_parts + 1, sizeof *a->part_vols);
+  if (a->part_vols == NULL)
+    return img_err (ctx, -ENOMEM, "%s: md: out of memory", a->devname);
+  for (i = 0; i < a->pt->n_parts; i++) {
+    const struct img_part *p = &a->pt->parts[i];
+    if (p->kind == IMG_PART_EXTENDED || p->size == 0)
+      continue;
+    make_partname (a, p->number, name, sizeof name);
+    r = img_internal_volume_slice (ctx, name, a->vol, p->start, p->size,
+                                   &a->part_vols[i]);
+    if (r < 0)
+      return r;
+  }
+  return 0;
+}
+
 /* RAID1: the in-sync member with the most events; stale ones are said. */
 static int
 read_raid1 (struct img_ctx *ctx, struct img_md_array *a,
@@ -151,7 +199,7 @@ read_raid1 (struct img_ctx *ctx, struct img_md_array *a,
   if (r < 0)
     return r;
   a->vol->no_write = md_no_write;
-  return 0;
+  return read_parts (ctx, a, best->vol->name);
 }
 
 /* Builds array A from the N members in G (same UUID). */
@@ -274,13 +322,18 @@ img_md_scan (struct img_ctx *ctx, struct img_volume *const *vols,
 void
 img_md_free (struct img_md *md)
 {
-  size_t i;
+  size_t i, k;
 
   if (md == NULL)
     return;
   for (i = 0; i < md->n_arrays; i++) {
     free (md->arrays[i].members);
     free (md->arrays[i].error);
+    if (md->arrays[i].pt != NULL && md->arrays[i].part_vols != NULL)
+      for (k = 0; k < md->arrays[i].pt->n_parts; k++)
+        img_volume_free (md->arrays[i].part_vols[k]);
+    free (md->arrays[i].part_vols);
+    img_ptable_free (md->arrays[i].pt);
     img_volume_free (md->arrays[i].vol);
   }
   free (md->arrays);

@@ -11,15 +11,24 @@
 #include "volume/volume-private.h"
 
 int
-img_internal_ptable_add (struct img_ctx *ctx, struct img_disk *disk,
+img_internal_ptsrc_pread (const struct img_internal_ptsrc *src, void *buf,
+                          size_t len, uint64_t off)
+{
+  if (src->disk != NULL)
+    return img_disk_pread (src->disk, buf, len, off);
+  return img_volume_pread (src->ctx, src->vol, buf, len, off);
+}
+
+int
+img_internal_ptable_add (struct img_ctx *ctx,
+                         const struct img_internal_ptsrc *src,
                          struct img_ptable *pt, const struct img_part *part)
 {
   struct img_part *parts;
 
   parts = realloc (pt->parts, (pt->n_parts + 1) * sizeof *parts);
   if (parts == NULL)
-    return img_err (ctx, -ENOMEM, "%s: partitions: out of memory",
-                    img_disk_name (disk));
+    return img_err (ctx, -ENOMEM, "%s: partitions: out of memory", src->name);
   pt->parts = parts;
   parts[pt->n_parts++] = *part;
   return 0;
@@ -42,9 +51,10 @@ looks_like_fat (const unsigned char *s)
     || memcmp (s + 3, "NTFS    ", 8) == 0 || memcmp (s + 3, "EXFAT   ", 8) == 0;
 }
 
-int
-img_ptable_read (struct img_ctx *ctx, struct img_disk *disk,
-                 struct img_ptable **ptp)
+/* Reads the table (if any) at the start of SRC. */
+static int
+read_table (struct img_ctx *ctx, const struct img_internal_ptsrc *src,
+            struct img_ptable **ptp)
 {
   struct img_ptable *pt;
   unsigned char s0[IMG_SECTOR_SIZE];
@@ -54,18 +64,18 @@ img_ptable_read (struct img_ctx *ctx, struct img_disk *disk,
   pt = calloc (1, sizeof *pt);
   if (pt == NULL)
     return img_err (ctx, -ENOMEM, "%s: partitions: out of memory",
-                    img_disk_name (disk));
+                    src->name);
   pt->sector_size = IMG_SECTOR_SIZE;
 
   /* Less than a sector holds neither a table nor a filesystem: an empty
    * or cut-off file, not a disk to report as blank. */
-  if (img_disk_size (disk) < IMG_SECTOR_SIZE) {
+  if (src->size < IMG_SECTOR_SIZE) {
     r = img_err (ctx, -EINVAL,
-                 "%s: disk: image is only %" PRIu64 " bytes, smaller than one 512-byte sector; it is empty or truncated",
-                 img_disk_name (disk), img_disk_size (disk));
+                 "%s: %s: %s is only %" PRIu64 " bytes, smaller than one 512-byte sector; it is empty or truncated",
+                 src->name, src->disk ? "disk" : "md", src->what, src->size);
     goto err;
   }
-  r = img_disk_pread (disk, s0, sizeof s0, 0);
+  r = img_internal_ptsrc_pread (src, s0, sizeof s0, 0);
   if (r < 0)
     goto err;
   if (s0[510] != 0x55 || s0[511] != 0xaa || looks_like_fat (s0)) {
@@ -84,9 +94,9 @@ img_ptable_read (struct img_ctx *ctx, struct img_disk *disk,
   }
 
   if (protective)
-    r = img_internal_gpt_read (ctx, disk, pt);
+    r = img_internal_gpt_read (ctx, src, pt);
   else
-    r = img_internal_mbr_read (ctx, disk, s0, pt);
+    r = img_internal_mbr_read (ctx, src, s0, pt);
   if (r < 0)
     goto err;
   if (pt->n_parts > 1)          /* parts is NULL when there are none */
@@ -97,6 +107,31 @@ img_ptable_read (struct img_ctx *ctx, struct img_disk *disk,
  err:
   img_ptable_free (pt);
   return r;
+}
+
+int
+img_ptable_read (struct img_ctx *ctx, struct img_disk *disk,
+                 struct img_ptable **ptp)
+{
+  struct img_internal_ptsrc src = {
+    .ctx = ctx, .name = img_disk_name (disk), .what = "image",
+    .size = img_disk_size (disk), .disk = disk,
+  };
+
+  return read_table (ctx, &src, ptp);
+}
+
+int
+img_internal_ptable_read_volume (struct img_ctx *ctx,
+                                 const struct img_volume *vol,
+                                 const char *name, struct img_ptable **ptp)
+{
+  struct img_internal_ptsrc src = {
+    .ctx = ctx, .name = name, .what = "md array", .size = vol->size,
+    .vol = vol,
+  };
+
+  return read_table (ctx, &src, ptp);
 }
 
 void

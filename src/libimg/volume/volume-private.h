@@ -10,17 +10,40 @@
 #define IMG_SECTOR_SIZE 512
 #define IMG_SECTOR_SIZE_4K 4096
 
+/* Where a partition table is read from: a disk image (DISK set), or a
+ * volume, the data area of an md array (VOL set). */
+struct img_internal_ptsrc {
+  struct img_ctx *ctx;
+  const char *name;             /* for messages */
+  const char *what;             /* "image" or "md array", for messages */
+  uint64_t size;
+  struct img_disk *disk;
+  const struct img_volume *vol;
+};
+/* Reads LEN bytes at OFF of SRC (ptable.c): 0 or -errno (one line). */
+int img_internal_ptsrc_pread (const struct img_internal_ptsrc *src, void *buf,
+                              size_t len, uint64_t off);
+
 /* Partition table readers (mbr.c, gpt.c), called by ptable.c with the
  * first sector already read.  They fill PT (allocated by the caller). */
-int img_internal_mbr_read (struct img_ctx *ctx, struct img_disk *disk,
+int img_internal_mbr_read (struct img_ctx *ctx,
+                           const struct img_internal_ptsrc *src,
                            const unsigned char *sector0,
                            struct img_ptable *pt);
-int img_internal_gpt_read (struct img_ctx *ctx, struct img_disk *disk,
+int img_internal_gpt_read (struct img_ctx *ctx,
+                           const struct img_internal_ptsrc *src,
                            struct img_ptable *pt);
 /* Appends a copy of PART to PT. */
-int img_internal_ptable_add (struct img_ctx *ctx, struct img_disk *disk,
+int img_internal_ptable_add (struct img_ctx *ctx,
+                             const struct img_internal_ptsrc *src,
                              struct img_ptable *pt,
                              const struct img_part *part);
+/* img_ptable_read on VOL (an md array's data area), NAME in messages:
+ * the same checks, every partition within VOL. */
+int img_internal_ptable_read_volume (struct img_ctx *ctx,
+                                     const struct img_volume *vol,
+                                     const char *name,
+                                     struct img_ptable **ptp);
 
 /* utf16.c: UTF-16 (little- or big-endian, UNITS code units, cut at a
  * NUL) to UTF-8 in OUT (OUTLEN > 0 bytes, always terminated). */
