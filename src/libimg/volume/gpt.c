@@ -57,7 +57,7 @@ read_header (const struct img_internal_ptsrc *src, unsigned ss, uint64_t lba,
   if (hdr == NULL)
     return -ENOMEM;
   if (lba >= n_sectors) {
-    snprintf (why, whylen, "sector %" PRIu64 " is outside the image", lba);
+    snprintf (why, whylen, "sector %" PRIu64 " is outside the %s", lba, src->what);
     r = -ENOENT;
     goto out;
   }
@@ -97,8 +97,8 @@ read_header (const struct img_internal_ptsrc *src, unsigned ss, uint64_t lba,
     goto out;
   }
   if (h->first_lba > h->last_lba || h->last_lba >= n_sectors) {
-    snprintf (why, whylen, "usable area %" PRIu64 "-%" PRIu64 " does not fit the image (%" PRIu64 " sectors); the image may be truncated",
-              h->first_lba, h->last_lba, n_sectors);
+    snprintf (why, whylen, "usable area %" PRIu64 "-%" PRIu64 " does not fit the %s (%" PRIu64 " sectors); the %s may be truncated",
+              h->first_lba, h->last_lba, src->what, n_sectors, src->what);
     goto out;
   }
   if (h->n_entries == 0 || h->n_entries > GPT_MAX_ENTRIES
@@ -111,8 +111,8 @@ read_header (const struct img_internal_ptsrc *src, unsigned ss, uint64_t lba,
   bytes = (uint64_t) h->n_entries * h->entry_size;
   if (h->entries_lba >= n_sectors
       || h->entries_lba + (bytes + ss - 1) / ss > n_sectors) {
-    snprintf (why, whylen, "entry array at sector %" PRIu64 " is outside the image",
-              h->entries_lba);
+    snprintf (why, whylen, "entry array at sector %" PRIu64 " is outside the %s",
+              h->entries_lba, src->what);
     goto out;
   }
   entries = malloc (bytes);
@@ -165,7 +165,7 @@ find_header (const struct img_internal_ptsrc *src, const unsigned *sizes, size_t
       lba = src->size / sizes[i];
       if (lba == 0) {
         if (i == 0)
-          snprintf (why, whylen, "the image is smaller than one sector");
+          snprintf (why, whylen, "the %s is smaller than one sector", src->what);
         continue;
       }
       lba--;
