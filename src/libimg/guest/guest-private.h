@@ -83,6 +83,11 @@ bool img_internal_guest_is_ext (const char *type);
  * Flatcar: the USR-A partition), or -1; ROOT is the root's volume. */
 long img_internal_guest_find_usr (struct img_guest *g, long root);
 
+/* scan.c: opens the N images and finds every volume on them (partitions,
+ * md arrays and their partitions, LVs), each probed.  0 or -errno. */
+int img_internal_guest_scan_disks (struct img_guest *g,
+                                   const char *const *images, size_t n);
+
 /* guest.c: appends a volume (not probed) to G's; NULL on no memory
  * (VOL freed if OWNED, message recorded). */
 struct gvolume *img_internal_guest_append_volume (struct img_guest *g,
