@@ -727,9 +727,10 @@ int img_guest_subvolumes (struct img_guest *g, size_t i,
 void img_subvolumes_free (struct img_subvolume *subs, size_t n);
 /* What the guest was opened on, all owned by the guest: the disks in the
  * order given, their partition tables, the LVM found on them, and every
- * volume (partitions or whole disks, then LVs) with the signature probed
- * on it, its partition (NULL for whole disks and LVs) and its disk's
- * index.  Out-parameters may be NULL. */
+ * volume (partitions or whole disks, md arrays or their partitions, then
+ * LVs) with the signature probed on it, its partition (NULL for whole
+ * disks, arrays and LVs) and its disk's index (SIZE_MAX for a partition
+ * of an md array: it is on no one disk).  Out-parameters may be NULL. */
 size_t img_guest_n_disks (const struct img_guest *g);
 struct img_disk *img_guest_disk (const struct img_guest *g, size_t i);
 const struct img_ptable *img_guest_ptable (const struct img_guest *g,

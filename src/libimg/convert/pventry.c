@@ -2,6 +2,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,16 +147,21 @@ pygrub_trouble (struct img_guest *g, const struct img_inspection *insp,
   size_t i, n_grub = 0;
 
   const struct img_volume *v = NULL;
+  size_t image = 0;
 
   for (i = 0; i < img_guest_n_volumes (g); i++) {
-    v = img_guest_volume (g, i, &info, &part, NULL);
+    v = img_guest_volume (g, i, &info, &part, &image);
     if (m->device && strcmp (v->name, m->device) == 0)
       break;
     part = NULL;
     info = NULL;
     v = NULL;
   }
-  if (part == NULL) {
+  if (part != NULL && image == SIZE_MAX) {
+    if (asprintf (&why, "%s is on %s, a partition inside an md array, which pygrub cannot read",
+                  vmlinuz, m->device) < 0)
+      why = NULL;
+  } else if (part == NULL) {
     if (asprintf (&why, "%s is on %s, which pygrub cannot read: it only looks at partitions",
                   vmlinuz, m->device ? m->device : "an unknown volume") < 0)
       why = NULL;

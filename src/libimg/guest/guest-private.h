@@ -13,7 +13,8 @@ struct gvolume {
   bool owned;
   struct img_fsinfo info;
   const struct img_part *part;  /* NULL for whole disks and LVs */
-  size_t image;                 /* which image (for /dev/sdX names) */
+  size_t image;                 /* which image (for /dev/sdX names); SIZE_MAX
+                                   for a partition of an md array */
   const char *vg, *lv;          /* for LVs */
   const struct img_md_array *md; /* for md arrays */
   char adev[300];               /* the appliance's name for it (fsopen.c) */

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +57,8 @@ add_md_parts (struct img_guest *g, const struct img_md_array *a)
   for (j = 0; j < a->pt->n_parts; j++) {
     if (a->part_vols[j] == NULL)
       continue;
-    r = add_volume (g, a->part_vols[j], false, &a->pt->parts[j], 0, NULL, NULL);
+    r = add_volume (g, a->part_vols[j], false, &a->pt->parts[j], SIZE_MAX,
+                    NULL, NULL);
     if (r < 0)
       return r;
     g->volumes[g->n_volumes - 1].md = a;
