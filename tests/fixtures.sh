@@ -80,3 +80,22 @@ on_range () {
     losetup -d "$l"
     return $r
 }
+
+# strip_modalias_rule IMG BOOT_OFFSET KVER: replaces the initrd of a test
+# guest (/initrd.img-KVER on the ext /boot at BOOT_OFFSET) by the same
+# initrd without udev's 80-drivers.rules (unmkinitramfs, cpio, gzip;
+# debugfs writes it), so that img2pv has to extend it.  Leaves the new
+# initrd in ./new.initrd.
+strip_modalias_rule () {
+    local img=$1 off=$2 kver=$3
+    rm -rf unpacked.$$
+    debugfs -R "cat /initrd.img-$kver" "$img?offset=$off" > guest.initrd.$$ 2>/dev/null || return 1
+    unmkinitramfs guest.initrd.$$ unpacked.$$ 2>/dev/null || return 1
+    [ -e unpacked.$$/usr/lib/udev/rules.d/80-drivers.rules ] || return 1
+    rm -f unpacked.$$/usr/lib/udev/rules.d/80-drivers.rules
+    (cd unpacked.$$ && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -9n) > new.initrd || return 1
+    rm -rf unpacked.$$ guest.initrd.$$
+    debugfs -w -R "rm /initrd.img-$kver" "$img?offset=$off" > /dev/null 2>&1 || return 1
+    debugfs -w -R "write new.initrd /initrd.img-$kver" "$img?offset=$off" > /dev/null 2>&1 || return 1
+    cmp -s new.initrd <(debugfs -R "cat /initrd.img-$kver" "$img?offset=$off" 2>/dev/null)
+}

@@ -12,8 +12,13 @@ IMG2PV=$top_builddir/src/img2pv
 
 dir=$(bash "$top_srcdir/tests/guests/guests.sh") || bail "could not build the test guests"
 cd "$TMP"
-. <(grep -E '^(BOOT_OFFSET|ROOT_OFFSET)=' "$dir/mbr-plain-hvm.img.facts")
-orig=$(sha256sum "$dir/mbr-plain-hvm.img" | cut -d' ' -f1)
+. <(grep -E '^(BOOT_OFFSET|ROOT_OFFSET|KERNEL_VERSION)=' "$dir/mbr-plain-hvm.img.facts")
+# The kills need a run that writes for a while: a guest whose initrd
+# img2pv extends (its udev does not load drivers by modalias), so that
+# the new initrd (about 40 MiB) is written.
+cp --sparse=always "$dir/mbr-plain-hvm.img" base.img
+strip_modalias_rule base.img "$BOOT_OFFSET" "$KERNEL_VERSION" || bail "could not strip the initrd's modalias rule"
+orig=$(sha256sum base.img | cut -d' ' -f1)
 
 # clean IMAGE WHAT: both filesystems check clean.
 clean () {
@@ -26,7 +31,7 @@ converted () {
 # Calibration: when a run starts writing (its undo record appears) and
 # when it ends; kills land in between, plus a few before and after.
 now () { date +%s%N; }
-cp --sparse=always "$dir/mbr-plain-hvm.img" k.img; rm -f k.img.img-tools-undo
+cp --sparse=always base.img k.img; rm -f k.img.img-tools-undo
 t0=$(now)
 "$IMG2PV" --no-xl-config k.img > /dev/null 2>&1 &
 pid=$!
@@ -37,7 +42,7 @@ diag "a run starts writing after $first_ms ms and writes for $write_ms ms"
 RANDOM=4242
 killed_mid=0
 for i in 1 2 3 4 5 6 7 8; do
-    cp --sparse=always "$dir/mbr-plain-hvm.img" k.img
+    cp --sparse=always base.img k.img
     rm -f k.img.img-tools-undo k.cfg
     "$IMG2PV" --no-xl-config k.img > /dev/null 2>&1 &
     pid=$!
@@ -82,10 +87,11 @@ truncate -s 100G big.img
 alloc0=$(( $(stat -c %b big.img) * 512 ))
 "$IMG2PV" --no-xl-config big.img > big.out 2>&1; ok $? "a sparse 100 GiB image converts"
 alloc1=$(( $(stat -c %b big.img) * 512 ))
-grow=$(( (alloc1 - alloc0) >> 20 ))
+grow=$(( (alloc1 - alloc0) >> 10 ))
 diag "allocated: $((alloc0 >> 20)) MiB before, $((alloc1 >> 20)) MiB after"
-# The new initrd (about 40 MiB) is the bulk of what is written.
-ok "$([ "$grow" -lt 128 ]; echo $?)" "100 GiB image: allocation grew by $grow MiB only (touches what it changes)"
+# The guest's initrd already loads the PV drivers (udev, modalias): it is
+# not rewritten, and what changes is a few text files and directories.
+ok "$([ "$grow" -lt 1024 ]; echo $?)" "100 GiB image: allocation grew by $grow KiB only, under 1 MiB (touches what it changes)"
 is "$(stat -c %s big.img)" $((100 << 30)) "100 GiB image: size unchanged"
 ulen=$(stat -c %s big.img.img-tools-undo)
 ok "$([ "$ulen" -lt $((256 << 20)) ]; echo $?)" "100 GiB image: undo record of $((ulen >> 20)) MiB"
