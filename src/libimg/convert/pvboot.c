@@ -5,10 +5,12 @@
 #include <config.h>
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "text/text-private.h"
 #include "convert/bootentry.h"
 #include "convert/convert-private.h"
 #include "convert/devnames.h"
@@ -293,7 +295,8 @@ default_grub_key (struct img_plan *plan, const struct img_pv_entry *e, const cha
   return r;
 }
 
-/* /etc/kernel/cmdline (kernel-install's): root names rewritten. */
+/* /etc/kernel/cmdline, read by kernel-install and RHEL's grubby for the
+ * entries of new kernels: root names rewritten, the PV console. */
 static int
 kernel_cmdline (struct img_plan *plan, const struct img_pv_entry *e)
 {
@@ -307,8 +310,9 @@ kernel_cmdline (struct img_plan *plan, const struct img_pv_entry *e)
     return r;
   if ((nl = strchr (text, '\n')) != NULL)
     *nl = '\0';
-  if (img_cmdline_rewrite (img_plan_guest (plan), e->xvd, NULL, text, &nv, &ch) == 0
-      && strcmp (nv, text) != 0) {
+  if (img_cmdline_rewrite (img_plan_guest (plan), e->xvd, e->console, text, &nv, &ch) < 0)
+    r = img_conv_oom (plan);
+  else if (strcmp (nv, text) != 0) {
     struct img_sb b = { 0 };
     img_sb_addf (&b, "%s\n", nv);
     r = img_conv_write_text (plan, path, &b, 0644);
@@ -316,6 +320,44 @@ kernel_cmdline (struct img_plan *plan, const struct img_pv_entry *e)
   }
   free (nv);
   free (text);
+  return r;
+}
+
+/* kernelopts in the grubenv beside the GRUB 2 configuration CFG: what
+ * RHEL 8's BLS entries ("options $kernelopts") and grubby's entries for
+ * new kernels boot with; root names rewritten, the PV console. */
+static int
+grubenv_kernelopts (struct img_plan *plan, const struct img_pv_entry *e, const char *cfg)
+{
+  struct img_guest *g = img_plan_guest (plan);
+  const char *sl = strrchr (cfg, '/');
+  char *env = NULL, *text = NULL, *v = NULL, *nv = NULL, *out = NULL;
+  size_t len, olen;
+  bool ch;
+  int r;
+
+  if (asprintf (&env, "%.*s/grubenv", (int) (sl ? sl - cfg : 0), cfg) < 0)
+    return img_conv_oom (plan);
+  if ((r = img_conv_read_text (plan, env, &text, &len)) < 0 || text == NULL)
+    goto out;
+  if ((r = img_internal_grubenv_get (text, len, "kernelopts", &v)) == -ENOENT) {
+    r = 0;
+    goto out;
+  }
+  if (r < 0 || img_cmdline_rewrite (g, e->xvd, e->console, v, &nv, &ch) < 0) {
+    r = img_conv_oom (plan);
+    goto out;
+  }
+  if (strcmp (nv, v) != 0
+      && (r = img_bootentry_grubenv_set (img_guest_ctx (g), env, text, len, "kernelopts", nv,
+                                         &out, &olen)) == 0)
+    r = img_guest_write_file (g, env, out, olen, 0644);
+ out:
+  free (out);
+  free (nv);
+  free (v);
+  free (text);
+  free (env);
   return r;
 }
 
@@ -331,6 +373,8 @@ live_configs (struct img_plan *plan, const struct img_pv_entry *e, size_t *n_gru
     switch (c->kind) {
     case IMG_BOOT_GRUB2:
       r = live_config (plan, e, IMG_BOOT_GRUB2, c->path, grub2_line, 0644);
+      if (r == 0)
+        r = grubenv_kernelopts (plan, e, c->path);
       (*n_grub)++;
       break;
     case IMG_BOOT_GRUB_LEGACY:

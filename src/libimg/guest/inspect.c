@@ -371,6 +371,24 @@ add_bootcfg (struct img_guest *g, struct img_inspection *in, const char *path,
   in->n_bootcfgs++;
 }
 
+/* FIELD of a BLS entry with the grubenv's variables in it expanded, as
+ * blscfg boots it (RHEL 8: "options $kernelopts $tuned_params"). */
+static void
+bls_expand (struct img_guest *g, const char *env, size_t env_len, char **field)
+{
+  char *x = NULL;
+  int r;
+
+  if (*field == NULL || strchr (*field, '$') == NULL)
+    return;
+  if ((r = img_internal_grubenv_expand (env ? env : "", env ? env_len : 0, *field, &x)) < 0) {
+    img_dbg (img_guest_ctx (g), "inspect: BLS line %s not expanded: %s", *field, strerror (-r));
+    return;
+  }
+  free (*field);
+  *field = x;
+}
+
 static void
 inspect_boot (struct img_guest *g, struct img_inspection *in)
 {
@@ -386,7 +404,8 @@ inspect_boot (struct img_guest *g, struct img_inspection *in)
   struct img_dirent *ents = NULL;
   size_t n = 0, i;
   char seen[ARRAY_SIZE (files)][PATH_MAX];
-  size_t n_seen = 0;
+  size_t n_seen = 0, env_len = 0;
+  CLEANUP_FREE char *env = read_text (g, "/boot/grub2/grubenv", CONFIG_FILE, &env_len);
 
   for (i = 0; i < ARRAY_SIZE (files); i++) {
     CLEANUP_FREE char *canon = NULL;
@@ -417,6 +436,9 @@ inspect_boot (struct img_guest *g, struct img_inspection *in)
         struct img_boot_entry *e = &in->bootcfgs[in->n_bootcfgs - 1].entries[0];
         free (e->id);
         e->id = strndup (ents[i].name, l - 5);
+        bls_expand (g, env, env_len, &e->kernel);
+        bls_expand (g, env, env_len, &e->initrd);
+        bls_expand (g, env, env_len, &e->args);
       }
     }
     img_dirents_free (ents, n);

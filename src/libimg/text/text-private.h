@@ -28,4 +28,12 @@ void img_internal_release_version (const char *version, int *major, int *minor);
  * control byte or does not fit. */
 bool img_internal_fstab_subvol (const char *options, char *out, size_t outlen);
 
+/* grubenv.c: the value of KEY in grubenv TEXT (LEN bytes; backslash
+ * escapes undone, a NUL ends it); 0, -ENOENT, -ENOMEM.  And S with every
+ * $NAME / ${NAME} replaced by that variable (unset: empty; blanks then
+ * squeezed), as GRUB's blscfg expands a BLS entry's lines; 0, -ENOMEM,
+ * -E2BIG (longer than a command line).  The caller owns *value, *out. */
+int img_internal_grubenv_get (const char *text, size_t len, const char *key, char **value);
+int img_internal_grubenv_expand (const char *env, size_t env_len, const char *s, char **out);
+
 #endif /* LIBIMG_TEXT_PRIVATE_H */
