@@ -8,12 +8,14 @@
 # Checked: the PV entry and the xl config (direct kernel: pygrub cannot
 # read a v5 xfs), the dracut initrd with lsinitrd, day two (a new kernel
 # added as RHEL's kernel-install/grubby do it, from the converted guest's
-# own files) boots PV, xfs_repair -n, a second run, rollback; and hostile
-# grubenv variables on a small native guest.
+# own files) boots PV, xfs_repair -n, a second run, rollback; img-ramify's
+# RAM entry (a BLS entry of its own); and hostile grubenv variables on a
+# small native guest.
 . "$top_srcdir/tests/functions.sh"
 . "$top_srcdir/tests/fixtures.sh"
 requires_root; requires guestfish; requires xfs_repair; requires lsinitrd; requires mke2fs; requires sfdisk
-IMG2PV=$top_builddir/src/img2pv INSPECT=$top_builddir/src/img-inspect
+IMG2PV=$top_builddir/src/img2pv INSPECT=$top_builddir/src/img-inspect RAMIFY=$top_builddir/src/img-ramify
+export IMG_TOOLS_DATADIR=$top_srcdir/data IMG_RAMCOPY=$top_builddir/src/ramboot/img-ramcopy
 
 dir=$(bash "$top_srcdir/tests/guests/guests.sh") || bail "could not build the test guests"
 # shellcheck disable=SC1090
@@ -101,6 +103,7 @@ upload f/machine-id /etc/machine-id
 EOF
 ok $? "fixture: RHEL 8 BLS layout written through the appliance" || { sed 's/^/# /' f/gf.out; bail "no fixture"; }
 orig=$(sha256sum < rocky.img)
+cp --sparse=always rocky.img ram.img
 
 "$INSPECT" rocky.img > insp.out 2>&1; ok $? "inspect: img-inspect reads the guest"
 grep -q '^guest: Rocky Linux 8.9 (Green Obsidian) (id rocky, version 8.9)' insp.out; ok $? "inspect: Rocky Linux 8.9"
@@ -194,22 +197,35 @@ is "$(pv_capable "root=$LV_ROOT_PATH ro $o")" "hvc0 lvm-root" \
    "day two (grub2-mkconfig: kernelopts from the root and GRUB_CMDLINE_LINUX): the same"
 
 # ---- fsck, second run, rollback ------------------------------------------------------
+# fsck_range IMAGE OFFSET SIZE: xfs_repair -n on a read-only loop device.
 fsck_range () {
     local dev rc
-    dev=$(losetup -f --show -r -o "$1" --sizelimit "$2" rocky.img) || return 1
+    dev=$(losetup -f --show -r -o "$2" --sizelimit "$3" "$1") || return 1
     xfs_repair -n "$dev" > fsck.out 2>&1; rc=$?
     losetup -d "$dev"
     [ "$rc" = 0 ] || sed 's/^/# /' fsck.out | head -5
     return "$rc"
 }
-fsck_range "$LV_ROOT_OFFSET" "$LV_ROOT_SIZE"; ok $? "xfs_repair -n: the root LV is clean"
-fsck_range "$BOOT_OFFSET" "$BOOT_SIZE"; ok $? "xfs_repair -n: /boot is clean"
+fsck_range rocky.img "$LV_ROOT_OFFSET" "$LV_ROOT_SIZE"; ok $? "xfs_repair -n: the root LV is clean"
+fsck_range rocky.img "$BOOT_OFFSET" "$BOOT_SIZE"; ok $? "xfs_repair -n: /boot is clean"
 sum=$(sha256sum < rocky.img)
 "$IMG2PV" --no-undo rocky.img > pv2.out 2>&1; is "$?" 3 "a second run has nothing to do"
 is "$(sha256sum < rocky.img)" "$sum" "... and changes no byte"
 "$IMG2PV" --rollback rocky.img.img-tools-undo rocky.img > rb.out 2>&1; ok $? "rollback"
 is "$(sha256sum < rocky.img)" "$orig" "rollback: the image bit for bit as before the conversion"
 rm -f rocky.img layer.img rocky.initrd.img-$v rocky.vmlinuz-$v rocky.img.img-tools-undo*
+
+# ---- img-ramify: the RAM entry a BLS entry of its own, the default -----------------
+"$RAMIFY" --default ram.img > ram.out 2>&1; ok $? "img-ramify: the guest ramified" || sed 's/^/# /' ram.out | tail -5
+grep -qx "+options root=$LV_ROOT_PATH ro resume=$LV_SWAP_PATH rd.lvm.lv=guestvg/root rd.lvm.lv=guestvg/swap console=ttyS0,115200 rd.ramboot" ram.out
+ok $? "img-ramify: the RAM entry's options, \$kernelopts expanded, rd.ramboot"
+grep -q '^\[grub-entry\] add /boot/loader/entries/img-ramify-ramboot.conf' ram.out && grep -qx '+saved_entry=img-ramify-ramboot' ram.out
+ok $? "img-ramify: an entry file beside the guest's, saved_entry pointing at it"
+grep -qx "+initrd /initrd.img-$v.ramboot" ram.out; ok $? "img-ramify: ... booting the ramboot initrd"
+fsck_range ram.img "$LV_ROOT_OFFSET" "$LV_ROOT_SIZE"; ok $? "img-ramify: xfs_repair -n: the root LV is clean"
+fsck_range ram.img "$BOOT_OFFSET" "$BOOT_SIZE"; ok $? "img-ramify: xfs_repair -n: /boot is clean"
+"$RAMIFY" --default --no-undo ram.img > ram2.out 2>&1; is "$?" 3 "img-ramify: a second run has nothing to do"
+rm -f ram.img ram.img.img-tools-undo*
 
 # ---- hostile grubenv variables, on a small native guest -----------------------------
 h=h; mkdir -p $h/etc $h/boot/loader/entries $h/boot/grub2
