@@ -21,6 +21,8 @@ packages=(
     zstd xz-utils lz4 bzip2 lzma attr acl libcap2-bin
     # tests: other filesystems' signatures made by their own tools
     ntfs-3g xorriso squashfs-tools
+    # tests: dracut's lsinitrd reads the dracut initrds (gfs-bls.sh)
+    dracut-core
     # tests: the hostile-image corpus measures peak RSS with GNU time
     time
     # tests: the real Debian 12 guests
