@@ -39,15 +39,19 @@ head -c "$olen" new.img > head.img
 lsinitramfs head.img | sort -u > head.list
 is "$(comm -3 orig.list head.list | wc -l) $(grep -c . orig.list)" "0 $(grep -c . orig.list)" \
    "lsinitramfs lists every original member ($(grep -c . orig.list)) in the new initrd's first segments"
+lsinitramfs new.img 2> new.err | sort -u > new.list
+is "$(comm -23 orig.list new.list | wc -l) $(wc -c < new.err)" "0 0" \
+   "lsinitramfs on the whole extended initrd: every original member, nothing on stderr"
 # img-inspect (our reader) sees both: the original entries plus our five.
 before=$(img-inspect --json "$dir/mbr-lvm.qcow2" | jq '.guest.kernels[0].initrd_contents.entries')
 is "$(img-inspect --allow-backing --json disk.qcow2 | jq '.guest.kernels[0].initrd_contents | "\(.entries) \(.segments | length) \(.segments[-1].compression)"')" \
    "\"$((before + 5)) 2 zstd\"" "img-inspect reads the original entries plus ours, in a zstd segment"
-# The appended segment on its own: padded to 4 bytes, then zstd.
-pad=$(( 4 + ((4 - olen % 4) % 4) ))
+# The appended segment on its own: zstd, right after the original's
+# zstd stream (no padding: the distribution's tools read it).
+pad=0
 is "$(cmp -s <(head -c "$olen" new.img) orig.img && echo same)" same "the original bytes are untouched"
-is "$(tail -c +$((olen + 1)) new.img | head -c "$pad" | od -An -tx1 | tr -d ' \n')" "$(printf '00%.0s' $(seq "$pad"))" \
-   "zero padding to a 4-byte boundary"
+is "$(tail -c +$((olen + 1)) new.img | head -c 4 | od -An -tx1 | tr -d ' \n')" "28b52ffd" \
+   "the zstd layer starts right after the original (no zero padding)"
 tail -c +$((olen + pad + 1)) new.img | zstd -dc | cpio -t --quiet 2>/dev/null | sort > seg.list
 is "$(cat seg.list | tr '\n' ' ')" ". conf conf/conf.d conf/conf.d/zz-img-tools conf/initramfs.conf " \
    "cpio -t over the appended zstd segment"

@@ -172,6 +172,9 @@ is "$(grep -E '^xen-(blk|net)front$' conf.modules | tr '\n' ' ')" "xen-blkfront 
    "$t: the appended layer's conf/modules loads both drivers (zcat | cpio)"
 is "$(head -c "$olen" initrd | sha256sum | cut -d' ' -f1)" "$(sha256sum < new.initrd | cut -d' ' -f1)" \
    "$t: the original initrd is the untouched prefix of the new one"
+lsinitramfs "$(pwd)/initrd" > lsi.out 2> lsi.err; ok $? "$t: lsinitramfs reads the extended initrd (exit 0)"
+[ ! -s lsi.err ]; ok $? "$t: lsinitramfs says nothing on stderr"
+grep -q 'kernel/drivers/block/xen-blkfront.ko' lsi.out; ok $? "$t: lsinitramfs lists the original members"
 e2fsck -fn "$t?offset=$BOOT_OFFSET" > /dev/null 2>&1; ok $? "$t: e2fsck -fn clean on /boot"
 "$IMG2PV" --rollback "$t.img-tools-undo" > rb.out 2>&1; ok $? "$t: rollback"
 is "$(sha256sum "$t" | cut -d' ' -f1)" "$before" "$t: rolled back byte-identical"

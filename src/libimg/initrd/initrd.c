@@ -673,10 +673,16 @@ img_initrd_append (struct img_ctx *ctx, const void *orig, size_t orig_len,
   if (r < 0)
     return r;
   /* The kernel finds an appended uncompressed cpio only at a 4-byte
-   * boundary; at least four zero bytes also end a legacy lz4 stream,
-   * which has no end marker of its own.  Zeros between segments are
-   * skipped whatever their number. */
-  pad = orig_len ? 4 + ((4 - (orig_len & 3)) & 3) : 0;
+   * boundary; a compressed stream it finds right after the previous one,
+   * and so do the distributions' tools (unmkinitramfs, lsinitrd), whose
+   * decompressors take concatenated streams but stop at zero bytes.  A
+   * legacy lz4 stream has no end marker of its own: at least four zero
+   * bytes end it (the layer is compressed as the initrd's last segment
+   * is, so an lz4 layer follows an lz4 stream). */
+  if (orig_len == 0 || (comp != IMG_COMP_NONE && comp != IMG_COMP_LZ4))
+    pad = 0;
+  else
+    pad = (comp == IMG_COMP_LZ4 ? 4 : 0) + ((4 - (orig_len & 3)) & 3);
   if (__builtin_add_overflow (orig_len, pad, &total)
       || __builtin_add_overflow (total, packed_len, &total)) {
     free (packed);
