@@ -677,12 +677,13 @@ img_initrd_append (struct img_ctx *ctx, const void *orig, size_t orig_len,
    * and so do the distributions' tools (unmkinitramfs, lsinitrd), whose
    * decompressors take concatenated streams but stop at zero bytes.  A
    * legacy lz4 stream has no end marker of its own: at least four zero
-   * bytes end it (the layer is compressed as the initrd's last segment
-   * is, so an lz4 layer follows an lz4 stream). */
+   * bytes end it, so they come before an uncompressed or lz4 layer
+   * (either may follow one; a layer is otherwise compressed as the
+   * initrd's last segment is). */
   if (orig_len == 0 || (comp != IMG_COMP_NONE && comp != IMG_COMP_LZ4))
     pad = 0;
   else
-    pad = (comp == IMG_COMP_LZ4 ? 4 : 0) + ((4 - (orig_len & 3)) & 3);
+    pad = 4 + ((4 - (orig_len & 3)) & 3);
   if (__builtin_add_overflow (orig_len, pad, &total)
       || __builtin_add_overflow (total, packed_len, &total)) {
     free (packed);
