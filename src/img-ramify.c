@@ -74,6 +74,7 @@ struct ram {
   /* Our boot entry, quoted and written out for each boot loader. */
   char *grub2_block, *legacy_block, *bls_text;
   char *grubd_script;           /* /etc/grub.d/41_img-ramify */
+  char *bls_keeper_script;      /* BLS: /etc/kernel/install.d/95-img-ramify.install */
 };
 
 /* ---- where our files are --------------------------------------------- */
@@ -165,25 +166,44 @@ edit_ramboot_hook (struct img_plan *plan, void *data)
 
 /* ---- the boot entry ------------------------------------------------------- */
 
-/* The GRUB 2 generator that keeps the entry on the newest kernel, with
- * the values build_entry had checked. */
+/* The scripts that keep the entry on the newest kernel (the GRUB 2
+ * generator; on a BLS guest, the kernel-install plugin too), with the
+ * values build_entry had checked. */
 static int
-build_grubd (struct ram *r, const char *args)
+build_keepers (struct ram *r, const char *args)
 {
   struct img_ramboot_layer l = layer (r);
   char *os = img_bootentry_title (r->insp->os_pretty_name ? r->insp->os_pretty_name : "Linux", "%s", "");
-  char *body = NULL;
-  size_t len = 0;
-  int rc = os ? read_data (r, "grub/41_img-ramify.body", &body, &len) : -ENOMEM;
-  struct img_ramboot_grubd gd = { .body = body, .body_len = len, .id = ENTRY_ID, .marker = MARKER,
-                                  .os = os, .args = args, .layer = &l };
+  char *lib = NULL, *body = NULL, *bls_body = NULL;
+  bool oom = false;
+  char *bls = img_bootentry_bls_path (r->insp, ENTRY_ID, &oom);
+  size_t lib_len = 0, len = 0, bls_len = 0;
+  int rc = os && !oom ? 0 : -ENOMEM;
+  struct img_ramboot_keeper k = { .id = ENTRY_ID, .marker = MARKER, .os = os, .args = args,
+                                  .layer = &l, .make_default = r->o->make_default };
 
+  if (rc == 0 && (rc = read_data (r, "select.sh", &lib, &lib_len)) == 0)
+    rc = read_data (r, "grub/41_img-ramify.body", &body, &len);
+  if (rc == 0 && bls)
+    rc = read_data (r, "bls/95-img-ramify.install.body", &bls_body, &bls_len);
+  k.lib = lib;
+  k.lib_len = lib_len;
+  k.body = body;
+  k.body_len = len;
   if (rc == 0)
-    rc = img_ramboot_grubd (r->ctx, r->image, &gd, &r->grubd_script);
-  else if (rc == -ENOMEM)
+    rc = img_ramboot_keeper (r->ctx, r->image, &k, &r->grubd_script);
+  k.body = bls_body;
+  k.body_len = bls_len;
+  k.entry = bls;
+  if (rc == 0 && bls)
+    rc = img_ramboot_keeper (r->ctx, r->image, &k, &r->bls_keeper_script);
+  if (rc == -ENOMEM)
     rc = img_ctx_set_error (r->ctx, rc, "%s: out of memory", r->image);
   free (os);
+  free (lib);
   free (body);
+  free (bls_body);
+  free (bls);
   return rc;
 }
 
@@ -206,7 +226,7 @@ build_entry (struct ram *r)
   if ((rc = img_bootentry_text (r->ctx, r->image, IMG_BOOT_GRUB2, &e, &r->grub2_block)) == 0
       && (rc = img_bootentry_text (r->ctx, r->image, IMG_BOOT_GRUB_LEGACY, &e, &r->legacy_block)) == 0
       && (rc = img_bootentry_text (r->ctx, r->image, IMG_BOOT_BLS, &e, &r->bls_text)) == 0)
-    rc = build_grubd (r, args);
+    rc = build_keepers (r, args);
   free (args);
   free (echo);
   return rc;
@@ -217,7 +237,8 @@ edit_grub_entry (struct img_plan *plan, void *data)
 {
   struct ram *r = data;
   struct img_bootentry_texts t = { r->grub2_block, r->legacy_block, r->bls_text,
-                                   IMG_RAMBOOT_GRUBD, r->grubd_script };
+                                   IMG_RAMBOOT_GRUBD, r->grubd_script,
+                                   IMG_RAMBOOT_KERNEL_INSTALL, r->bls_keeper_script };
 
   return img_bootentry_install (plan, r->image, r->insp, ENTRY_ID, MARKER, &t,
                                 r->o->make_default ? ENTRY_ID : NULL);
@@ -392,7 +413,7 @@ free_ram (struct ram *r)
                            r->entry_initrd, r->ram_entry_initrd, r->boot_uuid, r->args, r->title,
                            r->legacy_root, r->grub2_block, r->legacy_block, r->bls_text,
                            r->archive_path, r->conf, r->fstab, r->lvmlocal, r->script,
-                           r->helper, r->grubd_script };
+                           r->helper, r->grubd_script, r->bls_keeper_script };
   size_t i;
 
   for (i = 0; i < sizeof fields / sizeof fields[0]; i++)

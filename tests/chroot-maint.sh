@@ -10,6 +10,8 @@
 #                     ROOT_UUID, BOOT_UUID from the guest's facts):
 #                     dpkg -i the newer kernel (its hooks rebuild the
 #                     initrds and run update-grub), update-grub once more
+#   in_image IMG LOG FUNCTION   FUNCTION LOG in the same setting (the
+#                     chroot at $mnt: in_guest CMD..., install_kernel LOG)
 requires losetup; requires partx; requires chroot; requires apt-get; requires dpkg-deb
 
 newer_kernel () {
@@ -59,9 +61,10 @@ at_exit detach
 
 in_guest () { chroot "$mnt" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C "$@"; }
 
-# The maintenance, in a chroot of IMG: 0 when every step worked.
-maintain_steps () {
-    local img=$1 log=$2 rc=0 u
+# IMG's root at $mnt, its /boot on $mnt/boot, /dev, /proc and /sys bound
+# in: 0 when it is.
+attach () {
+    local img=$1 u
     disk=$(losetup -f --show "$img") || return 1
     partx -a "$disk" || return 1
     mkdir -p "$mnt"
@@ -75,17 +78,34 @@ maintain_steps () {
         [ -e "/dev/disk/by-uuid/${u%%:*}" ] && continue
         ln -s "../../${disk#/dev/}p${u##*:}" "/dev/disk/by-uuid/${u%%:*}" && links+=("/dev/disk/by-uuid/${u%%:*}")
     done
+}
+
+# dpkg -i the newer kernel in the chroot (its hooks rebuild the initrds
+# and run update-grub), its output to LOG.
+install_kernel () {
+    local rc=0
     cp "$deb" "$mnt/tmp/newkernel.deb" || return 1
-    in_guest dpkg -i /tmp/newkernel.deb > "$log" 2>&1 || rc=1
+    in_guest dpkg -i /tmp/newkernel.deb > "$1" 2>&1 || rc=1
     rm -f "$mnt/tmp/newkernel.deb"
-    in_guest update-grub >> "$log" 2>&1 || rc=1
     return $rc
 }
-maintain () {
+
+# in_image IMG LOG FUNCTION: FUNCTION LOG run with IMG attached (and the
+# lock held), then detached: its status, LOG's tail shown on failure.
+in_image () {
     local rc=0
     flock 8
-    maintain_steps "$@" || rc=1
+    attach "$1" && "$3" "$2" || rc=1
     detach
     [ $rc = 0 ] || tail -15 "$2" | sed 's/^/# /'
     return $rc
+}
+
+# The maintenance, in a chroot of IMG: 0 when every step worked.
+maintain () {
+    in_image "$1" "$2" maint_default
+}
+maint_default () {
+    install_kernel "$1" || return 1
+    in_guest update-grub >> "$1" 2>&1
 }

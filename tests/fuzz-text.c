@@ -2,7 +2,8 @@
  * (GRUB 2, GRUB legacy, BLS, extlinux), fstab, release files, modules.dep
  * and modules.builtin, shell-style KEY=VALUE configs (os-release,
  * /etc/default/grub, /etc/sysconfig/kernel, dracut.conf.d, initramfs-tools
- * modules lists), udev persistent-net rules and ifcfg files.
+ * modules lists), udev persistent-net rules, ifcfg files and grubenv
+ * variables expanded in BLS lines.
  *
  * Built as is, it is a replay program: "fuzz-text TARGET FILE..." runs each
  * file through TARGET's parser and prints a one-line summary, so the corpus
@@ -22,6 +23,7 @@
 #include <string.h>
 
 #include "libimg.h"
+#include "text/text-private.h"
 #include "fuzz.h"
 
 /* The release files the "release" target chooses from with its first byte.
@@ -265,6 +267,43 @@ run_udev (const char *text, size_t len, FILE *out)
     fprintf (out, "mac %s", r == 0 ? mac : "-");
 }
 
+/* grubenv: the bytes before the first NUL are a grubenv block, those
+ * after it a BLS line blscfg expands with it. */
+static void
+run_grubenv (const char *text, size_t len, FILE *out)
+{
+  static const char *const keys[] = { "kernelopts", "saved_entry", "tuned_params" };
+  const char *nul = memchr (text, '\0', len);
+  size_t env_len = nul ? (size_t) (nul - text) : len, i;
+  char *line = NULL, *v = NULL, *x = NULL;
+  int r;
+
+  for (i = 0; i < sizeof keys / sizeof *keys; i++) {
+    r = img_internal_grubenv_get (text, env_len, keys[i], &v);
+    CHECK (r == 0 || r == -ENOENT || r == -ENOMEM);
+    CHECK (r != 0 || v != NULL);
+    check_str (v, env_len);
+    if (out && r == 0 && i == 0)
+      fprintf (out, "%s=[%s] ", keys[i], v);
+    free (v);
+    v = NULL;
+  }
+  if (nul == NULL)
+    return;
+  line = strndup (nul + 1, len - env_len - 1);
+  if (line == NULL)
+    abort ();
+  r = img_internal_grubenv_expand (text, env_len, line, &x);
+  CHECK (r == 0 || r == -ENOMEM || r == -E2BIG);
+  CHECK (r != 0 || x != NULL);
+  /* A command line is at most 4096 bytes: E2BIG beyond that. */
+  CHECK (r != 0 || strlen (x) <= 4096);
+  if (out)
+    fprintf (out, r == 0 ? "expanded=[%s]" : "expand: %s", r == 0 ? x : strerror (-r));
+  free (x);
+  free (line);
+}
+
 static void
 run_ifcfg (const char *text, size_t len, FILE *out)
 {
@@ -323,6 +362,8 @@ run (const char *target, const uint8_t *data, size_t size, FILE *out)
     run_udev (text, size, out);
   else if (strcmp (target, "ifcfg") == 0)
     run_ifcfg (text, size, out);
+  else if (strcmp (target, "grubenv") == 0)
+    run_grubenv (text, size, out);
   else
     known = false;
   img_ctx_free (ctx);

@@ -12,7 +12,7 @@ REPLAY=${FUZZ_TEXT:-$top_builddir/tests/fuzz-text}
 [ -x "$REPLAY" ] || bail "tests/fuzz-text is not built"
 
 CORPUS=$top_srcdir/tests/fuzz/text-corpus
-TARGETS=(grub2 grub-legacy bls extlinux fstab release modules-dep modules-builtin textconf udev-rules ifcfg)
+TARGETS=(grub2 grub-legacy bls extlinux fstab release modules-dep modules-builtin textconf udev-rules ifcfg grubenv)
 
 # TARGET/seed -> what its summary line must contain (ERE).
 declare -A EXPECT=(
@@ -62,6 +62,10 @@ declare -A EXPECT=(
     [udev-rules/nasty]=': mac -$'
     [ifcfg/rhel]=': 1 hwaddr, 0 malformed; HWADDR=\[52:54:00:AB:CD:EF\] DEVICE=\[eth0\] 2 keys$'
     [ifcfg/nasty]=': 2 hwaddr, 3 malformed; '
+    [grubenv/rhel]=': kernelopts=\[root=/dev/mapper/rl-root ro [^]]*\] expanded=\[options root=/dev/mapper/rl-root ro crashkernel=auto resume=/dev/mapper/rl-swap rd.lvm.lv=rl/root rd.lvm.lv=rl/swap\]$'
+    [grubenv/nasty]=': kernelopts=\[a\\b\\\] expand: Argument list too long$'
+    [grubenv/long]=': kernelopts=\[x\] expand: Argument list too long$'
+    [grubenv/no-line]=': kernelopts=\[root=/dev/vda1 ro\] $'
 )
 
 shopt -s nullglob

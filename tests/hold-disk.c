@@ -69,6 +69,7 @@ main (int argc, char *argv[])
   }
   if (img_disk_open (ctx, path, rw ? IMG_DISK_RDWR : IMG_DISK_RDONLY, &disk) < 0) {
     fprintf (stderr, "hold-disk: %s\n", img_ctx_error (ctx));
+    img_ctx_free (ctx);
     return 1;
   }
   printf ("ready %ld\n", child_pid ());

@@ -3,7 +3,7 @@
 # (clang, ASan + UBSan) and fuzzes it:
 #   tests/fuzz/libfuzzer-text.sh TARGET SECONDS|-runs=N [WORKDIR]
 # TARGET: grub2 grub-legacy bls extlinux fstab release modules-dep
-# modules-builtin textconf udev-rules ifcfg.  Run from a configured build
+# modules-builtin textconf udev-rules ifcfg grubenv.  Run from a configured build
 # tree (it needs its config.h); clang and libclang-rt-14-dev provide
 # -fsanitize=fuzzer.  New inputs go to WORKDIR/corpus (seeded from
 # tests/fuzz/text-corpus/TARGET), crashes to WORKDIR/crashes; a crash that
@@ -37,6 +37,7 @@ clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
     "$srcdir/tests/fuzz-text.c" \
     "$lib/base/ctx.c" "$lib/text/bootcfg.c" "$lib/text/fstab.c" "$lib/text/kmod.c" "$lib/text/textconf.c" \
     "$lib/text/netrules.c" "$lib/text/release.c" "$lib/text/osrelease.c" "$lib/text/distro.c" "$lib/base/quote.c" \
+    "$lib/text/grubenv.c" "$lib/base/strbuf.c" "$lib/base/keys.c" \
     -o "$work/fuzz-text-$target"
 
 # With -jobs, libFuzzer's worker logs to fuzz-0.log in the current

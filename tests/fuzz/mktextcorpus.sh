@@ -84,4 +84,9 @@ w udev-rules nasty 'ATTR{address}=="52:54:00:12:34:5"\nATTR{address}=="52:54:00:
 w ifcfg rhel 'DEVICE=eth0\nBOOTPROTO=dhcp\nHWADDR=52:54:00:AB:CD:EF\nONBOOT=yes\nTYPE=Ethernet\n'
 w ifcfg suse "BOOTPROTO='dhcp'\nSTARTMODE='auto'\nHWADDR='52:54:00:ab:cd:ef'\n"
 w ifcfg nasty 'HWADDR=\nHWADDR="52:54:00:12:34:5\nHWADDR=52:54:00:12:34:56:78\n HWADDR=52:54:00:12:34:56\nHWADDR=52:54:00:12:34:5"\nHWADDR'
+# --- grubenv (the block, a NUL, a BLS line to expand with it)
+w grubenv rhel '# GRUB Environment Block\nsaved_entry=0c5e-4.18.0-513.el8.x86_64\nkernelopts=root=/dev/mapper/rl-root ro crashkernel=auto resume=/dev/mapper/rl-swap rd.lvm.lv=rl/root rd.lvm.lv=rl/swap\nboot_success=0\n######\0options $kernelopts $tuned_params'
+w grubenv nasty 'kernelopts=a\\\\b\\\\\nx=\n=y\nkernelopts=second\n\0$ ${ ${kernelopts $kernelopts} ${x} $9 ${'"$(rep 'k' 200)"'} $'"$(rep '$kernelopts' 1200)"
+w grubenv long "kernelopts=x\0options $(rep 'y' 5000) \$kernelopts"
+w grubenv no-line 'kernelopts=root=/dev/vda1 ro\nsaved_entry=x'
 echo "seeds in $out: $(find "$out" -type f | wc -l)"

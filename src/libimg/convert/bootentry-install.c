@@ -65,21 +65,59 @@ edit_grubenv (struct img_plan *plan, const char *where, const char *cfg, const c
   return r;
 }
 
-/* BLS: an entry file ID.conf of our own beside the others (in ENTRY's
- * directory), which GRUB's blscfg and the distribution's kernel-install
- * leave alone; with DEFAULT_ID, saved_entry in each GRUB 2 grubenv. */
+char *
+img_bootentry_bls_path (const struct img_inspection *insp, const char *id, bool *oom)
+{
+  const char *entry, *sl;
+  char *path = NULL;
+  size_t i;
+
+  *oom = false;
+  for (i = 0; i < insp->n_bootcfgs; i++)
+    if (insp->bootcfgs[i].kind == IMG_BOOT_BLS && insp->bootcfgs[i].n_entries) {
+      entry = insp->bootcfgs[i].path;
+      sl = strrchr (entry, '/');
+      if (asprintf (&path, "%.*s/%s.conf", (int) (sl ? sl - entry : 0), entry, id) < 0) {
+        *oom = true;
+        return NULL;
+      }
+      return path;
+    }
+  return NULL;
+}
+
+/* An executable of ours: written, and chmod'ed (an existing file keeps
+ * its mode, and a hook or generator must run). */
+static int
+install_script (struct img_plan *plan, const char *path, const char *script)
+{
+  struct img_guest *g = img_plan_guest (plan);
+  char *dir = strndup (path, (size_t) (strrchr (path, '/') - path));
+  int r;
+
+  if (dir == NULL)
+    return img_err (img_guest_ctx (g), -ENOMEM, "%s: out of memory", path);
+  r = img_guest_mkdir_p (g, dir, 0755);
+  free (dir);
+  if (r == 0)
+    r = img_guest_write_file (g, path, script, strlen (script), 0755);
+  return r == 0 ? img_guest_chmod (g, path, 0755) : r;
+}
+
+/* BLS: an entry file ID.conf of our own beside the others (PATH), which
+ * GRUB's blscfg and the distribution's kernel-install leave alone, and
+ * T's kernel-install plugin that keeps it on the newest kernel; with
+ * DEFAULT_ID, saved_entry in each GRUB 2 grubenv. */
 static int
 install_bls (struct img_plan *plan, const char *where, const struct img_inspection *insp,
-             const char *entry, const char *id, const char *text, const char *default_id)
+             const char *path, const struct img_bootentry_texts *t, const char *default_id)
 {
-  const char *sl = strrchr (entry, '/');
-  CLEANUP_FREE char *path = NULL;
   size_t i;
   int r;
 
-  if (asprintf (&path, "%.*s/%s.conf", (int) (sl ? sl - entry : 0), entry, id) < 0)
-    return img_err (img_guest_ctx (img_plan_guest (plan)), -ENOMEM, "%s: out of memory", where);
-  r = img_guest_write_file (img_plan_guest (plan), path, text, strlen (text), 0644);
+  r = img_guest_write_file (img_plan_guest (plan), path, t->bls, strlen (t->bls), 0644);
+  if (r == 0 && t->bls_keeper_script)
+    r = install_script (plan, t->bls_keeper_path, t->bls_keeper_script);
   for (i = 0; i < insp->n_bootcfgs && r == 0 && default_id; i++)
     if (insp->bootcfgs[i].kind == IMG_BOOT_GRUB2)
       r = edit_grubenv (plan, where, insp->bootcfgs[i].path, default_id);
@@ -110,19 +148,15 @@ edit_default_grub (struct img_plan *plan, const char *id)
 static int
 install_grubd (struct img_plan *plan, const char *marker, const struct img_bootentry_texts *t)
 {
-  struct img_guest *g = img_plan_guest (plan);
   int r;
 
   if (t->grubd_script == NULL)
     return img_bootentry_edit_file (plan, "/etc/grub.d/40_custom", IMG_BOOT_GRUB2, marker, t->grub2,
                                     IMG_BOOTENTRY_REPLACE, NULL, IMG_BOOTENTRY_GRUBD_HEAD, 0755);
   if ((r = img_bootentry_edit_file (plan, "/etc/grub.d/40_custom", IMG_BOOT_GRUB2, marker, "",
-                                    IMG_BOOTENTRY_REMOVE, NULL, NULL, 0755)) < 0
-      || (r = img_guest_write_file (g, t->grubd_path, t->grubd_script, strlen (t->grubd_script),
-                                    0755)) < 0)
+                                    IMG_BOOTENTRY_REMOVE, NULL, NULL, 0755)) < 0)
     return r;
-  /* An existing file keeps its mode: grub-mkconfig runs executables only. */
-  return img_guest_chmod (g, t->grubd_path, 0755);
+  return install_script (plan, t->grubd_path, t->grubd_script);
 }
 
 int
@@ -131,12 +165,15 @@ img_bootentry_install (struct img_plan *plan, const char *where, const struct im
                        const char *default_id)
 {
   size_t i, n = 0;
+  bool oom;
+  CLEANUP_FREE char *bls = img_bootentry_bls_path (insp, id, &oom);
   int r = 0;
 
-  for (i = 0; i < insp->n_bootcfgs; i++)
-    if (insp->bootcfgs[i].kind == IMG_BOOT_BLS && insp->bootcfgs[i].n_entries)
-      /* grub.cfg only runs blscfg: the entry is a BLS file. */
-      return install_bls (plan, where, insp, insp->bootcfgs[i].path, id, t->bls, default_id);
+  if (oom)
+    return img_err (img_guest_ctx (img_plan_guest (plan)), -ENOMEM, "%s: out of memory", where);
+  if (bls)
+    /* grub.cfg only runs blscfg: the entry is a BLS file. */
+    return install_bls (plan, where, insp, bls, t, default_id);
   for (i = 0; i < insp->n_bootcfgs && r == 0; i++)
     if (insp->bootcfgs[i].kind == IMG_BOOT_GRUB2) {
       r = img_bootentry_edit_file (plan, insp->bootcfgs[i].path, IMG_BOOT_GRUB2, marker, t->grub2,

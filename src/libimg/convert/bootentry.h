@@ -126,14 +126,24 @@ char *img_bootentry_title (const char *os, const char *fmt, ...)
 
 /* The entry as img_bootentry_text wrote it for each boot loader; and,
  * optionally, an /etc/grub.d generator that writes it (GRUBD_SCRIPT,
- * installed as GRUBD_PATH) instead of the static block in 40_custom. */
+ * installed as GRUBD_PATH) instead of the static block in 40_custom, and
+ * a kernel-install plugin that keeps the BLS entry on the newest kernel
+ * (BLS_KEEPER_SCRIPT, installed as BLS_KEEPER_PATH). */
 struct img_bootentry_texts {
   const char *grub2, *legacy, *bls;
   const char *grubd_path, *grubd_script;
+  const char *bls_keeper_path, *bls_keeper_script;
 };
+
+/* Where img_bootentry_install puts the BLS entry ID on the guest INSP
+ * describes: ID.conf beside the entries grub.cfg lists.  Malloc'd; NULL
+ * when INSP's boot loader lists no BLS entries (or without memory:
+ * *OOM set). */
+char *img_bootentry_bls_path (const struct img_inspection *insp, const char *id, bool *oom);
 /* Adds the entry ID (blocks fenced by MARKER) where the guest's boot
  * loader looks, by INSP's boot configurations: where grub.cfg lists BLS
- * entries, a file ID.conf beside them; else the GRUB 2 block in each
+ * entries, a file ID.conf beside them (and T's bls_keeper_script, mode
+ * 0755); else the GRUB 2 block in each
  * grub.cfg (replacing ours where it is, else at the end) and, so that
  * update-grub keeps it, in /etc/grub.d/40_custom, or with T's
  * grubd_script that generator (mode 0755; our block then leaves

@@ -1,7 +1,8 @@
 /* The RAM boot kept through the guest's own maintenance (see ramboot.h):
  * the layer's files and an initrd hook in the guest, so every initrd it
- * builds has the RAM boot, and the GRUB 2 generator that keeps the RAM
- * entry on the newest kernel with such an initrd. */
+ * builds has the RAM boot, and the script (a GRUB 2 generator or a
+ * kernel-install plugin) that keeps the RAM entry on the newest kernel
+ * with such an initrd. */
 #include <config.h>
 
 #include <errno.h>
@@ -90,12 +91,12 @@ img_ramboot_persist (struct img_plan *plan, const struct img_ramboot_layer *l,
 }
 
 int
-img_ramboot_grubd (struct img_ctx *ctx, const char *where, const struct img_ramboot_grubd *gd,
-                   char **out)
+img_ramboot_keeper (struct img_ctx *ctx, const char *where, const struct img_ramboot_keeper *k,
+                    char **out)
 {
   struct img_sb b = { 0 }, files = { 0 };
   struct pfile f[MAX_FILES];
-  size_t n = persist_files (gd->layer, NULL, 0, f), i;
+  size_t n = persist_files (k->layer, NULL, 0, f), i;
   char *args = NULL, *bad = NULL;
   const char *why = NULL;
   int r;
@@ -103,7 +104,7 @@ img_ramboot_grubd (struct img_ctx *ctx, const char *where, const struct img_ramb
   *out = NULL;
   /* The command line as the static entry carries it: checked and
    * normalised, so GRUB reads it back as it is. */
-  r = img_quote_cmdline_line (gd->args, &args, &bad, &why);
+  r = img_quote_cmdline_line (k->args, &args, &bad, &why);
   if (r == -EINVAL) {
     char *t = img_quote_term (bad ? bad : "", 0);
     r = img_err (ctx, r, "%s: grub.d: kernel argument %s: %s", where, t ? t : "", why);
@@ -116,14 +117,20 @@ img_ramboot_grubd (struct img_ctx *ctx, const char *where, const struct img_ramb
   }
   for (i = 0; i < n; i++)
     img_sb_addf (&files, "%s%s", i ? " " : "", f[i].path);
-  img_sb_addf (&b, "#! /bin/sh\n# img-ramify's RAM boot entry (id %s), kept by update-grub on the\n"
-               "# newest kernel whose initrd has the RAM boot.  Written by img-ramify.\n", gd->id);
-  img_internal_ramboot_assign (&b, "RAMIFY_ID", gd->id);
-  img_internal_ramboot_assign (&b, "RAMIFY_MARKER", gd->marker);
-  img_internal_ramboot_assign (&b, "RAMIFY_OS", gd->os);
+  img_sb_addf (&b, "#! /bin/sh\n# img-ramify's RAM boot entry (id %s), kept by %s on the\n"
+               "# newest kernel whose initrd has the RAM boot.  Written by img-ramify.\n", k->id,
+               k->entry ? "kernel-install" : "update-grub");
+  img_internal_ramboot_assign (&b, "RAMIFY_ID", k->id);
+  img_internal_ramboot_assign (&b, "RAMIFY_MARKER", k->marker);
+  img_internal_ramboot_assign (&b, "RAMIFY_OS", k->os);
   img_internal_ramboot_assign (&b, "RAMIFY_ARGS", args);
   img_internal_ramboot_assign (&b, "RAMIFY_HOOK_FILES", files.s ? files.s : "");
-  img_sb_add (&b, gd->body, gd->body_len);
+  if (k->entry) {
+    img_internal_ramboot_assign (&b, "RAMIFY_ENTRY", k->entry);
+    img_internal_ramboot_assign (&b, "RAMIFY_DEFAULT", k->make_default ? "yes" : "no");
+  }
+  img_sb_add (&b, k->lib, k->lib_len);
+  img_sb_add (&b, k->body, k->body_len);
   free (args);
   if (b.oom || files.oom) {
     img_sb_free (&b);

@@ -85,25 +85,35 @@ void img_internal_ramboot_assign (struct img_sb *b, const char *key, const char 
 int img_ramboot_persist (struct img_plan *plan, const struct img_ramboot_layer *l,
                          const void *hook, size_t hook_len);
 
-/* The generator IMG_RAMBOOT_GRUBD: a shebang, the settings below as
- * shell words, then BODY (data/ramboot/grub/41_img-ramify.body), which
- * emits one entry ID fenced by MARKER, titled "OS, root in RAM, Linux
- * VERSION", with ARGS, for the newest kernel whose initrd has the RAM
- * boot (its INITRD.ramboot, or one built after every file of the hook
- * that img_ramboot_persist writes for LAYER). */
-struct img_ramboot_grubd {
-  const char *body;
-  size_t body_len;
+/* The kernel-install plugin that keeps a BLS RAM entry on the newest kernel. */
+#define IMG_RAMBOOT_KERNEL_INSTALL "/etc/kernel/install.d/95-img-ramify.install"
+
+/* A script that keeps the RAM entry on the newest kernel whose initrd has
+ * the RAM boot (its INITRD.ramboot, or one built after every file of the
+ * hook that img_ramboot_persist writes for LAYER): a shebang, the
+ * settings below as shell words, LIB (data/ramboot/select.sh: which
+ * initrd has the RAM boot), then BODY.  Without ENTRY, the GRUB 2
+ * generator IMG_RAMBOOT_GRUBD (BODY data/ramboot/grub/41_img-ramify.body),
+ * which emits one entry ID fenced by MARKER, titled "OS, root in RAM,
+ * Linux VERSION", with ARGS; with ENTRY (a BLS entry file in the guest),
+ * the kernel-install plugin IMG_RAMBOOT_KERNEL_INSTALL (BODY
+ * data/ramboot/bls/95-img-ramify.install.body), which rewrites that
+ * entry, and with MAKE_DEFAULT keeps it grubenv's saved_entry. */
+struct img_ramboot_keeper {
+  const char *lib, *body;
+  size_t lib_len, body_len;
   const char *id, *marker;      /* as img_bootentry_text accepted them */
   const char *os;               /* from img_bootentry_title: printable ASCII */
   const char *args;             /* the kernel command line, boot argument included:
                                  * checked and normalised by img_quote_cmdline_line */
   const struct img_ramboot_layer *layer;  /* dracut, lvmlocal: which files */
+  const char *entry;            /* BLS: our entry file */
+  bool make_default;
 };
 /* *OUT malloc'd; 0, -EINVAL (an argument the command line cannot carry:
  * message "WHERE: grub.d: ..." in CTX) or -ENOMEM. */
-int img_ramboot_grubd (struct img_ctx *ctx, const char *where, const struct img_ramboot_grubd *gd,
-                       char **out);
+int img_ramboot_keeper (struct img_ctx *ctx, const char *where, const struct img_ramboot_keeper *k,
+                        char **out);
 
 /* The root-archive edit: with ARCHIVE_PATH, / and COPY as one archive
  * (COMPRESSION "zstd" or "gzip") there, replacing a changed one (facts:

@@ -73,24 +73,37 @@ img_disk_detect_format (const unsigned char *buf, size_t len)
 }
 
 /* qemu's file-posix driver takes OFD locks on bytes 100+ (permissions
- * held) and 200+ (permissions not shared).  Any lock there means a qemu
- * process (a running VM, qemu-img, qemu-nbd) has the image open. */
+ * held) and 200+ (permissions not shared).  For a writer, any lock there
+ * means a qemu process (a running VM, qemu-img, qemu-nbd, or one of our
+ * readers, which take a reader's bytes) has the image open.  A reader
+ * shares the image with other readers: it is refused only by one that
+ * holds the write permission or does not share consistent reads. */
 #define QEMU_LOCK_PERM_BASE 100
 #define QEMU_LOCK_SHARED_BASE 200
 #define QEMU_PERM_CONSISTENT_READ 0
 #define QEMU_PERM_WRITE 1
 
+/* Whether another open file description holds a lock on LEN bytes from
+ * START (false where OFD locks do not work, e.g. some network fs). */
+static bool
+qemu_lock_held (int fd, off_t start, off_t len)
+{
+  struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = start, .l_len = len };
+
+  return fcntl (fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+}
+
 static int
 qemu_lock_check (struct img_disk *disk)
 {
-  struct flock fl = {
-    .l_type = F_WRLCK, .l_whence = SEEK_SET,
-    .l_start = QEMU_LOCK_PERM_BASE, .l_len = 200,
-  };
+  bool busy;
 
-  if (fcntl (disk->fd, F_OFD_GETLK, &fl) == -1)
-    return 0;                   /* no OFD locks here (e.g. some network fs) */
-  if (fl.l_type != F_UNLCK)
+  if (disk->writable)
+    busy = qemu_lock_held (disk->fd, QEMU_LOCK_PERM_BASE, 200);
+  else
+    busy = qemu_lock_held (disk->fd, QEMU_LOCK_PERM_BASE + QEMU_PERM_WRITE, 1)
+      || qemu_lock_held (disk->fd, QEMU_LOCK_SHARED_BASE + QEMU_PERM_CONSISTENT_READ, 1);
+  if (busy)
     return img_err (disk->ctx, -EBUSY,
                     "%s: disk: image is in use by another process (a qemu lock is held); shut the VM down first",
                     disk->name);

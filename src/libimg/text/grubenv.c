@@ -92,6 +92,9 @@ img_internal_grubenv_expand (const char *env, size_t env_len, const char *s, cha
     if (b.len > GRUBENV_EXPAND_MAX)
       r = -E2BIG;
   }
+  /* Literal text counts too (the check above stops a growing expansion early). */
+  if (r == 0 && b.len > GRUBENV_EXPAND_MAX)
+    r = -E2BIG;
   if (r == 0 && b.oom)
     r = -ENOMEM;
   if (r < 0) {
