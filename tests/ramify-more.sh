@@ -216,6 +216,13 @@ is "$rc:$(wc -l < full.err)" "1:1" "--archive with no room: refused with one err
 grep -q 'full.img: /boot: no room for the archive: it takes [0-9]* MiB, the filesystem has [0-9]* MiB free' full.err
 ok $? "... saying how much it takes and how much is free"
 is "$(sha256sum full.img | cut -d' ' -f1)" "$before" "... the image untouched"
+# Refused before the whole tree was compressed: from a sample, or as soon
+# as the archive outgrew the room.
+nm=$(sed -n 's/.*(\(estimated from the first\|stopped after\) \([0-9]*\) of \([0-9]*\) MiB of the tree.*/\2 \3/p' full.err)
+[ -n "$nm" ] && [ "${nm% *}" -lt "${nm#* }" ]
+ok $? "... refused part-way through the tree ($nm MiB), not after compressing all of it"
+[ ! -e full.img.img-tools-undo ] && ! ls full.img.img-tools-undo.* > /dev/null 2>&1
+ok $? "... and no undo record left behind"
 
 # ---- neither initramfs-tools nor dracut: refused -----------------------------------------------
 r=rhel5; v=2.6.18-398.el5; RU=5e5e5e5e-0000-4000-8000-000000000055

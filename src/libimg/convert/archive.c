@@ -35,6 +35,9 @@
 #define BLOCK 512
 #define CHUNK (1u << 20)
 #define PAGE 4096
+#define MiB ((uint64_t) 1 << 20)
+/* zstd's worker threads: compression runs beside the walk. */
+#define ARCHIVE_ZSTD_WORKERS 2
 
 struct hl {
   uint64_t key;
@@ -55,6 +58,8 @@ struct tw {
   unsigned char *zout;
   size_t zout_len;
   uint64_t tar_bytes, tmpfs_bytes, members, written;
+  uint64_t max_bytes, sample_at, sample_step;   /* the room, and where to estimate */
+  uint64_t needed, sampled;             /* set when out of room */
   struct hl *hl;
   size_t n_hl, cap_hl;
   unsigned char *buf;           /* CHUNK bytes */
@@ -81,7 +86,35 @@ out_write (struct tw *t, const void *p, size_t n)
     n -= (size_t) w;
     t->written += (uint64_t) w;
   }
+  if (t->max_bytes && t->written > t->max_bytes) {
+    t->needed = t->written;
+    return -ENOSPC;
+  }
   return 0;
+}
+
+/* At each sample point (every SAMPLE_STEP bytes of tar, everything so
+ * far flushed out to be measured): the whole archive estimated from what
+ * the tree gave so far; -ENOSPC when it would take more than the room by
+ * a margin that shrinks as more of the tree is seen (twice the room at
+ * the start: a tree's first files need not be like the rest). */
+static int
+estimate (struct tw *t)
+{
+  long double est, seen;
+
+  if (t->sample_at == 0 || t->tar_bytes < t->sample_at || t->written == 0)
+    return 0;
+  t->sample_at += t->sample_step;
+  seen = t->tmpfs_bytes ? (long double) t->tar_bytes / (long double) t->tmpfs_bytes : 1.0L;
+  if (seen > 1.0L)
+    seen = 1.0L;
+  est = (long double) t->written / seen;
+  if (est <= (long double) t->max_bytes * (2.0L - seen))
+    return 0;
+  t->needed = (uint64_t) est;
+  t->sampled = t->tar_bytes;
+  return -ENOSPC;
 }
 
 static int
@@ -107,22 +140,25 @@ feed (struct tw *t, const void *p, size_t n, bool end)
       if (end ? zr == Z_STREAM_END : t->gz.avail_out != 0)
         break;
     }
-    return 0;
+    return estimate (t);
   }
   {
     ZSTD_inBuffer in = { p, n, 0 };
+    /* At the sample point everything so far comes out, to be measured. */
+    ZSTD_EndDirective mode = end ? ZSTD_e_end
+      : t->sample_at && t->tar_bytes >= t->sample_at ? ZSTD_e_flush : ZSTD_e_continue;
     for (;;) {
       ZSTD_outBuffer out = { t->zout, t->zout_len, 0 };
-      size_t left = ZSTD_compressStream2 (t->z, &out, &in, end ? ZSTD_e_end : ZSTD_e_continue);
+      size_t left = ZSTD_compressStream2 (t->z, &out, &in, mode);
       if (ZSTD_isError (left))
         return img_ctx_set_error (t->ctx, -EIO, "%s: zstd: %s", t->where, ZSTD_getErrorName (left));
       if ((rc = out_write (t, t->zout, out.pos)) < 0)
         return rc;
-      if (end ? left == 0 : in.pos == in.size)
+      if (mode == ZSTD_e_continue ? in.pos == in.size : left == 0)
         break;
     }
   }
-  return 0;
+  return estimate (t);
 }
 
 static int
@@ -536,6 +572,12 @@ img_archive_write (struct img_ctx *ctx, struct img_guest *g, const char *where,
   info->members = t.members;
   t.count_only = false;
   t.members = 0;
+  t.max_bytes = info->max_bytes;
+  if (t.max_bytes) {
+    t.sample_step = t.tmpfs_bytes / 16;
+    t.sample_step = t.sample_step < 4 * MiB ? 4 * MiB : t.sample_step > 64 * MiB ? 64 * MiB : t.sample_step;
+    t.sample_at = t.sample_step;
+  }
   t.buf = malloc (CHUNK);
   t.zout_len = t.gzip ? CHUNK : ZSTD_CStreamOutSize ();
   t.zout = malloc (t.zout_len);
@@ -555,6 +597,10 @@ img_archive_write (struct img_ctx *ctx, struct img_guest *g, const char *where,
       rc = img_ctx_set_error (ctx, -ENOMEM, "%s: zstd: cannot start", where);
       goto out;
     }
+    /* Compression in worker threads while the tree is read here (the
+     * bytes do not depend on the number of workers; a libzstd built
+     * without threads refuses it and compresses here). */
+    ZSTD_CCtx_setParameter (t.z, ZSTD_c_nbWorkers, ARCHIVE_ZSTD_WORKERS);
   }
   pax_addf (&pax, "comment", "img-ramify tmpfs-bytes=%" PRIu64, info->tmpfs_bytes);
   gst.mode = 0644;
@@ -565,10 +611,13 @@ img_archive_write (struct img_ctx *ctx, struct img_guest *g, const char *where,
     goto out;
   if ((rc = feed (&t, zero, sizeof zero, true)) < 0)
     goto out;
+ out:
   info->tar_bytes = t.tar_bytes;
   info->archive_bytes = t.written;
-  info->members = t.members;
- out:
+  if (!t.count_only)
+    info->members = t.members;
+  info->needed_bytes = t.needed;
+  info->sampled_bytes = t.sampled;
   if (t.gzip)
     deflateEnd (&t.gz);
   ZSTD_freeCCtx (t.z);

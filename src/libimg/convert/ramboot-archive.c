@@ -136,21 +136,48 @@ remove_stale (struct img_plan *plan)
   return r;
 }
 
-/* Room for SIZE bytes where the archive goes (less what an old one frees). */
-static int
-check_room (struct arch *a, struct img_ctx *ctx, const char *where, uint64_t size)
+/* The space the archive may take where it goes: what is free there and
+ * what an old archive frees, less a margin (1/65 of it and 1 MiB). */
+static uint64_t
+room (struct arch *a, uint64_t *avail_out)
 {
   uint64_t total, avail, old = 0;
   struct img_stat ost;
 
   if (img_guest_stat (a->g, a->path, &ost) == 0)
     old = ost.blocks * 512;
-  if (img_guest_space (a->g, a->dir, &total, &avail) == 0 && avail + old < size + size / 64 + MiB)
-    return img_err (ctx, -ENOSPC, "%s: %s: no room for the archive: it takes %" PRIu64
-                    " MiB, the filesystem has %" PRIu64 " MiB free; make room there, or "
-                    "run without --archive (the RAM boot then copies file by file)",
-                    where, a->dir, size / MiB + 1, (avail + old) / MiB);
-  return 0;
+  if (img_guest_space (a->g, a->dir, &total, &avail) < 0)
+    return *avail_out = UINT64_MAX;
+  *avail_out = avail + old;
+  return avail + old > MiB ? (avail + old - MiB) / 65 * 64 : 1;
+}
+
+static int
+no_room (struct img_ctx *ctx, const char *where, const struct arch *a, uint64_t needed,
+         uint64_t avail, const struct img_archive_info *info)
+{
+  char how[160] = "";
+
+  if (info && info->sampled_bytes)
+    snprintf (how, sizeof how, " (estimated from the first %" PRIu64 " of %" PRIu64
+              " MiB of the tree, compressed)", info->sampled_bytes / MiB,
+              info->tmpfs_bytes / MiB + 1);
+  else if (info)
+    snprintf (how, sizeof how, " (stopped after %" PRIu64 " of %" PRIu64 " MiB of the tree)",
+              info->tar_bytes / MiB, info->tmpfs_bytes / MiB + 1);
+  return img_err (ctx, -ENOSPC, "%s: %s: no room for the archive: it takes %" PRIu64
+                  " MiB, the filesystem has %" PRIu64 " MiB free%s; make room there, or "
+                  "run without --archive (the RAM boot then copies file by file)",
+                  where, a->dir, needed / MiB + 1, avail / MiB, how);
+}
+
+/* Room for SIZE bytes where the archive goes. */
+static int
+check_room (struct arch *a, struct img_ctx *ctx, const char *where, uint64_t size)
+{
+  uint64_t avail, max = room (a, &avail);
+
+  return size > max ? no_room (ctx, where, a, size, avail, NULL) : 0;
 }
 
 /* Puts the archive (SIZE bytes at MAP) in place and reports it. */
@@ -191,6 +218,7 @@ img_ramboot_archive (struct img_plan *plan, const char *where, const char *archi
   struct img_hostdir *hd = NULL;
   char *what = NULL;
   void *map = MAP_FAILED;
+  uint64_t avail = 0;
   int fd = -1, r;
 
   if (archive_path == NULL)
@@ -211,7 +239,14 @@ img_ramboot_archive (struct img_plan *plan, const char *where, const char *archi
     r = img_err (ctx, -ENOMEM, "%s: out of memory", where);
     goto out;
   }
+  /* Refused early when it cannot fit: the writer stops past the room,
+   * or sooner, on an estimate from a sample (not in a dry run, which
+   * shows what it would write). */
+  if (!img_plan_is_dry_run (plan))
+    info.max_bytes = room (&a, &avail);
   r = img_archive_write (ctx, g, what, compression, filter, &a, copy, n_copy, fd, &info);
+  if (r == -ENOSPC && info.needed_bytes)
+    r = no_room (ctx, where, &a, info.needed_bytes, avail, &info);
   if (r == 0 && info.archive_bytes
       && (map = mmap (NULL, info.archive_bytes, PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED)
     r = img_err (ctx, -errno, "%s: archive: mmap: %s", where, strerror (errno));

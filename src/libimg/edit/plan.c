@@ -237,6 +237,18 @@ set_error (struct img_plan *p)
   p->error = strdup (img_ctx_error (p->ctx));
 }
 
+/* After a clean automatic rollback, an undo file that held this run only
+ * has done its job: it goes (one with earlier runs in it stays). */
+static void
+discard_rolled_back (struct img_plan *p)
+{
+  int state;
+
+  if (img_undo_state (p->ctx, p->undo_path, &state) == 0 && state == IMG_UNDO_ROLLED_BACK
+      && img_undo_discard (p->ctx, p->undo_path) == 0)
+    img_dbg (p->ctx, "%s: rolled back: undo file removed", p->undo_path);
+}
+
 int
 img_plan_run (struct img_plan *p)
 {
@@ -327,6 +339,7 @@ img_plan_run (struct img_plan *p)
     }
     p->error = err;
     p->rolled_back = true;
+    discard_rolled_back (p);
     img_err (p->ctx, r, "%s (every change was rolled back)",
              err ? err : "error");
   }
