@@ -18,6 +18,8 @@ packages=(
     # tests: fixture builders and independent oracles
     fdisk parted gdisk lvm2 e2fsprogs xfsprogs btrfs-progs dosfstools
     cryptsetup-bin util-linux jq cpio file strace bc python3 procps
+    # tests: tests/batch.sh reads the Kubernetes example's YAML
+    python3-yaml
     zstd xz-utils lz4 bzip2 lzma attr acl libcap2-bin
     # tests: other filesystems' signatures made by their own tools
     ntfs-3g xorriso squashfs-tools

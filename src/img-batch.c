@@ -153,7 +153,7 @@ load_images (const struct args *a, struct batch_list *l)
   int r;
 
   for (size_t i = 0; i < a->nimages; i++)
-    if ((r = batch_list_add (l, a->images[i], 0, NULL)) < 0)
+    if ((r = batch_list_add (l, a->images[i], a->images[i], 0, NULL)) < 0)
       return r;
   if (a->manifest && (r = batch_manifest_read (a->manifest, a->tool, l)) < 0) {
     if (r != -EINVAL)

@@ -25,6 +25,7 @@ enum batch_result {
 
 struct batch_image {
   char *path;                   /* as the tool gets it */
+  char *given;                  /* as written: the report name's source */
   char *name;                   /* report name: safe as one file name */
   char **opts;                  /* per-image tool options ("--opt=VALUE") */
   size_t nopts;
@@ -41,8 +42,8 @@ struct batch_list {
 };
 
 /* list.c: the image list.  The list owns every string of its images. */
-int batch_list_add (struct batch_list *l, const char *path, unsigned line,
-                    struct batch_image **out);
+int batch_list_add (struct batch_list *l, const char *path, const char *given,
+                    unsigned line, struct batch_image **out);
 int batch_image_add_opt (struct batch_image *im, const char *opt);
 void batch_list_free (struct batch_list *l);
 /* Keeps the images whose index k (in list order) has k % count == index. */
@@ -60,7 +61,7 @@ int batch_manifest_split (const char *line, char ***words, size_t *n, const char
  * tells whether it takes a value. */
 bool batch_manifest_allowed (const char *tool, const char *opt, bool *has_value);
 
-/* names.c: a report name for every image: its path with every byte
+/* names.c: a report name for every image: its path as written with every byte
  * outside [A-Za-z0-9._+-] (and a leading '.') made '_', cut long with a
  * hash, made unique with ~N in list order. */
 int batch_names_assign (struct batch_list *l);

@@ -3,7 +3,7 @@
  *   2026-12-05T07:30:00Z converted 0 img2pv NAME
  * (time, result, the tool's exit status, tool, report name).  A run killed
  * mid-write leaves a torn last line: it is ignored on reading, and the
- * next append starts a fresh line. */
+ * next run marks it torn before it appends. */
 #include <config.h>
 
 #include <dirent.h>
@@ -20,6 +20,7 @@
 #include "batch.h"
 
 #define JOURNAL_LINE_MAX 512
+#define TORN " #torn\n"
 
 struct batch_journal {
   int fd;
@@ -66,14 +67,17 @@ batch_journal_open (int dirfd, const char *file, struct batch_journal **out)
     batch_journal_close (j);
     return r;
   }
-  /* A torn last line: end it, so that it stays one bad line. */
+  /* A torn last line: end it with a field no line has (names never hold
+   * '#'), so that it stays one bad line even if only its newline was
+   * lost. */
   end = lseek (j->fd, 0, SEEK_END);
   if (end > 0) {
     int rfd = openat (dirfd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     r = 0;
     if (rfd < 0)
       r = -errno;
-    else if (pread (rfd, &last, 1, end - 1) == 1 && last != '\n' && write (j->fd, "\n", 1) != 1)
+    else if (pread (rfd, &last, 1, end - 1) == 1 && last != '\n'
+             && write (j->fd, TORN, sizeof TORN - 1) != sizeof TORN - 1)
       r = -errno;
     if (rfd >= 0)
       close (rfd);
@@ -136,9 +140,10 @@ apply_line (char *line, const char *tool, struct batch_list *l)
   int status;
   size_t n = 0;
 
-  for (char *t = strtok_r (line, " ", &save); t && n < 5; t = strtok_r (NULL, " ", &save))
-    f[n++] = t;
-  if (n != 5 || strtok_r (NULL, " ", &save) || strcmp (f[3], tool) != 0)
+  for (char *t = strtok_r (line, " ", &save); t; t = strtok_r (NULL, " ", &save))
+    if (n++ < 5)
+      f[n - 1] = t;
+  if (n != 5 || strcmp (f[3], tool) != 0)
     return;
   if (!(im = find (l, f[4])))
     return;

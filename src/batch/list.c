@@ -9,8 +9,8 @@
 #include "batch.h"
 
 int
-batch_list_add (struct batch_list *l, const char *path, unsigned line,
-                struct batch_image **out)
+batch_list_add (struct batch_list *l, const char *path, const char *given,
+                unsigned line, struct batch_image **out)
 {
   struct batch_image *im;
 
@@ -25,11 +25,12 @@ batch_list_add (struct batch_list *l, const char *path, unsigned line,
   im = &l->v[l->n];
   memset (im, 0, sizeof *im);
   im->path = strdup (path);
-  if (!im->path)
+  im->given = strdup (given);
+  l->n++;
+  if (!im->path || !im->given)
     return -ENOMEM;
   im->line = line;
   im->status = -1;
-  l->n++;
   if (out)
     *out = im;
   return 0;
@@ -54,6 +55,7 @@ static void
 image_free (struct batch_image *im)
 {
   free (im->path);
+  free (im->given);
   free (im->name);
   for (size_t i = 0; i < im->nopts; i++)
     free (im->opts[i]);

@@ -229,7 +229,7 @@ parse_line (const char *line, unsigned lineno, const char *dir, const char *tool
   else if (w[0][0] != '/' && strcmp (dir, ".") != 0
            && asprintf (&path, "%s/%s", dir, w[0]) < 0)
     r = -ENOMEM;
-  else if ((r = batch_list_add (l, path ? path : w[0], lineno, &im)) == 0)
+  else if ((r = batch_list_add (l, path ? path : w[0], w[0], lineno, &im)) == 0)
     r = add_options (im, tool, w, n, why);
  out:
   free (path);

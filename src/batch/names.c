@@ -96,7 +96,7 @@ int
 batch_names_assign (struct batch_list *l)
 {
   for (size_t i = 0; i < l->n; i++) {
-    char *base = base_name (l->v[i].path), *name;
+    char *base = base_name (l->v[i].given), *name;
     unsigned k = 1;
 
     if (!base)
