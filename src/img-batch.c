@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "img-quote.h"
 #include "batch/batch.h"
 
 #define PROG BATCH_PROG
@@ -150,6 +151,7 @@ parse_args (struct args *a, int argc, char **argv)
 static int
 load_images (const struct args *a, struct batch_list *l)
 {
+  size_t first, second;
   int r;
 
   for (size_t i = 0; i < a->nimages; i++)
@@ -159,6 +161,13 @@ load_images (const struct args *a, struct batch_list *l)
     if (r != -EINVAL)
       fprintf (stderr, "%s: %s: %s\n", PROG, a->manifest, strerror (-r));
     return r;
+  }
+  if (batch_list_duplicate (l, &first, &second)) {
+    char *q = img_quote_term (l->v[second].path, 0);
+    fprintf (stderr, "%s: %s is listed twice (images %zu and %zu)\n", PROG, q ? q : "an image",
+             first + 1, second + 1);
+    free (q);
+    return -EINVAL;
   }
   if ((r = batch_names_assign (l)) < 0)
     return r;

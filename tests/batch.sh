@@ -146,6 +146,14 @@ is "$s1" "imgs_trunc.img imgs_done.img imgs_good3.img imgs_notimg.img" "shard 1/
 is "$(echo $s0 $s1 | tr ' ' '\n' | sort | tr '\n' ' ')" "$(echo $all | tr ' ' '\n' | sed 's/^/imgs_/; s/$/.img/' | sort | tr '\n' ' ')" "the shards cover the list once"
 ok "$([ -s shards/journal.0-of-2 ] && [ -s shards/journal.1-of-2 ]; echo $?)" "each shard keeps its own journal"
 
+# SIGINT (^C) stops as SIGTERM does, with 130.
+"$BATCH" -q -o int -m m2.txt img-inspect > int.out 2>&1 &
+pid=$!
+for _ in $(seq 600); do [ -s int/journal ] && break; sleep 0.02; done
+kill -INT "$pid"
+wait "$pid"; rc=$?
+is "$rc:$(jq -r .interrupted_by int/summary.json)" 130:SIGINT "img-batch stopped by SIGINT exits 130"
+
 # Hostile manifests: no shell, no option that is not allowed, report
 # names inside OUTDIR whatever the path.
 mkdir -p h/sub
@@ -182,6 +190,9 @@ refuse "a line over 4096 bytes refused" "$(printf 'y%.0s' $(seq 5000))"
 refuse "a line starting with an option refused" '--force imgs/x.img'
 refuse "a stray word refused" 'imgs/x.img ; rm -rf /'
 refuse "a value with a control byte refused" "imgs/x.img --name $(printf 'a\033b')"
+printf 'imgs/good1.img\nimgs/trunc.img\nimgs/good1.img --name x\n' > dup.txt
+fails_with "an image listed twice is refused" '^img-batch: imgs/good1.img is listed twice \(images 1 and 3\)' \
+    "$BATCH" -o bad.out -m dup.txt img2pv
 fails_with "--rollback refused among the TOOL-OPTIONs" "^img-batch: --rollback cannot be given" \
     "$BATCH" -o bad.out img2pv --rollback x -- imgs/good1.img
 fails_with "a bad --shard is a usage error" "^img-batch: --shard: the index is not below the count" \

@@ -46,6 +46,8 @@ int batch_list_add (struct batch_list *l, const char *path, const char *given,
                     unsigned line, struct batch_image **out);
 int batch_image_add_opt (struct batch_image *im, const char *opt);
 void batch_list_free (struct batch_list *l);
+/* Whether two images have the same path: their indexes. */
+bool batch_list_duplicate (const struct batch_list *l, size_t *first, size_t *second);
 /* Keeps the images whose index k (in list order) has k % count == index. */
 void batch_list_shard (struct batch_list *l, unsigned index, unsigned count);
 

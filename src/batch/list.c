@@ -72,6 +72,20 @@ batch_list_free (struct batch_list *l)
   memset (l, 0, sizeof *l);
 }
 
+/* The same path twice would run two tools on one image at once. */
+bool
+batch_list_duplicate (const struct batch_list *l, size_t *first, size_t *second)
+{
+  for (size_t j = 1; j < l->n; j++)
+    for (size_t i = 0; i < j; i++)
+      if (strcmp (l->v[i].path, l->v[j].path) == 0) {
+        *first = i;
+        *second = j;
+        return true;
+      }
+  return false;
+}
+
 /* After the names are given, so that a report's name does not depend on
  * the shard that converts it. */
 void
