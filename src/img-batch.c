@@ -41,9 +41,10 @@ struct args {
 static void
 usage (void)
 {
-  printf ("usage: %s [OPTION]... TOOL [TOOL-OPTION]... [-- IMAGE...]\n", PROG);
+  printf ("usage: %s [OPTION]... TOOL [TOOL-OPTION]... [[--] IMAGE...]\n", PROG);
   puts ("Run TOOL (img2pv, img-ramify or img-inspect) over many images, N at a time.\n"
-        "Images come after '--' and/or from a manifest; TOOL-OPTIONs apply to all.\n"
+        "Images come after the TOOL-OPTIONs (after '--' if an option's value is a\n"
+        "separate word) and/or from a manifest; TOOL-OPTIONs apply to all.\n"
         "\n"
         "  -j, --jobs N          run N tools at once (default 1)\n"
         "  -m, --manifest FILE   images, one a line, each with its own options\n"
@@ -76,11 +77,48 @@ is_refused (const char *opt)
   return false;
 }
 
-/* After the options: TOOL [TOOL-OPTION]... [-- IMAGE...]. */
+/* Whether TOOL-OPTION OPT (without '=') takes the next word as its value. */
+static bool
+takes_value (const char *tool, const char *opt)
+{
+  static const char *const more[] = { "--key", "--kernel-from", "--modules-from", "--budget", "-m", NULL };
+  bool has_value = false;
+
+  for (const char *const *m = more; *m; m++)
+    if (strcmp (opt, *m) == 0)
+      return true;
+  return strncmp (opt, "--", 2) == 0 && !strchr (opt, '=')
+    && batch_manifest_allowed (tool, opt + 2, &has_value) && has_value;
+}
+
+/* Without '--', the images start at the first word that is no option:
+ * then an option's value must be given as --opt=VALUE. */
+static int
+split_images (struct args *a, int argc, char **argv, int i, int *end)
+{
+  int first = i;
+
+  while (first < argc && argv[first][0] == '-')
+    first++;
+  *end = first;
+  if (first == argc)
+    return 0;
+  if (first > i && takes_value (a->tool, argv[first - 1]))
+    return tool_usage_error (PROG, "%s: give its value in the same word (--opt=VALUE), or put '--' before the images",
+                             argv[first - 1]);
+  for (int k = first; k < argc; k++)
+    if (argv[k][0] == '-')
+      return tool_usage_error (PROG, "%s after the images: TOOL-OPTIONs go before them", argv[k]);
+  a->images = argv + first;
+  a->nimages = (size_t) (argc - first);
+  return 0;
+}
+
+/* After the options: TOOL [TOOL-OPTION]... [[--] IMAGE...]. */
 static int
 parse_rest (struct args *a, int argc, char **argv)
 {
-  int i = optind;
+  int i = optind, end = argc, dashes = -1;
 
   if (i >= argc)
     return tool_usage_error (PROG, "no TOOL given");
@@ -91,17 +129,23 @@ parse_rest (struct args *a, int argc, char **argv)
     if (strcmp (*t, a->tool) == 0)
       break;
   }
-  a->tool_opts = argv + i;
-  for (; i < argc && strcmp (argv[i], "--") != 0; i++)
-    if (is_refused (argv[i]))
-      return tool_usage_error (PROG, "%s cannot be given to %s through %s", argv[i], a->tool, PROG);
-  a->ntool_opts = (size_t) (argv + i - a->tool_opts);
-  if (i < argc) {
-    a->images = argv + i + 1;
-    a->nimages = (size_t) (argc - i - 1);
+  for (int k = i; k < argc && dashes < 0; k++)
+    if (strcmp (argv[k], "--") == 0)
+      dashes = k;
+  if (dashes >= 0) {
+    end = dashes;
+    a->images = argv + dashes + 1;
+    a->nimages = (size_t) (argc - dashes - 1);
   }
+  else if (split_images (a, argc, argv, i, &end) != 0)
+    return CLI_EXIT_USAGE;
+  a->tool_opts = argv + i;
+  a->ntool_opts = (size_t) (end - i);
+  for (int k = i; k < end; k++)
+    if (is_refused (argv[k]))
+      return tool_usage_error (PROG, "%s cannot be given to %s through %s", argv[k], a->tool, PROG);
   if (!a->nimages && !a->manifest)
-    return tool_usage_error (PROG, "no images: give them after '--' or with --manifest");
+    return tool_usage_error (PROG, "no images: give them after TOOL or with --manifest");
   return 0;
 }
 

@@ -175,6 +175,12 @@ ok "$(ls h/out | awk 'length > 120' | grep -c .)" "a 3000-byte path gets a short
 like "$(field h/out/summary.json '_.._.._imgs_notimg.img' reason)" 'notimg.img: disk: image is only' "a ../ path is the manifest's own directory's relative path"
 like "$(jq -r '.images[1].reason' h/out/summary.json)" '\$\(touch pwned2\)\.img: ' "\$(...) reaches the tool as bytes"
 
+# Images right after the TOOL-OPTIONs, without '--'.
+"$BATCH" -q -o noddash img-inspect --format=raw imgs/notimg.img imgs/trunc.img > /dev/null 2>&1
+is "$?:$(jq -r '[.images[].image] | join(" ")' noddash/summary.json)" "1:imgs/notimg.img imgs/trunc.img" "images without '--' after the TOOL-OPTIONs"
+fails_with "without '--', a value in its own word is refused" "^img-batch: --memory: give its value in the same word" \
+    "$BATCH" -o bad.out img2pv --memory 2048 imgs/good1.img
+
 # Lines refused before anything runs: exit 2, file:line: reason.
 refuse () {
     printf 'imgs/good1.img\n%s\n' "$2" > bad.txt
