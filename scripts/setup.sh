@@ -25,6 +25,9 @@ packages=(
     ntfs-3g xorriso squashfs-tools
     # tests: dracut's lsinitrd reads the dracut initrds (gfs-bls.sh)
     dracut-core
+    # tests: the --json reports checked against their JSON Schemas by an
+    # independent validator (json-schema.sh)
+    python3-jsonschema
     # tests: the hostile-image corpus measures peak RSS with GNU time
     time
     # tests: the real Debian 12 guests

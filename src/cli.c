@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "img-quote.h"
+#include "report.h"
 
 void
 tool_getopt_init (void)
@@ -19,13 +20,18 @@ tool_getopt_init (void)
 int
 tool_usage_error (const char *prog, const char *fmt, ...)
 {
+  char msg[1024];
   va_list ap;
+  int n;
 
-  fprintf (stderr, "%s: ", prog);
   va_start (ap, fmt);
-  vfprintf (stderr, fmt, ap);
+  n = vsnprintf (msg, sizeof msg, fmt, ap);
   va_end (ap);
-  fprintf (stderr, " (try '%s --help')\n", prog);
+  if (n >= 0 && (size_t) n < sizeof msg)
+    snprintf (msg + n, sizeof msg - (size_t) n, " (try '%s --help')", prog);
+  fprintf (stderr, "%s: %s\n", prog, msg);
+  report_phase (REPORT_USAGE);
+  report_record (msg);
   return CLI_EXIT_USAGE;
 }
 

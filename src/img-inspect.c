@@ -17,6 +17,7 @@
 #include "libimg.h"
 #include "img-inspect.h"
 #include "cli.h"
+#include "report.h"
 
 #define PROG "img-inspect"
 #define DEFAULT_MODULES "xen-blkfront,xen-netfront"
@@ -79,8 +80,7 @@ fail (struct state *st)
 {
   const char *msg = img_ctx_error (st->ctx);
 
-  fprintf (stderr, "%s: %s\n", PROG, *msg ? msg : "out of memory");
-  return EXIT_ERROR;
+  return report_error (EXIT_ERROR, "%s", *msg ? msg : "out of memory");
 }
 
 /* ---- initrds ----------------------------------------------------------- */
@@ -616,15 +616,13 @@ print_json (struct state *st)
 {
   struct img_json j;
 
-  img_json_init (&j, stdout);
-  img_json_begin_object (&j);
-  img_json_kv_uint (&j, "version", 1);
+  report_begin (&j, EXIT_OK, NULL, NULL, NULL);
+  img_json_kv_uint (&j, "version", 1);  /* the schema's number, from before "schema" */
   json_images (st, &j);
   json_md (st->g, &j);
   json_vgs (st, &j);
   json_guest (st, &j);
-  img_json_end_object (&j);
-  img_json_finish (&j);
+  report_end (&j);
 }
 
 /* ---- text -------------------------------------------------------------- */
@@ -926,6 +924,7 @@ main (int argc, char *argv[])
   /* Reports carry names and text from images: every byte printed goes
    * through img_quote_term on its way to the terminal. */
   img_quote_term_stdio ();
+  report_init (PROG, argc, argv, "jvhV");
   static const struct option opts[] = {
     { "json", no_argument, NULL, 'j' },
     { "format", required_argument, NULL, 'f' },
@@ -954,43 +953,40 @@ main (int argc, char *argv[])
   tool_getopt_init ();
   while ((c = getopt_long (argc, argv, "jm:vhV", opts, NULL)) != -1) {
     switch (c) {
-    case 'j': json = true; break;
+    case 'j': json = true; report_set_json (true); break;
     case 'f': dopts.format = optarg; break;
     case 'B': dopts.allow_backing = true; break;
     case 'K':
-      if (n_keys >= sizeof keys / sizeof keys[0]) {
-        fprintf (stderr, PROG ": --key: at most %zu keys\n", sizeof keys / sizeof keys[0]);
-        return EXIT_USAGE;
-      }
+      if (n_keys >= sizeof keys / sizeof keys[0])
+        return report_finish (report_error (EXIT_USAGE, "--key: at most %zu keys", sizeof keys / sizeof keys[0]));
       keys[n_keys++] = optarg;
       break;
     case 'G':
-      if (img_fs_backend_parse (optarg, &backend) < 0) {
-        fprintf (stderr, PROG ": --backend=%s: one of auto, native, guestfs\n", optarg);
-        return EXIT_USAGE;
-      }
+      if (img_fs_backend_parse (optarg, &backend) < 0)
+        return report_finish (report_error (EXIT_USAGE, "--backend=%s: one of auto, native, guestfs", optarg));
       break;
     case 'm': modules = optarg; break;
     case 'v': setenv ("IMG_DEBUG", "1", 1); break;
     case 'b':
-      if (img_budget_parse (optarg, &bw, &bv) < 0) {
-        fprintf (stderr, PROG ": --budget=%s: NAME=SIZE, NAME one of inflate, inflate-total, file, file-total, entries, entries-total, members\n", optarg);
-        return EXIT_USAGE;
-      }
+      if (img_budget_parse (optarg, &bw, &bv) < 0)
+        return report_finish (report_error (EXIT_USAGE, "--budget=%s: NAME=SIZE, NAME one of inflate, inflate-total, file, file-total, entries, entries-total, members", optarg));
       budget[bw] = bv;
       break;
-    case 'h': usage (stdout); return EXIT_OK;
+    case 'h': usage (stdout); return report_finish (EXIT_OK);
     case 'V': tool_version (PROG); return EXIT_OK;
-    default: return tool_bad_option (PROG, argv);
+    default: return report_finish (tool_bad_option (PROG, argv));
     }
   }
+  report_set_images ((const char *const *) argv + optind, (size_t) (argc - optind));
   if (optind >= argc)
-    return tool_usage_error (PROG, "no image given");
-  if ((c = img_ctx_new (&st.ctx)) == -EINVAL)
-    return EXIT_ERROR;          /* a bad IMG_BUDGET_*, said */
+    return report_finish (tool_usage_error (PROG, "no image given"));
+  if ((c = img_ctx_new (&st.ctx)) == -EINVAL) {
+    report_record ("a bad IMG_BUDGET_* value in the environment");      /* said */
+    return report_finish (EXIT_ERROR);
+  }
   if (c < 0 || parse_modules (&st, modules) < 0) {
-    fprintf (stderr, "%s: out of memory\n", PROG);
-    return EXIT_ERROR;
+    report_phase (REPORT_INTERNAL);
+    return report_finish (report_error (EXIT_ERROR, "out of memory"));
   }
   img_ctx_set_log_fn (st.ctx, NULL, (void *) PROG);
   for (i = 0; i < IMG_BUDGET_N; i++)
@@ -999,23 +995,25 @@ main (int argc, char *argv[])
   img_ctx_set_fs_backend (st.ctx, backend);
   for (i = 0; i < n_keys; i++)
     if (img_ctx_add_key (st.ctx, keys[i]) < 0) {
-      fprintf (stderr, PROG ": %s\n", img_ctx_error (st.ctx));
+      report_error (EXIT_USAGE, "%s", img_ctx_error (st.ctx));
       img_ctx_free (st.ctx);
-      return EXIT_USAGE;
+      return report_finish (EXIT_USAGE);
     }
   if (img_ctx_set_disk_opts (st.ctx, &dopts) < 0) {
-    fprintf (stderr, "%s: out of memory\n", PROG);
-    return EXIT_ERROR;
+    report_phase (REPORT_INTERNAL);
+    return report_finish (report_error (EXIT_ERROR, "out of memory"));
   }
   st.paths = argv + optind;
   st.n_images = argc - optind;
 
+  report_phase (REPORT_OPEN);
   if (img_guest_open (st.ctx, (const char *const *) st.paths, st.n_images,
                       IMG_FS_RDONLY, &st.g) < 0) {
     rc = fail (&st);
     goto out;
   }
   list_subvolumes (&st);
+  report_phase (REPORT_INSPECT);
   if (img_guest_n_roots (st.g) > 0) {
     if (img_guest_inspect (st.g, &st.insp) < 0) {
       rc = fail (&st);
@@ -1037,11 +1035,11 @@ main (int argc, char *argv[])
     text_guest (&st);
   }
   if (fflush (stdout) != 0 || ferror (stdout)) {
-    fprintf (stderr, "%s: write error on standard output\n", PROG);
-    rc = EXIT_ERROR;
+    report_phase (REPORT_OUTPUT);
+    rc = report_error (EXIT_ERROR, "write error on standard output");
   }
  out:
   free_subvolumes ();
   free_state (&st);
-  return rc;
+  return report_finish (rc);
 }

@@ -375,17 +375,17 @@ plan_facts (struct ram *r, uint64_t memory)
     sb_addf (&l, " %s", r->copy[i]);
   img_plan_fact (plan, "copy", "%s", l.s ? l.s : "/");
   sb_free (&l);
-  img_plan_fact (plan, "copy_bytes", "%" PRIu64, r->bytes);
-  img_plan_fact (plan, "memory_recommended", "%" PRIu64 " MiB", r->recommended / MiB);
+  img_plan_fact_bytes (plan, "copy_bytes", r->bytes);
+  img_plan_fact_bytes (plan, "memory_recommended_bytes", r->recommended);
   img_plan_fact (plan, "entry", "%s (id %s)%s", r->title, ENTRY_ID, o->make_default ? ", default" : "");
   if (memory) {
-    img_plan_fact (plan, "memory_planned", "%" PRIu64 " MiB", memory / MiB);
+    img_plan_fact_bytes (plan, "memory_planned_bytes", memory);
     if (memory < r->recommended && !o->force) {
-      fprintf (stderr, PROG ": %s: the copy (%" PRIu64 " MiB) will not fit in %" PRIu64 " MiB of memory "
-               "with %" PRIu64 " MiB of headroom and margins: give the VM %" PRIu64 " MiB (or --force)\n",
-               r->image, r->bytes / MiB, memory / MiB, (o->headroom + o->margin + 256 * MiB) / MiB,
-               r->recommended / MiB);
-      return IMG_EXIT_ERROR;
+      report_phase (REPORT_REFUSED);
+      return report_error (IMG_EXIT_ERROR, "%s: the copy (%" PRIu64 " MiB) will not fit in %" PRIu64 " MiB of memory "
+                           "with %" PRIu64 " MiB of headroom and margins: give the VM %" PRIu64 " MiB (or --force)",
+                           r->image, r->bytes / MiB, memory / MiB, (o->headroom + o->margin + 256 * MiB) / MiB,
+                           r->recommended / MiB);
     }
     if (memory < r->recommended)
       fprintf (stderr, PROG ": warning: %s: %" PRIu64 " MiB of memory is below the %" PRIu64
@@ -465,6 +465,7 @@ main (int argc, char **argv)
   /* Reports carry names and text from images: every byte printed goes
    * through img_quote_term on its way to the terminal. */
   img_quote_term_stdio ();
+  report_init (PROG, argc, argv, NULL);
   enum { O_KERNEL = TOOL_O_OWN, O_COPY, O_MEMORY, O_HEADROOM, O_MARGIN, O_DEFAULT, O_DETACH, O_VM,
          O_ARCHIVE };
   static const struct option lopts[] = {
@@ -490,7 +491,7 @@ main (int argc, char **argv)
   while ((c = getopt_long (argc, argv, "nh", lopts, NULL)) != -1) {
     if ((rc = tool_option (&t, c, optarg)) != 0) {
       if (rc < 0)
-        return IMG_EXIT_USAGE;
+        return report_finish (IMG_EXIT_USAGE);
       continue;
     }
     switch (c) {
@@ -500,18 +501,14 @@ main (int argc, char **argv)
     case O_DETACH: o.detach_helper = true; break;
     case O_VM: o.vm = optarg; break;
     case O_ARCHIVE:
-      if (optarg && strcmp (optarg, "zstd") != 0 && strcmp (optarg, "gzip") != 0) {
-        fprintf (stderr, PROG ": --archive=%s: zstd or gzip\n", optarg);
-        return IMG_EXIT_USAGE;
-      }
+      if (optarg && strcmp (optarg, "zstd") != 0 && strcmp (optarg, "gzip") != 0)
+        return report_finish (report_error (IMG_EXIT_USAGE, "--archive=%s: zstd or gzip", optarg));
       o.archive = optarg ? optarg : "zstd";
       break;
     case O_MEMORY: case O_HEADROOM: case O_MARGIN: {
       uint64_t v;
-      if (parse_size (optarg, true, &v) < 0) {
-        fprintf (stderr, PROG ": %s: not a size (512M, 2G, or MiB)\n", optarg);
-        return IMG_EXIT_USAGE;
-      }
+      if (parse_size (optarg, true, &v) < 0)
+        return report_finish (report_error (IMG_EXIT_USAGE, "%s: not a size (512M, 2G, or MiB)", optarg));
       if (c == O_MEMORY)
         memory = v;
       else if (c == O_HEADROOM)
@@ -520,23 +517,24 @@ main (int argc, char **argv)
         o.margin = v;
       break;
     }
-    case 'h': usage (stdout); return 0;
-    default: return tool_bad_option (PROG, argv);
+    case 'h': usage (stdout); return report_finish (0);
+    default: return report_finish (tool_bad_option (PROG, argv));
     }
   }
   o.force = t.force;
+  report_set_images ((const char *const *) argv + optind, (size_t) (argc - optind));
   if ((code = tool_start (&t)) != 0)
-    return code;
+    return report_finish (code);
   ctx = t.ctx;
   if (t.rollback) {
     code = tool_rollback (ctx, PROG, t.rollback, (const char *const *) argv + optind,
                           (size_t) (argc - optind), t.force);
     tool_end (&t);
-    return code;
+    return report_finish (code);
   }
   if (optind >= argc) {
     tool_end (&t);
-    return tool_usage_error (PROG, "no image given");
+    return report_finish (tool_usage_error (PROG, "no image given"));
   }
   r.ctx = ctx;
   r.o = &o;
@@ -554,7 +552,9 @@ main (int argc, char **argv)
   r.plan = plan;
   r.g = img_plan_guest (plan);
   plan_disk_facts (plan);
-  if ((rc = img_guest_inspect (r.g, &r.insp)) < 0 || (rc = prepare (&r)) < 0) {
+  report_phase (REPORT_INSPECT);
+  if ((rc = img_guest_inspect (r.g, &r.insp)) < 0
+      || (report_phase (REPORT_PREPARE), rc = prepare (&r)) < 0) {
     code = tool_fail (ctx, PROG, r.image);
     goto out;
   }
@@ -563,12 +563,14 @@ main (int argc, char **argv)
   for (i = 0; i < sizeof edits / sizeof edits[0]; i++)
     if (strcmp (edits[i].name, "detach-helper") != 0 || o.detach_helper)
       img_plan_add (plan, &edits[i], &r);
+  report_phase (REPORT_EDIT);
   rc = img_plan_run (plan);
-  tool_report (plan, t.json);
+  code = tool_exit_code (plan);
+  tool_report (plan, t.json, code);
   if (rc < 0 && img_plan_status (plan) != IMG_PLAN_CHANGED && img_plan_status (plan) != IMG_PLAN_NOTHING)
     tool_fail (ctx, PROG, NULL);
-  code = tool_exit_code (plan);
  out:
+  code = tool_finish (plan, t.json, code);
   img_plan_free (plan);
   free_ram (&r);
   tool_end (&t);

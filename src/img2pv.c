@@ -187,25 +187,21 @@ parse_args (int argc, char **argv, struct opts *o, int *code)
     case O_NO_XL: o->no_xl = true; break;
     case O_NAME: o->name = optarg; break;
     case O_MEMORY:
-      if (parse_size (optarg, true, &bytes) < 0 || bytes < (32u << 20) || bytes > (1ull << 50)) {
-        fprintf (stderr, PROG ": --memory %s: not a memory size of at least 32 MiB\n", optarg);
-        return -1;
-      }
+      if (parse_size (optarg, true, &bytes) < 0 || bytes < (32u << 20) || bytes > (1ull << 50))
+        return report_error (-1, "--memory %s: not a memory size of at least 32 MiB", optarg);
       o->memory_mib = (unsigned) (bytes >> 20);
       break;
     case O_VCPUS:
       v = strtoul (optarg, &end, 10);
-      if (*end || v == 0 || v > 512) {
-        fprintf (stderr, PROG ": --vcpus %s: not a number from 1 to 512\n", optarg);
-        return -1;
-      }
+      if (*end || v == 0 || v > 512)
+        return report_error (-1, "--vcpus %s: not a number from 1 to 512", optarg);
       o->vcpus = (unsigned) v;
       break;
     case O_BRIDGE:
     case O_MAC:
       if ((c == O_BRIDGE ? img_check_ifname (optarg, &why) : img_check_mac (optarg, &why)) < 0) {
         q = img_quote_term (optarg, 0);
-        fprintf (stderr, PROG ": --%s %s: %s\n", c == O_BRIDGE ? "bridge" : "mac", q ? q : "", why);
+        report_error (-1, "--%s %s: %s", c == O_BRIDGE ? "bridge" : "mac", q ? q : "", why);
         free (q);
         return -1;
       }
@@ -234,10 +230,10 @@ xl_path_of (struct img_ctx *ctx, const struct opts *o, const char *image, char *
   else {
     char *dir = img_beside_dir (target), *b = img_beside_base (target, true);
     if (dir == NULL || b == NULL) {
-      fprintf (stderr, PROG ": out of memory\n");
       free (dir);
       free (b);
-      return IMG_EXIT_ERROR;
+      report_phase (REPORT_INTERNAL);
+      return report_error (IMG_EXIT_ERROR, "out of memory");
     }
     *path = tool_asprintf ("%s/%s.cfg", dir, b);
     free (dir);
@@ -245,13 +241,14 @@ xl_path_of (struct img_ctx *ctx, const struct opts *o, const char *image, char *
   }
   if (access (*path, F_OK) != 0 || o->t.force)
     return 0;
+  report_phase (REPORT_OUTPUT);
   if ((ours = img_xl_config_ours (ctx, *path, NULL)) < 0)
     return tool_fail (ctx, PROG, NULL);
-  if (ours == 0) {
-    fprintf (stderr, PROG ": %s: xl config %s exists and was not written by img2pv; not replacing it "
-             "(--xl-config elsewhere, --no-xl-config, or --force)\n", image, *path);
-    return IMG_EXIT_ERROR;
-  }
+  report_phase (REPORT_REFUSED);
+  if (ours == 0)
+    return report_error (IMG_EXIT_ERROR, "%s: xl config %s exists and was not written by img2pv; not replacing it "
+                         "(--xl-config elsewhere, --no-xl-config, or --force)", image, *path);
+  report_phase (REPORT_OPEN);
   return 0;
 }
 
@@ -355,8 +352,8 @@ write_xl (struct pv *pv, const char *xl_path, char **text, bool *same)
           && len == strlen (*text) && memcmp (old, *text, len) == 0;
   free (old);
   if (!*same && (r = host_write_file (pv->ctx, xl_path, *text, strlen (*text), 0644)) < 0)
-    fprintf (stderr, PROG ": the image was converted, but the xl config was not written: %s\n",
-             img_ctx_error (pv->ctx));
+    report_error (r, "the image was converted, but the xl config was not written: %s",
+                  img_ctx_error (pv->ctx));
   return r;
 }
 
@@ -373,14 +370,14 @@ convert (struct pv *pv, const char *xl_path, const char *tmp_out)
 
   pv->g = img_plan_guest (plan);
   plan_disk_facts (plan);
+  report_phase (REPORT_INSPECT);
   if (img_guest_n_roots (pv->g) == 0) {
     const char *why = img_guest_no_root_reason (pv->g);
     if (why)
-      fprintf (stderr, PROG ": %s\n", why);
-    else
-      fprintf (stderr, PROG ": %s: guest: no Linux root filesystem found\n", pv->images[0]);
-    return IMG_EXIT_ERROR;
+      return report_error (IMG_EXIT_ERROR, "%s", why);
+    return report_error (IMG_EXIT_ERROR, "%s: guest: no Linux root filesystem found", pv->images[0]);
   }
+  report_phase (REPORT_PREPARE);
   if (prepare (pv, o->output ? o->output : pv->images[0]) < 0)
     return tool_fail (pv->ctx, PROG, NULL);
   if (xl_path)
@@ -393,15 +390,20 @@ convert (struct pv *pv, const char *xl_path, const char *tmp_out)
     pv->formats[i] = tool_strdup (img_disk_format (img_guest_disk (pv->g, i)));
 
   /* The guest is closed after this; the xl config uses what was found. */
+  report_phase (REPORT_EDIT);
   r = img_plan_run (plan);
+  report_phase (REPORT_OUTPUT);
   if (r == 0 && xl_path)
     r = write_xl (pv, xl_path, &xl_text, &xl_same);
   if (tmp_out && r == 0 && img_plan_status (plan) != IMG_PLAN_FAILED
-      && img_plan_status (plan) != IMG_PLAN_FAILED_DIRTY && link (tmp_out, o->output) < 0) {
-    fprintf (stderr, PROG ": %s: %s\n", o->output, strerror (errno));
-    r = -errno;
-  }
-  tool_report (plan, o->t.json);
+      && img_plan_status (plan) != IMG_PLAN_FAILED_DIRTY && link (tmp_out, o->output) < 0)
+    r = report_error (-errno, "%s: %s", o->output, strerror (errno));
+  code = tool_exit_code (plan);
+  if (r < 0 && code == 0)
+    code = IMG_EXIT_ERROR;
+  if (tmp_out && code == IMG_EXIT_DIRTY)
+    code = IMG_EXIT_ERROR;      /* the copy was thrown away */
+  tool_report (plan, o->t.json, code);
   if (!o->t.json) {
     if (xl_text && r == 0 && xl_same)
       printf ("xl config %s is up to date.\n", xl_path);
@@ -416,11 +418,6 @@ convert (struct pv *pv, const char *xl_path, const char *tmp_out)
     else
       fprintf (stderr, PROG ": %s: %s\n", o->output ? o->output : pv->images[0], msg);
   }
-  code = tool_exit_code (plan);
-  if (r < 0 && code == 0)
-    code = IMG_EXIT_ERROR;
-  if (tmp_out && code == IMG_EXIT_DIRTY)
-    code = IMG_EXIT_ERROR;      /* the copy was thrown away */
   return code;
 }
 
@@ -438,10 +435,12 @@ main (int argc, char **argv)
   /* Reports carry names and text from images: every byte printed goes
    * through img_quote_term on its way to the terminal. */
   img_quote_term_stdio ();
+  report_init (PROG, argc, argv, NULL);
   if (parse_args (argc, argv, &o, &code) < 0 || (code = tool_start (&o.t)) != 0)
-    return code;
+    return report_finish (code);
   images = (const char *const *) argv + optind;
   n_images = (size_t) (argc - optind);
+  report_set_images (images, n_images);
   if (o.t.rollback)
     code = tool_rollback (o.t.ctx, PROG, o.t.rollback, images, n_images, o.t.force);
   else if (n_images == 0)
@@ -457,8 +456,8 @@ main (int argc, char **argv)
     /* Convert a copy: made under a temporary name, renamed when done. */
     tmp_out = tool_asprintf ("%s.img2pv-tmp", o.output);
     if (access (o.output, F_OK) == 0) {
-      fprintf (stderr, PROG ": %s: already exists; not overwriting it\n", o.output);
-      code = IMG_EXIT_ERROR;
+      report_phase (REPORT_REFUSED);
+      code = report_error (IMG_EXIT_ERROR, "%s: already exists; not overwriting it", o.output);
       goto out;
     }
     unlink (tmp_out);
@@ -480,6 +479,7 @@ main (int argc, char **argv)
   else
     code = convert (&pv, xl_path, tmp_out);
  out:
+  code = tool_finish (pv.plan, o.t.json, code);
   img_plan_free (pv.plan);
   if (tmp_out)
     unlink (tmp_out);           /* a copy that failed is never left behind */

@@ -20,6 +20,8 @@
 #include "base/fdio.h"
 #include "tool.h"
 #include "base/hostfile.h"
+#include "img-json.h"
+#include "report.h"
 
 extern char **environ;
 
@@ -353,8 +355,8 @@ tool_asprintf (const char *fmt, ...)
   n = vasprintf (&s, fmt, ap);
   va_end (ap);
   if (n < 0) {
-    fprintf (stderr, "%s: out of memory\n", program_invocation_short_name);
-    exit (IMG_EXIT_ERROR);
+    report_phase (REPORT_INTERNAL);
+    exit (report_finish (report_error (IMG_EXIT_ERROR, "out of memory")));
   }
   return s;
 }
@@ -387,7 +389,7 @@ tool_option (struct tool *t, int c, const char *arg)
     tool_version (t->prog);
     exit (fflush (stdout) == 0 ? 0 : IMG_EXIT_ERROR);
   case 'n': t->dry_run = true; return 1;
-  case TOOL_O_JSON: t->json = true; return 1;
+  case TOOL_O_JSON: t->json = true; report_set_json (true); return 1;
   case TOOL_O_FORMAT: t->dopts.format = arg; return 1;
   case TOOL_O_ALLOW_BACKING: t->dopts.allow_backing = true; return 1;
   case TOOL_O_UNDO: t->undo = arg; return 1;
@@ -395,23 +397,17 @@ tool_option (struct tool *t, int c, const char *arg)
   case TOOL_O_ROLLBACK: t->rollback = arg; return 1;
   case TOOL_O_FORCE: t->force = true; return 1;
   case TOOL_O_KEY:
-    if (t->n_keys >= sizeof t->keys / sizeof t->keys[0]) {
-      fprintf (stderr, "%s: --key: at most %zu keys\n", t->prog, sizeof t->keys / sizeof t->keys[0]);
-      return -1;
-    }
+    if (t->n_keys >= sizeof t->keys / sizeof t->keys[0])
+      return report_error (-1, "--key: at most %zu keys", sizeof t->keys / sizeof t->keys[0]);
     t->keys[t->n_keys++] = arg;
     return 1;
   case TOOL_O_BACKEND:
-    if (img_fs_backend_parse (arg, &t->backend) < 0) {
-      fprintf (stderr, "%s: --backend=%s: one of auto, native, guestfs\n", t->prog, arg);
-      return -1;
-    }
+    if (img_fs_backend_parse (arg, &t->backend) < 0)
+      return report_error (-1, "--backend=%s: one of auto, native, guestfs", arg);
     return 1;
   case TOOL_O_BUDGET:
-    if (img_budget_parse (arg, &which, &v) < 0) {
-      fprintf (stderr, "%s: --budget=%s: NAME=SIZE, NAME one of inflate, inflate-total, file, file-total, entries, entries-total, members\n", t->prog, arg);
-      return -1;
-    }
+    if (img_budget_parse (arg, &which, &v) < 0)
+      return report_error (-1, "--budget=%s: NAME=SIZE, NAME one of inflate, inflate-total, file, file-total, entries, entries-total, members", arg);
     t->budget[which] = v;
     return 1;
   default:
@@ -437,8 +433,11 @@ tool_start (struct tool *t)
 
   if ((r = img_ctx_new (&t->ctx)) < 0) {
     t->ctx = NULL;
-    if (r == -ENOMEM)           /* -EINVAL: a bad IMG_BUDGET_*, said */
-      fprintf (stderr, "%s: out of memory\n", t->prog);
+    if (r == -ENOMEM) {         /* -EINVAL: a bad IMG_BUDGET_*, said */
+      report_phase (REPORT_INTERNAL);
+      return report_error (IMG_EXIT_ERROR, "out of memory");
+    }
+    report_record ("a bad IMG_BUDGET_* value in the environment");
     return IMG_EXIT_ERROR;
   }
   log_prog = t->prog;
@@ -449,14 +448,17 @@ tool_start (struct tool *t)
   img_ctx_set_fs_backend (t->ctx, t->backend);
   for (i = 0; i < t->n_keys; i++)
     if (img_ctx_add_key (t->ctx, t->keys[i]) < 0) {
-      fprintf (stderr, "%s: %s\n", t->prog, img_ctx_error (t->ctx));
+      report_error (IMG_EXIT_USAGE, "%s", img_ctx_error (t->ctx));
       tool_end (t);
       return IMG_EXIT_USAGE;
     }
   if (img_ctx_set_disk_opts (t->ctx, &t->dopts) < 0) {
+    report_phase (REPORT_INTERNAL);
+    report_error (IMG_EXIT_ERROR, "out of memory");
     tool_end (t);
     return IMG_EXIT_ERROR;
   }
+  report_phase (REPORT_OPEN);
   return 0;
 }
 
@@ -472,28 +474,52 @@ tool_fail (struct img_ctx *ctx, const char *prog, const char *image)
 {
   const char *msg = img_ctx_error (ctx);
 
+  (void) prog;                  /* report_init's */
   if (image == NULL || strncmp (msg, image, strlen (image)) == 0)
-    fprintf (stderr, "%s: %s\n", prog, msg);
-  else
-    fprintf (stderr, "%s: %s: %s\n", prog, image, msg);
-  return IMG_EXIT_ERROR;
+    return report_error (IMG_EXIT_ERROR, "%s", msg);
+  return report_error (IMG_EXIT_ERROR, "%s: %s", image, msg);
+}
+
+/* --rollback's report with --json: the envelope, the images, and
+ * "rollback": {"undo", "rolled_back"}. */
+static void
+rollback_json (const char *undo, const char *const *images, size_t n_images, bool done)
+{
+  struct img_json j;
+  size_t i;
+
+  report_begin (&j, done ? 0 : IMG_EXIT_NOTHING, NULL, NULL, NULL);
+  img_json_key (&j, "images");
+  img_json_begin_array (&j);
+  for (i = 0; i < n_images; i++)
+    img_json_string (&j, images[i]);
+  img_json_end_array (&j);
+  img_json_key (&j, "rollback");
+  img_json_begin_object (&j);
+  img_json_kv_string (&j, "undo", undo);
+  img_json_kv_bool (&j, "rolled_back", done);
+  img_json_end_object (&j);
+  report_end (&j);
 }
 
 int
 tool_rollback (struct img_ctx *ctx, const char *prog, const char *undo,
                const char *const *images, size_t n_images, bool force)
 {
-  int r = img_undo_rollback (ctx, undo, n_images ? images : NULL, n_images,
-                             force ? IMG_UNDO_FORCE : 0);
+  int r;
 
+  report_phase (REPORT_ROLLBACK);
+  r = img_undo_rollback (ctx, undo, n_images ? images : NULL, n_images,
+                         force ? IMG_UNDO_FORCE : 0);
   if (r < 0)
     return tool_fail (ctx, prog, NULL);
-  if (r == 1) {
+  if (report_json ())
+    rollback_json (undo, images, n_images, r != 1);
+  else if (r == 1)
     printf ("Nothing to roll back.\n");
-    return IMG_EXIT_NOTHING;
-  }
-  printf ("Rolled back: the image is as it was before %s.\n", prog);
-  return 0;
+  else
+    printf ("Rolled back: the image is as it was before %s.\n", prog);
+  return r == 1 ? IMG_EXIT_NOTHING : 0;
 }
 
 /* Renames UNDO to UNDO.WHY-STAMP: 0 or -errno. */
@@ -554,10 +580,31 @@ tool_plan_open (struct img_ctx *ctx, const char *prog, const char *const *images
 }
 
 void
-tool_report (const struct img_plan *plan, bool json)
+tool_report (const struct img_plan *plan, bool json, int code)
 {
-  if (json)
-    img_plan_report_json (plan, stdout);
-  else
+  const char *layer = NULL, *msg = NULL, *edit = NULL;
+  struct img_json j;
+
+  if (!json) {
     img_plan_report_text (plan, stdout);
+    return;
+  }
+  /* A failed plan says why; a plan that did its work and a run that
+   * failed after it (the xl config, the copy's name) is the phase's. */
+  if (img_plan_status (plan) == IMG_PLAN_FAILED || img_plan_status (plan) == IMG_PLAN_FAILED_DIRTY) {
+    layer = img_plan_status (plan) == IMG_PLAN_FAILED ? REPORT_EDIT : REPORT_ROLLBACK;
+    msg = img_plan_error (plan);
+    edit = img_plan_failed_edit (plan);
+  }
+  report_begin (&j, code, layer, msg, edit);
+  img_plan_report_json_fields (plan, &j);
+  report_end (&j);
+}
+
+int
+tool_finish (const struct img_plan *plan, bool json, int code)
+{
+  if (plan && json && !report_done () && code != 0 && code != IMG_EXIT_NOTHING)
+    tool_report (plan, json, code);
+  return report_finish (code);
 }

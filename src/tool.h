@@ -14,6 +14,7 @@
 #include "img-edit.h"
 #include "base/strbuf.h"
 #include "cli.h"
+#include "report.h"
 
 /* Exit status of the tools. */
 enum {
@@ -72,12 +73,14 @@ int tool_start (struct tool *t);
 /* Frees the context. */
 void tool_end (struct tool *t);
 /* Prints the context's error as "PROG: IMAGE: message" (IMAGE only when
- * the message does not start with it; none when IMAGE is NULL) and
- * returns IMG_EXIT_ERROR. */
+ * the message does not start with it; none when IMAGE is NULL), keeps it
+ * for the JSON error object (report.h) and returns IMG_EXIT_ERROR. */
 int tool_fail (struct img_ctx *ctx, const char *prog, const char *image);
 
 /* --rollback UNDO [IMAGE...]: restores the images (WITH FORCE also when
- * they changed since) and says so.  Returns the exit status. */
+ * they changed since) and says so (in JSON with --json: the envelope,
+ * "images" and "rollback": {"undo", "rolled_back"}).  Returns the exit
+ * status. */
 int tool_rollback (struct img_ctx *ctx, const char *prog, const char *undo,
                    const char *const *images, size_t n_images, bool force);
 
@@ -93,8 +96,14 @@ int tool_plan_open (struct img_ctx *ctx, const char *prog, const char *const *im
                     size_t n_images, unsigned flags, const char *undo,
                     struct img_plan **plan);
 
-/* The plan's report on stdout: text, or JSON with JSON. */
-void tool_report (const struct img_plan *plan, bool json);
+/* The plan's report on stdout: text, or with JSON the versioned JSON
+ * report (report.h) of a run that ends with exit status CODE. */
+void tool_report (const struct img_plan *plan, bool json, int code);
+/* The end of a run with status CODE: with JSON, a failure not reported
+ * yet is PLAN's report (status "not-run": the failure came before the
+ * edits ran) when there is a plan, else the error object (report.h).
+ * Returns CODE. */
+int tool_finish (const struct img_plan *plan, bool json, int code);
 
 #define img_err(ctx, err, ...) img_ctx_set_error ((ctx), (err), __VA_ARGS__)
 

@@ -89,7 +89,7 @@ grep -q '^\[root-archive\] add /boot/ramboot-root.tar.zst' a-dry.out; ok $? "--a
 "$RAMIFY" --json --archive a.img > a.json 2> a.err; ok $? "--archive: ramified"
 [ -s a.err ] && sed 's/^/# /' a.err
 dfs a.img "$BOOT_OFFSET" "dump /ramboot-root.tar.zst $TMP/root.tar.zst" > /dev/null
-is "$(stat -c %s root.tar.zst)" "$(jq -r .facts.archive_bytes a.json)" "--archive: /boot/ramboot-root.tar.zst is there, as large as reported"
+is "$(stat -c %s root.tar.zst)" "$(jq -r ".facts.archive_bytes | numbers" a.json)" "--archive: /boot/ramboot-root.tar.zst is there, as large as reported"
 dfs a.img "$BOOT_OFFSET" "stat /ramboot-root.tar.zst" | grep -q 'Mode:  *0600'; ok $? "--archive: mode 0600 (it holds /etc/shadow)"
 zstd -t -q root.tar.zst; ok $? "--archive: zstd -t: the frame checks"
 zstd -dcq root.tar.zst > root.tar
@@ -99,7 +99,7 @@ grep -qx 'etc/shadow' tar.list && grep -qx 'boot/vmlinuz-'"$KERNEL_VERSION" tar.
 ok $? "--archive: the root and /boot are in it"
 grep -q 'ramboot-root.tar' tar.list; is $? 1 "--archive: not the archive itself"
 tmpfs_bytes=$(head -c 1024 root.tar | tr '\0' '\n' | sed -n 's/.*comment=img-ramify tmpfs-bytes=\([0-9]*\)$/\1/p')
-is "$tmpfs_bytes" "$(jq -r .facts.archive_tmpfs_bytes a.json)" "--archive: the global header records the tmpfs size ($tmpfs_bytes)"
+is "$tmpfs_bytes" "$(jq -r ".facts.archive_tmpfs_bytes | numbers" a.json)" "--archive: the global header records the tmpfs size ($tmpfs_bytes)"
 mkdir x
 tar --xattrs --xattrs-include='*' --numeric-owner -xpf root.tar -C x 2> x.err
 [ -s x.err ] && grep -v 'posix_acl' x.err | sed 's/^/# /' | head -5

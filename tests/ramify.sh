@@ -31,8 +31,8 @@ for name in mbr-plain mbr-lvm; do
     "$RAMIFY" --json "$t" > run.json 2> run.err; ok $? "$t: ramified"
     [ -s run.err ] && sed 's/^/# /' run.err
     is "$(jq -r .facts.copy run.json)" "/ /boot" "$t: copies / and /boot"
-    mem=$(jq -r .facts.memory_recommended run.json | cut -d' ' -f1)
-    bytes=$(jq -r .facts.copy_bytes run.json)
+    mem=$(( $(jq -r '.facts.memory_recommended_bytes | numbers' run.json) >> 20 ))
+    bytes=$(jq -r '.facts.copy_bytes | numbers' run.json)
     ok "$([ "$bytes" -gt $((300 << 20)) ] && [ "$mem" -gt $((bytes >> 20)) ]; echo $?)" \
        "$t: sizing: $((bytes >> 20)) MiB to copy, $mem MiB of memory recommended"
     raw=$t; [ "$fmt" = qcow2 ] && { qemu-img convert -O raw "$t" "$t.raw"; raw=$t.raw; }

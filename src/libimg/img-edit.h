@@ -95,10 +95,14 @@ int img_plan_note (struct img_plan *plan, const char *fmt, ...)
   __attribute__((format (printf, 2, 3)));
 bool img_plan_is_dry_run (const struct img_plan *plan);
 /* A fact about the conversion for the report ("kernel": "6.1.0-28-amd64");
- * setting a key again replaces its value.  Facts come after the changes
- * in the text report and under "facts" (an object) in the JSON. */
+ * setting a key again replaces its value (and kind).  Facts come after
+ * the changes in the text report and under "facts" (an object) in the
+ * JSON: text as a JSON string, counts and byte sizes as JSON numbers (a
+ * size's key ends in "_bytes"; the text report adds its size in MiB). */
 int img_plan_fact (struct img_plan *plan, const char *key, const char *fmt, ...)
   __attribute__((format (printf, 3, 4)));
+int img_plan_fact_count (struct img_plan *plan, const char *key, uint64_t n);
+int img_plan_fact_bytes (struct img_plan *plan, const char *key, uint64_t bytes);
 /* Changes recorded so far, notes excluded (takes the guest's writes
  * not yet recorded first). */
 size_t img_plan_n_changed (struct img_plan *plan);
@@ -133,6 +137,11 @@ enum img_plan_status {
 };
 
 size_t img_plan_n_changes (const struct img_plan *plan);   /* notes too */
+/* Why the run failed (the plan's), or NULL; owned by the plan. */
+const char *img_plan_error (const struct img_plan *plan);
+/* The name of the edit that failed, or NULL (the run failed elsewhere,
+ * or did not fail). */
+const char *img_plan_failed_edit (const struct img_plan *plan);
 const struct img_change *img_plan_change (const struct img_plan *plan,
                                           size_t i);
 enum img_plan_status img_plan_status (const struct img_plan *plan);
@@ -141,16 +150,22 @@ const char *img_plan_action_name (enum img_change_action a);
 /* Reports.  The text report is for people.  The JSON report (one object)
  * is stable; fields:
  *   "images": [paths], "dry_run": bool,
- *   "status": "changed" | "nothing-to-do" | "failed" | "failed-dirty",
- *   "error": message or null, "undo": undo file path or null,
+ *   "status": "changed" | "nothing-to-do" | "failed" | "failed-dirty" |
+ *       "not-run" (the plan never ran: its caller stopped before),
+ *   "error": message or null, "undo": undo file path, null in a dry run
+ *       or a plan not run,
  *   "rolled_back": bool (this run's changes were undone after a failure),
- *   "recovered_interrupted_run": bool, "facts": {key: value strings},
+ *   "recovered_interrupted_run": bool, "facts": {key: string or number},
  *   "edits": [{"name", "description", "changes": count (notes excluded)}],
  *   "changes": [{"edit", "action": "add" | "write" | "remove" | "move" |
  *       "mkdir" | "symlink" | "note", "path", "target" (move, symlink),
  *       "detail" (note, binary file), "diff" (text file)}] — absent keys
  *       are omitted.
- * Both write to FP. */
+ * Both write to FP.  img_plan_report_json_fields writes the same fields
+ * but "error" into the object J has open, for a caller that adds its own
+ * (the tools' versioned reports). */
+struct img_json;
+void img_plan_report_json_fields (const struct img_plan *plan, struct img_json *j);
 void img_plan_report_text (const struct img_plan *plan, FILE *fp);
 void img_plan_report_json (const struct img_plan *plan, FILE *fp);
 

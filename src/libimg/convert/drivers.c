@@ -290,6 +290,7 @@ layer (struct drivers *d, const void *orig, size_t orig_len)
 
   img_plan_fact (d->plan, "initrd", "%s (%s, %zu segment%s)", k->initrd, d->flavour,
                  img_initrd_n_segments (d->ird), img_initrd_n_segments (d->ird) == 1 ? "" : "s");
+  img_plan_fact_count (d->plan, "initrd_segments", img_initrd_n_segments (d->ird));
   if ((r = read_kmod (d)) < 0 || (r = pick_modroot (d)) < 0)
     return r;
   for (i = 0; i < 2; i++)

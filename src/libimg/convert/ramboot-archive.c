@@ -200,9 +200,9 @@ put_archive (struct img_plan *plan, struct arch *a, struct img_ctx *ctx, const c
     r = img_guest_write_file (img_plan_guest (plan), a->path, map, info->archive_bytes, 0600);
   if (r == 0) {
     img_plan_fact (plan, "archive", "%s", a->path);
-    img_plan_fact (plan, "archive_bytes", "%" PRIu64, info->archive_bytes);
-    img_plan_fact (plan, "archive_members", "%" PRIu64, info->members);
-    img_plan_fact (plan, "archive_tmpfs_bytes", "%" PRIu64, info->tmpfs_bytes);
+    img_plan_fact_bytes (plan, "archive_bytes", info->archive_bytes);
+    img_plan_fact_count (plan, "archive_members", info->members);
+    img_plan_fact_bytes (plan, "archive_tmpfs_bytes", info->tmpfs_bytes);
   }
   return r;
 }

@@ -13,6 +13,15 @@ struct plan_edit {
   size_t n_changes;             /* notes excluded */
 };
 
+/* A fact for the report: text, or a number (a count, or bytes). */
+enum plan_fact_kind { PLAN_FACT_TEXT, PLAN_FACT_COUNT, PLAN_FACT_BYTES };
+struct plan_fact {
+  char *key;
+  enum plan_fact_kind kind;
+  char *text;                   /* PLAN_FACT_TEXT */
+  uint64_t num;                 /* the others */
+};
+
 struct img_plan {
   struct img_ctx *ctx;
   char **images;
@@ -26,6 +35,7 @@ struct img_plan {
   size_t n_edits;
   struct plan_edit *edits;
   size_t cur;                   /* the edit running */
+  const char *failed_edit;      /* the name of the edit that failed, or NULL */
   size_t n_changes;
   struct img_change *changes;
   enum img_plan_status status;
@@ -33,7 +43,7 @@ struct img_plan {
   bool rolled_back;             /* this run's writes were undone */
   bool recovered;               /* an interrupted run was rolled back */
   size_t n_facts;
-  char **facts;                 /* key, value, key, value ... */
+  struct plan_fact *facts;
 };
 
 /* Moves the overlays' logged changes into the change list (with diffs),

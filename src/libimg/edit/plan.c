@@ -70,19 +70,51 @@ img_plan_free (struct img_plan *p)
   free (p->edits);
   img_internal_plan_free_changes (p);
   img_internal_fs_log_free (p->log);    /* after the guest's overlays */
-  for (i = 0; i < 2 * p->n_facts; i++)
-    free (p->facts[i]);
+  for (i = 0; i < p->n_facts; i++) {
+    free (p->facts[i].key);
+    free (p->facts[i].text);
+  }
   free (p->facts);
   free (p->error);
   free (p);
 }
 
+/* Sets fact KEY (a new one last, a known one in its place) to TEXT
+ * (taken, may be NULL) or NUM.  0 or -ENOMEM. */
+static int
+set_fact (struct img_plan *p, const char *key, enum plan_fact_kind kind, char *text,
+          uint64_t num)
+{
+  struct plan_fact *f = NULL, *nf;
+  size_t i;
+
+  for (i = 0; i < p->n_facts && f == NULL; i++)
+    if (strcmp (p->facts[i].key, key) == 0)
+      f = &p->facts[i];
+  if (f == NULL) {
+    char *k = strdup (key);
+    nf = k ? realloc (p->facts, (p->n_facts + 1) * sizeof *nf) : NULL;
+    if (nf == NULL) {
+      free (k);
+      free (text);
+      return img_err (p->ctx, -ENOMEM, "plan: out of memory");
+    }
+    p->facts = nf;
+    f = &nf[p->n_facts++];
+    *f = (struct plan_fact) { .key = k };
+  }
+  free (f->text);
+  f->kind = kind;
+  f->text = text;
+  f->num = num;
+  return 0;
+}
+
 int
 img_plan_fact (struct img_plan *p, const char *key, const char *fmt, ...)
 {
-  char *v = NULL, *k, **nf;
+  char *v = NULL;
   va_list ap;
-  size_t i;
   int n;
 
   va_start (ap, fmt);
@@ -90,26 +122,19 @@ img_plan_fact (struct img_plan *p, const char *key, const char *fmt, ...)
   va_end (ap);
   if (n < 0)
     return img_err (p->ctx, -ENOMEM, "plan: out of memory");
-  for (i = 0; i < p->n_facts; i++)
-    if (strcmp (p->facts[2 * i], key) == 0) {
-      free (p->facts[2 * i + 1]);
-      p->facts[2 * i + 1] = v;
-      return 0;
-    }
-  k = strdup (key);
-  nf = realloc (p->facts, 2 * (p->n_facts + 1) * sizeof *nf);
-  if (k == NULL || nf == NULL) {
-    free (k);
-    free (v);
-    if (nf)
-      p->facts = nf;
-    return img_err (p->ctx, -ENOMEM, "plan: out of memory");
-  }
-  p->facts = nf;
-  nf[2 * p->n_facts] = k;
-  nf[2 * p->n_facts + 1] = v;
-  p->n_facts++;
-  return 0;
+  return set_fact (p, key, PLAN_FACT_TEXT, v, 0);
+}
+
+int
+img_plan_fact_count (struct img_plan *p, const char *key, uint64_t n)
+{
+  return set_fact (p, key, PLAN_FACT_COUNT, NULL, n);
+}
+
+int
+img_plan_fact_bytes (struct img_plan *p, const char *key, uint64_t bytes)
+{
+  return set_fact (p, key, PLAN_FACT_BYTES, NULL, bytes);
 }
 
 int
@@ -270,8 +295,10 @@ img_plan_run (struct img_plan *p)
     if (r < 0 && img_ctx_error (p->ctx)[0] == '\0')
       img_err (p->ctx, r, "%s: edit %s failed: %s", p->images[0],
                p->edits[i].edit->name, strerror (-r));
-    if (r < 0)
+    if (r < 0) {
       set_error (p);
+      p->failed_edit = p->edits[i].edit->name;
+    }
     /* What the edit changed, failed or not, is its. */
     r2 = img_internal_plan_take_changes (p);
     if (r == 0 && r2 < 0) {

@@ -2,12 +2,15 @@
  * the tools give for it, and the reports (text for people, JSON). */
 #include <config.h>
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "edit/plan-private.h"
 #include "img-json.h"
 #include "img-quote.h"
+
+#define MiB ((uint64_t) 1 << 20)
 
 /* ---- results and reports ---------------------------------------------- */
 
@@ -27,6 +30,18 @@ enum img_plan_status
 img_plan_status (const struct img_plan *p)
 {
   return p->status;
+}
+
+const char *
+img_plan_error (const struct img_plan *p)
+{
+  return p->error;
+}
+
+const char *
+img_plan_failed_edit (const struct img_plan *p)
+{
+  return p->failed_edit;
 }
 
 const char *
@@ -102,9 +117,15 @@ img_plan_report_text (const struct img_plan *p, FILE *fp)
       term_puts (fp, c->diff, 1);
   }
   for (i = 0; i < p->n_facts; i++) {
-    term_puts (fp, p->facts[2 * i], 0);
+    const struct plan_fact *f = &p->facts[i];
+    term_puts (fp, f->key, 0);
     fputs (": ", fp);
-    term_puts (fp, p->facts[2 * i + 1], 0);
+    if (f->kind == PLAN_FACT_TEXT)
+      term_puts (fp, f->text, 0);
+    else
+      fprintf (fp, "%" PRIu64, f->num);
+    if (f->kind == PLAN_FACT_BYTES && f->num >= MiB)
+      fprintf (fp, " (%" PRIu64 " MiB)", f->num / MiB);
     fputc ('\n', fp);
   }
   switch (p->status) {
@@ -146,58 +167,69 @@ img_plan_report_text (const struct img_plan *p, FILE *fp)
 }
 
 void
+img_plan_report_json_fields (const struct img_plan *p, struct img_json *j)
+{
+  size_t i, k;
+
+  img_json_key (j, "images");
+  img_json_begin_array (j);
+  for (i = 0; i < p->n_images; i++)
+    img_json_string (j, p->images[i]);
+  img_json_end_array (j);
+  img_json_kv_bool (j, "dry_run", img_plan_is_dry_run (p));
+  img_json_kv_string (j, "status", status_name (p->status));
+  img_json_kv_string (j, "undo", img_plan_is_dry_run (p) || p->status == IMG_PLAN_NOT_RUN
+                                 ? NULL : p->undo_path);
+  img_json_kv_bool (j, "rolled_back", p->rolled_back);
+  img_json_kv_bool (j, "recovered_interrupted_run", p->recovered);
+  img_json_key (j, "facts");
+  img_json_begin_object (j);
+  for (i = 0; i < p->n_facts; i++) {
+    if (p->facts[i].kind == PLAN_FACT_TEXT)
+      img_json_kv_string (j, p->facts[i].key, p->facts[i].text);
+    else
+      img_json_kv_uint (j, p->facts[i].key, p->facts[i].num);
+  }
+  img_json_end_object (j);
+  img_json_key (j, "edits");
+  img_json_begin_array (j);
+  for (i = 0; i < p->n_edits; i++) {
+    img_json_begin_object (j);
+    img_json_kv_string (j, "name", p->edits[i].edit->name);
+    img_json_kv_string (j, "description", p->edits[i].edit->description);
+    img_json_kv_uint (j, "changes", p->edits[i].n_changes);
+    img_json_end_object (j);
+  }
+  img_json_end_array (j);
+  img_json_key (j, "changes");
+  img_json_begin_array (j);
+  for (k = 0; k < p->n_changes; k++) {
+    const struct img_change *c = &p->changes[k];
+    img_json_begin_object (j);
+    img_json_kv_string (j, "edit", c->edit);
+    img_json_kv_string (j, "action", img_plan_action_name (c->action));
+    if (c->action != IMG_CHANGE_NOTE)
+      img_json_kv_string (j, "path", c->path);
+    if (c->target)
+      img_json_kv_string (j, "target", c->target);
+    if (c->detail)
+      img_json_kv_string (j, "detail", c->detail);
+    if (c->diff)
+      img_json_kv_string (j, "diff", c->diff);
+    img_json_end_object (j);
+  }
+  img_json_end_array (j);
+}
+
+void
 img_plan_report_json (const struct img_plan *p, FILE *fp)
 {
   struct img_json j;
-  size_t i, k;
 
   img_json_init (&j, fp);
   img_json_begin_object (&j);
-  img_json_key (&j, "images");
-  img_json_begin_array (&j);
-  for (i = 0; i < p->n_images; i++)
-    img_json_string (&j, p->images[i]);
-  img_json_end_array (&j);
-  img_json_kv_bool (&j, "dry_run", img_plan_is_dry_run (p));
-  img_json_kv_string (&j, "status", status_name (p->status));
   img_json_kv_string (&j, "error", p->error);
-  img_json_kv_string (&j, "undo", img_plan_is_dry_run (p) ? NULL : p->undo_path);
-  img_json_kv_bool (&j, "rolled_back", p->rolled_back);
-  img_json_kv_bool (&j, "recovered_interrupted_run", p->recovered);
-  img_json_key (&j, "facts");
-  img_json_begin_object (&j);
-  for (i = 0; i < p->n_facts; i++)
-    img_json_kv_string (&j, p->facts[2 * i], p->facts[2 * i + 1]);
-  img_json_end_object (&j);
-  img_json_key (&j, "edits");
-  img_json_begin_array (&j);
-  for (i = 0; i < p->n_edits; i++) {
-    img_json_begin_object (&j);
-    img_json_kv_string (&j, "name", p->edits[i].edit->name);
-    img_json_kv_string (&j, "description", p->edits[i].edit->description);
-    img_json_kv_uint (&j, "changes", p->edits[i].n_changes);
-    img_json_end_object (&j);
-  }
-  img_json_end_array (&j);
-  img_json_key (&j, "changes");
-  img_json_begin_array (&j);
-  for (k = 0; k < p->n_changes; k++) {
-    const struct img_change *c = &p->changes[k];
-    img_json_begin_object (&j);
-    img_json_kv_string (&j, "edit", c->edit);
-    img_json_kv_string (&j, "action", img_plan_action_name (c->action));
-    if (c->action != IMG_CHANGE_NOTE)
-      img_json_kv_string (&j, "path", c->path);
-    if (c->target)
-      img_json_kv_string (&j, "target", c->target);
-    if (c->detail)
-      img_json_kv_string (&j, "detail", c->detail);
-    if (c->diff)
-      img_json_kv_string (&j, "diff", c->diff);
-    img_json_end_object (&j);
-  }
-  img_json_end_array (&j);
+  img_plan_report_json_fields (p, &j);
   img_json_end_object (&j);
   img_json_finish (&j);
 }
-
