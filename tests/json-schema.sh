@@ -114,14 +114,14 @@ is "$(jq -r '"\(.status) \(.dry_run) \(.undo) \(.error)"' p-dry.json)" "changed 
 report img2pv p-run.json 0 "img2pv real run"
 is "$(jq -r '[.facts.initrd_segments, (.edits[].changes)] | map(type) | unique | join(" ")' p-run.json)" number \
    "img2pv: initrd_segments and the change counts are numbers"
-is "$(jq -r '.facts | "\(.boot) \(.xl_config)"' p-run.json)" "pygrub $TMP/pv.cfg" "img2pv: facts boot and xl_config"
+is "$(jq -r '.facts | "\(.boot) \(.xl_config)"' p-run.json)" "pygrub $(realpath .)/pv.cfg" "img2pv: facts boot and xl_config"
 "$IMG2PV" --allow-backing --json pv.qcow2 > p-again.json 2> p.err; is $? 3 "img2pv second run: nothing to do"
 report img2pv p-again.json 3 "img2pv second run"
 is "$(jq -r .status p-again.json)" nothing-to-do "img2pv second run: status nothing-to-do"
-"$IMG2PV" --json --rollback pv.qcow2.img-tools-undo > p-rb.json 2> p.err; is $? 0 "img2pv --rollback --json"
+"$IMG2PV" --allow-backing --json --rollback pv.qcow2.img-tools-undo > p-rb.json 2> p.err; is $? 0 "img2pv --rollback --json"
 report img2pv p-rb.json 0 "img2pv --rollback"
 is "$(jq -c .rollback p-rb.json)" '{"undo":"pv.qcow2.img-tools-undo","rolled_back":true}' "img2pv --rollback: what was rolled back"
-"$IMG2PV" --json --rollback pv.qcow2.img-tools-undo > p-rb2.json 2> p.err; is $? 3 "img2pv --rollback again: nothing to roll back"
+"$IMG2PV" --allow-backing --json --rollback pv.qcow2.img-tools-undo > p-rb2.json 2> p.err; is $? 3 "img2pv --rollback again: nothing to roll back"
 report img2pv p-rb2.json 3 "img2pv --rollback again"
 
 fails img2pv 2 usage "img2pv --json --vcpus 0" "$IMG2PV" --json --vcpus 0 pv.qcow2
@@ -148,10 +148,14 @@ is "$(jq -r '"\(.ok) \(.status == "not-run" or (.status == "failed" and (.rolled
 # A signal: the error object, and the process dies of it.
 "$IMG2PV" --allow-backing --json --no-xl-config pv.qcow2 > s.json 2> s.err &
 pid=$!
-# Once it has the image open (its handlers are set first thing).
-for _ in $(seq 200); do
-    ls -l "/proc/$pid/fd" 2>/dev/null | grep -q 'pv\.qcow2' && break
-    sleep 0.05
+# As soon as img2pv catches SIGTERM (SigCgt bit 15; it sets its handlers
+# first thing), long before its run ends.
+for _ in $(seq 400); do
+    case $(readlink "/proc/$pid/exe" 2>/dev/null) in
+        *img2pv) m=$(awk '/^SigCgt/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+                 [ -n "$m" ] && (( 0x$m & 0x4000 )) && break ;;
+    esac
+    sleep 0.01
 done
 kill -TERM "$pid"
 wait "$pid"; rc=$?
@@ -159,7 +163,7 @@ is "$rc" 143 "img2pv killed by SIGTERM: dies of it (143)"
 report img2pv s.json 143 "img2pv SIGTERM"
 is "$(jq -r .error.layer s.json) $(grep -c '' s.err)" "signal 1" "img2pv SIGTERM: layer signal, one line on stderr"
 "$IMG2PV" --allow-backing --json --no-xl-config pv.qcow2 > p-next.json 2> p.err; rc=$?
-ok "$([ "$rc" = 0 ] || [ "$rc" = 3 ]; echo $?)" "img2pv after the signal: the next run converts (exit $rc)"
+is "$rc" 0 "img2pv after the signal: the next run converts"
 report img2pv p-next.json "$rc" "img2pv after the signal"
 
 # ---- img-ramify ----------------------------------------------------------------
@@ -181,7 +185,7 @@ fails img-ramify 2 usage "img-ramify --json --archive=xz" "$RAMIFY" --json --arc
 fails img-ramify 1 open "img-ramify missing file" "$RAMIFY" --json missing.img
 fails img-ramify 1 open "img-ramify: truncated image" "$RAMIFY" --json trunc.img
 fails img-ramify 1 rollback "img-ramify --rollback of a missing record" "$RAMIFY" --json --rollback missing.undo
-"$RAMIFY" --json --rollback ram.qcow2.img-tools-undo > r-rb.json 2> r.err; is $? 0 "img-ramify --rollback --json"
+"$RAMIFY" --allow-backing --json --rollback ram.qcow2.img-tools-undo > r-rb.json 2> r.err; is $? 0 "img-ramify --rollback --json"
 report img-ramify r-rb.json 0 "img-ramify --rollback"
 
 # ---- the schemas can fail ------------------------------------------------------
