@@ -99,7 +99,8 @@ rm -f $U
 is "$rc" 1 "failing edit: exit 1"
 is "$(jq -r '.status + " " + (.rolled_back|tostring)' fail.json)" "failed true" "failing edit: JSON says failed, rolled back"
 is "$(crc a.img)" "$orig_crc" "failing edit: image byte-identical after the automatic rollback"
-is "$("$ET" --state $U)" rolled-back "failing edit: undo file rolled back"
+[ ! -e $U ] && ! ls $U.* >/dev/null 2>&1
+ok $? "failing edit: the undo file of the clean rollback removed (nothing left to undo)"
 # A failure in a run appended to an earlier one undoes only that run.
 "$ET" --edits hostname a.img >/dev/null
 c1=$(crc a.img)

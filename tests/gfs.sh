@@ -97,8 +97,9 @@ is "$(sha256sum < "$img")" "$orig" "inspect: the image is untouched"
 # The same answers as libguestfs's own inspector.
 virt-inspector --no-applications --no-icon --format=raw -a "$img" > "$TMP/vi.xml" 2>"$TMP/vi.err"
 ok $? "virt-inspector ran"
+# (The appliance may name the btrfs volume by another disk letter.)
 vi_mounts=$(grep -o '<mountpoint dev="[^"]*">[^<]*</mountpoint>' "$TMP/vi.xml" |
-            sed -E 's|<mountpoint dev="(btrfsvol:)?/dev/sda([0-9]+)([^"]*)">([^<]*)</mountpoint>|\4=p\2\3|' | sort | tr '\n' ' ')
+            sed -E 's|<mountpoint dev="(btrfsvol:)?/dev/sd[a-z]([0-9]+)([^"]*)">([^<]*)</mountpoint>|\4=p\2\3|' | sort | tr '\n' ' ')
 our_mounts=$(jq -r '.guest.mounts[] | select(.mounted) |
     "\(.mountpoint)=\(.device)\(if (.options | test("subvol=")) then "/" + (.options | capture("subvol=(?<s>[^,]*)").s) else "" end)"' "$TMP/i.json" |
              sed "s|=$img:|=|" | sort | tr '\n' ' ')

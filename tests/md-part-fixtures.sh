@@ -65,7 +65,7 @@ mkdir-p /etc
 write /etc/os-release "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nID=debian\n"
 write /etc/debian_version "12.5\n"
 write /etc/hostname "mdpartguest\n"
-write /etc/fstab "# partitioned md RAID1 arrays\nUUID=1b1b1b1b-1111-4222-8333-444444444444 / ext4 errors=remount-ro 0 1\n/dev/md/sys1 /boot ext4 defaults 0 2\n/dev/mapper/vgmp-data /data ext4 defaults 0 2\n/dev/md5p2 /srv ext4 defaults 0 2\n"
+write /etc/fstab "# partitioned md RAID1 arrays\nUUID=1b1b1b1b-1111-4222-8333-444444444444 / ext4 errors=remount-ro 0 1\n/dev/md/sys1 /boot ext4 defaults 0 2\n/dev/mapper/vgmp-data /data ext4 defaults 0 2\n/dev/md5p2 /srv ext4 defaults 0 2\n/dev/md/5p2 /srv/udev ext4 ro 0 0\n"
 mkdir-p /boot
 mkdir-p /data
 mkdir-p /srv
@@ -75,6 +75,7 @@ mount /dev/vgmp/data /data
 write /data/marker "data on vgmp/data on md5p1 (0.90, MBR inside)\n"
 mount /dev/md5p2 /srv
 write /srv/marker "srv on md5p2\n"
+mkdir-p /srv/udev
 umount-all
 debug sh "lvm vgchange -q -an vgmp 2>&1; sync; mdadm --stop /dev/md0 /dev/md5 2>&1"
 EOF

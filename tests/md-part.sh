@@ -73,8 +73,8 @@ done <parts
 is "$(jq -r '.guest.roots | join(" ")' both.json)" "md/sys2" "the root is partition 2 of the RAID1 array"
 is "$(jq -r '[.guest.os.id, .guest.hostname] | join(" ")' both.json)" "debian mdpartguest" "distro and hostname read off it"
 is "$(jq -r '[.guest.mounts[] | .mountpoint + "=" + .device + ":" + (.mounted | tostring)] | sort | join(" ")' both.json)" \
-   "/=md/sys2:true /boot=md/sys1:true /data=vgmp/data:true /srv=md5p2:true" \
-   "mounts: UUID=, /dev/md/NAME1, /dev/md5p2 and an LV on md5p1, all mounted"
+   "/=md/sys2:true /boot=md/sys1:true /data=vgmp/data:true /srv/udev=md5p2:true /srv=md5p2:false" \
+   "mounts: UUID=, /dev/md/NAME1, /dev/md5p2, /dev/md/5p2 (both md5p2, mounted once) and an LV on md5p1"
 is "$(jq -r '.volume_groups[] | .name + " " + .pvs[0].device + " " + .lvs[0].name' both.json)" "vgmp md5p1 data" \
    "LVM on a partition of the 0.90 array"
 is "$("$GT" d1.img d2.img -- cat /data/marker)" "data on vgmp/data on md5p1 (0.90, MBR inside)" "a file on the LV read back"

@@ -217,8 +217,10 @@ spec_value (const char *spec, const char *key, char *out, size_t outlen)
 
 /* /dev/md/NAME, /dev/md/N or /dev/mdN (VAL is what follows "/dev/md"):
  * the array with that 1.x name (host part aside) or 0.90 minor; for a
- * partition of one, the partition's own name (/dev/md0p1, /dev/md/NAME1,
- * /dev/md/0p1), the volume's name. */
+ * partition of one, the partition's own name: the kernel's (/dev/md5p1)
+ * or udev's (/dev/md/NAME1, and /dev/md/5p1 for a 0.90 array, whose
+ * volume is named md5p1).  A 1.x array's kernel number is chosen at
+ * assembly, not recorded: /dev/md127 names nothing here. */
 static long
 resolve_md (struct img_guest *g, const char *val)
 {
@@ -231,12 +233,13 @@ resolve_md (struct img_guest *g, const char *val)
     if (a == NULL)
       continue;
     if (g->volumes[i].part != NULL) {
-      if (strncmp (vn, "md", 2) == 0 && strcmp (vn + 2, val) == 0)
+      if (strncmp (vn, "md", 2) == 0
+          && (strcmp (vn + 2, val) == 0 || (vn[2] != '/' && strcmp (vn + 2, want) == 0)))
         return i;
       continue;
     }
     if ((strncmp (a->devname, "md/", 3) == 0 && strcmp (a->devname + 3, want) == 0)
-        || (want == val && strcmp (a->devname + 2, want) == 0))
+        || (a->devname[2] != '/' && strcmp (a->devname + 2, want) == 0))
       return i;
   }
   return -1;
