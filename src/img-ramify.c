@@ -453,6 +453,7 @@ usage (FILE *fp)
            "      --vm NAME        the VM's name in the host-side detach steps\n"
            "      --archive[=zstd|gzip]  keep the root as one archive in /boot, unpacked at boot\n"
            "      --budget=NAME=SIZE  raise or lower a resource budget (IMG_BUDGET_*)\n"
+           "  -q, --quiet  -v, --verbose  -x, --trace  -p, --progress  --no-progress\n"
            "  -h, --help\n"
            "      --version\n\n"
            "Exit status: 0 changed, 3 nothing to do, 1 error (image unchanged),\n"
@@ -488,7 +489,7 @@ main (int argc, char **argv)
   int c, rc, code;
 
   tool_getopt_init ();
-  while ((c = getopt_long (argc, argv, "nh", lopts, NULL)) != -1) {
+  while ((c = getopt_long (argc, argv, TOOL_SHORT_OPTIONS, lopts, NULL)) != -1) {
     if ((rc = tool_option (&t, c, optarg)) != 0) {
       if (rc < 0)
         return report_finish (IMG_EXIT_USAGE);

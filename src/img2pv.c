@@ -124,6 +124,7 @@ usage (FILE *fp)
            "      --bridge BR        vif bridge (default xenbr0)\n"
            "      --mac MAC          vif MAC (default: the HVM NIC's, when found)\n"
            "      --budget=NAME=SIZE raise or lower a resource budget (IMG_BUDGET_*)\n"
+           "  -q, --quiet  -v, --verbose  -x, --trace  -p, --progress  --no-progress\n"
            "  -h, --help\n"
            "      --version\n\n"
            "Exit status: 0 converted, 3 nothing to do, 1 error (image unchanged),\n"
@@ -170,7 +171,7 @@ parse_args (int argc, char **argv, struct opts *o, int *code)
 
   *code = IMG_EXIT_USAGE;
   tool_getopt_init ();
-  while ((c = getopt_long (argc, argv, "no:h", lopts, NULL)) != -1) {
+  while ((c = getopt_long (argc, argv, "o:" TOOL_SHORT_OPTIONS, lopts, NULL)) != -1) {
     if ((taken = tool_option (&o->t, c, optarg)) < 0)
       return -1;
     if (taken)

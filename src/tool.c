@@ -18,6 +18,9 @@
 #include <unistd.h>
 
 #include "base/fdio.h"
+#include "base/progress.h"
+#include "img-quote.h"
+#include <inttypes.h>
 #include "tool.h"
 #include "base/hostfile.h"
 #include "img-json.h"
@@ -202,8 +205,10 @@ copy_raw (struct img_ctx *ctx, const char *in, const char *tmp, int out_fd)
         goto out;
       }
       pos += n;
+      img_progress_bytes (ctx, (uint64_t) pos, (uint64_t) st.st_size);
     }
   }
+  img_progress_bytes (ctx, (uint64_t) st.st_size, (uint64_t) st.st_size);
   if (fsync (out_fd) < 0)
     r = img_err (ctx, -errno, "%s: %s", tmp, strerror (errno));
  out:
@@ -221,6 +226,7 @@ copy_image (struct img_ctx *ctx, const char *in, const char *out)
 
   if (access (out, F_OK) == 0)
     return img_err (ctx, -EEXIST, "%s: already exists; not overwriting it", out);
+  img_progress_step (ctx, IMG_PROGRESS_STEP, "Copying %s to %s", in, out);
   /* Opening checks the format, what the image names besides itself
    * (refused unless --allow-backing) and its integrity, and holds the
    * image (qemu's read lock) while we copy it. */
@@ -396,6 +402,11 @@ tool_option (struct tool *t, int c, const char *arg)
   case TOOL_O_NO_UNDO: t->no_undo = true; return 1;
   case TOOL_O_ROLLBACK: t->rollback = arg; return 1;
   case TOOL_O_FORCE: t->force = true; return 1;
+  case 'q': t->quiet = true; return 1;
+  case 'v': t->verbose = true; return 1;
+  case 'x': t->trace = true; return 1;
+  case 'p': t->progress = 1; return 1;
+  case TOOL_O_NO_PROGRESS: t->progress = -1; return 1;
   case TOOL_O_KEY:
     if (t->n_keys >= sizeof t->keys / sizeof t->keys[0])
       return report_error (-1, "--key: at most %zu keys", sizeof t->keys / sizeof t->keys[0]);
@@ -416,13 +427,99 @@ tool_option (struct tool *t, int c, const char *arg)
 }
 
 static const char *log_prog;
+static bool log_quiet, log_verbose;
 
 static void
 log_fn (void *data, int prio, const char *msg)
 {
   (void) data;
-  if (prio <= IMG_LOG_WARNING)
+  if (prio <= IMG_LOG_ERR || (prio <= IMG_LOG_WARNING && !log_quiet))
     fprintf (stderr, "%s: %s%s\n", log_prog, prio > IMG_LOG_ERR ? "warning: " : "", msg);
+  else if (log_verbose && prio >= IMG_LOG_DEBUG)
+    fprintf (stderr, "%s: debug: %s\n", log_prog, msg);
+}
+
+/* ---- progress on stderr (base/progress.h) ---------------------------------
+ * Step lines "[   3.1] text" (seconds since the start, as virt-customize),
+ * traced operations "[   3.1] + text" with -x, and a byte bar: redrawn in
+ * place with \r at most ten times a second on a TTY, else a plain line at
+ * each tenth.  Only stderr: stdout is the report's. */
+struct progress {
+  bool steps, trace, tty;
+  struct timespec start, last;
+  int last_decile;
+  bool bar_open;                /* a \r bar is on the line */
+};
+static struct progress prog_state;
+
+static double
+elapsed (const struct timespec *a, const struct timespec *b)
+{
+  return (double) (b->tv_sec - a->tv_sec) + (double) (b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+static void
+progress_step (void *data, enum img_progress_kind kind, const char *text)
+{
+  struct progress *p = data;
+  struct timespec now;
+  char *q;
+
+  if (kind == IMG_PROGRESS_TRACE ? !p->trace : !p->steps)
+    return;
+  clock_gettime (CLOCK_MONOTONIC, &now);
+  q = img_quote_term (text, 0);
+  if (p->bar_open) {
+    fputc ('\n', stderr);
+    p->bar_open = false;
+  }
+  fprintf (stderr, "[%6.1f] %s%s\n", elapsed (&p->start, &now),
+           kind == IMG_PROGRESS_TRACE ? "+ " : "", q ? q : "?");
+  free (q);
+}
+
+static void
+progress_bytes (void *data, uint64_t done, uint64_t total)
+{
+  struct progress *p = data;
+  struct timespec now;
+  double t, pct, rate;
+  bool end = total && done >= total;
+  int decile;
+
+  if (!p->steps)
+    return;
+  clock_gettime (CLOCK_MONOTONIC, &now);
+  pct = total ? 100.0 * (double) done / (double) total : 0;
+  decile = (int) (pct / 10);
+  if (p->tty) {
+    if (!end && p->bar_open && elapsed (&p->last, &now) < 0.1)
+      return;
+  }
+  else if (!end && decile <= p->last_decile)
+    return;
+  p->last_decile = end ? -1 : decile;
+  t = elapsed (&p->start, &now);
+  rate = t > 0 ? (double) done / t : 0;
+  fprintf (stderr, "%s[%6.1f] %5.1f%% %" PRIu64 "/%" PRIu64 " bytes, %.1f MiB/s%s",
+           p->tty ? "\r" : "", t, pct, done, total, rate / 1048576.0,
+           p->tty && !end ? "" : "\n");
+  p->bar_open = p->tty && !end;
+  p->last = now;
+}
+
+static void
+progress_init (struct tool *t)
+{
+  static const struct img_progress_ops ops = { progress_step, progress_bytes };
+  bool tty = isatty (STDERR_FILENO);
+
+  prog_state.tty = tty;
+  prog_state.steps = t->progress == 1 || (t->progress == 0 && tty && !t->quiet);
+  prog_state.trace = t->trace;
+  prog_state.last_decile = -1;
+  clock_gettime (CLOCK_MONOTONIC, &prog_state.start);
+  img_progress_set_ops (t->ctx, &ops, &prog_state);
 }
 
 int
@@ -441,7 +538,12 @@ tool_start (struct tool *t)
     return IMG_EXIT_ERROR;
   }
   log_prog = t->prog;
+  log_quiet = t->quiet;
+  log_verbose = t->verbose;
   img_ctx_set_log_fn (t->ctx, log_fn, NULL);
+  if (t->verbose)
+    img_ctx_set_log_priority (t->ctx, IMG_LOG_DEBUG);
+  progress_init (t);
   for (i = 0; i < IMG_BUDGET_N; i++)
     if (t->budget[i])
       img_ctx_set_budget (t->ctx, (enum img_budget) i, t->budget[i]);
@@ -509,6 +611,7 @@ tool_rollback (struct img_ctx *ctx, const char *prog, const char *undo,
   int r;
 
   report_phase (REPORT_ROLLBACK);
+  img_progress_step (ctx, IMG_PROGRESS_STEP, "Rolling back with %s", undo);
   r = img_undo_rollback (ctx, undo, n_images ? images : NULL, n_images,
                          force ? IMG_UNDO_FORCE : 0);
   if (r < 0)
@@ -559,6 +662,7 @@ tool_plan_open (struct img_ctx *ctx, const char *prog, const char *const *images
     free (aside);
     aside = NULL;
   }
+  img_progress_step (ctx, IMG_PROGRESS_STEP, "Opening the image %s", images[0]);
   if ((r = img_plan_new (ctx, images, n_images, flags, undo_opt, &plan)) == 0
       && (r = img_plan_open (plan)) == -ESTALE && !(flags & IMG_PLAN_DRY_RUN)
       && set_aside (undo, "stale", &aside) == 0) {

@@ -15,6 +15,15 @@
 
 #include "libimg.h"
 
+#include "base/progress.h"
+
+/* The progress callbacks the context holds (base/progress.c). */
+struct img_internal_progress {
+  struct img_progress_ops ops;
+  void *data;
+};
+struct img_internal_progress *img_internal_ctx_progress (struct img_ctx *ctx);
+
 #define ARRAY_SIZE(a) (sizeof (a) / sizeof ((a)[0]))
 
 void img_internal_log (struct img_ctx *ctx, int priority,

@@ -21,6 +21,7 @@ struct img_ctx {
   char *disk_format;                  /* owns disk_opts.format */
   enum img_fs_backend fs_backend;     /* what img_guest_open reads with */
   struct img_keyring *keys;           /* LUKS keys (keys.c) */
+  struct img_internal_progress progress;  /* base/progress.c */
 };
 
 static const struct {
@@ -108,6 +109,12 @@ img_ctx_new (struct img_ctx **ctxp)
   }
   *ctxp = ctx;
   return 0;
+}
+
+struct img_internal_progress *
+img_internal_ctx_progress (struct img_ctx *ctx)
+{
+  return &ctx->progress;
 }
 
 void

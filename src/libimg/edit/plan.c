@@ -290,6 +290,8 @@ img_plan_run (struct img_plan *p)
   for (i = 0; i < p->n_edits && r == 0; i++) {
     p->cur = i;
     img_dbg (p->ctx, "plan: running edit %s", p->edits[i].edit->name);
+    img_progress_step (p->ctx, IMG_PROGRESS_TRACE, "edit %s", p->edits[i].edit->name);
+    img_progress_step (p->ctx, IMG_PROGRESS_STEP, "%s", p->edits[i].edit->description);
     img_ctx_clear_error (p->ctx);
     r = p->edits[i].edit->apply (p, p->edits[i].data);
     if (r < 0 && img_ctx_error (p->ctx)[0] == '\0')
