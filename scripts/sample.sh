@@ -6,7 +6,7 @@
 # group; the tools themselves need neither).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-"$top/scripts/setup.sh"
+"$top/scripts/setup.sh" --sample
 "$top/scripts/build.sh"
 
 out=${SAMPLE_DIR:-$top/sample}

@@ -1,10 +1,11 @@
 #!/bin/bash
 # Install (as root, on Debian 12) everything img-tools needs to build and
-# to run its whole test suite.  Idempotent: apt is only asked when a
-# package is missing.
+# to run its whole test suite; with --sample, only what scripts/sample.sh
+# needs (the build, the tools' run-time needs, and what lays out the
+# sample image).  Idempotent: apt is only asked when a package is missing.
 set -euo pipefail
 
-packages=(
+sample=(
     # build
     build-essential autoconf automake libtool pkg-config
     libnbd-dev zlib1g-dev libext2fs-dev comerr-dev
@@ -15,6 +16,11 @@ packages=(
     # run: non-raw images are served by qemu-nbd; img2pv indexes the
     # modules it adds to an initrd with the host's depmod
     qemu-utils kmod
+    # sample.sh: lays out the sample image (sfdisk, mke2fs -d, mkswap and
+    # losetup, lvm2, jq, cpio and gzip)
+    fdisk e2fsprogs util-linux mount lvm2 jq cpio gzip
+)
+tests=(
     # tests: fixture builders and independent oracles
     fdisk parted gdisk lvm2 e2fsprogs xfsprogs btrfs-progs dosfstools
     cryptsetup-bin util-linux jq cpio file strace bc python3 procps
@@ -47,6 +53,12 @@ packages=(
     # grub-script-check for GRUB 2 fragments)
     libxen-dev grub-common
 )
+
+case ${1-} in
+    --sample) packages=("${sample[@]}") ;;
+    '') packages=("${sample[@]}" "${tests[@]}") ;;
+    *) echo "usage: setup.sh [--sample]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
