@@ -52,6 +52,8 @@ tests=(
     # tests: the real parsers of what we write (libxlutil for xl configs,
     # grub-script-check for GRUB 2 fragments)
     libxen-dev grub-common
+    # tests: libvirt's own schema checks the domain XML (virt-xml-validate)
+    libvirt-clients
 )
 
 case ${1-} in

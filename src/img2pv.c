@@ -25,7 +25,7 @@
  *   kernel-extract   kernel and initrd beside the image when pygrub cannot
  *                    read them (direct-kernel domU)
  * After a successful real run the xl domain config is written beside the
- * image.
+ * image, and the libvirt domain XML where --libvirt-xml says.
  */
 #include <config.h>
 
@@ -46,6 +46,7 @@
 #include "convert/initramfs.h"
 #include "convert/kernel.h"
 #include "convert/kextract.h"
+#include "convert/libvirtxml.h"
 #include "convert/netnames.h"
 #include "convert/pvboot.h"
 #include "convert/selinux.h"
@@ -59,8 +60,21 @@ struct opts {
   struct tool t;                /* the options every tool takes */
   bool xvd, keep_tls, extract_kernel, no_xl;
   const char *output, *kernel, *kernel_from, *modules_from;
-  const char *xl_path, *name, *bridge, *mac;
+  const char *xl_path, *libvirt_path, *name, *bridge, *mac;
   unsigned memory_mib, vcpus;
+};
+
+/* A domain config written beside the converted image: the same domain
+ * (struct img_xl_config) in xl's language or libvirt's. */
+enum { CONF_XL, CONF_LIBVIRT, N_CONF };
+struct conf {
+  const char *what, *fact, *option;
+  int (*ours) (struct img_ctx *ctx, const char *path, char **old);
+  void (*mac) (struct img_ctx *ctx, const char *path, char mac[18]);
+  int (*text_of) (struct img_ctx *ctx, const struct img_xl_config *c, char **out);
+  char *path;                   /* NULL: not written */
+  char *text;                   /* what is (or would be) in it */
+  bool same;                    /* PATH held TEXT already */
 };
 
 struct pv {
@@ -85,7 +99,8 @@ struct pv {
   struct img_pv_entry entry;
   struct img_kernel_extract extract;
   bool direct_kernel;
-  char **formats;               /* of each image, for the xl config */
+  char **formats;               /* of each image, for the domain configs */
+  struct conf conf[N_CONF];
 };
 
 static void
@@ -118,6 +133,7 @@ usage (FILE *fp)
            "      --extract-kernel   boot the kernel directly (no pygrub): kernel and initrd beside the image\n"
            "      --xl-config FILE   where to write the xl config (default: IMAGE-without-suffix.cfg)\n"
            "      --no-xl-config     write no xl config\n"
+           "      --libvirt-xml FILE also write the libvirt domain XML (Xen PV) to FILE\n"
            "      --name NAME        domain name (default: image file name)\n"
            "      --memory MIB       domain memory (default 1024)\n"
            "      --vcpus N          (default 1)\n"
@@ -140,6 +156,10 @@ free_pv (struct pv *pv)
   for (size_t i = 0; pv->formats && i < pv->n_images; i++)
     free (pv->formats[i]);
   free (pv->formats);
+  for (size_t i = 0; i < N_CONF; i++) {
+    free (pv->conf[i].path);
+    free (pv->conf[i].text);
+  }
   img_inspection_free (pv->insp);
 }
 
@@ -149,7 +169,7 @@ static int
 parse_args (int argc, char **argv, struct opts *o, int *code)
 {
   enum { O_OUTPUT = 'o', O_KERNEL = TOOL_O_OWN, O_KERNEL_FROM, O_MODULES_FROM, O_XVD, O_KEEP_TLS,
-         O_EXTRACT, O_XL, O_NO_XL, O_NAME, O_MEMORY, O_VCPUS, O_BRIDGE, O_MAC };
+         O_EXTRACT, O_XL, O_NO_XL, O_LIBVIRT, O_NAME, O_MEMORY, O_VCPUS, O_BRIDGE, O_MAC };
   static const struct option lopts[] = {
     TOOL_LONG_OPTIONS,
     { "output", required_argument, NULL, 'o' }, { "kernel", required_argument, NULL, O_KERNEL },
@@ -158,6 +178,7 @@ parse_args (int argc, char **argv, struct opts *o, int *code)
     { "xvd", no_argument, NULL, O_XVD }, { "keep-tls", no_argument, NULL, O_KEEP_TLS },
     { "extract-kernel", no_argument, NULL, O_EXTRACT },
     { "xl-config", required_argument, NULL, O_XL }, { "no-xl-config", no_argument, NULL, O_NO_XL },
+    { "libvirt-xml", required_argument, NULL, O_LIBVIRT },
     { "name", required_argument, NULL, O_NAME }, { "memory", required_argument, NULL, O_MEMORY },
     { "vcpus", required_argument, NULL, O_VCPUS }, { "bridge", required_argument, NULL, O_BRIDGE },
     { "mac", required_argument, NULL, O_MAC },
@@ -186,6 +207,7 @@ parse_args (int argc, char **argv, struct opts *o, int *code)
     case O_EXTRACT: o->extract_kernel = true; break;
     case O_XL: o->xl_path = optarg; break;
     case O_NO_XL: o->no_xl = true; break;
+    case O_LIBVIRT: o->libvirt_path = optarg; break;
     case O_NAME: o->name = optarg; break;
     case O_MEMORY:
       if (parse_size (optarg, true, &bytes) < 0 || bytes < (32u << 20) || bytes > (1ull << 50))
@@ -215,41 +237,92 @@ parse_args (int argc, char **argv, struct opts *o, int *code)
   return 0;
 }
 
-/* The xl config path, checked before anything is written: a file there
- * that img2pv did not write is never replaced (unless --force). */
+/* The xl config path: --xl-config, else IMAGE-without-suffix.cfg beside
+ * the image (or the --output copy); NULL with --no-xl-config. */
 static int
-xl_path_of (struct img_ctx *ctx, const struct opts *o, const char *image, char **path)
+xl_path_of (const struct opts *o, const char *image, char **path)
 {
   const char *target = o->output ? o->output : image;
-  int ours;
+  char *dir, *b;
 
   *path = NULL;
   if (o->no_xl)
     return 0;
-  if (o->xl_path)
+  if (o->xl_path) {
     *path = tool_strdup (o->xl_path);
-  else {
-    char *dir = img_beside_dir (target), *b = img_beside_base (target, true);
-    if (dir == NULL || b == NULL) {
-      free (dir);
-      free (b);
-      report_phase (REPORT_INTERNAL);
-      return report_error (IMG_EXIT_ERROR, "out of memory");
-    }
-    *path = tool_asprintf ("%s/%s.cfg", dir, b);
-    free (dir);
-    free (b);
-  }
-  if (access (*path, F_OK) != 0 || o->t.force)
     return 0;
-  report_phase (REPORT_OUTPUT);
-  if ((ours = img_xl_config_ours (ctx, *path, NULL)) < 0)
-    return tool_fail (ctx, PROG, NULL);
-  report_phase (REPORT_REFUSED);
-  if (ours == 0)
-    return report_error (IMG_EXIT_ERROR, "%s: xl config %s exists and was not written by img2pv; not replacing it "
-                         "(--xl-config elsewhere, --no-xl-config, or --force)", image, *path);
-  report_phase (REPORT_OPEN);
+  }
+  dir = img_beside_dir (target);
+  b = img_beside_base (target, true);
+  if (dir && b)
+    *path = tool_asprintf ("%s/%s.cfg", dir, b);
+  free (dir);
+  free (b);
+  if (*path)
+    return 0;
+  report_phase (REPORT_INTERNAL);
+  return report_error (IMG_EXIT_ERROR, "out of memory");
+}
+
+/* PATH as an absolute name (its directory resolved), to tell whether two
+ * names are one file before either exists; NULL without memory. */
+static char *
+abs_name (const char *path)
+{
+  char *dir = img_beside_dir (path), *b = img_beside_base (path, false), *a = NULL;
+
+  if (dir && b)
+    a = tool_asprintf ("%s/%s", dir, b);
+  free (dir);
+  free (b);
+  return a;
+}
+
+/* The domain configs' paths, checked before anything is written: a file
+ * there that img2pv did not write is never replaced (unless --force), and
+ * the two are not one file. */
+static int
+conf_paths (struct img_ctx *ctx, const struct opts *o, const char *image, struct conf *conf)
+{
+  bool same, checked = false;
+  char *a, *b;
+  size_t i;
+  int ours, r;
+
+  conf[CONF_XL] = (struct conf) {
+    .what = "xl config", .fact = "xl_config", .option = "--xl-config elsewhere, --no-xl-config",
+    .ours = img_xl_config_ours, .mac = img_xl_config_mac, .text_of = img_xl_config_text };
+  conf[CONF_LIBVIRT] = (struct conf) {
+    .what = "libvirt domain XML", .fact = "libvirt_xml", .option = "--libvirt-xml elsewhere",
+    .ours = img_libvirt_xml_ours, .mac = img_libvirt_xml_mac, .text_of = img_libvirt_xml_text };
+  if ((r = xl_path_of (o, image, &conf[CONF_XL].path)) != 0)
+    return r;
+  if (o->libvirt_path)
+    conf[CONF_LIBVIRT].path = tool_strdup (o->libvirt_path);
+  if (conf[CONF_XL].path && conf[CONF_LIBVIRT].path) {
+    a = abs_name (conf[CONF_XL].path);
+    b = abs_name (conf[CONF_LIBVIRT].path);
+    same = a && b && strcmp (a, b) == 0;
+    free (a);
+    free (b);
+    if (same)
+      return tool_usage_error (PROG, "--libvirt-xml names the xl config's file; give it another name");
+  }
+  for (i = 0; i < N_CONF; i++) {
+    const struct conf *c = &conf[i];
+    if (c->path == NULL || access (c->path, F_OK) != 0 || o->t.force)
+      continue;
+    checked = true;
+    report_phase (REPORT_OUTPUT);
+    if ((ours = c->ours (ctx, c->path, NULL)) < 0)
+      return tool_fail (ctx, PROG, NULL);
+    report_phase (REPORT_REFUSED);
+    if (ours == 0)
+      return report_error (IMG_EXIT_ERROR, "%s: %s %s exists and was not written by img2pv; not replacing it "
+                           "(%s, or --force)", image, c->what, c->path, c->option);
+  }
+  if (checked)
+    report_phase (REPORT_OPEN);
   return 0;
 }
 
@@ -322,20 +395,19 @@ add_edits (struct pv *pv)
       img_plan_add (pv->plan, list[i].edit, list[i].data);
 }
 
-/* The xl config into *text, written (real run) unless XL_PATH already
- * holds it (*same). */
+/* The domain configs' text (conf[].text) for the domain as known now;
+ * on failure *failed (may be NULL) is the config that refused. */
 static int
-write_xl (struct pv *pv, const char *xl_path, char **text, bool *same)
+render_confs (struct pv *pv, const struct conf **failed)
 {
   const struct opts *o = pv->o;
   struct img_xl_config c = {
     .image = pv->images[0], .images = o->output ? &o->output : pv->images,
     .formats = (const char *const *) pv->formats, .n_images = pv->n_images, .name = o->name,
     .memory_mib = o->memory_mib, .vcpus = o->vcpus, .bridge = o->bridge,
-    .mac = o->mac ? o->mac : pv->net.mac[0] ? pv->net.mac : NULL,
   };
-  char *old = NULL;
-  size_t len = 0;
+  char mac[18] = "";
+  size_t i;
   int r;
 
   if (pv->direct_kernel) {
@@ -344,28 +416,59 @@ write_xl (struct pv *pv, const char *xl_path, char **text, bool *same)
     c.cmdline = pv->entry.args;
     c.reason = pv->extract.reason;
   }
-  if (!o->mac && !pv->net.mac[0])
-    img_xl_config_mac (pv->ctx, xl_path, pv->net.mac);
-  if ((r = img_xl_config_text (pv->ctx, &c, text)) < 0 || o->t.dry_run)
-    return r;
-  *same = access (xl_path, F_OK) == 0
-          && host_read_file (pv->ctx, xl_path, 1 << 20, &old, &len) == 0
-          && len == strlen (*text) && memcmp (old, *text, len) == 0;
-  free (old);
-  if (!*same && (r = host_write_file (pv->ctx, xl_path, *text, strlen (*text), 0644)) < 0)
-    report_error (r, "the image was converted, but the xl config was not written: %s",
-                  img_ctx_error (pv->ctx));
+  /* A re-run finds the MAC in what the first run wrote. */
+  for (i = 0; i < N_CONF && !o->mac && !pv->net.mac[0] && !mac[0]; i++)
+    if (pv->conf[i].path)
+      pv->conf[i].mac (pv->ctx, pv->conf[i].path, mac);
+  c.mac = o->mac ? o->mac : pv->net.mac[0] ? pv->net.mac : mac[0] ? mac : NULL;
+  for (i = 0; i < N_CONF; i++) {
+    struct conf *f = &pv->conf[i];
+    free (f->text);
+    f->text = NULL;
+    if (f->path && (r = f->text_of (pv->ctx, &c, &f->text)) < 0) {
+      if (failed)
+        *failed = f;
+      return r;
+    }
+  }
+  return 0;
+}
+
+/* The domain configs, written (real run) unless a file already holds
+ * its text (conf[].same). */
+static int
+write_confs (struct pv *pv)
+{
+  const struct conf *bad = NULL;
+  char *old = NULL;
+  size_t i, len = 0;
+  int r = render_confs (pv, &bad);
+
+  if (r < 0)
+    return report_error (r, "the image was converted, but the %s was not written: %s", bad->what,
+                         img_ctx_error (pv->ctx));
+  for (i = 0; i < N_CONF && r == 0 && !pv->o->t.dry_run; i++) {
+    struct conf *f = &pv->conf[i];
+    if (f->path == NULL)
+      continue;
+    f->same = access (f->path, F_OK) == 0
+              && host_read_file (pv->ctx, f->path, 1 << 20, &old, &len) == 0
+              && len == strlen (f->text) && memcmp (old, f->text, len) == 0;
+    free (old);
+    old = NULL;
+    if (!f->same && (r = host_write_file (pv->ctx, f->path, f->text, strlen (f->text), 0644)) < 0)
+      report_error (r, "the image was converted, but the %s was not written: %s", f->what,
+                    img_ctx_error (pv->ctx));
+  }
   return r;
 }
 
 /* Runs the conversion on the open plan; the exit code. */
 static int
-convert (struct pv *pv, const char *xl_path, const char *tmp_out)
+convert (struct pv *pv, const char *tmp_out)
 {
   const struct opts *o = pv->o;
   struct img_plan *plan = pv->plan;
-  char *xl_text = NULL;
-  bool xl_same = false;
   size_t i;
   int r, code;
 
@@ -381,21 +484,26 @@ convert (struct pv *pv, const char *xl_path, const char *tmp_out)
   report_phase (REPORT_PREPARE);
   if (prepare (pv, o->output ? o->output : pv->images[0]) < 0)
     return tool_fail (pv->ctx, PROG, NULL);
-  if (xl_path)
-    img_plan_fact (plan, "xl_config", "%s", xl_path);
+  for (i = 0; i < N_CONF; i++)
+    if (pv->conf[i].path)
+      img_plan_fact (plan, pv->conf[i].fact, "%s", pv->conf[i].path);
   if (o->output)
     img_plan_fact (plan, "output", "%s", o->output);
   add_edits (pv);
   pv->formats = calloc (pv->n_images, sizeof *pv->formats);
   for (i = 0; pv->formats && i < pv->n_images && i < img_guest_n_disks (pv->g); i++)
     pv->formats[i] = tool_strdup (img_disk_format (img_guest_disk (pv->g, i)));
+  /* What a domain config cannot carry is refused before the guest is
+   * touched. */
+  if (render_confs (pv, NULL) < 0)
+    return tool_fail (pv->ctx, PROG, NULL);
 
-  /* The guest is closed after this; the xl config uses what was found. */
+  /* The guest is closed after this; the domain configs use what was found. */
   report_phase (REPORT_EDIT);
   r = img_plan_run (plan);
   report_phase (REPORT_OUTPUT);
-  if (r == 0 && xl_path)
-    r = write_xl (pv, xl_path, &xl_text, &xl_same);
+  if (r == 0)
+    r = write_confs (pv);
   if (tmp_out && r == 0 && img_plan_status (plan) != IMG_PLAN_FAILED
       && img_plan_status (plan) != IMG_PLAN_FAILED_DIRTY && link (tmp_out, o->output) < 0)
     r = report_error (-errno, "%s: %s", o->output, strerror (errno));
@@ -405,13 +513,13 @@ convert (struct pv *pv, const char *xl_path, const char *tmp_out)
   if (tmp_out && code == IMG_EXIT_DIRTY)
     code = IMG_EXIT_ERROR;      /* the copy was thrown away */
   tool_report (plan, o->t.json, code);
-  if (!o->t.json) {
-    if (xl_text && r == 0 && xl_same)
-      printf ("xl config %s is up to date.\n", xl_path);
-    else if (xl_text && r == 0)
-      printf ("%s xl config %s:\n%s", o->t.dry_run ? "Would write" : "Wrote", xl_path, xl_text);
+  for (i = 0; i < N_CONF && !o->t.json && r == 0; i++) {
+    const struct conf *f = &pv->conf[i];
+    if (f->text && f->same)
+      printf ("%s %s is up to date.\n", f->what, f->path);
+    else if (f->text)
+      printf ("%s %s %s:\n%s", o->t.dry_run ? "Would write" : "Wrote", f->what, f->path, f->text);
   }
-  free (xl_text);
   if (r < 0 && img_plan_status (plan) != IMG_PLAN_CHANGED && img_plan_status (plan) != IMG_PLAN_NOTHING) {
     const char *msg = img_ctx_error (pv->ctx);
     if (strncmp (msg, pv->images[0], strlen (pv->images[0])) == 0)
@@ -428,7 +536,7 @@ main (int argc, char **argv)
   struct opts o = { .t.prog = PROG, .memory_mib = 1024, .vcpus = 1, .bridge = "xenbr0" };
   const char *const *images, *work_image[1];
   struct pv pv = { 0 };
-  char *xl_path = NULL, *tmp_out = NULL;
+  char *tmp_out = NULL;
   unsigned flags = 0;
   size_t n_images;
   int code;
@@ -449,7 +557,7 @@ main (int argc, char **argv)
   else if (o.output && n_images != 1)
     code = tool_usage_error (PROG, "--output converts one image");
   else
-    code = xl_path_of (o.t.ctx, &o, images[0], &xl_path);
+    code = conf_paths (o.t.ctx, &o, images[0], pv.conf);
   if (o.t.rollback || code != 0)
     goto out;
 
@@ -478,14 +586,13 @@ main (int argc, char **argv)
   if (tool_plan_open (o.t.ctx, PROG, images, n_images, flags, o.t.undo, &pv.plan) < 0)
     code = tool_fail (o.t.ctx, PROG, NULL);
   else
-    code = convert (&pv, xl_path, tmp_out);
+    code = convert (&pv, tmp_out);
  out:
   code = tool_finish (pv.plan, o.t.json, code);
   img_plan_free (pv.plan);
   if (tmp_out)
     unlink (tmp_out);           /* a copy that failed is never left behind */
   free_pv (&pv);
-  free (xl_path);
   free (tmp_out);
   tool_end (&o.t);
   return code;

@@ -110,11 +110,12 @@ qemu-img create -q -f qcow2 -b "$dir/mbr-plain-hvm.qcow2" -F qcow2 pv.qcow2
 "$IMG2PV" --allow-backing --json --dry-run pv.qcow2 > p-dry.json 2> p.err; is $? 0 "img2pv --dry-run"
 report img2pv p-dry.json 0 "img2pv --dry-run"
 is "$(jq -r '"\(.status) \(.dry_run) \(.undo) \(.error)"' p-dry.json)" "changed true null null" "img2pv --dry-run: status, no undo"
-"$IMG2PV" --allow-backing --json pv.qcow2 > p-run.json 2> p.err; is $? 0 "img2pv real run"
+"$IMG2PV" --allow-backing --json --libvirt-xml pv.xml pv.qcow2 > p-run.json 2> p.err; is $? 0 "img2pv real run"
 report img2pv p-run.json 0 "img2pv real run"
 is "$(jq -r '[.facts.initrd_segments, (.edits[].changes)] | map(type) | unique | join(" ")' p-run.json)" number \
    "img2pv: initrd_segments and the change counts are numbers"
-is "$(jq -r '.facts | "\(.boot) \(.xl_config)"' p-run.json)" "pygrub $(realpath .)/pv.cfg" "img2pv: facts boot and xl_config"
+is "$(jq -r '.facts | "\(.boot) \(.xl_config) \(.libvirt_xml)"' p-run.json)" "pygrub $(realpath .)/pv.cfg pv.xml" \
+   "img2pv: facts boot, xl_config and libvirt_xml"
 "$IMG2PV" --allow-backing --json pv.qcow2 > p-again.json 2> p.err; is $? 3 "img2pv second run: nothing to do"
 report img2pv p-again.json 3 "img2pv second run"
 is "$(jq -r .status p-again.json)" nothing-to-do "img2pv second run: status nothing-to-do"

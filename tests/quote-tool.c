@@ -1,6 +1,6 @@
 /* Driver for tests/quote.sh: quotes the bytes of stdin (to EOF) for one
  * language and writes the result to stdout, no newline added.
- *   quote-tool xl|xl-spec|grub2|grub2-title|grub2-path|grub-legacy|bls|extlinux|sh|json|term|term-nl
+ *   quote-tool xl|xl-spec|grub2|grub2-title|grub2-path|grub-legacy|bls|extlinux|sh|json|xml|term|term-nl
  *   quote-tool cmdline PARAM     (stdin: the value; "-" alone: no value)
  *   quote-tool cmdline-line      (stdin: a whole command line)
  *   quote-tool mac|ifname
@@ -37,6 +37,7 @@ main (int argc, char **argv)
   else if (strcmp (lang, "extlinux") == 0) r = img_quote_extlinux (in, &out, &why);
   else if (strcmp (lang, "sh") == 0) r = img_quote_sh (in, &out, &why);
   else if (strcmp (lang, "json") == 0) r = img_quote_json (in, &out, &why);
+  else if (strcmp (lang, "xml") == 0) r = img_quote_xml (in, &out, &why);
   else if (strcmp (lang, "term") == 0 || strcmp (lang, "term-nl") == 0) {
     out = img_quote_term (in, strcmp (lang, "term-nl") == 0);
     r = out ? 0 : -1;

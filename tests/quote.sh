@@ -3,9 +3,9 @@
 # parser, over hostile strings: libxlutil for xl configs (tests/xl-read),
 # grub-script-check for GRUB 2 fragments, dash and bash for shell words
 # (parsed with -n, then run: printf '%s' WORD gives back the bytes), jq
-# for JSON; and the terminal form holds no control byte.
+# for JSON, python3's expat for XML; and the terminal form holds no control byte.
 . "$top_srcdir/tests/functions.sh"
-requires jq; requires grub-script-check; requires dash; requires bash
+requires jq; requires python3; requires grub-script-check; requires dash; requires bash
 Q=$top_builddir/tests/quote-tool
 XLR=$top_builddir/tests/xl-read
 [ -x "$XLR" ] || bail "tests/xl-read was not built: libxen-dev (libxlutil) is missing; run scripts/setup.sh"
@@ -135,6 +135,38 @@ for ((i = 0; i < N; i++)); do
         jq -j . j > got 2>/dev/null && valid_utf8 got; ok $? "json #$i: valid JSON, invalid bytes replaced"
     fi
 done
+
+# ---- XML: python3's expat reads back the bytes, as text and in both quotes -
+# Markup of its own too: a CDATA end, a closing tag, entities, a comment.
+j=$N
+for fmt in ']]>' '</name><name>x' '&amp; &#10; &lt;' '<!-- x -->' '\357\277\276' 'a\tb'; do
+    printf "$fmt" > s.$j; j=$((j + 1))
+done
+cat > xml-read.py <<'EOP'
+import sys, xml.etree.ElementTree as ET
+e = ET.parse(sys.argv[1]).getroot()
+want = open(sys.argv[2], 'rb').read().decode('utf-8')
+got = [e.get('a'), e.get('b'), e.text or '', e[0].text or '']
+sys.exit(0 if got == [want] * 4 and len(e) == 1 and list(e.attrib) == ['a', 'b'] else 1)
+EOP
+for ((i = 0; i < j; i++)); do
+    if ! q=$($Q xml < s.$i 2>/dev/null); then
+        # Refused: only what XML 1.0 cannot carry or gives back changed
+        # (C0 controls incl. tab and newline, DEL, C1, U+FFFE/U+FFFF,
+        # invalid UTF-8).
+        ! valid_utf8 s.$i || LC_ALL=C grep -q "$(printf '[\001-\037\177]')" s.$i \
+            || LC_ALL=C grep -q "$(printf '\302[\200-\237]')" s.$i \
+            || LC_ALL=C grep -q "$(printf '\357\277[\276\277]')" s.$i
+        ok $? "xml #$i: refused, and XML 1.0 could not carry it"
+        continue
+    fi
+    printf '<d a="%s" b='"'"'%s'"'"'>%s<e>%s</e></d>' "$q" "$q" "$q" "$q" > x.xml
+    python3 xml-read.py x.xml s.$i; ok $? "xml #$i: expat reads back the same text, in both quotes and as element text"
+done
+# The oracle sees an injection when there is one (unquoted).
+printf '<d a="%s"/>' "$(cat s.7)" > naive.xml
+python3 -c 'import sys, xml.etree.ElementTree as ET; ET.parse(sys.argv[1])' naive.xml 2>/dev/null
+is $? 1 "xml: the unquoted quote is seen by the oracle (not well-formed)"
 
 # ---- terminal: no control byte but (on request) newline ------------------
 ctl=$(printf '[\001-\011\013-\037\177\233]')

@@ -1,7 +1,7 @@
 /* Quoting per output language, one function each: every value that a tool
  * writes into an xl config, a GRUB 2 script, a GRUB legacy menu, a BLS
- * entry, an extlinux config, a shell script, a kernel command line, JSON or
- * the terminal goes through the function for that language.  Values read
+ * entry, an extlinux config, a shell script, a kernel command line, JSON,
+ * XML or the terminal goes through the function for that language.  Values read
  * from an image are hostile: a value the language cannot carry so that its
  * own parser reads it back identically is refused (-EINVAL), with *why set
  * to a static reason, never passed through.
@@ -76,6 +76,13 @@ int img_quote_cmdline (const char *param, const char *val, char **out, const cha
  * through img_quote_cmdline, joined by one space.  On -EINVAL *bad is the
  * offending argument (malloc'd, the caller frees it). */
 int img_quote_cmdline_line (const char *line, char **out, char **bad, const char **why);
+
+/* XML 1.0 character data, for element text or an attribute value in
+ * either quotes (the caller writes the quotes): & < > " ' as entities.
+ * Refuses every C0 control (newline and tab too: an attribute would read
+ * them back as blanks), DEL, C1 controls, U+FFFE, U+FFFF and invalid
+ * UTF-8, which XML 1.0 cannot carry or a reader would not give back. */
+int img_quote_xml (const char *s, char **out, const char **why);
 
 /* A JSON string with its quotes: controls as \n \t \r or \u00XX, ", \
  * escaped, invalid UTF-8 bytes as U+FFFD (\ufffd). Never refuses. */

@@ -1,6 +1,7 @@
 /* Quoting per output language (see quote.h).  Each language has its one
  * function here, round-trip tested against its real parser in
- * tests/quote.sh (libxlutil, grub-script-check, pygrub, dash and bash, jq). */
+ * tests/quote.sh (libxlutil, grub-script-check, pygrub, dash and bash, jq,
+ * python3's expat). */
 #include <config.h>
 
 #include <errno.h>
@@ -489,6 +490,48 @@ img_quote_cmdline_line (const char *line, char **out, char **bad, const char **w
   if (r < 0) {
     free (b.s);
     return r;
+  }
+  return qb_done (&b, out);
+}
+
+/* ---- XML ------------------------------------------------------------------ */
+
+/* Entities for the five markup characters, so the text is safe between
+ * tags and inside an attribute in either quotes ("]]>" loses its '>').
+ * What XML 1.0 has no character for is refused rather than replaced: a
+ * path or name that reads back differently names another thing. */
+int
+img_quote_xml (const char *str, char **out, const char **why)
+{
+  struct qb b = { 0 };
+  const unsigned char *s = (const unsigned char *) str;
+  size_t left = strlen (str);
+
+  while (left) {
+    int n;
+    switch (*s) {
+    case '&': qb_add (&b, "&amp;", 5); s++; left--; continue;
+    case '<': qb_add (&b, "&lt;", 4); s++; left--; continue;
+    case '>': qb_add (&b, "&gt;", 4); s++; left--; continue;
+    case '"': qb_add (&b, "&quot;", 6); s++; left--; continue;
+    case '\'': qb_add (&b, "&apos;", 6); s++; left--; continue;
+    }
+    if (*s < 0x20 || *s == 0x7f) {
+      free (b.s);
+      return refuse (out, why, "a control byte (newline and tab too), which XML 1.0 cannot carry as it is");
+    }
+    if ((n = utf8_len (s, left)) <= 0) {
+      free (b.s);
+      return refuse (out, why, "invalid UTF-8 or a C1 control, which the XML does not carry");
+    }
+    /* U+FFFE and U+FFFF (EF BF BE, EF BF BF) are no XML characters. */
+    if (n == 3 && s[0] == 0xef && s[1] == 0xbf && s[2] >= 0xbe) {
+      free (b.s);
+      return refuse (out, why, "U+FFFE or U+FFFF, which are not XML characters");
+    }
+    qb_add (&b, (const char *) s, (size_t) n);
+    s += n;
+    left -= (size_t) n;
   }
   return qb_done (&b, out);
 }

@@ -1,4 +1,4 @@
-/* The image's directory and base name: see beside.h. */
+/* Files beside the image: see beside.h. */
 #include <config.h>
 
 #include <limits.h>
@@ -6,7 +6,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "img-quote.h"
+#include "base/hostfile.h"
 #include "convert/beside.h"
+
+#define BESIDE_MAX (1u << 20)
 
 char *
 img_beside_base (const char *image, bool strip_ext)
@@ -45,4 +49,40 @@ img_beside_dir (const char *image)
   else
     *s = '\0';
   return abs;
+}
+
+int
+img_beside_ours (struct img_ctx *ctx, const char *path, const char *mark, char **old)
+{
+  char *text;
+  size_t len;
+  int r = img_host_read_file (ctx, path, BESIDE_MAX, &text, &len);
+
+  if (old)
+    *old = NULL;
+  if (r < 0)
+    return r;
+  r = strstr (text, mark) != NULL;
+  if (old)
+    *old = text;
+  else
+    free (text);
+  return r;
+}
+
+void
+img_beside_mac (struct img_ctx *ctx, const char *path, const char *mark, const char *key,
+                char mac[18])
+{
+  char *old = NULL, *m;
+
+  mac[0] = '\0';
+  if (access (path, F_OK) == 0 && img_beside_ours (ctx, path, mark, &old) == 1
+      && (m = strstr (old, key)) && strlen (m + strlen (key)) >= 17) {
+    memcpy (mac, m + strlen (key), 17);
+    mac[17] = '\0';
+    if (img_check_mac (mac, NULL) < 0)
+      mac[0] = '\0';
+  }
+  free (old);
 }

@@ -5,17 +5,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "img-quote.h"
 #include "private.h"
-#include "base/hostfile.h"
 #include "base/strbuf.h"
 #include "convert/beside.h"
 #include "convert/xlconfig.h"
 
 #define MARK "# Written by img2pv"
-#define XL_MAX (1u << 20)
 
 /* One "key = value" line: VALUE through img_quote_xl. */
 static void
@@ -75,21 +72,22 @@ disks (struct img_ctx *ctx, const struct img_xl_config *c, struct img_sb *b)
 
   img_sb_adds (b, "disk = [");
   for (i = 0; i < c->n_images && r == 0; i++) {
-    char *abs = realpath (c->images[i], NULL), *q = NULL;
-    const char *f = c->formats && c->formats[i] ? c->formats[i] : "raw";
+    struct img_xl_disk d;
+    char *q = NULL;
     free (fmt);
     fmt = NULL;
-    if ((r = xl_spec (ctx, c->image, "image format", f, &fmt)) == 0) {
+    if ((r = img_xl_config_disk (ctx, c, i, &d)) == 0
+        && (r = xl_spec (ctx, c->image, "image format", d.format, &fmt)) == 0) {
       img_sb_free (&spec);
-      img_sb_addf (&spec, "format=%s, vdev=xvd%c, access=rw, target=%s", fmt, (char) ('a' + i),
-                   abs ? abs : c->images[i]);
+      img_sb_addf (&spec, "format=%s, vdev=%s, access=rw, target=%s", fmt, d.vdev, d.path);
       if (spec.oom || img_quote_xl (spec.s, &q, NULL) < 0)
         b->oom = true;
       else
         img_sb_addf (b, "%s%s", i ? ",\n        " : " ", q);
     }
+    if (r == 0)
+      free (d.path);
     free (q);
-    free (abs);
   }
   img_sb_adds (b, " ]\n");
   img_sb_free (&spec);
@@ -116,8 +114,26 @@ vif (const char *bridge, const char *mac, struct img_sb *b)
   img_sb_free (&spec);
 }
 
-static char *
-domain_name (const struct img_xl_config *c)
+int
+img_xl_config_disk (struct img_ctx *ctx, const struct img_xl_config *c, size_t i,
+                    struct img_xl_disk *d)
+{
+  char *abs = realpath (c->images[i], NULL);
+
+  if (abs == NULL && (abs = strdup (c->images[i])) == NULL)
+    return img_err (ctx, -ENOMEM, "out of memory");
+  d->path = abs;
+  d->format = c->formats && c->formats[i] ? c->formats[i] : "raw";
+  d->vdev[0] = 'x';
+  d->vdev[1] = 'v';
+  d->vdev[2] = 'd';
+  d->vdev[3] = (char) ('a' + i);
+  d->vdev[4] = '\0';
+  return 0;
+}
+
+char *
+img_xl_config_name (const struct img_xl_config *c)
 {
   char *name = c->name ? strdup (c->name) : img_beside_base (c->images[0], true);
   size_t i;
@@ -158,7 +174,7 @@ img_xl_config_text (struct img_ctx *ctx, const struct img_xl_config *c, char **o
   int r;
 
   *out = NULL;
-  if ((r = check (ctx, c, &bridge, &mac)) < 0 || (name = domain_name (c)) == NULL) {
+  if ((r = check (ctx, c, &bridge, &mac)) < 0 || (name = img_xl_config_name (c)) == NULL) {
     free (bridge);
     free (mac);
     return r < 0 ? r : img_err (ctx, -ENOMEM, "out of memory");
@@ -198,36 +214,11 @@ img_xl_config_text (struct img_ctx *ctx, const struct img_xl_config *c, char **o
 int
 img_xl_config_ours (struct img_ctx *ctx, const char *path, char **old)
 {
-  char *text;
-  size_t len;
-  int r = img_host_read_file (ctx, path, XL_MAX, &text, &len);
-
-  if (old)
-    *old = NULL;
-  if (r < 0)
-    return r;
-  r = strstr (text, MARK) != NULL;
-  if (old)
-    *old = text;
-  else
-    free (text);
-  return r;
+  return img_beside_ours (ctx, path, MARK, old);
 }
 
 void
 img_xl_config_mac (struct img_ctx *ctx, const char *path, char mac[18])
 {
-  char *old = NULL, *m;
-
-  mac[0] = '\0';
-  /* A re-run finds no NIC traces left in the guest: the first run put
-   * the MAC into its config. */
-  if (access (path, F_OK) == 0 && img_xl_config_ours (ctx, path, &old) == 1
-      && (m = strstr (old, ", mac=")) && strlen (m + 6) >= 17) {
-    memcpy (mac, m + 6, 17);
-    mac[17] = '\0';
-    if (img_check_mac (mac, NULL) < 0)
-      mac[0] = '\0';
-  }
-  free (old);
+  img_beside_mac (ctx, path, MARK, ", mac=", mac);
 }
