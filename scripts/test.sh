@@ -22,6 +22,9 @@ for tier in check check-boot; do
     echo "make $tier: exit $r, $(( $(date +%s) - start )) s"
     [ $r -eq 0 ] || { rc=$r; cat test-suite.log >&2 || true; }
 done
+# Where the time went: the slowest tests (tests/run-test.sh times each).
+echo "slowest tests:"
+cat tests/*.log | sed -n 's/^# run-test: //p' | sort -rn | head -15 | sed 's/^/  /'
 # One closing line over every TAP result.
 passed=$(cat tests/*.log | grep -c '^ok ' || true)
 failed=$(cat tests/*.log | grep -c '^not ok ' || true)

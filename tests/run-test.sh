@@ -4,11 +4,20 @@
 # test named in SERIAL_TESTS holds it exclusively and runs alone, because
 # it counts host-wide things another test would change (qemu-nbd
 # processes, loop devices) or measures its own timing (kills landed
-# mid-write).
+# mid-write).  The test's own run time (lock wait left out) ends its log
+# as a TAP comment, "# run-test: N s TEST", which scripts/test.sh sums up.
 #   run-test.sh SHELL TEST
 lock=${IMG_TOOLS_CHECK_LOCK:-/run/lock/img-tools-check.lock}
 mode=--shared
 case " ${SERIAL_TESTS:-} " in
 *" $2 "*) mode=--exclusive ;;
 esac
-exec flock "$mode" "$lock" "$@"
+exec 9>>"$lock"
+flock "$mode" 9
+start=$(date +%s)
+# The test and what it leaves running (a daemon it forgot) must not hold
+# the lock: fd 9 stays here.
+"$@" 9>&-
+rc=$?
+echo "# run-test: $(( $(date +%s) - start )) s $2"
+exit $rc
