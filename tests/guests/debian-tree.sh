@@ -9,7 +9,7 @@ cache=${1:-${IMG_TOOLS_CACHE:-/var/cache/img-tools}}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 suite=bookworm
 include=linux-image-amd64,initramfs-tools,grub-pc,lvm2,systemd-sysv,udev,kmod,e2fsprogs,ifupdown,iproute2,procps
-key=$(printf '%s %s %s v1' "$suite" "$include" "$mirror" | sha1sum | cut -c1-12)
+key=$(printf '%s %s %s v2' "$suite" "$include" "$mirror" | sha1sum | cut -c1-12)
 tree=$cache/debian-$suite-$key
 
 if [ -f "$tree/.img-tools-complete" ]; then
@@ -36,6 +36,23 @@ debootstrap --variant=minbase --include="$include" "$suite" "$tree.tmp" "$mirror
 }
 # The apt caches are large and useless in a test image.
 rm -rf "$tree.tmp"/var/cache/apt/archives/*.deb "$tree.tmp"/var/lib/apt/lists/*
+# So are the drivers a VM never loads (sound, GPUs, cameras, radios,
+# InfiniBand, sensors, staging) and the documentation: a third of the
+# tree, which every guest build, RAM boot and archive test would copy.
+# What boots a guest in qemu or Xen (ata, scsi, virtio, xen, e1000, dm,
+# md, the filesystems) stays; the tree's initrd was built before this and
+# is left as the distro made it.  modules.dep is remade to match (the
+# guest's own depmod; this is our fixture tree, not a tenant's).
+for kdir in "$tree.tmp"/usr/lib/modules/*/; do
+    k=$kdir/kernel
+    rm -rf "$k/sound" "$k/drivers/gpu" "$k/drivers/media" "$k/drivers/infiniband" \
+        "$k/drivers/iio" "$k/drivers/staging" "$k/drivers/bluetooth" "$k/drivers/isdn" \
+        "$k/drivers/net/wireless" "$k/drivers/net/can" "$k/drivers/usb/gadget" \
+        "$k/net/wireless" "$k/net/mac80211" "$k/net/bluetooth"
+    chroot "$tree.tmp" depmod -a "$(basename "$kdir")"
+done
+rm -rf "$tree.tmp"/usr/share/doc/* "$tree.tmp"/usr/share/man/* "$tree.tmp"/usr/share/info/* \
+    "$tree.tmp"/usr/share/locale/*
 echo root:root | chroot "$tree.tmp" chpasswd
 touch "$tree.tmp/.img-tools-complete"
 rm -rf "$tree"
