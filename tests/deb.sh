@@ -24,7 +24,7 @@ is "$(dpkg-parsechangelog -l "$top_srcdir/debian/changelog" -S Version)" "$versi
 mkdir -p tree/etc
 printf 'PRETTY_NAME="Deb Test"\nID=debian\nVERSION_ID="12"\n' > tree/etc/os-release
 printf 'LABEL=debtest / ext4 defaults 0 1\n' > tree/etc/fstab
-mke2fs -q -F -t ext4 -L debtest -d tree fs.img 16M || bail "mke2fs failed"
+mke2fs -q -F -t ext4 -L debtest -d tree fs.img 16M > /dev/null || bail "mke2fs failed"
 
 # ---- (a) make install DESTDIR=... ------------------------------------------
 # The installation directories, as configure chose them.
