@@ -3,12 +3,12 @@
 # exact list of files it stages, and the staged tools run with the staged
 # library and data.  (b) the Debian packages (debian/), built with
 # dpkg-buildpackage from a clean copy of the source tree (its tracked
-# files, none of the build tree's products): lintian without errors, every
-# file make install stages is in one of them, installed with dpkg -i,
-# smoke-run from /usr, removed again.  Runs alone (SERIAL_TESTS): it
-# installs into /usr and builds the whole tree once more.
+# files, or make distdir's; none of the build tree's products): lintian
+# without errors, every file make install stages is in one of them,
+# installed with dpkg -i, smoke-run from /usr, removed again.  Runs alone
+# (SERIAL_TESTS): it installs into /usr and builds the whole tree again.
 . "$top_srcdir/tests/functions.sh"
-requires git; requires tar; requires dpkg-buildpackage; requires dh; requires lintian
+requires tar; requires dpkg-buildpackage; requires dh; requires lintian
 requires fakeroot; requires dpkg-deb; requires mke2fs; requires pkg-config; requires ldd
 requires_root
 : "${CC:=cc}" "${MAKE:=make}"
@@ -96,15 +96,17 @@ ok $? "the staged img-ramify --help, with the staged data"
 unset LD_LIBRARY_PATH
 
 # ---- (b) the Debian packages -------------------------------------------------
-git -C "$top_srcdir" rev-parse --is-inside-work-tree > /dev/null 2>&1 \
-    || bail "$top_srcdir is not a git checkout: the package is built from its tracked files"
 dpkg-query -W -f '${Status}\n' img-tools libimg0 libimg-dev 2> /dev/null | grep -q ' installed$' \
     && bail "img-tools is installed on this machine already; this test installs and removes it (dpkg -P img-tools libimg-dev libimg0 first)"
-# The tracked files as they are in the work tree (a fresh clone in CI):
-# none of the build tree's products, but uncommitted edits are tested too.
+# A clean source tree: in a git checkout (CI's is a fresh clone), the
+# tracked files as they are in the work tree, so uncommitted edits are
+# built too; in an unpacked release, what make dist would pack.
 mkdir -p deb/img-tools
-(cd "$top_srcdir" && git ls-files -z | tar --null -T - -cf -) | tar -xf - -C deb/img-tools \
-    || bail "cannot copy the source tree"
+if git -C "$top_srcdir" rev-parse --is-inside-work-tree > /dev/null 2>&1; then
+    (cd "$top_srcdir" && git ls-files -z | tar --null -T - -cf -) | tar -xf - -C deb/img-tools
+else
+    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL "$MAKE" -s -C "$top_builddir" distdir distdir="$TMP/deb/img-tools" > /dev/null
+fi || bail "cannot copy the source tree"
 start=$(date +%s)
 if (cd deb/img-tools && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
         DEB_BUILD_OPTIONS="nocheck noautodbgsym parallel=2" \
