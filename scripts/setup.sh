@@ -54,6 +54,9 @@ tests=(
     libxen-dev grub-common
     # tests: libvirt's own schema checks the domain XML (virt-xml-validate)
     libvirt-clients
+    # tests: tests/deb.sh builds the Debian packages (debian/) with
+    # dpkg-buildpackage and checks them with lintian
+    dpkg-dev debhelper dh-autoreconf fakeroot lintian
 )
 
 case ${1-} in

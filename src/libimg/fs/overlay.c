@@ -378,7 +378,7 @@ write_op (struct img_fs *fs, const struct img_fs_path *p, const void *buf,
   unsigned long op = op_start (o);
   struct old old;
   char *path;
-  bool first;
+  bool first = false;   /* set by write_begin; gcc -O2 cannot see it */
   int r = write_begin (o, p, &path, &old, &first);
 
   if (r < 0)
