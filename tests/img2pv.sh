@@ -155,12 +155,21 @@ done
 # An initrd whose udev does not load modules by modalias (its
 # 80-drivers.rules removed, repacked with cpio and gzip; written with
 # debugfs): img2pv appends a layer whose conf/modules loads the drivers.
-. <(grep -E '^(BOOT_OFFSET|KERNEL_VERSION)=' "$dir/mbr-plain-hvm.img.facts")
+. <(grep -E '^(BOOT_OFFSET|BOOT_SIZE|KERNEL_VERSION)=' "$dir/mbr-plain-hvm.img.facts")
 t=nomodalias.img
 cp --sparse=always "$dir/mbr-plain-hvm.img" "$t"
 strip_modalias_rule "$t" "$BOOT_OFFSET" "$KERNEL_VERSION"; ok $? "$t: the guest's initrd, without 80-drivers.rules, repacked into it"
 before=$(sha256sum "$t" | cut -d' ' -f1)
+inode () { dfs "$t" "$BOOT_OFFSET" "stat /initrd.img-$KERNEL_VERSION" | sed -n 's/^Inode: \([0-9]*\).*/\1/p'; }
+ino=$(inode)
+cp --sparse=always "$t" "$t.before"
 "$IMG2PV" --json --no-xl-config "$t" > run.json 2> run.err; ok $? "$t: converted"
+# In place: the same inode, grown; what changed on the disk is the layer
+# and the other edits, not a new copy of the 39 MB initrd.
+is "$(inode)" "$ino" "$t: the layer is appended in place (inode $ino kept)"
+changed=$(cmp -l -i "$BOOT_OFFSET" -n "$BOOT_SIZE" "$t.before" "$t" | awk '{ print int(($1 - 1) / 4096) }' | uniq | wc -l)
+ok "$([ "$changed" -lt 256 ]; echo $?)" "$t: the conversion changed < 1 MiB of /boot ($changed blocks of 4 KiB)"
+rm -f "$t.before"
 olen=$(jq -r '.changes[] | select(.edit == "initrd-drivers" and .action == "note") | .detail' run.json \
        | sed -n 's/.*is its first \([0-9]*\) bytes.*/\1/p')
 is "$olen" "$(stat -c %s new.initrd)" "$t: the report gives the original initrd's length ($olen)"

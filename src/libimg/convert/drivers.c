@@ -252,7 +252,8 @@ add_modules (struct drivers *d)
   return r;
 }
 
-/* ORIG with the layer appended, written over the initrd. */
+/* The layer appended to the initrd in place: ORIG, as read, stays its
+ * first ORIG_LEN bytes and only what follows is written. */
 static int
 append_layer (struct drivers *d, const void *orig, size_t orig_len)
 {
@@ -268,7 +269,9 @@ append_layer (struct drivers *d, const void *orig, size_t orig_len)
   free (layer);
   if (r < 0)
     return r;
-  r = img_guest_write_file (img_plan_guest (d->plan), d->k->initrd, out, out_len, 0644);
+  /* img_initrd_append returns ORIG followed by what is to be added. */
+  r = img_guest_append_file (img_plan_guest (d->plan), d->k->initrd, orig_len,
+                             (const unsigned char *) out + orig_len, out_len - orig_len);
   free (out);
   if (r == 0)
     r = img_plan_note (d->plan, "initrd %s: a %s layer appended (%zu module file%s%s); the original "
