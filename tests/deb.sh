@@ -29,19 +29,14 @@ mke2fs -q -F -t ext4 -L debtest -d tree fs.img 16M > /dev/null || bail "mke2fs f
 # ---- (a) make install DESTDIR=... ------------------------------------------
 # The installation directories, as configure chose them.
 printf 'print-%%:\n\t@echo $($*)\n' > print.mk
-makevar () { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL "$MAKE" -s -C "$top_builddir" -f Makefile -f "$TMP/print.mk" "print-$1"; }
+makevar () { submake -f Makefile -f "$TMP/print.mk" "print-$1"; }
 prefix=$(makevar prefix); bindir=$(makevar bindir); libdir=$(makevar libdir)
 libexecdir=$(makevar libexecdir); includedir=$(makevar includedir); mandir=$(makevar mandir)
 datadir=$(makevar datadir); pkgdatadir=$(makevar pkgdatadir)
 [ -n "$prefix" ] && [ -n "$pkgdatadir" ] || bail "cannot read the installation directories from the Makefile"
 
 DEST=$TMP/root
-if env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL "$MAKE" -s -C "$top_builddir" install DESTDIR="$DEST" > install.log 2>&1; then
-    ok 0 "make install DESTDIR=..."
-else
-    ok 1 "make install DESTDIR=..."; diag "$(tail -20 install.log)"
-    done_testing
-fi
+install_into "$DEST"
 
 # Everything it stages, and nothing else (so nothing in /etc, nothing
 # outside the prefix).
@@ -105,7 +100,7 @@ mkdir -p deb/img-tools
 if git -C "$top_srcdir" rev-parse --is-inside-work-tree > /dev/null 2>&1; then
     (cd "$top_srcdir" && git ls-files -z | tar --null -T - -cf -) | tar -xf - -C deb/img-tools
 else
-    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL "$MAKE" -s -C "$top_builddir" distdir distdir="$TMP/deb/img-tools" > /dev/null
+    submake distdir distdir="$TMP/deb/img-tools" > /dev/null
 fi || bail "cannot copy the source tree"
 start=$(date +%s)
 if (cd deb/img-tools && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \

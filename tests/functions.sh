@@ -112,6 +112,21 @@ requires_root () {
     [ "$(id -u)" = 0 ] || bail "this test builds fixtures with loop devices and needs root"
 }
 
+# submake ARGS...: make in the build tree, outside the make check that
+# runs the test (its MAKEFLAGS would carry -j and the jobserver over).
+submake () { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL "${MAKE:-make}" -s -C "$top_builddir" "$@"; }
+
+# install_into DEST: make install DESTDIR=DEST, one TAP result; the test
+# ends there when it fails (nothing after it has anything to read).
+install_into () {
+    if submake install DESTDIR="$1" > install.log 2>&1; then
+        ok 0 "make install DESTDIR=..."
+    else
+        ok 1 "make install DESTDIR=..."; diag "$(tail -20 install.log)"
+        done_testing
+    fi
+}
+
 # Ends the script; prints the plan here if plan was not called up front.
 done_testing () {
     [ -n "$_tap_planned" ] || echo "1..$_tap_n"

@@ -50,12 +50,7 @@ fails_with "in tree: a missing file is one error line" \
 
 # ---- install ----------------------------------------------------------------
 DEST=$TMP/dest
-if env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL "$MAKE" -s -C "$top_builddir" install DESTDIR="$DEST" > install.log 2>&1; then
-    ok 0 "make install DESTDIR=..."
-else
-    ok 1 "make install DESTDIR=..."; diag "$(tail -20 install.log)"
-    done_testing
-fi
+install_into "$DEST"
 pc=$(find "$DEST" -name img-tools.pc -path '*/pkgconfig/*')
 [ -n "$pc" ] || bail "no img-tools.pc installed under $DEST"
 pcdir=$(dirname "$pc")
@@ -138,7 +133,7 @@ ramcopy=$(find "$DEST" -type f -name img-ramcopy | head -1)
 is "$(readelf -l "$ramcopy" | grep -c -e INTERP -e DYNAMIC)" 0 "img-ramcopy is still statically linked"
 
 # ---- uninstall ------------------------------------------------------------------
-if env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL "$MAKE" -s -C "$top_builddir" uninstall DESTDIR="$DEST" > uninstall.log 2>&1; then
+if submake uninstall DESTDIR="$DEST" > uninstall.log 2>&1; then
     is "$(find "$DEST" ! -type d | sed "s|^$DEST||")" "" "make uninstall leaves no file behind"
 else
     ok 1 "make uninstall"; diag "$(tail -20 uninstall.log)"
