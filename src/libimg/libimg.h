@@ -782,12 +782,6 @@ int img_guest_space (struct img_guest *g, const char *path, uint64_t *total,
  * BUF already is left alone. */
 int img_guest_write_file (struct img_guest *g, const char *path,
                           const void *buf, size_t len, uint32_t mode);
-/* Appends LEN bytes of BUF to the regular file PATH, in place, where it
- * is AT bytes long (what the caller read): its first AT bytes, blocks,
- * mode and owner stay.  A file AT + LEN long ending in BUF already is left
- * alone; any other size is -ESTALE (the file changed since it was read). */
-int img_guest_append_file (struct img_guest *g, const char *path,
-                           uint64_t at, const void *buf, size_t len);
 int img_guest_unlink (struct img_guest *g, const char *path);
 int img_guest_rmdir (struct img_guest *g, const char *path);
 /* Removes a file, symlink or empty directory (rm -f: none there is not

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "base/hostdir.h"
+#include "guest/guest-private.h"
 #include "convert/drivers.h"
 #include "convert/drivers-private.h"
 
@@ -270,8 +271,9 @@ append_layer (struct drivers *d, const void *orig, size_t orig_len)
   if (r < 0)
     return r;
   /* img_initrd_append returns ORIG followed by what is to be added. */
-  r = img_guest_append_file (img_plan_guest (d->plan), d->k->initrd, orig_len,
-                             (const unsigned char *) out + orig_len, out_len - orig_len);
+  r = img_internal_guest_append_file (img_plan_guest (d->plan), d->k->initrd, orig_len,
+                                      (const unsigned char *) out + orig_len,
+                                      out_len - orig_len);
   free (out);
   if (r == 0)
     r = img_plan_note (d->plan, "initrd %s: a %s layer appended (%zu module file%s%s); the original "

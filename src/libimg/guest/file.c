@@ -403,8 +403,8 @@ img_guest_write_file (struct img_guest *g, const char *path, const void *buf,
  * partial one and the inode are written, which the disk's undo record
  * covers like every other write. */
 int
-img_guest_append_file (struct img_guest *g, const char *path, uint64_t at,
-                       const void *buf, size_t len)
+img_internal_guest_append_file (struct img_guest *g, const char *path, uint64_t at,
+                                const void *buf, size_t len)
 {
   CLEANUP_FREE char *canon = NULL;
   struct img_fs *fs;

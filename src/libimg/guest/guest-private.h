@@ -134,4 +134,12 @@ int img_internal_guest_close_appliance (struct img_guest *g);
 int img_internal_guest_find_windows (struct img_guest *g);
 void img_internal_guest_free_windows (struct img_guest *g);
 
+/* Appends LEN bytes of BUF to the regular file PATH, in place, where it
+ * is AT bytes long (what the caller read): its first AT bytes, blocks,
+ * mode and owner stay.  A file AT + LEN long ending in BUF already is left
+ * alone; any other size is -ESTALE (the file changed since it was read).
+ * For the conversions (an initrd's layer); not in the public API. */
+int img_internal_guest_append_file (struct img_guest *g, const char *path,
+                                    uint64_t at, const void *buf, size_t len);
+
 #endif /* LIBIMG_GUEST_PRIVATE_H */
