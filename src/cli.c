@@ -86,6 +86,7 @@ static struct {
   struct timespec start, last, bar_start;
   int last_decile;
   bool new_bar;                 /* the next byte count starts a bar */
+  bool ended;                   /* the last bar ended: a repeated end is not said */
   bool bar_open;                /* a \r bar is on the line */
 } prog_state;
 
@@ -155,8 +156,9 @@ cli_bytes (uint64_t done, uint64_t total)
   bool end = total && done >= total;
   int decile;
 
-  if (!prog_state.steps)
+  if (!prog_state.steps || (end && prog_state.ended))
     return;
+  prog_state.ended = false;
   clock_gettime (CLOCK_MONOTONIC, &now);
   if (prog_state.new_bar) {
     prog_state.bar_start = now;
@@ -179,6 +181,7 @@ cli_bytes (uint64_t done, uint64_t total)
            prog_state.tty && !end ? "" : "\n");
   prog_state.bar_open = prog_state.tty && !end;
   prog_state.new_bar = end;
+  prog_state.ended = end;
   prog_state.last = now;
 }
 
