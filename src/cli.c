@@ -1,6 +1,7 @@
 /* The command-line conventions every tool shares (cli.h). */
 #include <config.h>
 
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -154,7 +155,8 @@ cli_bytes (uint64_t done, uint64_t total)
   struct timespec now;
   double t, pct, rate;
   bool end = total && done >= total;
-  int decile;
+  char line[160];
+  int decile, n;
 
   if (!prog_state.steps || (end && prog_state.ended))
     return;
@@ -176,9 +178,20 @@ cli_bytes (uint64_t done, uint64_t total)
   t = elapsed (&prog_state.bar_start, &now);
   rate = t > 0 ? (double) done / t : 0;
   t = elapsed (&prog_state.start, &now);
-  fprintf (stderr, "%s[%6.1f] %5.1f%% %" PRIu64 "/%" PRIu64 " bytes, %.1f MiB/s%s",
-           prog_state.tty ? "\r" : "", t, pct, done, total, rate / 1048576.0,
-           prog_state.tty && !end ? "" : "\n");
+  /* Straight to the fd: stderr may be img_quote_term_stdio's stream,
+   * which would show the \r as text (the line is ours: numbers only). */
+  n = snprintf (line, sizeof line, "%s[%6.1f] %5.1f%% %" PRIu64 "/%" PRIu64 " bytes, %.1f MiB/s%s",
+                prog_state.tty ? "\r" : "", t, pct, done, total, rate / 1048576.0,
+                prog_state.tty && !end ? "" : "\n");
+  fflush (stderr);
+  for (size_t off = 0, len = n < 0 ? 0 : (size_t) n < sizeof line ? (size_t) n : sizeof line - 1; off < len;) {
+    ssize_t w = write (STDERR_FILENO, line + off, len - off);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      break;
+    off += (size_t) w;
+  }
   prog_state.bar_open = prog_state.tty && !end;
   prog_state.new_bar = end;
   prog_state.ended = end;
