@@ -35,7 +35,7 @@ struct args {
   const char *outdir, *manifest, *tool;
   char **tool_opts, **images;
   size_t ntool_opts, nimages;
-  bool quiet;
+  struct cli_opts cli;
 };
 
 static void
@@ -53,7 +53,12 @@ usage (void)
         "      --shard I/N       take the images k with k mod N = I; I may be 'env':\n"
         "                        JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID; plain\n"
         "                        'env' takes N from SLURM_ARRAY_TASK_COUNT\n"
-        "  -q, --quiet           no progress lines on stderr\n"
+        "  -q, --quiet           errors only: no line per image on stderr\n"
+        "  -v, --verbose         pass -v to the tools (their debug lines in DIR/NAME.stderr)\n"
+        "  -x, --trace           step lines, with each tool's command line\n"
+        "  -p, --progress        timestamped lines as each image starts and ends, with\n"
+        "                        the count done (default on a TTY)\n"
+        "      --no-progress     only a plain line as each image ends, even on a TTY\n"
         "  -h, --help\n"
         "      --version\n"
         "\n"
@@ -157,7 +162,7 @@ parse_args (struct args *a, int argc, char **argv)
     { "manifest", required_argument, NULL, 'm' },
     { "outdir", required_argument, NULL, 'o' },
     { "shard", required_argument, NULL, 'S' },
-    { "quiet", no_argument, NULL, 'q' },
+    CLI_LONG_OPTIONS,
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -168,7 +173,9 @@ parse_args (struct args *a, int argc, char **argv)
   int c;
 
   tool_getopt_init ();
-  while ((c = getopt_long (argc, argv, "+j:m:o:qh", longopts, NULL)) != -1) {
+  while ((c = getopt_long (argc, argv, "+j:m:o:" CLI_SHORT_OPTIONS "h", longopts, NULL)) != -1) {
+    if (cli_option (&a->cli, c))
+      continue;
     switch (c) {
     case 'j':
       errno = 0;
@@ -179,7 +186,6 @@ parse_args (struct args *a, int argc, char **argv)
       break;
     case 'm': a->manifest = optarg; break;
     case 'o': a->outdir = optarg; break;
-    case 'q': a->quiet = true; break;
     case 'S':
       if (batch_shard_parse (optarg, &a->shard_index, &a->shard_count, &why) < 0)
         return tool_usage_error (PROG, "%s", why);
@@ -265,7 +271,8 @@ main (int argc, char **argv)
     return r == -EINVAL ? BATCH_EXIT_USAGE : BATCH_EXIT_FAILED;
   }
   run = (struct batch_run) { .tool = a.tool, .tool_opts = a.tool_opts, .ntool_opts = a.ntool_opts,
-                             .jobs = a.jobs, .quiet = a.quiet };
+                             .jobs = a.jobs, .quiet = a.cli.quiet, .verbose = a.cli.verbose };
+  cli_progress_start (&a.cli);
   if ((run.dirfd = open_outdir (a.outdir)) < 0)
     fprintf (stderr, "%s: %s: %s\n", PROG, a.outdir, strerror (-run.dirfd));
   else if ((r = batch_journal_open (run.dirfd, journal, &run.journal)) < 0)

@@ -69,7 +69,11 @@ usage (FILE *fp)
            "                       opened in the appliance\n"
            "  -m, --modules=LIST   kernel modules to look for in each initrd\n"
            "                       (comma-separated; default " DEFAULT_MODULES ")\n"
+           "  -q, --quiet          errors only: no warnings, no progress\n"
            "  -v, --verbose        debug messages on stderr (as IMG_DEBUG=1)\n"
+           "  -x, --trace          the step lines, with traced operations\n"
+           "  -p, --progress       timestamped step lines on stderr (default on a TTY)\n"
+           "      --no-progress    none, even on a TTY\n"
            "      --budget=NAME=SIZE  raise or lower a resource budget (IMG_BUDGET_*)\n"
            "  -h, --help           this help\n"
            "  -V, --version        version\n", PROG);
@@ -924,7 +928,7 @@ main (int argc, char *argv[])
   /* Reports carry names and text from images: every byte printed goes
    * through img_quote_term on its way to the terminal. */
   img_quote_term_stdio ();
-  report_init (PROG, argc, argv, "jvhV");
+  report_init (PROG, argc, argv, "j" CLI_SHORT_OPTIONS "hV");
   static const struct option opts[] = {
     { "json", no_argument, NULL, 'j' },
     { "format", required_argument, NULL, 'f' },
@@ -932,13 +936,14 @@ main (int argc, char *argv[])
     { "backend", required_argument, NULL, 'G' },
     { "key", required_argument, NULL, 'K' },
     { "modules", required_argument, NULL, 'm' },
-    { "verbose", no_argument, NULL, 'v' },
+    CLI_LONG_OPTIONS,
     { "budget", required_argument, NULL, 'b' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
   };
   struct state st = { 0 };
+  struct cli_opts cli = { 0 };
   uint64_t budget[IMG_BUDGET_N] = { 0 };
   enum img_budget bw;
   uint64_t bv;
@@ -951,7 +956,12 @@ main (int argc, char *argv[])
   int c, rc = EXIT_OK;
 
   tool_getopt_init ();
-  while ((c = getopt_long (argc, argv, "jm:vhV", opts, NULL)) != -1) {
+  while ((c = getopt_long (argc, argv, "jm:" CLI_SHORT_OPTIONS "hV", opts, NULL)) != -1) {
+    if (cli_option (&cli, c)) {
+      if (c == 'v')
+        setenv ("IMG_DEBUG", "1", 1);
+      continue;
+    }
     switch (c) {
     case 'j': json = true; report_set_json (true); break;
     case 'f': dopts.format = optarg; break;
@@ -966,7 +976,6 @@ main (int argc, char *argv[])
         return report_finish (report_error (EXIT_USAGE, "--backend=%s: one of auto, native, guestfs", optarg));
       break;
     case 'm': modules = optarg; break;
-    case 'v': setenv ("IMG_DEBUG", "1", 1); break;
     case 'b':
       if (img_budget_parse (optarg, &bw, &bv) < 0)
         return report_finish (report_error (EXIT_USAGE, "--budget=%s: NAME=SIZE, NAME one of inflate, inflate-total, file, file-total, entries, entries-total, members", optarg));
@@ -989,6 +998,10 @@ main (int argc, char *argv[])
     return report_finish (report_error (EXIT_ERROR, "out of memory"));
   }
   img_ctx_set_log_fn (st.ctx, NULL, (void *) PROG);
+  if (cli.quiet && !cli.verbose)
+    img_ctx_set_log_priority (st.ctx, IMG_LOG_ERR);
+  cli_progress_start (&cli);
+  cli_progress_attach (st.ctx);
   for (i = 0; i < IMG_BUDGET_N; i++)
     if (budget[i])
       img_ctx_set_budget (st.ctx, (enum img_budget) i, budget[i]);
@@ -1007,14 +1020,18 @@ main (int argc, char *argv[])
   st.n_images = argc - optind;
 
   report_phase (REPORT_OPEN);
+  img_progress_step (st.ctx, IMG_PROGRESS_STEP, "Opening the image%s %s%s", st.n_images > 1 ? "s" : "",
+                     st.paths[0], st.n_images > 1 ? " ..." : "");
   if (img_guest_open (st.ctx, (const char *const *) st.paths, st.n_images,
                       IMG_FS_RDONLY, &st.g) < 0) {
     rc = fail (&st);
     goto out;
   }
+  img_progress_step (st.ctx, IMG_PROGRESS_STEP, "Reading the volumes and filesystems");
   list_subvolumes (&st);
   report_phase (REPORT_INSPECT);
   if (img_guest_n_roots (st.g) > 0) {
+    img_progress_step (st.ctx, IMG_PROGRESS_STEP, "Inspecting the guest");
     if (img_guest_inspect (st.g, &st.insp) < 0) {
       rc = fail (&st);
       goto out;
@@ -1024,9 +1041,13 @@ main (int argc, char *argv[])
       rc = fail (&st);
       goto out;
     }
-    for (i = 0; i < st.insp->n_kernels; i++)
+    for (i = 0; i < st.insp->n_kernels; i++) {
+      img_progress_step (st.ctx, IMG_PROGRESS_STEP, "Reading the initrd of %s",
+                         st.insp->kernels[i].version ? st.insp->kernels[i].version : "a kernel");
       inspect_initrd (&st, &st.insp->kernels[i], &st.initrds[i]);
+    }
   }
+  img_progress_step (st.ctx, IMG_PROGRESS_STEP, "Writing the report");
   if (json)
     print_json (&st);
   else {

@@ -93,6 +93,13 @@ host_read_file (struct img_ctx *ctx, const char *path, size_t max,
 int
 run_command (const char *const *argv, char **out)
 {
+  return run_command_fn (argv, out, NULL, NULL);
+}
+
+int
+run_command_fn (const char *const *argv, char **out,
+                void (*fn) (void *data, const char *buf, size_t len), void *data)
+{
   int pipefd[2], status, r;
   pid_t pid, parent;
   struct sb b = { 0 };
@@ -132,6 +139,8 @@ run_command (const char *const *argv, char **out)
         continue;
       break;
     }
+    if (fn)
+      fn (data, chunk, (size_t) n);
     if (b.len < (1u << 20))
       sb_add (&b, chunk, (size_t) n);
   }
@@ -217,6 +226,67 @@ copy_raw (struct img_ctx *ctx, const char *in, const char *tmp, int out_fd)
   return r;
 }
 
+/* qemu-img convert -p's progress, "    (12.34/100%)\r" on its stdout,
+ * relayed as a byte bar over the image's virtual size. */
+struct qemu_progress {
+  struct img_ctx *ctx;
+  uint64_t size;
+  char seg[64];
+  size_t len;
+  bool overflow;
+};
+
+/* Whether TEXT (LEN bytes, up to a \r or \n) is one progress report;
+ * its percent in *PCT. */
+static bool
+qemu_progress_parse (const char *text, size_t len, double *pct)
+{
+  char seg[64], close;
+
+  if (len >= sizeof seg)
+    return false;
+  memcpy (seg, text, len);
+  seg[len] = '\0';
+  return sscanf (seg, " (%lf/100%%%c", pct, &close) == 2 && close == ')'
+    && *pct >= 0 && *pct <= 100;
+}
+
+static void
+qemu_progress_feed (void *data, const char *buf, size_t len)
+{
+  struct qemu_progress *q = data;
+  double pct;
+
+  for (size_t i = 0; i < len; i++) {
+    if (buf[i] != '\r' && buf[i] != '\n') {
+      if (q->len < sizeof q->seg)
+        q->seg[q->len++] = buf[i];
+      else
+        q->overflow = true;
+      continue;
+    }
+    /* Short of the end: the bar ends once, when qemu-img has exited. */
+    if (!q->overflow && qemu_progress_parse (q->seg, q->len, &pct) && q->size)
+      img_progress_bytes (q->ctx, (uint64_t) ((long double) (q->size - 1) * pct / 100.0L), q->size);
+    q->len = 0;
+    q->overflow = false;
+  }
+}
+
+/* qemu-img's output without its progress reports (a failure's message). */
+static const char *
+qemu_skip_progress (const char *msg)
+{
+  double pct;
+
+  for (;;) {
+    size_t n = strcspn (msg, "\r\n");
+    if (msg[n] == '\0' || !qemu_progress_parse (msg, n, &pct))
+      return msg;
+    msg += n + 1;
+  }
+}
+
 int
 copy_image (struct img_ctx *ctx, const char *in, const char *out)
 {
@@ -262,15 +332,21 @@ copy_image (struct img_ctx *ctx, const char *in, const char *out)
       r = img_err (ctx, -ENOMEM, "%s: out of memory", out);
       goto out;
     }
-    const char *argv[] = { QEMU_IMG, "convert", "-q", "-U", "-O", fmt,
-                           "--", src, target, NULL };
-    r = run_command (argv, &msg);
+    /* With progress shown, -p (its reports relayed as our byte bar)
+     * instead of -q. */
+    struct qemu_progress qp = { .ctx = ctx, .size = img_disk_size (disk) };
+    const char *argv[] = { QEMU_IMG, "convert", cli_progress_on () ? "-p" : "-q", "-U",
+                           "-O", fmt, "--", src, target, NULL };
+    r = run_command_fn (argv, &msg, cli_progress_on () ? qemu_progress_feed : NULL, &qp);
+    if (r == 0 && cli_progress_on ())
+      img_progress_bytes (ctx, qp.size, qp.size);
     if (r != 0) {
-      char *nl = msg ? strchr (msg, '\n') : NULL;
+      const char *why = msg ? qemu_skip_progress (msg) : NULL;
+      char *nl = why ? strchr (why, '\n') : NULL;
       if (nl)
         *nl = '\0';
       r = img_err (ctx, -EIO, "%s: qemu-img convert failed: %s", out,
-                   msg && *msg ? msg : r < 0 ? strerror (-r) : "non-zero exit");
+                   why && *why ? why : r < 0 ? strerror (-r) : "non-zero exit");
     }
   }
   if (r == 0 && fchmod (fd, 0644) < 0)
@@ -390,6 +466,8 @@ tool_option (struct tool *t, int c, const char *arg)
   enum img_budget which;
   uint64_t v;
 
+  if (cli_option (&t->cli, c))
+    return 1;
   switch (c) {
   case TOOL_O_VERSION:
     tool_version (t->prog);
@@ -402,11 +480,6 @@ tool_option (struct tool *t, int c, const char *arg)
   case TOOL_O_NO_UNDO: t->no_undo = true; return 1;
   case TOOL_O_ROLLBACK: t->rollback = arg; return 1;
   case TOOL_O_FORCE: t->force = true; return 1;
-  case 'q': t->quiet = true; return 1;
-  case 'v': t->verbose = true; return 1;
-  case 'x': t->trace = true; return 1;
-  case 'p': t->progress = 1; return 1;
-  case TOOL_O_NO_PROGRESS: t->progress = -1; return 1;
   case TOOL_O_KEY:
     if (t->n_keys >= sizeof t->keys / sizeof t->keys[0])
       return report_error (-1, "--key: at most %zu keys", sizeof t->keys / sizeof t->keys[0]);
@@ -439,89 +512,6 @@ log_fn (void *data, int prio, const char *msg)
     fprintf (stderr, "%s: debug: %s\n", log_prog, msg);
 }
 
-/* ---- progress on stderr (base/progress.h) ---------------------------------
- * Step lines "[   3.1] text" (seconds since the start, as virt-customize),
- * traced operations "[   3.1] + text" with -x, and a byte bar: redrawn in
- * place with \r at most ten times a second on a TTY, else a plain line at
- * each tenth.  Only stderr: stdout is the report's. */
-struct progress {
-  bool steps, trace, tty;
-  struct timespec start, last;
-  int last_decile;
-  bool bar_open;                /* a \r bar is on the line */
-};
-static struct progress prog_state;
-
-static double
-elapsed (const struct timespec *a, const struct timespec *b)
-{
-  return (double) (b->tv_sec - a->tv_sec) + (double) (b->tv_nsec - a->tv_nsec) / 1e9;
-}
-
-static void
-progress_step (void *data, enum img_progress_kind kind, const char *text)
-{
-  struct progress *p = data;
-  struct timespec now;
-  char *q;
-
-  if (kind == IMG_PROGRESS_TRACE ? !p->trace : !p->steps)
-    return;
-  clock_gettime (CLOCK_MONOTONIC, &now);
-  q = img_quote_term (text, 0);
-  if (p->bar_open) {
-    fputc ('\n', stderr);
-    p->bar_open = false;
-  }
-  fprintf (stderr, "[%6.1f] %s%s\n", elapsed (&p->start, &now),
-           kind == IMG_PROGRESS_TRACE ? "+ " : "", q ? q : "?");
-  free (q);
-}
-
-static void
-progress_bytes (void *data, uint64_t done, uint64_t total)
-{
-  struct progress *p = data;
-  struct timespec now;
-  double t, pct, rate;
-  bool end = total && done >= total;
-  int decile;
-
-  if (!p->steps)
-    return;
-  clock_gettime (CLOCK_MONOTONIC, &now);
-  pct = total ? 100.0 * (double) done / (double) total : 0;
-  decile = (int) (pct / 10);
-  if (p->tty) {
-    if (!end && p->bar_open && elapsed (&p->last, &now) < 0.1)
-      return;
-  }
-  else if (!end && decile <= p->last_decile)
-    return;
-  p->last_decile = end ? -1 : decile;
-  t = elapsed (&p->start, &now);
-  rate = t > 0 ? (double) done / t : 0;
-  fprintf (stderr, "%s[%6.1f] %5.1f%% %" PRIu64 "/%" PRIu64 " bytes, %.1f MiB/s%s",
-           p->tty ? "\r" : "", t, pct, done, total, rate / 1048576.0,
-           p->tty && !end ? "" : "\n");
-  p->bar_open = p->tty && !end;
-  p->last = now;
-}
-
-static void
-progress_init (struct tool *t)
-{
-  static const struct img_progress_ops ops = { progress_step, progress_bytes };
-  bool tty = isatty (STDERR_FILENO);
-
-  prog_state.tty = tty;
-  prog_state.steps = t->progress == 1 || (t->progress == 0 && tty && !t->quiet);
-  prog_state.trace = t->trace;
-  prog_state.last_decile = -1;
-  clock_gettime (CLOCK_MONOTONIC, &prog_state.start);
-  img_progress_set_ops (t->ctx, &ops, &prog_state);
-}
-
 int
 tool_start (struct tool *t)
 {
@@ -538,12 +528,13 @@ tool_start (struct tool *t)
     return IMG_EXIT_ERROR;
   }
   log_prog = t->prog;
-  log_quiet = t->quiet;
-  log_verbose = t->verbose;
+  log_quiet = t->cli.quiet;
+  log_verbose = t->cli.verbose;
   img_ctx_set_log_fn (t->ctx, log_fn, NULL);
-  if (t->verbose)
+  if (t->cli.verbose)
     img_ctx_set_log_priority (t->ctx, IMG_LOG_DEBUG);
-  progress_init (t);
+  cli_progress_start (&t->cli);
+  cli_progress_attach (t->ctx);
   for (i = 0; i < IMG_BUDGET_N; i++)
     if (t->budget[i])
       img_ctx_set_budget (t->ctx, (enum img_budget) i, t->budget[i]);

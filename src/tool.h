@@ -34,11 +34,11 @@ int tool_exit_code (const struct img_plan *plan);
 enum {
   TOOL_O_FORMAT = 200, TOOL_O_ALLOW_BACKING, TOOL_O_JSON, TOOL_O_UNDO, TOOL_O_NO_UNDO,
   TOOL_O_ROLLBACK, TOOL_O_FORCE, TOOL_O_BUDGET, TOOL_O_BACKEND, TOOL_O_KEY, TOOL_O_VERSION,
-  TOOL_O_NO_PROGRESS, TOOL_O_OWN,
+  TOOL_O_OWN,
 };
-/* Their short options, for a tool's getopt string: -q quiet, -v verbose
- * (the engine's debug lines), -x trace, -p progress. */
-#define TOOL_SHORT_OPTIONS "nqvxph"
+/* Their short options, for a tool's getopt string: -n dry run, -h help,
+ * and -q, -v, -x, -p (cli.h). */
+#define TOOL_SHORT_OPTIONS "n" CLI_SHORT_OPTIONS "h"
 /* The start of a tool's struct option table; 'n' is --dry-run, 'h' --help. */
 #define TOOL_LONG_OPTIONS                                                             \
   { "dry-run", no_argument, NULL, 'n' }, { "json", no_argument, NULL, TOOL_O_JSON },  \
@@ -52,10 +52,7 @@ enum {
   { "backend", required_argument, NULL, TOOL_O_BACKEND },                             \
   { "key", required_argument, NULL, TOOL_O_KEY },                                     \
   { "version", no_argument, NULL, TOOL_O_VERSION },                                   \
-  { "quiet", no_argument, NULL, 'q' }, { "verbose", no_argument, NULL, 'v' },         \
-  { "trace", no_argument, NULL, 'x' }, { "progress", no_argument, NULL, 'p' },        \
-  { "no-progress", no_argument, NULL, TOOL_O_NO_PROGRESS },                           \
-  { "help", no_argument, NULL, 'h' }
+  CLI_LONG_OPTIONS, { "help", no_argument, NULL, 'h' }
 
 struct tool {
   const char *prog;             /* "img-ramify": the first word of every message */
@@ -67,8 +64,7 @@ struct tool {
   enum img_fs_backend backend;
   const char *keys[16];         /* --key, in order */
   size_t n_keys;
-  bool quiet, verbose, trace;
-  int progress;                 /* 0: when stderr is a TTY (and not -q); 1 -p; -1 --no-progress */
+  struct cli_opts cli;          /* -q, -v, -x, -p, --no-progress */
 };
 
 /* Takes option C (getopt's) with ARG if it is one of TOOL_LONG_OPTIONS
@@ -153,5 +149,8 @@ char *tool_strdup (const char *s);
 /* Runs ARGV (no shell), stdout/stderr captured into *out (may be NULL);
  * returns the exit status (>= 0) or -errno. */
 int run_command (const char *const *argv, char **out);
+/* The same, FN (when not NULL) seeing the output as it comes. */
+int run_command_fn (const char *const *argv, char **out,
+                    void (*fn) (void *data, const char *buf, size_t len), void *data);
 
 #endif

@@ -22,6 +22,16 @@ for t in img2pv img-ramify; do
     fails_with "$t: an option missing its value, one line" "^$t: --undo needs a value \(try '$t --help'\)$" \
         "$t" x.img --undo
 done
+# The same set of options everywhere: --help lists them, --version works.
+for t in img2pv img-ramify img-inspect img-batch; do
+    help=$("$t" --help)
+    for o in '-q, --quiet' '-v, --verbose' '-x, --trace' '-p, --progress' '--no-progress' '--version' '-h, --help'; do
+        grep -qF -- "$o" <<< "$help"; ok $? "$t --help lists $o"
+    done
+done
+is "$(img-batch --version 2>&1)" "img-batch $version" "img-batch --version: 'img-batch $version'"
+fails_with "img-batch: an unknown option, one line" "^img-batch: unknown option --bogus \(try 'img-batch --help'\)$" \
+    img-batch --bogus img2pv x.img
 # What reaches the terminal is quoted: an option with control characters.
 fails_with "img2pv: a hostile option is quoted" "^img2pv: unknown option --x\\\\x1b\\[31m \\(try" img2pv $'--x\e[31m'
 done_testing

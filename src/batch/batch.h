@@ -92,7 +92,8 @@ struct batch_run {
   unsigned jobs;
   int dirfd;                    /* OUTDIR */
   struct batch_journal *journal;
-  bool quiet;
+  bool quiet;                   /* -q: no line per image */
+  bool verbose;                 /* -v: passed on to the tools */
 };
 /* 0 when every image ran, or the signal number (SIGINT, SIGTERM) that
  * stopped the run; -errno on a failure of img-batch itself. */

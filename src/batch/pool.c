@@ -22,6 +22,7 @@
 
 #include "batch.h"
 #include "img-quote.h"
+#include "../cli.h"
 
 #define REASON_TAIL 4096
 
@@ -101,17 +102,19 @@ open_report (int dirfd, const char *name, const char *suffix)
   return openat (dirfd, file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 }
 
-/* The argv: TOOL --json TOOL-OPTIONS IMAGE-OPTIONS -- IMAGE. */
+/* The argv: TOOL --json [-v] TOOL-OPTIONS IMAGE-OPTIONS -- IMAGE. */
 static char **
 tool_argv (const struct batch_run *run, const struct batch_image *im)
 {
   size_t n = 0;
-  char **argv = calloc (run->ntool_opts + im->nopts + 5, sizeof *argv);
+  char **argv = calloc (run->ntool_opts + im->nopts + 6, sizeof *argv);
 
   if (!argv)
     return NULL;
   argv[n++] = (char *) run->tool;
   argv[n++] = (char *) "--json";
+  if (run->verbose)
+    argv[n++] = (char *) "-v";
   for (size_t i = 0; i < run->ntool_opts; i++)
     argv[n++] = run->tool_opts[i];
   for (size_t i = 0; i < im->nopts; i++)
@@ -141,6 +144,43 @@ child (struct pool *p, char **argv, int out, int err, pid_t parent)
   _exit (127);
 }
 
+/* -x: the command line of a tool, "+ img2pv --json ... -- IMAGE". */
+static void
+trace_argv (char *const *argv)
+{
+  size_t len = 0;
+  char *line, *e;
+
+  for (size_t i = 0; argv[i]; i++)
+    len += strlen (argv[i]) + 1;
+  if ((line = malloc (len + 1)) == NULL)
+    return;
+  e = line;
+  for (size_t i = 0; argv[i]; i++)
+    e += sprintf (e, "%s%s", i ? " " : "", argv[i]);
+  cli_step (IMG_PROGRESS_TRACE, "%s", line);
+  free (line);
+}
+
+/* An image's line on stderr: "[   3.1] IMAGE: WHAT (3/20 done)" with
+ * progress (-p, or a TTY), as it starts and as it ends; else only as it
+ * ends, "img-batch: [3/20] IMAGE: WHAT". */
+static void
+image_line (struct pool *p, const struct batch_image *im, const char *what)
+{
+  bool end = strcmp (what, "started") != 0;
+  char *q;
+
+  if (!end && !cli_progress_on ())
+    return;
+  q = img_quote_term (im->path, 0);
+  if (cli_progress_on ())
+    cli_step (IMG_PROGRESS_STEP, "%s: %s (%zu/%zu done)", q ? q : "?", what, p->done, p->todo);
+  else
+    fprintf (stderr, "%s: [%zu/%zu] %s: %s\n", BATCH_PROG, p->done, p->todo, q ? q : "?", what);
+  free (q);
+}
+
 /* 0, or -errno when the image could not be started (it is then failed,
  * with the reason). */
 static int
@@ -157,10 +197,13 @@ start (struct pool *p, struct slot *s, size_t i)
     r = out < 0 ? out : -errno;
   else if (!argv)
     r = -ENOMEM;
-  else if ((pid = fork ()) < 0)
-    r = -errno;
-  else if (pid == 0)
-    child (p, argv, out, err, parent);
+  else {
+    trace_argv (argv);
+    if ((pid = fork ()) < 0)
+      r = -errno;
+    else if (pid == 0)
+      child (p, argv, out, err, parent);
+  }
   if (out >= 0)
     close (out);
   if (err >= 0)
@@ -173,6 +216,8 @@ start (struct pool *p, struct slot *s, size_t i)
     return r;
   }
   setpgid (pid, pid);           /* as the child does: whoever runs first */
+  if (!p->run->quiet)
+    image_line (p, im, "started");
   s->pid = pid;
   s->image = i;
   p->running++;
@@ -233,12 +278,8 @@ finish (struct pool *p, struct slot *s, int status)
   r = batch_journal_append (p->run->journal, p->run->tool, im);
   if (r < 0)
     fprintf (stderr, "%s: journal: %s\n", BATCH_PROG, strerror (-r));
-  if (!p->run->quiet) {
-    char *q = img_quote_term (im->path, 0);
-    fprintf (stderr, "%s: [%zu/%zu] %s: %s\n", BATCH_PROG, p->done, p->todo,
-             q ? q : "?", batch_result_word (im->result, p->run->tool));
-    free (q);
-  }
+  if (!p->run->quiet)
+    image_line (p, im, batch_result_word (im->result, p->run->tool));
 }
 
 static int

@@ -60,6 +60,7 @@ struct tw {
   uint64_t tar_bytes, tmpfs_bytes, members, written;
   uint64_t max_bytes, sample_at, sample_step;   /* the room, and where to estimate */
   uint64_t needed, sampled;             /* set when out of room */
+  uint64_t progress_total, progress_at; /* the byte bar: tar estimated from the count */
   struct hl *hl;
   size_t n_hl, cap_hl;
   unsigned char *buf;           /* CHUNK bytes */
@@ -117,6 +118,23 @@ estimate (struct tw *t)
   return -ENOSPC;
 }
 
+/* The byte bar: tar bytes of the estimated whole, a report a MiB; the
+ * estimate is never passed before the end, so the bar ends at 100%. */
+static void
+progress (struct tw *t, bool end)
+{
+  uint64_t total = t->progress_total;
+
+  if (end) {
+    img_progress_bytes (t->ctx, total, total);
+    return;
+  }
+  if (t->tar_bytes < t->progress_at)
+    return;
+  t->progress_at = t->tar_bytes + MiB;
+  img_progress_bytes (t->ctx, t->tar_bytes < total ? t->tar_bytes : total - 1, total);
+}
+
 static int
 feed (struct tw *t, const void *p, size_t n, bool end)
 {
@@ -125,6 +143,7 @@ feed (struct tw *t, const void *p, size_t n, bool end)
   if (t->count_only)
     return 0;
   t->tar_bytes += n;
+  progress (t, end);
   if (t->gzip) {
     t->gz.next_in = (unsigned char *) p;
     t->gz.avail_in = (unsigned) n;
@@ -571,6 +590,9 @@ img_archive_write (struct img_ctx *ctx, struct img_guest *g, const char *where,
   info->tmpfs_bytes = t.tmpfs_bytes;
   info->members = t.members;
   t.count_only = false;
+  /* What the tar will take, about: the tree, and a header and a half
+   * block of padding a member. */
+  t.progress_total = t.tmpfs_bytes + t.members * 2 * BLOCK + 3 * BLOCK;
   t.members = 0;
   t.max_bytes = info->max_bytes;
   if (t.max_bytes) {
