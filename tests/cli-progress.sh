@@ -15,6 +15,18 @@ dir=$(bash "$top_srcdir/tests/guests/guests.sh") || bail "could not build the te
 cd "$TMP"
 step='^\[ *[0-9]+\.[0-9]\] '
 
+
+# tty_steps LABEL COMMAND: under a TTY (script), COMMAND prints step lines
+# by default, none with -q or --no-progress (the option goes first).
+tty_steps () {
+    local o
+    script -qec "$2 > /dev/null" /dev/null > tty.out 2>&1
+    grep -Eq "${step}Opening the image" tty.out; ok $? "$1 on a TTY: step lines by default"
+    for o in -q --no-progress; do
+        script -qec "${2%% *} $o ${2#* } > /dev/null" /dev/null > tty.out 2>&1
+        grep -Eq "$step" tty.out; is $? 1 "$1 $o on a TTY: no step lines"
+    done
+}
 for t in "$IMG2PV" "$RAMIFY"; do
     n=$(basename "$t")
     qemu-img create -q -f qcow2 -b "$dir/mbr-plain-hvm.qcow2" -F qcow2 g.qcow2
@@ -39,12 +51,7 @@ for t in "$IMG2PV" "$RAMIFY"; do
     grep -q "^$n: debug: " err; ok $? "$n -v: the engine's debug lines"
     "$t" -n --allow-backing g.qcow2 > /dev/null 2> err
     grep -q "debug:" err; is $? 1 "$n: no debug lines without -v"
-    script -qec "'$t' -n --allow-backing g.qcow2 > /dev/null" /dev/null > tty.out 2>&1
-    grep -Eq "${step}Opening the image" tty.out; ok $? "$n on a TTY: step lines by default"
-    script -qec "'$t' -n --allow-backing -q g.qcow2 > /dev/null" /dev/null > tty.out 2>&1
-    grep -Eq "$step" tty.out; is $? 1 "$n -q on a TTY: no step lines"
-    script -qec "'$t' -n --allow-backing --no-progress g.qcow2 > /dev/null" /dev/null > tty.out 2>&1
-    grep -Eq "$step" tty.out; is $? 1 "$n --no-progress on a TTY: no step lines"
+    tty_steps "$n" "'$t' -n --allow-backing g.qcow2"
     rm -f g.qcow2
 done
 
@@ -68,12 +75,7 @@ jq -e . out.json > /dev/null; ok $? "img-inspect -p --json: stdout is JSON"
 grep -Eq "${step}Inspecting the guest" err; ok $? "img-inspect -x: the step lines"
 "$INSPECT" -v "$img" > /dev/null 2> err
 grep -q "^img-inspect: " err; ok $? "img-inspect -v: the engine's debug lines"
-script -qec "'$INSPECT' '$img' > /dev/null" /dev/null > tty.out 2>&1
-grep -Eq "${step}Opening the image" tty.out; ok $? "img-inspect on a TTY: step lines by default"
-script -qec "'$INSPECT' -q '$img' > /dev/null" /dev/null > tty.out 2>&1
-grep -Eq "$step" tty.out; is $? 1 "img-inspect -q on a TTY: no step lines"
-script -qec "'$INSPECT' --no-progress '$img' > /dev/null" /dev/null > tty.out 2>&1
-grep -Eq "$step" tty.out; is $? 1 "img-inspect --no-progress on a TTY: no step lines"
+tty_steps img-inspect "'$INSPECT' '$img'"
 
 # img-batch: a line as each image starts and ends, with the count done.
 "$BATCH" -o b1 img-inspect "$img" > /dev/null 2> err; ok $? "img-batch: ran"
