@@ -15,6 +15,7 @@
 #include "img-quote.h"
 #include "img-json.h"
 #include "libimg.h"
+#include "initrd/initrd-private.h"
 #include "img-inspect.h"
 #include "cli.h"
 #include "report.h"
@@ -23,6 +24,10 @@
 #define DEFAULT_MODULES "xen-blkfront,xen-netfront"
 
 enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2 };
+
+/* File data an initrd's listing keeps: "init" is looked at, nothing big
+ * (modules, firmware) is read. */
+#define KEEP_DATA (64u << 10)
 
 /* What we found in one kernel's initrd. */
 struct initrd_info {
@@ -164,7 +169,7 @@ inspect_initrd (struct state *st, const struct img_kernel_info *k,
    * budgets; an initrd past them is skipped with one line, the rest of
    * the guest still reported. */
   if ((r = img_guest_read_file (st->g, k->initrd, SIZE_MAX, &buf, &len)) < 0
-      || (r = img_initrd_parse (st->ctx, what, buf, len, 0, &initrd)) < 0) {
+      || (r = img_initrd_parse_keep (st->ctx, what, buf, len, 0, KEEP_DATA, &initrd)) < 0) {
     ii->error = strdup (img_ctx_error (st->ctx));
     if (r == -EFBIG || r == -E2BIG)
       fprintf (stderr, "%s: %s: skipped\n", PROG, img_ctx_error (st->ctx));
@@ -186,7 +191,7 @@ inspect_initrd (struct state *st, const struct img_kernel_info *k,
     ii->flavour = "dracut";
   else {
     const struct img_cpio_entry *init = img_initrd_lookup (initrd, "init");
-    if (init && init->size >= 11 && memcmp (init->data, "#!/bin/nash", 11) == 0)
+    if (init && init->data && init->size >= 11 && memcmp (init->data, "#!/bin/nash", 11) == 0)
       ii->flavour = "mkinitrd";
   }
  modules:

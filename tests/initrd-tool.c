@@ -6,8 +6,9 @@
  *   initrd-tool [OPTIONS] cat FILE PATH    the winning member's bytes
  *   initrd-tool [OPTIONS] extract FILE DIR
  *   initrd-tool [OPTIONS] append FILE OUT COMPRESSION HOSTDIR
- * Options: --max-size BYTES[KMG] (decompressed bytes allowed), --uid N,
- * --gid N (owner of the appended members, default 0).
+ * Options: --max-size BYTES[KMG] (decompressed bytes allowed), --keep
+ * BYTES[KMG] (keep only member data this small: img_initrd_parse_keep),
+ * --uid N, --gid N (owner of the appended members, default 0).
  */
 #include <config.h>
 
@@ -31,7 +32,7 @@
 #define MAX_DEPTH 64
 
 static struct img_ctx *ctx;
-static uint64_t max_size;
+static uint64_t max_size, keep_data = UINT64_MAX;
 static uint32_t opt_uid, opt_gid;
 
 static int
@@ -90,7 +91,7 @@ parse (const char *path, struct img_initrd **initrd)
 
   if (read_file (path, &buf, &len) < 0)
     return -1;
-  r = img_initrd_parse (ctx, path, buf, len, max_size, initrd);
+  r = img_initrd_parse_keep (ctx, path, buf, len, max_size, keep_data, initrd);
   free (buf);
   if (r < 0) {
     fail_lib ();
@@ -152,6 +153,10 @@ cmd_cat (const char *path, const char *member)
   }
   else if (S_ISDIR (e->mode)) {
     fprintf (stderr, PROG ": %s: initrd: %s: is a directory\n", path, member);
+    rc = 1;
+  }
+  else if (e->size && e->data == NULL) {
+    fprintf (stderr, PROG ": %s: initrd: %s: data not kept (--keep)\n", path, member);
     rc = 1;
   }
   else if (e->size && fwrite (e->data, 1, e->size, stdout) != e->size)
@@ -376,7 +381,7 @@ static void
 usage (void)
 {
   fprintf (stderr,
-           "usage: " PROG " [--max-size BYTES] [--uid N] [--gid N] COMMAND ARGS\n"
+           "usage: " PROG " [--max-size BYTES] [--keep BYTES] [--uid N] [--gid N] COMMAND ARGS\n"
            "  list FILE | segments FILE | cat FILE PATH | extract FILE DIR\n"
            "  append FILE OUT none|gzip|zstd|xz|lzma|lz4|bzip2 HOSTDIR\n");
 }
@@ -386,6 +391,7 @@ main (int argc, char *argv[])
 {
   static const struct option opts[] = {
     { "max-size", required_argument, NULL, 'm' },
+    { "keep", required_argument, NULL, 'k' },
     { "uid", required_argument, NULL, 'u' },
     { "gid", required_argument, NULL, 'g' },
     { NULL, 0, NULL, 0 },
@@ -398,6 +404,12 @@ main (int argc, char *argv[])
     switch (c) {
     case 'm':
       if (parse_size (optarg, &max_size) < 0) {
+        fprintf (stderr, PROG ": bad size '%s'\n", optarg);
+        return 2;
+      }
+      break;
+    case 'k':
+      if (parse_size (optarg, &keep_data) < 0) {
         fprintf (stderr, PROG ": bad size '%s'\n", optarg);
         return 2;
       }

@@ -581,8 +581,8 @@ struct img_cpio_entry {
   uint32_t ino;
   uint32_t dev_major, dev_minor, rdev_major, rdev_minor;
   uint64_t size;
-  const unsigned char *data;    /* size bytes (link target for symlinks);
-                                 * owned by the initrd */
+  const unsigned char *data;    /* size bytes (link target for symlinks),
+                                 * owned by the initrd; or NULL (_keep) */
   unsigned segment;             /* which segment holds it */
 };
 
@@ -602,8 +602,8 @@ struct img_initrd_segment {
  * IMG_BUDGET_INFLATE_TOTAL (an initrd over budget spends what it was
  * allowed); members by IMG_BUDGET_MEMBERS and IMG_BUDGET_ENTRIES_TOTAL.
  * Past a budget: -EFBIG or -E2BIG, "NAME: initrd: inflates past 256 MiB".
- * The inflated bytes are held while *initrd lives.  The caller owns
- * *initrd (img_initrd_free); it does not refer to BUF afterwards. */
+ * Segments are inflated through a small window, never whole.  The caller
+ * owns *initrd (img_initrd_free); it does not refer to BUF afterwards. */
 int img_initrd_parse (struct img_ctx *ctx, const char *name, const void *buf,
                       size_t len, uint64_t max_uncompressed,
                       struct img_initrd **initrd);

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "private.h"
+#include "initrd/initrd-private.h"
 #include "convert/initrdlayer.h"
 #include "convert/ramboot.h"
 
@@ -97,7 +98,8 @@ img_ramboot_initrd (struct img_plan *plan, const char *where, const char *initrd
     r = img_err (ctx, -ENOMEM, "%s: out of memory", where);
     goto out;
   }
-  if ((r = img_initrd_parse (ctx, name, orig, orig_len, 4ull << 30, &ird)) < 0)
+  /* Only names are looked up: no member's data is kept. */
+  if ((r = img_initrd_parse_keep (ctx, name, orig, orig_len, 4ull << 30, 0, &ird)) < 0)
     goto out;
   if (l->dracut && (hookdir = dracut_hookdir (ird)) == NULL) {
     r = img_err (ctx, -ENOTSUP, "%s: %s: a dracut initrd without a pre-pivot hook directory",

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "private.h"
+#include "initrd/initrd-private.h"
 
 /* Debian and Fedora initrds are tens of MB; a firmware-heavy one a few
  * hundred. */
@@ -32,7 +33,7 @@ img_guest_extend_initrd (struct img_guest *g, const char *initrd,
   r = img_guest_read_file (g, initrd, INITRD_MAX, &orig, &orig_len);
   if (r < 0)
     return r;
-  r = img_initrd_parse (ctx, initrd, orig, orig_len, 0, &parsed);
+  r = img_initrd_parse_keep (ctx, initrd, orig, orig_len, 0, 0, &parsed);
   if (r < 0)
     goto out;
   img_initrd_free (parsed);

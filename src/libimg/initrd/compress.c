@@ -2,21 +2,20 @@
  * Each decompressor stops where its stream ends, as the kernel's own
  * (lib/decompress_*.c) do, and reports how much input it used, so that
  * the segment walk can go on with whatever follows; output is bounded so
- * that a decompression bomb is an error, not an exhausted host. */
+ * that a decompression bomb is an error, not an exhausted host, and goes
+ * through a small window to the caller's sink: no stream is held whole. */
 #include <config.h>
 
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include <bzlib.h>
 #include <lz4.h>
 #include <lz4hc.h>
 #include <lzma.h>
 #include <zlib.h>
-#define ZSTD_STATIC_LINKING_ONLY  /* ZSTD_d_stableOutBuffer (zstd >= 1.4.4) */
 #include <zstd.h>
 #include <zstd_errors.h>
 
@@ -90,73 +89,21 @@ img_internal_comp_from_name (const char *name)
 
 /* ---- bounded output ----------------------------------------------------- */
 
-/* The output of one stream goes into address space reserved up front for
- * max + 1 bytes (MAP_NORESERVE: only the pages written cost memory), so
- * it never moves: no realloc doubling that briefly holds both copies, and
- * zstd can decode straight into it without a window buffer of its own.
- * A small header before the bytes remembers the mapping's length, so that
- * img_internal_inflated_free needs only the pointer. */
-#define OUT_HDR 64
+/* The output of one stream goes through a small window that is handed to
+ * the caller's sink each time it fills, so that no stream is ever held
+ * whole: memory does not grow with what a segment inflates to.  MAX
+ * bounds the total. */
+#define WINDOW ((size_t) 256 << 10)
 
 struct outbuf {
-  unsigned char *map;           /* the mapping; the bytes start at OUT_HDR */
-  size_t map_len;
-  unsigned char *p;
-  size_t len, cap;              /* cap = max + 1 */
-  size_t max;                   /* output allowed */
+  unsigned char *p;             /* the window */
+  size_t len, cap;
+  uint64_t total;               /* bytes already handed to the sink */
+  uint64_t max;                 /* output allowed */
+  img_internal_inflate_sink sink;
+  void *opaque;
+  int sink_err;                 /* the sink's first error; output after it is dropped */
 };
-
-static int
-outbuf_init (struct outbuf *o, size_t max)
-{
-  size_t want;
-  void *m;
-
-  o->max = max;
-  if (__builtin_add_overflow (max, 1 + OUT_HDR, &want))
-    return -EFBIG;
-  m = mmap (NULL, want, PROT_READ | PROT_WRITE,
-            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (m == MAP_FAILED)
-    return -ENOMEM;
-  o->map = m;
-  o->map_len = want;
-  memcpy (o->map, &want, sizeof want);
-  o->p = o->map + OUT_HDR;
-  o->cap = max + 1;
-  o->len = 0;
-  return 0;
-}
-
-static void
-outbuf_free (struct outbuf *o)
-{
-  if (o->map)
-    munmap (o->map, o->map_len);
-  o->map = NULL;
-}
-
-void
-img_internal_inflated_free (void *p)
-{
-  unsigned char *map;
-  size_t len;
-
-  if (p == NULL)
-    return;
-  map = (unsigned char *) p - OUT_HDR;
-  memcpy (&len, map, sizeof len);
-  munmap (map, len);
-}
-
-/* Gives the bytes to the caller (img_internal_inflated_free). */
-static void
-outbuf_take (struct outbuf *o, unsigned char **out, size_t *out_len)
-{
-  *out = o->p;
-  *out_len = o->len;
-  o->map = NULL;
-}
 
 static int
 too_big (struct img_ctx *ctx, const char *where, const char *over)
@@ -164,15 +111,33 @@ too_big (struct img_ctx *ctx, const char *where, const char *over)
   return img_err (ctx, -EFBIG, "%s: %s", where, over);
 }
 
-/* Room for NEED more bytes: the reservation is fixed, so past it the
- * stream is over budget. */
+static void
+flush (struct outbuf *o)
+{
+  if (o->len && o->sink_err == 0)
+    o->sink_err = o->sink (o->opaque, o->p, o->len);
+  o->total += o->len;
+  o->len = 0;
+}
+
+/* Room for at least one more byte in the window. */
 static int
 grow_or_fail (struct img_ctx *ctx, const char *where, struct outbuf *o,
               size_t need, const char *over)
 {
-  if (o->cap - o->len < need)
+  (void) need;
+  if (o->total + o->len > o->max)
     return too_big (ctx, where, over);
+  if (o->len == o->cap)
+    flush (o);
   return 0;
+}
+
+/* More than MAX bytes out so far. */
+static bool
+over_max (const struct outbuf *o)
+{
+  return o->total + o->len > o->max;
 }
 
 static int
@@ -209,7 +174,7 @@ gunzip (struct img_ctx *ctx, const char *where, const unsigned char *in,
     before_out = zs.avail_out;
     zr = inflate (&zs, Z_NO_FLUSH);
     o->len += before_out - zs.avail_out;
-    if (o->len > o->max) {
+    if (over_max (o)) {
       r = too_big (ctx, where, over);
       goto out;
     }
@@ -259,20 +224,16 @@ unzstd (struct img_ctx *ctx, const char *where, const unsigned char *in,
   if (d == NULL)
     return img_err (ctx, -ENOMEM, "%s: out of memory", where);
   ZSTD_DCtx_setParameter (d, ZSTD_d_windowLogMax, ZSTD_WINDOWLOG_LIMIT);
-  /* The output never moves: zstd then needs no window buffer. */
-  ZSTD_DCtx_setParameter (d, ZSTD_d_stableOutBuffer, 1);
-  ob.dst = o->p;
-  ob.size = o->cap;
-  ob.pos = 0;
   for (;;) {
+    if ((r = grow_or_fail (ctx, where, o, 1, over)) < 0)
+      goto out;
+    ob.dst = o->p + o->len;
+    ob.size = o->cap - o->len;
+    ob.pos = 0;
     ret = ZSTD_decompressStream (d, &ob, &ib);
-    o->len = ob.pos;
+    o->len += ob.pos;
     if (ZSTD_isError (ret)) {
-      /* With a stable output buffer, more output than it holds (or a
-       * frame that says it will make more) is this error. */
-      if (ZSTD_getErrorCode (ret) == ZSTD_error_dstSize_tooSmall)
-        r = too_big (ctx, where, over);
-      else if (ZSTD_getErrorCode (ret) == ZSTD_error_frameParameter_windowTooLarge)
+      if (ZSTD_getErrorCode (ret) == ZSTD_error_frameParameter_windowTooLarge)
         r = img_err (ctx, -EIO,
                      "%s: zstd frame needs a window larger than %u MiB",
                      where, (1u << ZSTD_WINDOWLOG_LIMIT) >> 20);
@@ -281,7 +242,7 @@ unzstd (struct img_ctx *ctx, const char *where, const unsigned char *in,
                      ZSTD_getErrorName (ret));
       goto out;
     }
-    if (o->len > o->max) {
+    if (over_max (o)) {
       r = too_big (ctx, where, over);
       goto out;
     }
@@ -329,7 +290,7 @@ unlzma_common (struct img_ctx *ctx, const char *where, int comp,
     before_out = s.avail_out;
     lr = lzma_code (&s, LZMA_FINISH);
     o->len += before_out - s.avail_out;
-    if (o->len > o->max) {
+    if (over_max (o)) {
       r = too_big (ctx, where, over);
       goto out;
     }
@@ -397,7 +358,7 @@ bunzip2 (struct img_ctx *ctx, const char *where, const unsigned char *in,
     before_out = b.avail_out;
     br = BZ2_bzDecompress (&b);
     o->len += before_out - b.avail_out;
-    if (o->len > o->max) {
+    if (over_max (o)) {
       r = too_big (ctx, where, over);
       goto out;
     }
@@ -480,14 +441,15 @@ unlz4 (struct img_ctx *ctx, const char *where, const unsigned char *in,
       goto out;
     }
     pos += csize;
-    if ((size_t) n > o->max - o->len) {
+    if ((uint64_t) n > o->max - o->total - o->len) {
       r = too_big (ctx, where, over);
       goto out;
     }
-    if ((r = grow_or_fail (ctx, where, o, n, over)) < 0)
-      goto out;
-    memcpy (o->p + o->len, chunk, n);
-    o->len += n;
+    /* A whole chunk is out already: the window is bypassed. */
+    flush (o);
+    if (n > 0 && o->sink_err == 0)
+      o->sink_err = o->sink (o->opaque, (const unsigned char *) chunk, n);
+    o->total += n;
   }
   *used = pos;
  out:
@@ -496,18 +458,19 @@ unlz4 (struct img_ctx *ctx, const char *where, const unsigned char *in,
 }
 
 int
-img_internal_decompress (struct img_ctx *ctx, const char *where, int comp,
-                         const unsigned char *in, size_t in_len,
-                         uint64_t max_out, const char *over,
-                         unsigned char **out, size_t *out_len, size_t *used,
-                         size_t *partial)
+img_internal_decompress_stream (struct img_ctx *ctx, const char *where,
+                                int comp, const unsigned char *in,
+                                size_t in_len, uint64_t max_out,
+                                const char *over,
+                                img_internal_inflate_sink sink, void *opaque,
+                                size_t *used, uint64_t *partial)
 {
-  struct outbuf o = { NULL, 0, NULL, 0, 0, 0 };
+  struct outbuf o = { NULL, 0, WINDOW, 0, max_out, sink, opaque, 0 };
   size_t u = 0;
   int r;
 
-  *out = NULL;
-  *out_len = 0;
+  if (partial)
+    *partial = 0;
   if (comp == IMG_COMP_LZO)
     return img_err (ctx, -ENOTSUP,
                     "%s: lzo compression is not supported (repack the initrd with gzip, zstd or xz)",
@@ -516,9 +479,9 @@ img_internal_decompress (struct img_ctx *ctx, const char *where, int comp,
     return img_err (ctx, -ENOTSUP,
                     "%s: lz4 frame format, which the kernel cannot read (initrds need the legacy format, lz4 -l)",
                     where);
-  r = outbuf_init (&o, max_out < SIZE_MAX / 2 ? (size_t) max_out : SIZE_MAX / 2);
-  if (r < 0)
-    return img_err (ctx, r, "%s: out of memory", where);
+  o.p = malloc (WINDOW);
+  if (o.p == NULL)
+    return img_err (ctx, -ENOMEM, "%s: out of memory", where);
   switch (comp) {
   case IMG_COMP_GZIP:
     r = gunzip (ctx, where, in, in_len, &o, over, &u);
@@ -540,23 +503,24 @@ img_internal_decompress (struct img_ctx *ctx, const char *where, int comp,
     r = img_err (ctx, -EINVAL, "%s: unknown compression", where);
     break;
   }
+  if (r == 0)
+    flush (&o);
   if (partial)
-    *partial = o.len;
-  if (r < 0) {
-    outbuf_free (&o);
+    *partial = o.total + o.len;
+  free (o.p);
+  if (r < 0)
     return r;
-  }
   /* Every format has a header of several bytes: a stream that used no
    * input would stall the walk. */
-  if (u == 0 || u > in_len) {
-    outbuf_free (&o);
+  if (u == 0 || u > in_len)
     return img_err (ctx, -EIO, "%s: empty %s stream", where,
                     img_internal_comp_name (comp));
-  }
-  outbuf_take (&o, out, out_len);
+  /* The stream is sound: now the sink's complaint stands (its message is
+   * the last one recorded). */
   *used = u;
-  return 0;
+  return o.sink_err < 0 ? o.sink_err : 0;
 }
+
 
 /* ---- compression, for appended layers ----------------------------------- */
 

@@ -29,6 +29,10 @@ static const char *const field_names[N_FIELDS] = {
 };
 
 _Static_assert (6 + 8 * N_FIELDS == HDR_LEN, "newc header size");
+_Static_assert (sizeof ((struct img_cpio_stream *) 0)->f == N_FIELDS * 4
+                && sizeof ((struct img_cpio_stream *) 0)->hdr
+                   >= HDR_LEN + IMG_CPIO_PATH_MAX + 3,
+                "struct img_cpio_stream holds a header and a name");
 
 /* Rounds up to the 4-byte alignment newc keeps names and data at. */
 static inline size_t
@@ -346,6 +350,367 @@ img_internal_cpio_parse (struct img_ctx *ctx, const char *where,
   if (archives == 0)
     return img_err (ctx, -EINVAL, "%s: holds no cpio archive", where);
   *used = len;
+  return 0;
+}
+
+/* ---- the stream reader ---------------------------------------------------- */
+
+/* Blocks of names and kept data: bump allocation, freed all at once. */
+struct arena_block {
+  struct arena_block *next;
+  size_t len, cap;
+  unsigned char bytes[];
+};
+
+#define ARENA_BLOCK ((size_t) 64 << 10)
+
+void *
+img_internal_arena_alloc (struct img_internal_arena *a, size_t n)
+{
+  struct arena_block *b = a->head;
+  size_t cap;
+
+  n = (n + 7) & ~(size_t) 7;
+  if (b == NULL || b->cap - b->len < n) {
+    cap = n > ARENA_BLOCK ? n : ARENA_BLOCK;
+    b = malloc (sizeof *b + cap);
+    if (b == NULL)
+      return NULL;
+    b->len = 0;
+    b->cap = cap;
+    /* A big piece gets a block of its own; the current one stays open. */
+    if (cap > ARENA_BLOCK && a->head) {
+      b->next = a->head->next;
+      a->head->next = b;
+    }
+    else {
+      b->next = a->head;
+      a->head = b;
+    }
+  }
+  b->len += n;
+  a->bytes += n;
+  return b->bytes + b->len - n;
+}
+
+void
+img_internal_arena_free (struct img_internal_arena *a)
+{
+  struct arena_block *b, *next;
+
+  for (b = a->head; b; b = next) {
+    next = b->next;
+    free (b);
+  }
+  a->head = NULL;
+  a->bytes = 0;
+}
+
+enum { S_GAP, S_HDR, S_NAME, S_DATA, S_PAD, S_DONE };
+
+void
+img_internal_cpio_stream_init (struct img_cpio_stream *s, struct img_ctx *ctx,
+                               const char *where, uint64_t base,
+                               bool one_archive, bool inner, unsigned segment,
+                               struct img_cpio_entries *ents,
+                               struct img_internal_arena *arena,
+                               uint64_t keep_data, uint64_t limit)
+{
+  memset (s, 0, sizeof *s);
+  s->ctx = ctx;
+  s->where = where;
+  s->base = base;
+  s->one_archive = one_archive;
+  s->inner = inner;
+  s->segment = segment;
+  s->ents = ents;
+  s->arena = arena;
+  s->keep_data = keep_data;
+  s->limit = limit;
+  s->state = one_archive ? S_HDR : S_GAP;
+  s->first = ents->n;
+}
+
+static int
+stream_err (const struct img_cpio_stream *s, int err, const char *fmt, ...)
+  __attribute__((format (printf, 3, 4)));
+
+static int
+stream_err (const struct img_cpio_stream *s, int err, const char *fmt, ...)
+{
+  char msg[512];
+  va_list ap;
+
+  va_start (ap, fmt);
+  vsnprintf (msg, sizeof msg, fmt, ap);
+  va_end (ap);
+  return img_err (s->ctx, err, "%s: cpio header at %soffset %" PRIu64 ": %s",
+                  s->where, s->inner ? "uncompressed " : "",
+                  s->base + s->hdr_pos, msg);
+}
+
+/* The header is in s->hdr: check its fields, as parse_archive does. */
+static int
+stream_header (struct img_cpio_stream *s)
+{
+  int i;
+
+  if (memcmp (s->hdr, "070707", 6) == 0)
+    return stream_err (s, -EINVAL,
+                       "old portable cpio format (070707); the kernel reads newc only");
+  s->crc = memcmp (s->hdr, "070702", 6) == 0;
+  if (!s->crc && memcmp (s->hdr, "070701", 6) != 0)
+    return stream_err (s, -EINVAL, "bad cpio magic");
+  for (i = 0; i < N_FIELDS; i++)
+    if (parse_hex8 (s->hdr + 6 + 8 * i, &s->f[i]) < 0)
+      return stream_err (s, -EINVAL, "field %s is not hexadecimal",
+                         field_names[i]);
+  if (s->f[F_NAMESIZE] == 0)
+    return stream_err (s, -EINVAL, "namesize is 0");
+  if (s->f[F_NAMESIZE] > IMG_CPIO_PATH_MAX)
+    return stream_err (s, -EINVAL,
+                       "namesize %" PRIu32 " is absurd (more than %d)",
+                       s->f[F_NAMESIZE], IMG_CPIO_PATH_MAX);
+  return 0;
+}
+
+/* The name (and its padding) is in: check it and decide what to keep. */
+static int
+stream_name (struct img_cpio_stream *s)
+{
+  const char *name = (const char *) s->hdr + HDR_LEN;
+  uint32_t size = s->f[F_FILESIZE];
+
+  if (memchr (name, '\0', s->f[F_NAMESIZE]) == NULL)
+    return stream_err (s, -EINVAL,
+                       "name is not NUL-terminated within its namesize of %" PRIu32,
+                       s->f[F_NAMESIZE]);
+  if (name[0] == '\0')
+    return stream_err (s, -EINVAL, "empty name");
+  printable (s->pname, sizeof s->pname, name);
+  s->trailer = strcmp (name, TRAILER) == 0;
+  s->sum = 0;
+  s->data_have = 0;
+  s->data = NULL;
+  if (s->trailer)
+    return 0;
+  /* Symlink targets are always kept (they are short: checked below),
+   * other data up to keep_data; never more than the input can still
+   * hold, so a header's lie costs nothing. */
+  if (((S_ISLNK (s->f[F_MODE]) && size < IMG_CPIO_PATH_MAX)
+       || size <= s->keep_data)
+      && size <= s->limit && s->pos <= s->limit - size) {
+    s->data = img_internal_arena_alloc (s->arena, (size_t) size + 1);
+    if (s->data == NULL)
+      return img_err (s->ctx, -ENOMEM, "%s: out of memory", s->where);
+  }
+  return 0;
+}
+
+/* The member's data is all in. */
+static int
+stream_member (struct img_cpio_stream *s)
+{
+  struct img_cpio_entry e;
+  const char *name = (const char *) s->hdr + HDR_LEN;
+  uint32_t size = s->f[F_FILESIZE];
+  struct pstate ps = { s->ctx, s->where, s->base, s->inner, s->segment, s->ents };
+  char *copy;
+  int r;
+
+  if (s->trailer) {
+    s->archives++;
+    r = resolve_hard_links (&ps, s->first);
+    s->first = s->ents->n;
+    return r;
+  }
+  if (S_ISLNK (s->f[F_MODE])) {
+    if (size == 0)
+      return stream_err (s, -EINVAL, "symlink %s has an empty target", s->pname);
+    if (size >= IMG_CPIO_PATH_MAX)
+      return stream_err (s, -EINVAL,
+                         "symlink %s has an absurd target of %" PRIu32 " bytes",
+                         s->pname, size);
+    if (memchr (s->data, '\0', size))
+      return stream_err (s, -EINVAL, "symlink %s has a NUL byte in its target",
+                         s->pname);
+  }
+  if (s->crc && S_ISREG (s->f[F_MODE]) && s->sum != s->f[F_CHECK])
+    return stream_err (s, -EIO,
+                       "checksum of %s is %08" PRIx32 ", header says %08" PRIx32,
+                       s->pname, s->sum, s->f[F_CHECK]);
+  copy = img_internal_arena_alloc (s->arena, strlen (name) + 1);
+  if (copy == NULL)
+    return img_err (s->ctx, -ENOMEM, "%s: out of memory", s->where);
+  strcpy (copy, name);
+  memset (&e, 0, sizeof e);
+  e.name = copy;
+  e.mode = s->f[F_MODE];
+  e.uid = s->f[F_UID];
+  e.gid = s->f[F_GID];
+  e.nlink = s->f[F_NLINK];
+  e.mtime = s->f[F_MTIME];
+  e.ino = s->f[F_INO];
+  e.dev_major = s->f[F_DEVMAJOR];
+  e.dev_minor = s->f[F_DEVMINOR];
+  e.rdev_major = s->f[F_RDEVMAJOR];
+  e.rdev_minor = s->f[F_RDEVMINOR];
+  e.size = size;
+  e.data = s->data;
+  if (s->data)
+    s->data[size] = 0;
+  e.segment = s->segment;
+  return push_entry (&ps, &e);
+}
+
+int
+img_internal_cpio_stream_feed (struct img_cpio_stream *s,
+                               const unsigned char *p, size_t n,
+                               size_t *consumed)
+{
+  size_t i = 0, k;
+  int r;
+
+  while (i < n && s->state != S_DONE) {
+    switch (s->state) {
+    case S_GAP:
+      /* Between archives of a decompressed stream: zero padding, then
+       * the next archive or the end; nothing else. */
+      for (k = i; i < n && p[i] == 0; i++)
+        ;
+      s->pos += i - k;
+      if (i == n)
+        break;
+      if (p[i] != '0')
+        return img_err (s->ctx, -EINVAL,
+                        "%s: junk after the cpio data at uncompressed offset %" PRIu64,
+                        s->where, s->base + s->pos);
+      if (s->pos & 3)
+        return img_err (s->ctx, -EINVAL,
+                        "%s: cpio header at misaligned uncompressed offset %" PRIu64 " (the kernel reads cpio headers at 4-byte boundaries only)",
+                        s->where, s->base + s->pos);
+      s->state = S_HDR;
+      s->have = 0;
+      s->hdr_pos = s->pos;
+      break;
+    case S_HDR:
+      if (s->have == 0)
+        s->hdr_pos = s->pos;
+      k = HDR_LEN - s->have < n - i ? HDR_LEN - s->have : n - i;
+      memcpy (s->hdr + s->have, p + i, k);
+      s->have += k;
+      i += k;
+      s->pos += k;
+      if (s->have < HDR_LEN)
+        break;
+      if ((r = stream_header (s)) < 0)
+        return r;
+      /* The name and the padding that brings the data to 4 bytes. */
+      s->need = HDR_LEN + s->f[F_NAMESIZE];
+      s->need += pad4 (s->hdr_pos + s->need);
+      s->state = S_NAME;
+      break;
+    case S_NAME:
+      k = s->need - s->have < n - i ? s->need - s->have : n - i;
+      memcpy (s->hdr + s->have, p + i, k);
+      s->have += k;
+      i += k;
+      s->pos += k;
+      if (s->have < s->need)
+        break;
+      if ((r = stream_name (s)) < 0)
+        return r;
+      s->data_left = s->f[F_FILESIZE];
+      s->state = S_DATA;
+      /* fall through */
+    case S_DATA:
+      k = s->data_left < n - i ? (size_t) s->data_left : n - i;
+      if (s->data)
+        memcpy (s->data + s->data_have, p + i, k);
+      if (s->crc && S_ISREG (s->f[F_MODE])) {
+        size_t j;
+        for (j = 0; j < k; j++)
+          s->sum += p[i + j];
+      }
+      s->data_have += k;
+      s->data_left -= k;
+      i += k;
+      s->pos += k;
+      if (s->data_left > 0)
+        break;
+      if ((r = stream_member (s)) < 0)
+        return r;
+      s->need = pad4 (s->pos);
+      s->state = S_PAD;
+      /* fall through */
+    case S_PAD:
+      k = s->need < n - i ? s->need : n - i;
+      s->need -= k;
+      i += k;
+      s->pos += k;
+      if (s->need > 0)
+        break;
+      s->have = 0;
+      if (!s->trailer)
+        s->state = S_HDR;
+      else if (s->one_archive)
+        s->state = S_DONE;
+      else
+        s->state = S_GAP;
+      break;
+    }
+  }
+  if (consumed)
+    *consumed = i;
+  return 0;
+}
+
+int
+img_internal_cpio_stream_end (struct img_cpio_stream *s)
+{
+  int r;
+
+  switch (s->state) {
+  case S_HDR:
+    if (s->have == 0)
+      s->hdr_pos = s->pos;
+    if (s->have == 0)
+      return stream_err (s, -EIO, "the archive ends without " TRAILER " (truncated)");
+    return stream_err (s, -EIO, "truncated header (%zu of %d bytes)",
+                       s->have, HDR_LEN);
+  case S_NAME:
+    if (s->have < HDR_LEN + s->f[F_NAMESIZE])
+      return stream_err (s, -EIO,
+                         "namesize %" PRIu32 " exceeds the %zu bytes left",
+                         s->f[F_NAMESIZE], s->have - HDR_LEN);
+    /* Only the name's padding is missing: no data can follow. */
+    if ((r = stream_name (s)) < 0)
+      return r;
+    if (s->f[F_FILESIZE] > 0)
+      return stream_err (s, -EIO,
+                         "filesize %" PRIu32 " of %s exceeds the %zu bytes left",
+                         s->f[F_FILESIZE], s->pname, (size_t) 0);
+    if ((r = stream_member (s)) < 0)
+      return r;
+    s->hdr_pos = s->pos;
+    if (!s->trailer)
+      return stream_err (s, -EIO, "the archive ends without " TRAILER " (truncated)");
+    break;
+  case S_DATA:
+    return stream_err (s, -EIO,
+                       "filesize %" PRIu32 " of %s exceeds the %zu bytes left",
+                       s->f[F_FILESIZE], s->pname, (size_t) s->data_have);
+  case S_PAD:
+    /* The last padding may be missing at the very end. */
+    s->hdr_pos = s->pos;
+    if (!s->trailer)
+      return stream_err (s, -EIO, "the archive ends without " TRAILER " (truncated)");
+    break;
+  default:
+    break;
+  }
+  if (!s->one_archive && s->archives == 0)
+    return img_err (s->ctx, -EINVAL, "%s: holds no cpio archive", s->where);
   return 0;
 }
 

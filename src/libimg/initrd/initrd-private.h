@@ -40,20 +40,29 @@ const char *img_internal_comp_name (int comp);
 /* The format called NAME, or -1. */
 int img_internal_comp_from_name (const char *name);
 
+/* Takes N bytes of inflated output (N > 0); a negative errno stops
+ * feeding it (the stream is still inflated to its end, so that a corrupt
+ * stream is reported as such rather than as the garbage it made). */
+typedef int (*img_internal_inflate_sink) (void *opaque,
+                                          const unsigned char *p, size_t n);
+
 /* Decompresses the one stream at the start of IN; IN_LEN is what is left
- * of the file, the stream may be shorter.  More than MAX_OUT bytes of
+ * of the file, the stream may be shorter.  The output goes to SINK in
+ * pieces of a small window, never held whole.  More than MAX_OUT bytes of
  * output is -EFBIG, found as soon as the output passes MAX_OUT (never by
  * inflating to the end), with the message "WHERE: OVER".  WHERE starts
- * every message ("initrd.img: initrd: zstd segment at offset 4").  *out
- * is owned by the caller, who frees it with img_internal_inflated_free;
- * *used is how many bytes of IN the stream occupies; *partial (if not
- * NULL) how many bytes were inflated, on failure too. */
-int img_internal_decompress (struct img_ctx *ctx, const char *where, int comp,
-                             const unsigned char *in, size_t in_len,
-                             uint64_t max_out, const char *over,
-                             unsigned char **out, size_t *out_len,
-                             size_t *used, size_t *partial);
-void img_internal_inflated_free (void *out);
+ * every message ("initrd.img: initrd: zstd segment at offset 4").  A
+ * stream that is sound but whose output the sink refused returns the
+ * sink's error, *used set (it is left alone on the decompressor's own
+ * errors).  *used is how many bytes of IN the stream occupies;
+ * *partial (if not NULL) how many bytes were inflated, on failure too. */
+int img_internal_decompress_stream (struct img_ctx *ctx, const char *where,
+                                    int comp, const unsigned char *in,
+                                    size_t in_len, uint64_t max_out,
+                                    const char *over,
+                                    img_internal_inflate_sink sink,
+                                    void *opaque, size_t *used,
+                                    uint64_t *partial);
 
 /* Compresses IN as one stream the kernel can read (xz with CRC32, lz4 in
  * the legacy format).  IMG_COMP_NONE copies.  *out is malloc'd, owned by
@@ -91,7 +100,68 @@ int img_internal_cpio_parse (struct img_ctx *ctx, const char *where,
                              bool one_archive, bool inner, unsigned segment,
                              struct img_cpio_entries *ents, size_t *used);
 
+/* Names and kept data of a walk, in blocks freed all at once. */
+struct img_internal_arena {
+  struct arena_block *head;
+  uint64_t bytes;               /* allocated so far */
+};
+void *img_internal_arena_alloc (struct img_internal_arena *a, size_t n);
+void img_internal_arena_free (struct img_internal_arena *a);
+
+/* The same reader, fed in pieces of any size (a decompressor's window):
+ * headers and names are gathered, member data is kept only when it is at
+ * most KEEP_DATA bytes (symlink targets always) and otherwise skipped, so
+ * memory does not grow with the archive.  Names and kept data go to
+ * ARENA; an entry whose data was skipped has data NULL.  Messages and
+ * checks are img_internal_cpio_parse's, offsets counted from the first
+ * byte fed; LIMIT bounds the bytes that may still come (no data is
+ * reserved past it).  With ONE_ARCHIVE the reader stops after the
+ * trailer and its padding (feed's *consumed says where). */
+struct img_cpio_stream {
+  struct img_ctx *ctx;
+  const char *where;
+  uint64_t base, keep_data, limit;
+  bool one_archive, inner, crc, trailer;
+  unsigned segment, archives;
+  struct img_cpio_entries *ents;
+  struct img_internal_arena *arena;
+  size_t first;                 /* first member of the current archive */
+  int state;
+  uint64_t pos;                 /* bytes fed and used */
+  uint64_t hdr_pos;             /* where the current header starts */
+  unsigned char hdr[110 + IMG_CPIO_PATH_MAX + 4];
+  size_t have, need;
+  uint32_t f[13];
+  uint32_t sum;
+  unsigned char *data;
+  uint64_t data_have, data_left;
+  char pname[128];
+};
+
+void img_internal_cpio_stream_init (struct img_cpio_stream *s,
+                                    struct img_ctx *ctx, const char *where,
+                                    uint64_t base, bool one_archive,
+                                    bool inner, unsigned segment,
+                                    struct img_cpio_entries *ents,
+                                    struct img_internal_arena *arena,
+                                    uint64_t keep_data, uint64_t limit);
+int img_internal_cpio_stream_feed (struct img_cpio_stream *s,
+                                   const unsigned char *p, size_t n,
+                                   size_t *consumed);
+/* The input is over: a member cut short is an error. */
+int img_internal_cpio_stream_end (struct img_cpio_stream *s);
+
 /* ---- proposed for libimg.h (initrd section) ------------------------------ */
+
+/* img_initrd_parse, keeping the data of a member only when it is at most
+ * KEEP_DATA bytes (symlink targets always): the others' data is skipped
+ * as it streams by and their entries have data NULL, so memory goes with
+ * the number of members, not with what they hold.  For callers that list
+ * members and read small files (configs, scripts). */
+int img_initrd_parse_keep (struct img_ctx *ctx, const char *name,
+                           const void *buf, size_t len,
+                           uint64_t max_uncompressed, uint64_t keep_data,
+                           struct img_initrd **initrd);
 
 /* Writes the tree the kernel would unpack from INITRD into DIR (created
  * if missing): for each path the member that wins, hard links resolved,

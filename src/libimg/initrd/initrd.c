@@ -46,11 +46,8 @@ struct img_initrd {
   struct img_initrd_segment *segs;
   size_t n_segs;
   struct img_cpio_entries ents;
-  struct {                      /* the cpio bytes the members point into */
-    unsigned char *p;
-    bool inflated;              /* img_internal_inflated_free, not free */
-  } *bufs;
-  size_t n_bufs;
+  struct img_internal_arena arena;  /* names and kept data */
+  uint64_t keep_data;           /* file data kept up to this size */
   struct node *nodes;
   size_t n_nodes, cap_nodes;
   size_t *slots;                /* hash of nodes: index + 1, 0 = free */
@@ -340,19 +337,6 @@ unpack_entry (struct img_initrd *t, size_t i, uint64_t *budget)
 /* ---- the segment walk --------------------------------------------------- */
 
 static int
-keep_buf (struct img_initrd *t, unsigned char *buf, bool inflated)
-{
-  void *v = realloc (t->bufs, (t->n_bufs + 1) * sizeof *t->bufs);
-
-  if (v == NULL)
-    return -ENOMEM;
-  t->bufs = v;
-  t->bufs[t->n_bufs].p = buf;
-  t->bufs[t->n_bufs++].inflated = inflated;
-  return 0;
-}
-
-static int
 add_segment (struct img_initrd *t, uint64_t offset, uint64_t length,
              int comp, uint64_t uncompressed, size_t n_entries)
 {
@@ -393,22 +377,24 @@ charge_run (struct img_initrd *t, const char *where, uint64_t bytes,
   return r;
 }
 
-/* An uncompressed archive at OFF: parsed where it lies, then copied so
- * that the initrd does not keep the caller's buffer. */
+/* An uncompressed archive at OFF, read as the compressed ones are: names
+ * and the data kept copied out, the caller's buffer not kept. */
 static int
 walk_plain (struct img_initrd *t, const unsigned char *buf, size_t len,
             size_t off, uint64_t *total, uint64_t limit, size_t *used)
 {
   char where[1024];
-  size_t first = t->ents.n, i, u;
-  unsigned char *copy, *src = (unsigned char *) buf + off;
+  struct img_cpio_stream s;
+  size_t first = t->ents.n, u;
   int r;
 
-  /* The bytes are only read here: names are rewritten (strip_name) by
-   * moving pointers, in the copy's terms. */
   snprintf (where, sizeof where, "%s: initrd", t->name);
-  r = img_internal_cpio_parse (t->ctx, where, src, len - off, off, true,
-                               false, (unsigned) t->n_segs, &t->ents, &u);
+  img_internal_cpio_stream_init (&s, t->ctx, where, off, true, false,
+                                 (unsigned) t->n_segs, &t->ents, &t->arena,
+                                 t->keep_data, len - off);
+  r = img_internal_cpio_stream_feed (&s, buf + off, len - off, &u);
+  if (r == 0 && u == len - off)
+    r = img_internal_cpio_stream_end (&s);
   if (r < 0)
     return r;
   if (u > limit - *total)
@@ -416,21 +402,25 @@ walk_plain (struct img_initrd *t, const unsigned char *buf, size_t len,
   if ((r = charge_run (t, where, u, t->ents.n - first)) < 0)
     return r;
   *total += u;
-  copy = malloc (u);
-  if (copy == NULL || keep_buf (t, copy, false) < 0) {
-    free (copy);
-    return img_err (t->ctx, -ENOMEM, "%s: initrd: out of memory", t->name);
-  }
-  memcpy (copy, src, u);
-  for (i = first; i < t->ents.n; i++) {
-    struct img_cpio_entry *e = &t->ents.v[i];
-    e->name = (char *) copy + ((unsigned char *) e->name - src);
-    e->data = copy + (e->data - src);
-  }
   if (add_segment (t, off, u, IMG_COMP_NONE, u, t->ents.n - first) < 0)
     return img_err (t->ctx, -ENOMEM, "%s: initrd: out of memory", t->name);
   *used = u;
   return 0;
+}
+
+/* The decompressor's window goes straight to the cpio reader. */
+struct feed {
+  struct img_cpio_stream *s;
+  int err;
+};
+
+static int
+feed_cpio (void *opaque, const unsigned char *p, size_t n)
+{
+  struct feed *f = opaque;
+
+  f->err = img_internal_cpio_stream_feed (f->s, p, n, NULL);
+  return f->err;
 }
 
 static int
@@ -439,11 +429,12 @@ walk_compressed (struct img_initrd *t, int comp, const unsigned char *buf,
                  size_t *used)
 {
   char where[1024], over[128], lim[32];
-  unsigned char *out = NULL;
-  size_t out_len, u, first = t->ents.n, dummy, partial = 0;
-  uint64_t max = limit - *total, run_left;
+  struct img_cpio_stream s;
+  struct feed f = { &s, 0 };
+  size_t u = 0, first = t->ents.n;
+  uint64_t max = limit - *total, run_left, out_len = 0;
   bool run_bound;
-  int r;
+  int r, rc;
 
   snprintf (where, sizeof where, "%s: initrd: %s segment at offset %zu",
             t->name, img_internal_comp_name (comp), off);
@@ -460,28 +451,30 @@ walk_compressed (struct img_initrd *t, int comp, const unsigned char *buf,
     img_internal_budget_format (limit, true, lim);
     snprintf (over, sizeof over, "inflates past %s", lim);
   }
-  r = img_internal_decompress (t->ctx, where, comp, buf + off, len - off,
-                               max, over, &out, &out_len, &u, &partial);
-  if (r < 0) {
+  img_internal_cpio_stream_init (&s, t->ctx, where, 0, false, true,
+                                 (unsigned) t->n_segs, &t->ents, &t->arena,
+                                 t->keep_data, max);
+  r = img_internal_decompress_stream (t->ctx, where, comp, buf + off,
+                                      len - off, max, over, feed_cpio, &f,
+                                      &u, &out_len);
+  if (r < 0 && (f.err == 0 || u == 0)) {
     /* Even a failed inflate took its time: it counts against the run, and
      * one over budget spends all it was allowed, so a thousand bombs cost
      * no more than the run's budget. */
     img_internal_budget_spend (t->ctx, IMG_BUDGET_INFLATE_TOTAL,
-                               r == -EFBIG ? max : partial);
+                               r == -EFBIG ? max : out_len);
     if (r == -EFBIG && !run_bound)
       img_err (t->ctx, r, "%s: initrd: inflates past %s", t->name, lim);
     return r;
   }
-  if (keep_buf (t, out, true) < 0) {
-    img_internal_inflated_free (out);
-    return img_err (t->ctx, -ENOMEM, "%s: out of memory", where);
-  }
-  if ((r = img_internal_budget_charge (t->ctx, IMG_BUDGET_INFLATE_TOTAL, out_len, where)) < 0)
-    return r;
+  /* The stream is sound: what it inflated counts, then what the cpio
+   * reader found wrong in it, if anything. */
+  if ((rc = img_internal_budget_charge (t->ctx, IMG_BUDGET_INFLATE_TOTAL, out_len, where)) < 0)
+    return rc;
   *total += out_len;
-  r = img_internal_cpio_parse (t->ctx, where, out, out_len, 0, false, true,
-                               (unsigned) t->n_segs, &t->ents, &dummy);
   if (r < 0)
+    return r;
+  if ((r = img_internal_cpio_stream_end (&s)) < 0)
     return r;
   if ((r = charge_run (t, where, 0, t->ents.n - first)) < 0)
     return r;
@@ -495,6 +488,15 @@ int
 img_initrd_parse (struct img_ctx *ctx, const char *name, const void *buf,
                   size_t len, uint64_t max_uncompressed,
                   struct img_initrd **initrdp)
+{
+  return img_initrd_parse_keep (ctx, name, buf, len, max_uncompressed,
+                                UINT64_MAX, initrdp);
+}
+
+int
+img_initrd_parse_keep (struct img_ctx *ctx, const char *name, const void *buf,
+                       size_t len, uint64_t max_uncompressed,
+                       uint64_t keep_data, struct img_initrd **initrdp)
 {
   const unsigned char *p = buf;
   struct img_initrd *t;
@@ -511,6 +513,7 @@ img_initrd_parse (struct img_ctx *ctx, const char *name, const void *buf,
     return img_err (ctx, -ENOMEM, "%s: initrd: out of memory", name);
   }
   t->ctx = ctx;
+  t->keep_data = keep_data;
   t->ents.max = img_ctx_budget (ctx, IMG_BUDGET_MEMBERS) < SIZE_MAX
                 ? (size_t) img_ctx_budget (ctx, IMG_BUDGET_MEMBERS) : SIZE_MAX;
 
@@ -582,14 +585,9 @@ img_initrd_free (struct img_initrd *t)
 
   if (t == NULL)
     return;
-  for (i = 0; i < t->n_bufs; i++)
-    if (t->bufs[i].inflated)
-      img_internal_inflated_free (t->bufs[i].p);
-    else
-      free (t->bufs[i].p);
+  img_internal_arena_free (&t->arena);
   for (i = 0; i < t->n_nodes; i++)
     free (t->nodes[i].path);
-  free (t->bufs);
   free (t->nodes);
   free (t->slots);
   free (t->ents.v);
@@ -891,6 +889,11 @@ img_initrd_extract (struct img_initrd *t, const char *dir)
   bool root = geteuid () == 0, skip;
   int dirfd, r = 0;
 
+  for (i = 0; i < t->ents.n; i++)
+    if (t->ents.v[i].size && t->ents.v[i].data == NULL)
+      return img_err (t->ctx, -ENODATA,
+                      "%s: initrd: parsed without the members' data; cannot extract",
+                      t->name);
   for (i = 0; i < t->ents.n; i++)
     if (escapes (t->ents.v[i].name)) {
       char pname[128];

@@ -1,0 +1,53 @@
+#!/bin/bash
+# Streaming: an initrd's compressed segments are inflated through a small
+# window into an incremental cpio reader, never whole, so listing one
+# costs memory for its member names, not for what its members hold.  A
+# 200 MiB file of zeros (a few hundred KiB of gzip, zstd or xz) must cost
+# the listing well under 32 MiB more peak RSS than a tiny initrd on the
+# same binary (measured as growth, so a sanitizer's own overhead cancels
+# out); today's whole-segment inflate costs the full 200 MiB.
+. "$top_srcdir/tests/functions.sh"
+requires cpio; requires gzip; requires zstd; requires xz
+
+TOOL=$top_builddir/tests/initrd-tool
+[ -x "$TOOL" ] || bail "$TOOL not built"
+[ -x /usr/bin/time ] || { echo "1..0 # SKIP GNU time not installed"; exit 0; }
+cd "$TMP" || bail "no $TMP"
+
+# ---- fixtures, made by the real tools ----------------------------------
+mkdir -p small/etc big/etc big/data
+echo hello > small/etc/hello
+echo hello > big/etc/hello
+truncate -s 200M big/data/zeros
+echo after > big/etc/zz-after
+ln -s ../etc/hello big/data/link
+(cd small && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -n > small.gz
+for c in gzip zstd xz; do
+    (cd big && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | $c -1 -c > big.$c
+done
+(cd big && find . | LC_ALL=C sort | cpio -o -H crc --quiet) | gzip -1 -n > big-crc.gzip
+
+# peak RSS in KiB of the tool listing FILE with --keep 64K
+rss () { /usr/bin/time -f %M -o rss.out "$TOOL" --keep 64K list "$1" > list.out 2> err.out && cat rss.out; }
+
+base=$(rss small.gz) || bail "listing the small initrd failed: $(cat err.out)"
+diag "small initrd: peak RSS $base KiB"
+for f in big.gzip big.zstd big.xz big-crc.gzip; do
+    if peak=$(rss "$f"); then
+        grow=$(( peak - base ))
+        diag "$f: peak RSS $peak KiB, $grow KiB over the small one"
+        ok $(( grow < 32 * 1024 ? 0 : 1 )) "$f: 200 MiB inside, listed in less than 32 MiB more"
+    else
+        ok 1 "$f: 200 MiB inside, listed in less than 32 MiB more"
+        diag "$(cat err.out)"
+    fi
+    like "$(cat list.out)" "^0 100644 [0-9]+ [0-9]+ 209715200 data/zeros$" "$f: the big member is listed with its size"
+    like "$(cat list.out)" "^0 100644 [0-9]+ [0-9]+ 6 etc/zz-after$" "$f: the member after it too"
+    like "$(cat list.out)" "^0 120777 [0-9]+ [0-9]+ 12 data/link -> \.\./etc/hello$" "$f: symlink targets are kept"
+done
+is "$("$TOOL" --keep 64K cat big.zstd etc/zz-after)" "after" "small files' data is kept"
+fails_with "a skipped member's data is not made up" "data/zeros: data not kept" \
+    "$TOOL" --keep 64K cat big.zstd data/zeros
+fails_with "extraction needs the data" "big.zstd: initrd: parsed without the members' data; cannot extract" \
+    "$TOOL" --keep 64K extract big.zstd out
+done_testing
