@@ -7,11 +7,10 @@
 # same binary (measured as growth, so a sanitizer's own overhead cancels
 # out); today's whole-segment inflate costs the full 200 MiB.
 . "$top_srcdir/tests/functions.sh"
-requires cpio; requires gzip; requires zstd; requires xz
+requires cpio; requires gzip; requires zstd; requires xz; requires /usr/bin/time
 
 TOOL=$top_builddir/tests/initrd-tool
 [ -x "$TOOL" ] || bail "$TOOL not built"
-[ -x /usr/bin/time ] || { echo "1..0 # SKIP GNU time not installed"; exit 0; }
 cd "$TMP" || bail "no $TMP"
 
 # ---- fixtures, made by the real tools ----------------------------------

@@ -84,24 +84,6 @@ struct pstate {
   struct img_cpio_entries *ents;
 };
 
-static int hdr_err (const struct pstate *ps, int err, size_t off,
-                    const char *fmt, ...)
-  __attribute__((format (printf, 4, 5)));
-
-static int
-hdr_err (const struct pstate *ps, int err, size_t off, const char *fmt, ...)
-{
-  char msg[512];
-  va_list ap;
-
-  va_start (ap, fmt);
-  vsnprintf (msg, sizeof msg, fmt, ap);
-  va_end (ap);
-  return img_err (ps->ctx, err, "%s: cpio header at %soffset %" PRIu64 ": %s",
-                  ps->where, ps->inner ? "uncompressed " : "",
-                  ps->base + off, msg);
-}
-
 static int
 push_entry (const struct pstate *ps, const struct img_cpio_entry *e)
 {
@@ -183,173 +165,6 @@ resolve_hard_links (const struct pstate *ps, size_t first)
       }
   }
   free (keys);
-  return 0;
-}
-
-/* One archive from POS up to its TRAILER!!!; *endp is the offset after
- * the trailer and its padding (at most LEN). */
-static int
-parse_archive (const struct pstate *ps, unsigned char *buf, size_t len,
-               size_t pos, size_t *endp)
-{
-  size_t first = ps->ents->n;
-  uint32_t f[N_FIELDS];
-  int i, r;
-
-  /* Every round moves POS forward by at least HDR_LEN + 2 bytes. */
-  for (;;) {
-    struct img_cpio_entry e;
-    unsigned char *name, *nul, *data;
-    size_t name_off, data_off, left, end;
-    bool crc;
-    char pname[128];
-
-    if (len - pos < HDR_LEN) {
-      if (len == pos)
-        return hdr_err (ps, -EIO, pos,
-                        "the archive ends without " TRAILER " (truncated)");
-      return hdr_err (ps, -EIO, pos, "truncated header (%zu of %d bytes)",
-                      len - pos, HDR_LEN);
-    }
-    if (memcmp (buf + pos, "070707", 6) == 0)
-      return hdr_err (ps, -EINVAL, pos,
-                      "old portable cpio format (070707); the kernel reads newc only");
-    crc = memcmp (buf + pos, "070702", 6) == 0;
-    if (!crc && memcmp (buf + pos, "070701", 6) != 0)
-      return hdr_err (ps, -EINVAL, pos, "bad cpio magic");
-    for (i = 0; i < N_FIELDS; i++)
-      if (parse_hex8 (buf + pos + 6 + 8 * i, &f[i]) < 0)
-        return hdr_err (ps, -EINVAL, pos, "field %s is not hexadecimal",
-                        field_names[i]);
-
-    name_off = pos + HDR_LEN;
-    left = len - name_off;
-    if (f[F_NAMESIZE] == 0)
-      return hdr_err (ps, -EINVAL, pos, "namesize is 0");
-    if (f[F_NAMESIZE] > IMG_CPIO_PATH_MAX)
-      return hdr_err (ps, -EINVAL, pos,
-                      "namesize %" PRIu32 " is absurd (more than %d)",
-                      f[F_NAMESIZE], IMG_CPIO_PATH_MAX);
-    if (f[F_NAMESIZE] > left)
-      return hdr_err (ps, -EIO, pos,
-                      "namesize %" PRIu32 " exceeds the %zu bytes left",
-                      f[F_NAMESIZE], left);
-    name = buf + name_off;
-    nul = memchr (name, '\0', f[F_NAMESIZE]);
-    if (nul == NULL)
-      return hdr_err (ps, -EINVAL, pos,
-                      "name is not NUL-terminated within its namesize of %" PRIu32,
-                      f[F_NAMESIZE]);
-    if (nul == name)
-      return hdr_err (ps, -EINVAL, pos, "empty name");
-    printable (pname, sizeof pname, (const char *) name);
-
-    /* Data starts at the next 4-byte boundary; at the very end of the
-     * input the trailer's padding may be missing. */
-    data_off = name_off + f[F_NAMESIZE];
-    data_off += pad4 (data_off);
-    left = data_off <= len ? len - data_off : 0;
-    if (f[F_FILESIZE] > left)
-      return hdr_err (ps, -EIO, pos,
-                      "filesize %" PRIu32 " of %s exceeds the %zu bytes left",
-                      f[F_FILESIZE], pname, left);
-    data = buf + (data_off <= len ? data_off : len);
-    end = (data_off <= len ? data_off : len) + f[F_FILESIZE];
-    end += pad4 (end);
-    if (end > len)
-      end = len;
-
-    if (strcmp ((const char *) name, TRAILER) == 0) {
-      *endp = end;
-      break;
-    }
-
-    if (S_ISLNK (f[F_MODE])) {
-      if (f[F_FILESIZE] == 0)
-        return hdr_err (ps, -EINVAL, pos, "symlink %s has an empty target",
-                        pname);
-      if (f[F_FILESIZE] >= IMG_CPIO_PATH_MAX)
-        return hdr_err (ps, -EINVAL, pos,
-                        "symlink %s has an absurd target of %" PRIu32 " bytes",
-                        pname, f[F_FILESIZE]);
-      if (memchr (data, '\0', f[F_FILESIZE]))
-        return hdr_err (ps, -EINVAL, pos,
-                        "symlink %s has a NUL byte in its target", pname);
-    }
-    if (crc && S_ISREG (f[F_MODE])) {
-      uint32_t sum = 0;
-      size_t k;
-      for (k = 0; k < f[F_FILESIZE]; k++)
-        sum += data[k];
-      if (sum != f[F_CHECK])
-        return hdr_err (ps, -EIO, pos,
-                        "checksum of %s is %08" PRIx32 ", header says %08" PRIx32,
-                        pname, sum, f[F_CHECK]);
-    }
-
-    memset (&e, 0, sizeof e);
-    e.name = (char *) name;
-    e.mode = f[F_MODE];
-    e.uid = f[F_UID];
-    e.gid = f[F_GID];
-    e.nlink = f[F_NLINK];
-    e.mtime = f[F_MTIME];
-    e.ino = f[F_INO];
-    e.dev_major = f[F_DEVMAJOR];
-    e.dev_minor = f[F_DEVMINOR];
-    e.rdev_major = f[F_RDEVMAJOR];
-    e.rdev_minor = f[F_RDEVMINOR];
-    e.size = f[F_FILESIZE];
-    e.data = data;
-    e.segment = ps->segment;
-    if ((r = push_entry (ps, &e)) < 0)
-      return r;
-    pos = end;
-  }
-  return resolve_hard_links (ps, first);
-}
-
-int
-img_internal_cpio_parse (struct img_ctx *ctx, const char *where,
-                         unsigned char *buf, size_t len, uint64_t base,
-                         bool one_archive, bool inner, unsigned segment,
-                         struct img_cpio_entries *ents, size_t *used)
-{
-  struct pstate ps = { ctx, where, base, inner, segment, ents };
-  size_t pos = 0, end;
-  unsigned archives = 0;
-  int r;
-
-  if (one_archive) {
-    if ((r = parse_archive (&ps, buf, len, 0, &end)) < 0)
-      return r;
-    *used = end;
-    return 0;
-  }
-  /* A decompressed stream: archives with zero padding between them, and
-   * nothing else, or the kernel stops with "junk at the end of
-   * compressed archive". */
-  for (;;) {
-    while (pos < len && buf[pos] == 0)
-      pos++;
-    if (pos == len)
-      break;
-    if (buf[pos] != '0')
-      return img_err (ctx, -EINVAL,
-                      "%s: junk after the cpio data at uncompressed offset %" PRIu64,
-                      where, base + pos);
-    if (pos & 3)
-      return img_err (ctx, -EINVAL,
-                      "%s: cpio header at misaligned uncompressed offset %" PRIu64 " (the kernel reads cpio headers at 4-byte boundaries only)",
-                      where, base + pos);
-    if ((r = parse_archive (&ps, buf, len, pos, &end)) < 0)
-      return r;
-    pos = end;
-    archives++;
-  }
-  if (archives == 0)
-    return img_err (ctx, -EINVAL, "%s: holds no cpio archive", where);
-  *used = len;
   return 0;
 }
 
@@ -530,6 +345,11 @@ stream_member (struct img_cpio_stream *s)
     if (size >= IMG_CPIO_PATH_MAX)
       return stream_err (s, -EINVAL,
                          "symlink %s has an absurd target of %" PRIu32 " bytes",
+                         s->pname, size);
+    /* Kept whenever it arrived whole (stream_name): a target that was
+     * not is a header that lied about what could still come. */
+    if (s->data == NULL)
+      return stream_err (s, -EIO, "symlink %s: target of %" PRIu32 " bytes past the end of the input",
                          s->pname, size);
     if (memchr (s->data, '\0', size))
       return stream_err (s, -EINVAL, "symlink %s has a NUL byte in its target",

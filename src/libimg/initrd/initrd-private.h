@@ -73,32 +73,13 @@ int img_internal_compress (struct img_ctx *ctx, const char *where, int comp,
 
 /* ---- cpio.c ------------------------------------------------------------- */
 
-/* A growing list of members; data and names point into buffers that the
- * owner of the list keeps alive. */
+/* A growing list of members; data and names point into the arena of the
+ * walk that found them. */
 struct img_cpio_entries {
   struct img_cpio_entry *v;
   size_t n, cap;
   size_t max;                   /* more members than this is an error */
 };
-
-/* Parses newc ("070701") / crc ("070702") archives in BUF.
- *
- * ONE_ARCHIVE (an uncompressed segment of the file): exactly one archive
- * starting at BUF, up to and including its TRAILER!!! and the padding
- * after it; *used is its length.  Otherwise (a decompressed stream): all
- * of BUF, archive after archive with zero padding between them, as the
- * kernel reads a compressed segment; at least one archive is required.
- *
- * BUF must stay alive as long as the entries: names and data point into
- * it.  WHERE starts
- * messages; header offsets in them are BASE + the offset in BUF, called
- * "uncompressed offset" when INNER.  Hard links (same ino and device,
- * nlink >= 2) within one archive share the data of the last member
- * that carries some. */
-int img_internal_cpio_parse (struct img_ctx *ctx, const char *where,
-                             unsigned char *buf, size_t len, uint64_t base,
-                             bool one_archive, bool inner, unsigned segment,
-                             struct img_cpio_entries *ents, size_t *used);
 
 /* Names and kept data of a walk, in blocks freed all at once. */
 struct img_internal_arena {
@@ -108,15 +89,25 @@ struct img_internal_arena {
 void *img_internal_arena_alloc (struct img_internal_arena *a, size_t n);
 void img_internal_arena_free (struct img_internal_arena *a);
 
-/* The same reader, fed in pieces of any size (a decompressor's window):
- * headers and names are gathered, member data is kept only when it is at
+/* Reads newc ("070701") / crc ("070702") archives fed in pieces of any
+ * size (a decompressor's window).
+ *
+ * ONE_ARCHIVE (an uncompressed segment of the file): exactly one archive,
+ * up to and including its TRAILER!!! and the padding after it; the
+ * reader stops there (feed's *consumed says where).  Otherwise (a
+ * decompressed stream): everything fed, archive after archive with zero
+ * padding between them, as the kernel reads a compressed segment; at
+ * least one archive is required.
+ *
+ * Headers and names are gathered; member data is kept only when it is at
  * most KEEP_DATA bytes (symlink targets always) and otherwise skipped, so
  * memory does not grow with the archive.  Names and kept data go to
- * ARENA; an entry whose data was skipped has data NULL.  Messages and
- * checks are img_internal_cpio_parse's, offsets counted from the first
- * byte fed; LIMIT bounds the bytes that may still come (no data is
- * reserved past it).  With ONE_ARCHIVE the reader stops after the
- * trailer and its padding (feed's *consumed says where). */
+ * ARENA; an entry whose data was skipped has data NULL.  WHERE starts
+ * messages; header offsets in them are BASE + the offset in the bytes
+ * fed, called "uncompressed offset" when INNER.  LIMIT bounds the bytes
+ * that may still come (no data is reserved past it).  Hard links (same
+ * ino and device, nlink >= 2) within one archive share the data of the
+ * last member that carries some. */
 struct img_cpio_stream {
   struct img_ctx *ctx;
   const char *where;

@@ -642,8 +642,10 @@ img_initrd_append (struct img_ctx *ctx, const void *orig, size_t orig_len,
                    const char *compression, void **out, size_t *out_len)
 {
   struct img_cpio_entries ents = { NULL, 0, 0, (size_t) img_ctx_budget (ctx, IMG_BUDGET_MEMBERS) };
-  unsigned char *copy, *packed = NULL, *res;
-  size_t used, packed_len, pad, total;
+  struct img_internal_arena arena = { NULL, 0 };
+  struct img_cpio_stream s;
+  unsigned char *packed = NULL, *res;
+  size_t packed_len, pad, total;
   int comp, r;
 
   comp = compression ? img_internal_comp_from_name (compression) : IMG_COMP_NONE;
@@ -655,14 +657,13 @@ img_initrd_append (struct img_ctx *ctx, const void *orig, size_t orig_len,
    * anything else, and the guest with it. */
   if (layer_len < 4 || memcmp (layer, "070701", 6 < layer_len ? 6 : layer_len) != 0)
     return img_err (ctx, -EINVAL, "layer: initrd: the layer is not a newc archive");
-  copy = malloc (layer_len);
-  if (copy == NULL)
-    return img_err (ctx, -ENOMEM, "layer: initrd: out of memory");
-  memcpy (copy, layer, layer_len);
-  r = img_internal_cpio_parse (ctx, "layer: initrd", copy, layer_len, 0, false,
-                               false, 0, &ents, &used);
+  img_internal_cpio_stream_init (&s, ctx, "layer: initrd", 0, false, false, 0,
+                                 &ents, &arena, 0, layer_len);
+  r = img_internal_cpio_stream_feed (&s, layer, layer_len, NULL);
+  if (r == 0)
+    r = img_internal_cpio_stream_end (&s);
   free (ents.v);
-  free (copy);
+  img_internal_arena_free (&arena);
   if (r < 0)
     return r;
 
