@@ -12,6 +12,7 @@
 
 #include "base/hostdir.h"
 #include "guest/guest-private.h"
+#include "initrd/initrd-private.h"
 #include "convert/drivers.h"
 #include "convert/drivers-private.h"
 
@@ -88,7 +89,7 @@ initrd_flavour (const struct img_initrd *ird)
     return "initramfs-tools";
   if (img_initrd_lookup (ird, "usr/lib/dracut") || img_initrd_lookup (ird, "lib/dracut"))
     return "dracut";
-  if (init && S_ISREG (init->mode) && init->size > 11 && memcmp (init->data, "#!/bin/nash", 11) == 0)
+  if (init && S_ISREG (init->mode) && init->data && init->size > 11 && memcmp (init->data, "#!/bin/nash", 11) == 0)
     return "nash";
   return "unknown";
 }
@@ -253,10 +254,10 @@ add_modules (struct drivers *d)
   return r;
 }
 
-/* The layer appended to the initrd in place: ORIG, as read, stays its
- * first ORIG_LEN bytes and only what follows is written. */
+/* The layer appended to the initrd in place: the initrd as read stays
+ * its first ORIG_LEN bytes and only what follows is written. */
 static int
-append_layer (struct drivers *d, const void *orig, size_t orig_len)
+append_layer (struct drivers *d, size_t orig_len)
 {
   const struct img_initrd_segment *last = img_initrd_segment (d->ird, img_initrd_n_segments (d->ird) - 1);
   const char *comp = last ? last->compression : "none";
@@ -266,14 +267,12 @@ append_layer (struct drivers *d, const void *orig, size_t orig_len)
 
   if ((r = img_cpio_finish (d->cpio, &layer, &layer_len)) < 0)
     return r;
-  r = img_initrd_append (d->ctx, orig, orig_len, layer, layer_len, comp, &out, &out_len);
+  r = img_internal_initrd_append_tail (d->ctx, orig_len, layer, layer_len, comp, &out, &out_len);
   free (layer);
   if (r < 0)
     return r;
-  /* img_initrd_append returns ORIG followed by what is to be added. */
   r = img_internal_guest_append_file (img_plan_guest (d->plan), d->k->initrd, orig_len,
-                                      (const unsigned char *) out + orig_len,
-                                      out_len - orig_len);
+                                      out, out_len);
   free (out);
   if (r == 0)
     r = img_plan_note (d->plan, "initrd %s: a %s layer appended (%zu module file%s%s); the original "
@@ -287,7 +286,7 @@ append_layer (struct drivers *d, const void *orig, size_t orig_len)
 
 /* Everything after the initrd was parsed. */
 static int
-layer (struct drivers *d, const void *orig, size_t orig_len)
+layer (struct drivers *d, size_t orig_len)
 {
   const struct img_pv_kernel *k = d->k;
   size_t i;
@@ -315,7 +314,7 @@ layer (struct drivers *d, const void *orig, size_t orig_len)
   if (!d->any)
     return img_plan_note (d->plan, "initrd %s already holds and loads %s and %s", k->initrd,
                           k->drivers[0], k->drivers[1]);
-  return append_layer (d, orig, orig_len);
+  return append_layer (d, orig_len);
 }
 
 static int
@@ -332,11 +331,16 @@ apply (struct img_plan *plan, void *data)
   if (asprintf (&what, "%s: %s", d.k->image, d.k->initrd) < 0)
     r = img_conv_oom (plan);
   else
+    /* With the members' data: the module index is remade from the
+     * module files the initrd holds (depmod.c). */
     r = img_initrd_parse (d.ctx, what, orig, orig_len, 4ull << 30, &d.ird);
   free (what);
+  /* From here on only its length is needed: the layer goes after it. */
+  free (orig);
+  orig = NULL;
   if (r == 0) {
     d.flavour = initrd_flavour (d.ird);
-    r = layer (&d, orig, orig_len);
+    r = layer (&d, orig_len);
   }
   for (i = 0; i < d.n_added; i++) {
     free (d.added[i]);

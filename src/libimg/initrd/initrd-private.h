@@ -142,6 +142,15 @@ int img_internal_cpio_stream_feed (struct img_cpio_stream *s,
 /* The input is over: a member cut short is an error. */
 int img_internal_cpio_stream_end (struct img_cpio_stream *s);
 
+/* What img_initrd_append puts after an initrd of ORIG_LEN bytes: the
+ * padding and the packed LAYER, checked as it checks them, without a
+ * copy of the initrd (*tail malloc'd, owned by the caller).  For callers
+ * that append in place. */
+int img_internal_initrd_append_tail (struct img_ctx *ctx, size_t orig_len,
+                                     const void *layer, size_t layer_len,
+                                     const char *compression, void **tail,
+                                     size_t *tail_len);
+
 /* ---- proposed for libimg.h (initrd section) ------------------------------ */
 
 /* img_initrd_parse, keeping the data of a member only when it is at most

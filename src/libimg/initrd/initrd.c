@@ -637,9 +637,10 @@ img_initrd_lookup (const struct img_initrd *t, const char *path)
 /* ---- append ------------------------------------------------------------- */
 
 int
-img_initrd_append (struct img_ctx *ctx, const void *orig, size_t orig_len,
-                   const void *layer, size_t layer_len,
-                   const char *compression, void **out, size_t *out_len)
+img_internal_initrd_append_tail (struct img_ctx *ctx, size_t orig_len,
+                                 const void *layer, size_t layer_len,
+                                 const char *compression, void **tail,
+                                 size_t *tail_len)
 {
   struct img_cpio_entries ents = { NULL, 0, 0, (size_t) img_ctx_budget (ctx, IMG_BUDGET_MEMBERS) };
   struct img_internal_arena arena = { NULL, 0 };
@@ -683,8 +684,7 @@ img_initrd_append (struct img_ctx *ctx, const void *orig, size_t orig_len,
     pad = 0;
   else
     pad = 4 + ((4 - (orig_len & 3)) & 3);
-  if (__builtin_add_overflow (orig_len, pad, &total)
-      || __builtin_add_overflow (total, packed_len, &total)) {
+  if (__builtin_add_overflow (pad, packed_len, &total)) {
     free (packed);
     return img_err (ctx, -EFBIG, "layer: initrd: result too large");
   }
@@ -693,11 +693,41 @@ img_initrd_append (struct img_ctx *ctx, const void *orig, size_t orig_len,
     free (packed);
     return img_err (ctx, -ENOMEM, "layer: initrd: out of memory");
   }
+  memset (res, 0, pad);
+  memcpy (res + pad, packed, packed_len);
+  free (packed);
+  *tail = res;
+  *tail_len = total;
+  return 0;
+}
+
+int
+img_initrd_append (struct img_ctx *ctx, const void *orig, size_t orig_len,
+                   const void *layer, size_t layer_len,
+                   const char *compression, void **out, size_t *out_len)
+{
+  unsigned char *res;
+  void *tail;
+  size_t tail_len, total;
+  int r;
+
+  r = img_internal_initrd_append_tail (ctx, orig_len, layer, layer_len,
+                                       compression, &tail, &tail_len);
+  if (r < 0)
+    return r;
+  if (__builtin_add_overflow (orig_len, tail_len, &total)) {
+    free (tail);
+    return img_err (ctx, -EFBIG, "layer: initrd: result too large");
+  }
+  res = malloc (total ? total : 1);
+  if (res == NULL) {
+    free (tail);
+    return img_err (ctx, -ENOMEM, "layer: initrd: out of memory");
+  }
   if (orig_len)
     memcpy (res, orig, orig_len);
-  memset (res + orig_len, 0, pad);
-  memcpy (res + orig_len + pad, packed, packed_len);
-  free (packed);
+  memcpy (res + orig_len, tail, tail_len);
+  free (tail);
   *out = res;
   *out_len = total;
   return 0;
