@@ -157,6 +157,7 @@ img_internal_drivers_index (struct drivers *d)
   if (asprintf (&what, "%s: initrd %s", d->k->image, d->k->initrd) < 0)
     return img_conv_oom (d->plan);
   if ((r = img_host_name_check (d->ctx, what, "kernel version", d->k->kver)) == 0
+      && (r = img_internal_drivers_full_initrd (d)) == 0
       && (r = img_hostdir_new (d->ctx, "img2pv-depmod", &hd)) == 0
       && (r = stage (d, hd, what)) == 0 && (r = run_depmod (d, hd, what)) == 0)
     r = take_index (d, hd, what);

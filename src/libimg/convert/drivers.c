@@ -14,6 +14,11 @@
 #include "guest/guest-private.h"
 #include "initrd/initrd-private.h"
 #include "convert/drivers.h"
+
+/* Initrd members whose data is kept by the first parse: the small files
+ * looked at (init, conf/modules, udev rules, modules.*); modules and
+ * firmware are only named. */
+#define KEEP_DATA (1u << 20)
 #include "convert/drivers-private.h"
 
 #define MODULE_MAX (256u << 20)
@@ -305,7 +310,9 @@ layer (struct drivers *d, size_t orig_len)
                           k->drivers[0], k->drivers[1], k->kver);
   if ((r = img_cpio_new (d->ctx, &d->cpio)) < 0 || (r = add_modules (d)) < 0)
     return r;
-  if (img_internal_drivers_by_modalias (d))
+  if ((r = img_internal_drivers_by_modalias (d)) < 0)
+    return r;
+  if (r == 1)
     return img_plan_note (d->plan, "initrd %s left as it is: it holds %s and %s and its udev loads "
                           "them by modalias (xen:vbd, xen:vif in %s/modules.alias)", k->initrd,
                           k->drivers[0], k->drivers[1], d->modroot);
@@ -315,6 +322,41 @@ layer (struct drivers *d, size_t orig_len)
     return img_plan_note (d->plan, "initrd %s already holds and loads %s and %s", k->initrd,
                           k->drivers[0], k->drivers[1]);
   return append_layer (d, orig_len);
+}
+
+int
+img_internal_drivers_member (struct drivers *d, const char *path,
+                             const struct img_cpio_entry **e)
+{
+  int r;
+
+  *e = img_initrd_lookup (d->ird, path);
+  if (*e == NULL || (*e)->size == 0 || (*e)->data)
+    return 0;
+  if ((r = img_internal_drivers_full_initrd (d)) < 0)
+    return r;
+  *e = img_initrd_lookup (d->ird, path);
+  return 0;
+}
+
+int
+img_internal_drivers_full_initrd (struct drivers *d)
+{
+  struct img_initrd *full = NULL;
+  int r;
+
+  if (d->ird_full)
+    return 0;
+  /* The first parse goes first: both at once would cost more than the
+   * full one alone.  Its entries are not used past this call. */
+  img_initrd_free (d->ird);
+  d->ird = NULL;
+  r = img_initrd_parse (d->ctx, d->what, d->orig, d->orig_len, 4ull << 30, &full);
+  if (r < 0)
+    return r;
+  d->ird = full;
+  d->ird_full = true;
+  return 0;
 }
 
 static int
@@ -328,16 +370,16 @@ apply (struct img_plan *plan, void *data)
 
   if ((r = img_guest_read_file (img_plan_guest (plan), d.k->initrd, IMG_CONV_MAX_INITRD, &orig, &orig_len)) < 0)
     return r;
-  if (asprintf (&what, "%s: %s", d.k->image, d.k->initrd) < 0)
+  d.orig = orig;
+  d.orig_len = orig_len;
+  if (asprintf (&what, "%s: %s", d.k->image, d.k->initrd) < 0) {
+    what = NULL;
     r = img_conv_oom (plan);
-  else
-    /* With the members' data: the module index is remade from the
-     * module files the initrd holds (depmod.c). */
-    r = img_initrd_parse (d.ctx, what, orig, orig_len, 4ull << 30, &d.ird);
-  free (what);
-  /* From here on only its length is needed: the layer goes after it. */
-  free (orig);
-  orig = NULL;
+  }
+  else {
+    d.what = what;
+    r = img_initrd_parse_keep (d.ctx, what, orig, orig_len, 4ull << 30, KEEP_DATA, &d.ird);
+  }
   if (r == 0) {
     d.flavour = initrd_flavour (d.ird);
     r = layer (&d, orig_len);
@@ -356,6 +398,7 @@ apply (struct img_plan *plan, void *data)
   img_kmod_free (d.km);
   img_initrd_free (d.ird);
   free (d.modroot);
+  free (what);
   free (orig);
   return r;
 }

@@ -24,12 +24,14 @@ add_file (struct drivers *d, const char *path, uint32_t mode, const char *text, 
 static int
 initramfs_tools (struct drivers *d)
 {
-  const struct img_cpio_entry *e = img_initrd_lookup (d->ird, "conf/modules");
+  const struct img_cpio_entry *e;
   struct img_sb b = { 0 };
   bool missing = false;
   size_t i;
-  int r = 0;
+  int r;
 
+  if ((r = img_internal_drivers_member (d, "conf/modules", &e)) < 0)
+    return r;
   if (e && S_ISREG (e->mode))
     img_sb_add (&b, (const char *) e->data, e->size);
   if (img_sb_open_line (&b))
@@ -51,10 +53,12 @@ static int
 dracut (struct drivers *d)
 {
   const char *path = "etc/modules-load.d/img2pv-xen.conf";
-  const struct img_cpio_entry *e = img_initrd_lookup (d->ird, path);
+  const struct img_cpio_entry *e;
   char *text = NULL;
-  int r = 0;
+  int r;
 
+  if ((r = img_internal_drivers_member (d, path, &e)) < 0)
+    return r;
   if (asprintf (&text, "# Xen PV drivers, added by img2pv\n%s\n%s\n", d->need[0],
                 d->n_need > 1 ? d->need[1] : "") < 0)
     return img_conv_oom (d->plan);
@@ -129,10 +133,16 @@ nash_module (struct drivers *d, const struct img_cpio_entry *init, const char *r
 static int
 nash (struct drivers *d)
 {
-  const struct img_cpio_entry *init = img_initrd_lookup (d->ird, "init");
+  const struct img_cpio_entry *init;
   char *load[2], *ni;
   size_t n_load = 0, i;
-  int r = 0;
+  int r;
+
+  if ((r = img_internal_drivers_member (d, "init", &init)) < 0)
+    return r;
+  if (init == NULL || !S_ISREG (init->mode))
+    return img_err (d->ctx, -ENOTSUP, "%s: initrd %s: a nash initrd without an init script",
+                    d->k->image, d->k->initrd);
 
   for (i = 0; i < d->n_need && r == 0; i++) {
     const char *rel = img_kmod_find (d->km, d->need[i]);
@@ -182,7 +192,7 @@ line_with (const char *text, size_t len, const char *a, const char *b)
  * aliases (xen:vbd, xen:vif) in the initrd's modules.alias.  Then the
  * initrd needs nothing: it loads them under Xen as it loads the
  * emulated disk's driver now (initramfs-tools with udev, dracut). */
-bool
+int
 img_internal_drivers_by_modalias (struct drivers *d)
 {
   static const char *const udevd[] = {
@@ -196,22 +206,30 @@ img_internal_drivers_by_modalias (struct drivers *d)
   bool found = false;
   char *path;
   size_t i;
+  int r;
 
   if (d->n_added || (strcmp (d->flavour, "initramfs-tools") != 0 && strcmp (d->flavour, "dracut") != 0))
-    return false;
+    return 0;
   for (i = 0; i < ARRAY_SIZE (udevd) && !found; i++)
     /* systemd-udevd is a link to udevadm in recent udev. */
     found = (e = img_initrd_lookup (d->ird, udevd[i])) && (S_ISREG (e->mode) || S_ISLNK (e->mode));
   if (!found)
-    return false;
+    return 0;
   found = false;
-  for (i = 0; i < ARRAY_SIZE (rules) && !found; i++)
-    found = (e = img_initrd_lookup (d->ird, rules[i])) && S_ISREG (e->mode) && e->data
+  for (i = 0; i < ARRAY_SIZE (rules) && !found; i++) {
+    if ((r = img_internal_drivers_member (d, rules[i], &e)) < 0)
+      return r;
+    found = e && S_ISREG (e->mode) && e->data
             && line_with ((const char *) e->data, e->size, "MODALIAS", "kmod load");
-  if (!found || asprintf (&path, "%s/modules.alias", d->modroot) < 0)
-    return false;
-  e = img_initrd_lookup (d->ird, path);
+  }
+  if (!found)
+    return 0;
+  if (asprintf (&path, "%s/modules.alias", d->modroot) < 0)
+    return img_conv_oom (d->plan);
+  r = img_internal_drivers_member (d, path, &e);
   free (path);
+  if (r < 0)
+    return r;
   for (i = 0; i < d->n_need && found; i++) {
     char line[128], mod[64];
     size_t k;
