@@ -149,9 +149,10 @@ cat >check.sh <<EOF
 printf %s wrong-key >/tmp/bad
 cryptsetup open --test-passphrase --key-file /tmp/bad /dev/sda2 >/dev/null 2>&1; echo wrongkey2=\$?
 printf %s '${lf[luks2-lvm:KEY]}' >/tmp/k2
-cryptsetup open --key-file /tmp/k2 /dev/sda2 ${lf[luks2-lvm:CRYPTTAB_NAME]} >/dev/null 2>&1; echo open2=\$?
+cryptsetup open --key-file /tmp/k2 /dev/sda2 ${lf[luks2-lvm:CRYPTTAB_NAME]} >/tmp/e2 2>&1; echo open2=\$?; echo open2_out=\$(tr '\n' ' ' </tmp/e2)
 printf %s '${lf[luks1-plain:KEY]}' >/tmp/k1
-cryptsetup open --readonly --key-file /tmp/k1 /dev/sdb2 ${lf[luks1-plain:CRYPTTAB_NAME]} >/dev/null 2>&1; echo open1=\$?
+cryptsetup open --readonly --key-file /tmp/k1 /dev/sdb2 ${lf[luks1-plain:CRYPTTAB_NAME]} >/tmp/e1 2>&1; echo open1=\$?; echo open1_out=\$(tr '\n' ' ' </tmp/e1)
+echo disks=\$(ls /dev/sd* | tr '\n' ' ')
 lvm vgchange -q -ay vgluks >/dev/null 2>&1
 echo vg=\$(lvm lvs --noheadings -o vg_name,lv_name 2>/dev/null | tr -s ' ' | sed 's/^ //')
 e2fsck -fn $R2 >/dev/null 2>&1; echo fsck2=\$?
@@ -180,6 +181,12 @@ gv () { sed -n "s/^$1=//p" gf.out | head -1; }
 isnt_zero () { [ -n "$1" ] && [ "$1" != 0 ]; }
 isnt_zero "$(gv wrongkey2)"; ok $? "luks2-lvm: a wrong key does not open it"
 is "$(gv open2) $(gv open1)" "0 0" "both: the facts' KEY opens the LUKS partition"
+if [ "$(gv open2) $(gv open1)" != "0 0" ]; then
+    # (seen failing, 2 and 4, only when run beside other tests: say why)
+    diag "cryptsetup on /dev/sda2: $(gv open2_out)"
+    diag "cryptsetup on /dev/sdb2: $(gv open1_out)"
+    diag "the appliance's disks: $(gv disks)"
+fi
 is "$(gv vg)" "vgluks root" "luks2-lvm: VG vgluks with LV root inside the LUKS2 mapping"
 is "$(gv fsck2) $(gv root2_TYPE) $(gv root2_UUID)" "0 ext4 ${lf[luks2-lvm:ROOT_UUID]}" "luks2-lvm: root ext4, e2fsck -fn clean, UUID"
 is "$(gv fsck1) $(gv root1_TYPE) $(gv root1_UUID)" "0 xfs ${lf[luks1-plain:ROOT_UUID]}" "luks1-plain: root xfs, xfs_repair -n clean, UUID"
