@@ -16,9 +16,17 @@
 #include "convert/drivers.h"
 
 /* Initrd members whose data is kept by the first parse: the small files
- * looked at (init, conf/modules, udev rules, modules.*); modules and
- * firmware are only named. */
-#define KEEP_DATA (1u << 20)
+ * looked at (init, conf/modules, udev rules) and the module indexes
+ * (modules.alias can be a few MB); modules and firmware are only named. */
+#define KEEP_DATA (64u << 10)
+
+static bool
+module_index (const char *name)
+{
+  const char *b = strrchr (name, '/');
+
+  return strncmp (b ? b + 1 : name, "modules.", 8) == 0;
+}
 #include "convert/drivers-private.h"
 
 #define MODULE_MAX (256u << 20)
@@ -378,7 +386,8 @@ apply (struct img_plan *plan, void *data)
   }
   else {
     d.what = what;
-    r = img_initrd_parse_keep (d.ctx, what, orig, orig_len, 4ull << 30, KEEP_DATA, &d.ird);
+    r = img_initrd_parse_select (d.ctx, what, orig, orig_len, 4ull << 30, KEEP_DATA,
+                                 module_index, &d.ird);
   }
   if (r == 0) {
     d.flavour = initrd_flavour (d.ird);

@@ -310,10 +310,10 @@ stream_name (struct img_cpio_stream *s)
   if (s->trailer)
     return 0;
   /* Symlink targets are always kept (they are short: checked below),
-   * other data up to keep_data; never more than the input can still
+   * other data up to keep_data or when keep_also says so; never more than the input can still
    * hold, so a header's lie costs nothing. */
   if (((S_ISLNK (s->f[F_MODE]) && size < IMG_CPIO_PATH_MAX)
-       || size <= s->keep_data)
+       || size <= s->keep_data || (s->keep_also && s->keep_also (name)))
       && size <= s->limit && s->pos <= s->limit - size) {
     s->data = img_internal_arena_alloc (s->arena, (size_t) size + 1);
     if (s->data == NULL)

@@ -108,10 +108,15 @@ void img_internal_arena_free (struct img_internal_arena *a);
  * that may still come (no data is reserved past it).  Hard links (same
  * ino and device, nlink >= 2) within one archive share the data of the
  * last member that carries some. */
+/* True for a member NAME whose data is kept whatever its size (within
+ * the input: see LIMIT). */
+typedef bool (*img_initrd_keep_fn) (const char *name);
+
 struct img_cpio_stream {
   struct img_ctx *ctx;
   const char *where;
   uint64_t base, keep_data, limit;
+  img_initrd_keep_fn keep_also; /* data kept whatever its size, or NULL */
   bool one_archive, inner, crc, trailer;
   unsigned segment, archives;
   struct img_cpio_entries *ents;
@@ -162,6 +167,13 @@ int img_initrd_parse_keep (struct img_ctx *ctx, const char *name,
                            const void *buf, size_t len,
                            uint64_t max_uncompressed, uint64_t keep_data,
                            struct img_initrd **initrd);
+/* img_initrd_parse_keep, also keeping the data of the members for which
+ * KEEP_ALSO is true (an index bigger than the small files). */
+int img_initrd_parse_select (struct img_ctx *ctx, const char *name,
+                             const void *buf, size_t len,
+                             uint64_t max_uncompressed, uint64_t keep_data,
+                             img_initrd_keep_fn keep_also,
+                             struct img_initrd **initrd);
 
 /* Writes the tree the kernel would unpack from INITRD into DIR (created
  * if missing): for each path the member that wins, hard links resolved,

@@ -48,6 +48,7 @@ struct img_initrd {
   struct img_cpio_entries ents;
   struct img_internal_arena arena;  /* names and kept data */
   uint64_t keep_data;           /* file data kept up to this size */
+  img_initrd_keep_fn keep_also; /* and for these names */
   struct node *nodes;
   size_t n_nodes, cap_nodes;
   size_t *slots;                /* hash of nodes: index + 1, 0 = free */
@@ -392,6 +393,7 @@ walk_plain (struct img_initrd *t, const unsigned char *buf, size_t len,
   img_internal_cpio_stream_init (&s, t->ctx, where, off, true, false,
                                  (unsigned) t->n_segs, &t->ents, &t->arena,
                                  t->keep_data, len - off);
+  s.keep_also = t->keep_also;
   r = img_internal_cpio_stream_feed (&s, buf + off, len - off, &u);
   if (r == 0 && u == len - off)
     r = img_internal_cpio_stream_end (&s);
@@ -454,6 +456,7 @@ walk_compressed (struct img_initrd *t, int comp, const unsigned char *buf,
   img_internal_cpio_stream_init (&s, t->ctx, where, 0, false, true,
                                  (unsigned) t->n_segs, &t->ents, &t->arena,
                                  t->keep_data, max);
+  s.keep_also = t->keep_also;
   r = img_internal_decompress_stream (t->ctx, where, comp, buf + off,
                                       len - off, max, over, feed_cpio, &f,
                                       &u, &out_len);
@@ -498,6 +501,17 @@ img_initrd_parse_keep (struct img_ctx *ctx, const char *name, const void *buf,
                        size_t len, uint64_t max_uncompressed,
                        uint64_t keep_data, struct img_initrd **initrdp)
 {
+  return img_initrd_parse_select (ctx, name, buf, len, max_uncompressed,
+                                  keep_data, NULL, initrdp);
+}
+
+int
+img_initrd_parse_select (struct img_ctx *ctx, const char *name,
+                         const void *buf, size_t len,
+                         uint64_t max_uncompressed, uint64_t keep_data,
+                         img_initrd_keep_fn keep_also,
+                         struct img_initrd **initrdp)
+{
   const unsigned char *p = buf;
   struct img_initrd *t;
   uint64_t total = 0, limit, budget = RESOLVE_BUDGET;
@@ -514,6 +528,7 @@ img_initrd_parse_keep (struct img_ctx *ctx, const char *name, const void *buf,
   }
   t->ctx = ctx;
   t->keep_data = keep_data;
+  t->keep_also = keep_also;
   t->ents.max = img_ctx_budget (ctx, IMG_BUDGET_MEMBERS) < SIZE_MAX
                 ? (size_t) img_ctx_budget (ctx, IMG_BUDGET_MEMBERS) : SIZE_MAX;
 
