@@ -6,9 +6,12 @@
  * boots normally.
  *
  * Edits (edits.h: dry run with diffs, undo record, rollback, idempotent):
- *   ramboot-initrd   INITRD.ramboot next to the kernel's initrd: for
+ *   ramboot-initrd   our layer next to the kernel's initrd: for
  *                    initramfs-tools a boot=ramboot script, for dracut a
- *                    pre-pivot hook run with rd.ramboot
+ *                    pre-pivot hook run with rd.ramboot; a file of its own
+ *                    (INITRD.ramboot-layer) that GRUB 2 and BLS load after
+ *                    the initrd, else (GRUB legacy, pygrub) a copy of the
+ *                    initrd with it appended (INITRD.ramboot)
  *   ramboot-hook     the layer's files in /usr/local/lib/img-ramify and an
  *                    initrd hook (initramfs-tools hook, dracut module) that
  *                    puts them into every initrd the guest builds
@@ -59,6 +62,8 @@ struct ram {
   const char *image;
   char *kver, *vmlinuz, *initrd, *ram_initrd;
   char *entry_kernel, *entry_initrd, *ram_entry_initrd, *boot_uuid, *args, *title;
+  bool split;                   /* the layer as a file of its own (ramboot.h) */
+  const char *split_why;
   char *legacy_root;            /* GRUB legacy "root (hdN,M)" of the base entry */
   bool dracut;                  /* else initramfs-tools */
   const char *boot_arg;         /* what selects our boot logic */
@@ -144,7 +149,7 @@ edit_ramboot_initrd (struct img_plan *plan, void *data)
   struct ram *r = data;
   struct img_ramboot_layer l = layer (r);
 
-  return img_ramboot_initrd (plan, r->image, r->initrd, r->ram_initrd, &l);
+  return img_ramboot_initrd (plan, r->image, r->initrd, r->split, &l);
 }
 
 /* ---- edit: ramboot-hook ------------------------------------------------- */
@@ -212,19 +217,22 @@ build_keepers (struct ram *r, const char *args)
 static int
 build_entry (struct ram *r)
 {
-  const char *initrds[] = { r->ram_entry_initrd };
+  /* The guest's initrd then our layer, or the one copy with both. */
+  const char *initrds[] = { r->split ? r->entry_initrd : r->ram_entry_initrd, r->ram_entry_initrd };
   char *args = tool_asprintf ("%s %s", r->args, r->boot_arg);
   char *echo = tool_asprintf ("Loading Linux %s with its root in RAM ...", r->kver);
   struct img_bootentry e = {
     .id = ENTRY_ID, .title = r->title, .kernel = r->entry_kernel, .initrds = initrds,
-    .n_initrds = 1, .args = args, .marker = MARKER, .root_uuid = r->boot_uuid,
+    .n_initrds = r->split ? 2 : 1, .args = args, .marker = MARKER, .root_uuid = r->boot_uuid,
     .legacy_root = r->legacy_root, .echo = echo, .version = r->kver,
     .comment = MARKER ": the root is copied into RAM at boot",
   };
   int rc;
 
   if ((rc = img_bootentry_text (r->ctx, r->image, IMG_BOOT_GRUB2, &e, &r->grub2_block)) == 0
-      && (rc = img_bootentry_text (r->ctx, r->image, IMG_BOOT_GRUB_LEGACY, &e, &r->legacy_block)) == 0
+      /* Split only where no GRUB legacy entry is written. */
+      && (r->split || (rc = img_bootentry_text (r->ctx, r->image, IMG_BOOT_GRUB_LEGACY, &e,
+                                                &r->legacy_block)) == 0)
       && (rc = img_bootentry_text (r->ctx, r->image, IMG_BOOT_BLS, &e, &r->bls_text)) == 0)
     rc = build_keepers (r, args);
   free (args);
@@ -301,7 +309,9 @@ prepare (struct ram *r)
   r->kver = tool_strdup (k->version);
   r->vmlinuz = tool_strdup (k->vmlinuz);
   r->initrd = tool_strdup (k->initrd);
-  r->ram_initrd = tool_asprintf ("%s.ramboot", k->initrd);
+  r->split = img_ramboot_split (r->insp, &r->split_why);
+  r->ram_initrd = tool_asprintf ("%s%s", k->initrd,
+                                 r->split ? IMG_RAMBOOT_LAYER_SUFFIX : IMG_RAMBOOT_COPY_SUFFIX);
   if (r->insp->initramfs && strcmp (r->insp->initramfs, "dracut") == 0)
     r->dracut = true;
   else if (!r->insp->initramfs || strcmp (r->insp->initramfs, "initramfs-tools") != 0)
@@ -321,7 +331,8 @@ prepare (struct ram *r)
     r->legacy_root = tool_strdup (base->root);
   if (r->entry_initrd == NULL)
     return img_ctx_set_error (r->ctx, -ENOENT, "%s: the boot entry for %s has no initrd", r->image, r->kver);
-  r->ram_entry_initrd = tool_asprintf ("%s.ramboot", r->entry_initrd);
+  r->ram_entry_initrd = tool_asprintf ("%s%s", r->entry_initrd,
+                                       r->split ? IMG_RAMBOOT_LAYER_SUFFIX : IMG_RAMBOOT_COPY_SUFFIX);
   bm = img_guest_mount_of (r->g, r->vmlinuz, NULL, NULL);
   r->boot_uuid = bm && bm->fs_uuid ? tool_strdup (bm->fs_uuid) : NULL;
   /* The title is ours: the guest's OS name in printable ASCII only. */
@@ -350,7 +361,7 @@ prepare (struct ram *r)
 /* ---- main ------------------------------------------------------------------ */
 
 static const struct img_edit edits[] = {
-  { "ramboot-initrd", "an initrd that boots with the root in RAM, beside the kernel's", edit_ramboot_initrd },
+  { "ramboot-initrd", "the RAM boot's initrd layer, beside the kernel's initrd", edit_ramboot_initrd },
   { "ramboot-hook", "the RAM boot in every initrd the guest builds (initramfs-tools hook, dracut module)", edit_ramboot_hook },
   { "grub-entry", "a GRUB entry for the RAM boot, kept by update-grub on the newest kernel", edit_grub_entry },
   { "detach-helper", "img-ramify-detach in the guest, to release the disk after a RAM boot", edit_detach_helper },
@@ -370,6 +381,8 @@ plan_facts (struct ram *r, uint64_t memory)
 
   img_plan_fact (plan, "kernel", "%s", r->kver);
   img_plan_fact (plan, "ramboot_initrd", "%s", r->ram_initrd);
+  img_plan_fact (plan, "ramboot_initrd_kind", "%s", r->split ? "layer" : "copy");
+  img_plan_fact (plan, "ramboot_initrd_why", "%s", r->split_why);
   sb_adds (&l, "/");
   for (i = 0; i < r->n_copy; i++)
     sb_addf (&l, " %s", r->copy[i]);

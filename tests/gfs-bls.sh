@@ -221,7 +221,8 @@ grep -qx "+options root=$LV_ROOT_PATH ro resume=$LV_SWAP_PATH rd.lvm.lv=guestvg/
 ok $? "img-ramify: the RAM entry's options, \$kernelopts expanded, rd.ramboot"
 grep -q '^\[grub-entry\] add /boot/loader/entries/img-ramify-ramboot.conf' ram.out && grep -qx '+saved_entry=img-ramify-ramboot' ram.out
 ok $? "img-ramify: an entry file beside the guest's, saved_entry pointing at it"
-grep -qx "+initrd /initrd.img-$v.ramboot" ram.out; ok $? "img-ramify: ... booting the ramboot initrd"
+grep -qx "+initrd /initrd.img-$v" ram.out && grep -qx "+initrd /initrd.img-$v.ramboot-layer" ram.out
+ok $? "img-ramify: ... booting the guest's initrd and our layer after it (two initrd lines)"
 fsck_range ram.img "$LV_ROOT_OFFSET" "$LV_ROOT_SIZE"; ok $? "img-ramify: xfs_repair -n: the root LV is clean"
 fsck_range ram.img "$BOOT_OFFSET" "$BOOT_SIZE"; ok $? "img-ramify: xfs_repair -n: /boot is clean"
 "$RAMIFY" --default --no-undo ram.img > ram2.out 2>&1; is "$?" 3 "img-ramify: a second run has nothing to do"

@@ -96,10 +96,10 @@ done
 is "$miss" "" "lsinitrd: the new kernel's initrd, built by the guest's dracut, has the RAM boot"
 
 # The old kernel removed (what dnf remove's kernel-install remove does).
-[ -n "$(dfs "$img" "$BOOT_OFFSET" "stat /initrd.img-$v.ramboot" | grep Inode)" ]; ok $? "img-ramify's copy of $v's initrd is there"
+[ -n "$(dfs "$img" "$BOOT_OFFSET" "stat /initrd.img-$v.ramboot-layer" | grep Inode)" ]; ok $? "img-ramify's layer beside $v's initrd is there"
 day_three () { in_guest kernel-install remove "$v" >> "$1" 2>&1; }
 in_image "$img" rm.log day_three; ok $? "in a chroot: kernel-install remove $v"
-[ -z "$(dfs "$img" "$BOOT_OFFSET" "stat /initrd.img-$v.ramboot" | grep Inode)" ]; ok $? "... which took img-ramify's copy of $v's initrd"
+[ -z "$(dfs "$img" "$BOOT_OFFSET" "stat /initrd.img-$v.ramboot-layer" | grep Inode)" ]; ok $? "... which took img-ramify's layer beside $v's initrd"
 dfs "$img" "$BOOT_OFFSET" "cat $entry" | grep -qx "linux /vmlinuz-$newver"; ok $? "... and left the RAM entry on $newver"
 
 # ---- the plugin's choices, on a /boot of empty files ---------------------------
@@ -144,6 +144,17 @@ cp fb/$entry before
 run_plug frobnicate 6.1.0-30-amd64; is "$?:$(cmp -s before fb/$entry && echo same)" "0:same" "plugin: another command: nothing changed, exit 0"
 k="6.1.0-40-amd64'x"; : > "fb/vmlinuz-$k"; : > "fb/initrd.img-$k"; stamp 0 "fb/vmlinuz-$k" "fb/initrd.img-$k"
 run_plug add "$k"; cmp -s before fb/$entry; ok $? "plugin: a kernel name it would have to quote is left out"
+: > fb/initrd.img-6.1.0-20-amd64.ramboot-layer; stamp -400 fb/initrd.img-6.1.0-30-amd64
+run_plug add 6.1.0-20-amd64
+is "$(fields)" "Rocky Linux 8.9, root in RAM, Linux 6.1.0-20-amd64|6.1.0-20-amd64|/vmlinuz-6.1.0-20-amd64|/initrd.img-6.1.0-20-amd64|/initrd.img-6.1.0-20-amd64.ramboot-layer|" \
+   "plugin: the initrd and img-ramify's layer after it: two initrd lines"
+run_plug remove 6.1.0-20-amd64
+is "$(fields)" "Rocky Linux 8.9, root in RAM, Linux 6.1.0-10-amd64|6.1.0-10-amd64|/vmlinuz-6.1.0-10-amd64|/initrd.img-6.1.0-10-amd64.ramboot|" \
+   "plugin: remove: back to one initrd line on the older kernel's copy"
+[ ! -e fb/initrd.img-6.1.0-20-amd64.ramboot-layer ]; ok $? "plugin: remove: img-ramify's layer beside its initrd goes too"
+stamp -50 fb/initrd.img-6.1.0-30-amd64; run_plug add 6.1.0-30-amd64
+is "$(fields)" "Rocky Linux 8.9, root in RAM, Linux 6.1.0-30-amd64|6.1.0-30-amd64|/vmlinuz-6.1.0-30-amd64|/initrd.img-6.1.0-30-amd64|" \
+   "plugin: and from two initrd lines back to one on the newest kernel's hooked initrd"
 stamp -350 fb/initrd.img-6.1.0-10-amd64.ramboot
 run_plug remove 6.1.0-30-amd64
 is "$?:$([ -e fb/$entry ] || echo gone)" "0:gone" "plugin: no kernel left with the RAM boot: the entry is removed, exit 0 (kernel-install goes on)"

@@ -139,6 +139,17 @@ run_gen; is "$(awk '$1 == "initrd" { print $2 }' gen.out)" /initrd.img-6.1.0-10-
 stamp -250 fb/initrd.img-6.1.0-10-amd64.ramboot; stamp -200 fb/initrd.img-6.1.0-10-amd64
 run_gen; is "$?:$(grep -c '^menuentry' gen.out)" 0:0 "generator: a .ramboot older than its initrd, an initrd older than the hook: no entry"
 grep -q 'no kernel has an initrd with the RAM boot' gen.err; ok $? "generator: ... and it says so on stderr"
+: > fb/initrd.img-6.1.0-10-amd64.ramboot-layer; stamp -400 fb/initrd.img-6.1.0-10-amd64.ramboot-layer
+run_gen; ok $? "generator: runs with a layer file"
+grub-script-check gen.out; ok $? "generator: grub-script-check accepts two initrds on a line"
+is "$(grep -P '^\tinitrd\t' gen.out)" "$(printf '\tinitrd\t/initrd.img-6.1.0-10-amd64 /initrd.img-6.1.0-10-amd64.ramboot-layer')" \
+   "generator: the initrd, then img-ramify's layer after it (whatever their ages: the layer carries the whole RAM boot)"
+grep -q 'Found the RAM boot (img-ramify): /boot/vmlinuz-6.1.0-10-amd64, /boot/initrd.img-6.1.0-10-amd64 /boot/initrd.img-6.1.0-10-amd64.ramboot-layer$' gen.err
+ok $? "generator: ... and it says which files on stderr"
+stamp 0 fb/initrd.img-6.1.0-10-amd64
+run_gen; is "$(awk '$1 == "initrd" { $1 = ""; print }' gen.out)" " /initrd.img-6.1.0-10-amd64" \
+   "generator: an initrd rebuilt after the hook goes alone (the layer's settings may be older than the hook's)"
+stamp -200 fb/initrd.img-6.1.0-10-amd64; rm fb/initrd.img-6.1.0-10-amd64.ramboot-layer
 v="6.1.0-40-amd64'x"; : > "fb/vmlinuz-$v"; : > "fb/initrd.img-$v"; stamp 0 "fb/vmlinuz-$v" "fb/initrd.img-$v"
 run_gen; is "$?:$(grep -c '^menuentry' gen.out)" 0:0 "generator: a kernel name it would have to quote is left out"
 

@@ -42,10 +42,10 @@ qemu-img create -q -f qcow2 -b "$dir/mbr-lvm-dracut.qcow2" -F qcow2 d.qcow2
 [ -s d.err ] && sed 's/^/# /' d.err
 qemu-img convert -O raw d.qcow2 d.raw
 dfs d.raw "$BOOT_OFFSET" "cat /initrd.img-$v" > d-orig.initrd
-dfs d.raw "$BOOT_OFFSET" "cat /initrd.img-$v.ramboot" > d-ram.initrd
-olen=$(stat -c %s d-orig.initrd)
-cmp -s -n "$olen" d-orig.initrd d-ram.initrd; ok $? "dracut: the ramboot initrd starts with the original, untouched"
-layer_of d-ram.initrd "$olen" zcat > d-layer.cpio 2>/dev/null
+dfs d.raw "$BOOT_OFFSET" "cat /initrd.img-$v.ramboot-layer" > d-ram.layer
+dfs "$dir/mbr-lvm-dracut.img" "$BOOT_OFFSET" "cat /initrd.img-$v" | cmp -s - d-orig.initrd
+ok $? "dracut: the guest's initrd is untouched (GRUB 2 loads our layer after it)"
+zcat < d-ram.layer > d-layer.cpio 2>/dev/null; ok $? "dracut: the layer file is gzip, as the initrd's last segment"
 is "$(cpio -t --quiet < d-layer.cpio 2>/dev/null | LC_ALL=C sort | tr '\n' ' ')" \
    "ramboot ramboot/fstab ramboot/lvmlocal.conf ramboot/ramboot.conf usr/bin/img-ramcopy usr/lib/dracut/hooks/pre-pivot/90-img-ramify.sh " \
    "dracut: cpio -t: the pre-pivot hook where this dracut sources hooks, config, RAM fstab, lvmlocal, helper"
@@ -54,9 +54,9 @@ cpio -i --quiet --to-stdout usr/lib/dracut/hooks/pre-pivot/90-img-ramify.sh < d-
 ok $? "dracut: the hook is data/ramboot/dracut/90-img-ramify.sh"
 cpio -i --quiet --to-stdout ramboot/ramboot.conf < d-layer.cpio 2>/dev/null | grep -qx 'RAMBOOT_VGS="guestvg"'
 ok $? "dracut: the config names the volume group to let go"
-is "$(dfs d.raw "$BOOT_OFFSET" "stat /initrd.img-$v.ramboot" | grep -o 'Mode: *[0-7]*' | tr -s ' ')" \
+is "$(dfs d.raw "$BOOT_OFFSET" "stat /initrd.img-$v.ramboot-layer" | grep -o 'Mode: *[0-7]*' | tr -s ' ')" \
    "$(dfs d.raw "$BOOT_OFFSET" "stat /initrd.img-$v" | grep -o 'Mode: *[0-7]*' | tr -s ' ')" \
-   "dracut: the ramboot initrd keeps the original's mode (0600)"
+   "dracut: the layer file keeps the initrd's mode (0600)"
 dfs d.raw "$BOOT_OFFSET" "cat /grub/grub.cfg" | sed -n '/BEGIN img-ramify/,/END img-ramify/p' > d-entry
 grep -q "linux	/vmlinuz-$v root=/dev/mapper/guestvg-root .* rd.ramboot\$" d-entry \
     && grep -q "search --no-floppy --fs-uuid --set=root $BOOT_UUID" d-entry && ! grep -q 'boot=ramboot' d-entry
@@ -113,9 +113,8 @@ ok "$([ "$(stat -c %b x/var/sparse)" -lt 1000 ]; echo $?)" "--archive: the spars
 is "$(stat -c '%u:%g %a' x/etc/shadow) $(readlink x/bin)" "0:42 640 usr/bin" "--archive: owners, modes, symlinks"
 read -r hs he < <(dfs a.img "$ROOT_OFFSET" "stat /etc/hostname" | sed -n 's/^ *mtime: 0x\([0-9a-f]*\):\([0-9a-f]*\).*/\1 \2/p')
 is "$(stat -c %.9Y x/etc/hostname)" "$((16#$hs)).$(printf '%09d' $(( 16#$he >> 2 )))" "--archive: mtimes to the nanosecond"
-cpio_conf=$(dfs a.img "$BOOT_OFFSET" "cat /initrd.img-$KERNEL_VERSION.ramboot" > a.initrd; \
-            olen=$(dfs a.img "$BOOT_OFFSET" "stat /initrd.img-$KERNEL_VERSION" | sed -n 's/.*Size: \([0-9]*\).*/\1/p' | head -1); \
-            layer_of a.initrd "$olen" zcat 2>/dev/null | cpio -i --quiet --to-stdout conf/ramboot.conf 2>/dev/null)
+cpio_conf=$(dfs a.img "$BOOT_OFFSET" "cat /initrd.img-$KERNEL_VERSION.ramboot-layer" \
+            | zcat 2>/dev/null | cpio -i --quiet --to-stdout conf/ramboot.conf 2>/dev/null)
 grep -qx 'RAMBOOT_ARCHIVE="/boot/ramboot-root.tar.zst"' <<< "$cpio_conf"; ok $? "--archive: the boot script is told where the archive is"
 e2fsck -fn "a.img?offset=$BOOT_OFFSET" > /dev/null 2>&1; ok $? "--archive: e2fsck -fn clean on /boot"
 e2fsck -fn "a.img?offset=$ROOT_OFFSET" > /dev/null 2>&1; ok $? "--archive: e2fsck -fn clean on /"
@@ -194,15 +193,17 @@ mkguest_dir $f fedora.img $FU
 "$RAMIFY" --default fedora.img > f.out 2> f.err; ok $? "BLS + dracut (zstd): ramified with --default"
 [ -s f.err ] && sed 's/^/# /' f.err
 debugfs -R "cat /boot/loader/entries/img-ramify-ramboot.conf" "fedora.img?offset=1048576" 2>/dev/null > f.entry
-grep -qx "linux /boot/vmlinuz-$v" f.entry && grep -qx "initrd /boot/initramfs-$v.img.ramboot" f.entry \
+grep -qx "linux /boot/vmlinuz-$v" f.entry \
+    && is "$(grep '^initrd ' f.entry | tr '\n' '|')" "initrd /boot/initramfs-$v.img|initrd /boot/initramfs-$v.img.ramboot-layer|" \
+          "BLS: two initrd lines: the guest's initrd, then our layer" \
     && grep -qx "options root=UUID=$FU ro rd.ramboot" f.entry
-ok $? "BLS: an entry file of its own: the kernel, the ramboot initrd, rd.ramboot"
+ok $? "BLS: an entry file of its own: the kernel, the initrd and our layer, rd.ramboot"
 debugfs -R "cat /boot/grub2/grubenv" "fedora.img?offset=1048576" 2>/dev/null > f.env
 is "$(stat -c %s f.env) $(grep -c '^saved_entry=' f.env) $(sed -n 's/^saved_entry=//p' f.env)" "1024 1 img-ramify-ramboot" \
    "BLS: --default sets saved_entry in grubenv (still 1024 bytes)"
 debugfs -R "cat /boot/grub2/grub.cfg" "fedora.img?offset=1048576" 2>/dev/null | grep -q 'img-ramify'; is $? 1 "BLS: grub.cfg itself is left to blscfg"
-debugfs -R "cat /boot/initramfs-$v.img.ramboot" "fedora.img?offset=1048576" 2>/dev/null > f.initrd
-layer_of f.initrd "$(stat -c %s $f/boot/initramfs-$v.img)" "zstd -dcq" | cpio -t --quiet 2>/dev/null | grep -qx 'usr/lib/dracut/hooks/pre-pivot/90-img-ramify.sh'
+debugfs -R "cat /boot/initramfs-$v.img.ramboot-layer" "fedora.img?offset=1048576" 2>/dev/null > f.layer
+zstd -dcq < f.layer | cpio -t --quiet 2>/dev/null | grep -qx 'usr/lib/dracut/hooks/pre-pivot/90-img-ramify.sh'
 ok $? "BLS: a zstd layer with the hook under usr/lib/dracut/hooks"
 e2fsck -fn "fedora.img?offset=1048576" > /dev/null 2>&1; ok $? "BLS: e2fsck -fn clean"
 "$RAMIFY" --default fedora.img > /dev/null 2>&1; is $? 3 "BLS: second run: nothing to do"
@@ -240,4 +241,29 @@ before=$(sha256sum rhel5.img | cut -d' ' -f1)
 is "$rc:$(wc -l < r.err)" "1:1" "mkinitrd/nash guest: refused with one error line ($(head -c 160 r.err))"
 grep -q 'rhel5.img: .*initramfs-tools and dracut' r.err; ok $? "... naming the image and what is handled"
 is "$(sha256sum rhel5.img | cut -d' ' -f1)" "$before" "... the image untouched"
+# ---- a guest pygrub boots: one initrd file, switched both ways -------------------------------
+# img2pv's PV entry in grub.cfg means Xen's pygrub boots the guest, and
+# pygrub reads an initrd line as one file: img-ramify then writes the
+# copy with the layer appended, and drops the layer file of a run before.
+. <(grep -E '^(BOOT_OFFSET|KERNEL_VERSION)=' "$dir/mbr-plain.img.facts")
+v=$KERNEL_VERSION
+cp --sparse=always "$dir/mbr-plain.img" pv.img
+"$RAMIFY" --json pv.img > pv1.json 2> pv1.err; ok $? "pygrub: ramified before the conversion"
+is "$(jq -r .facts.ramboot_initrd_kind pv1.json)" layer "pygrub: before img2pv, GRUB 2 loads the layer as a file of its own"
+"$top_builddir/src/img2pv" pv.img > pv.out 2>&1; ok $? "pygrub: img2pv converts the ramified guest"
+"$RAMIFY" --json pv.img > pv2.json 2> pv2.err; ok $? "pygrub: ramified again after the conversion"
+is "$(jq -r '.facts.ramboot_initrd + " " + .facts.ramboot_initrd_kind' pv2.json)" "/boot/initrd.img-$v.ramboot copy" \
+   "pygrub: then a copy with the layer appended ($(jq -r .facts.ramboot_initrd_why pv2.json))"
+grep -q 'pygrub' <<< "$(jq -r .facts.ramboot_initrd_why pv2.json)"; ok $? "pygrub: the report says why"
+[ -z "$(dfs pv.img "$BOOT_OFFSET" "stat /initrd.img-$v.ramboot-layer" | grep Inode)" ]
+ok $? "pygrub: the layer file of the first run is gone"
+dfs pv.img "$BOOT_OFFSET" "cat /initrd.img-$v" > pv-orig.initrd
+dfs pv.img "$BOOT_OFFSET" "cat /initrd.img-$v.ramboot" | cmp -s -n "$(stat -c %s pv-orig.initrd)" - pv-orig.initrd
+ok $? "pygrub: the copy starts with the guest's initrd"
+"$PYGRUB" -l pv.img > pv-pg.out 2>/dev/null; ok $? "pygrub: lists the converted, ramified guest"
+grep -A4 'root in RAM' pv-pg.out | grep -qx " *initrd: /initrd.img-$v.ramboot"
+ok $? "pygrub: the RAM entry's initrd is the one copy ($(grep -A4 'root in RAM' pv-pg.out | grep initrd:))"
+"$RAMIFY" pv.img > /dev/null 2>&1; is $? 3 "pygrub: a third run has nothing to do"
+e2fsck -fn "pv.img?offset=$BOOT_OFFSET" > /dev/null 2>&1; ok $? "pygrub: e2fsck -fn clean on /boot"
+
 done_testing

@@ -33,8 +33,12 @@ ramify_initrd_names ()
 	echo "initrd.img-$1 initrd-$1.img initrd-$1.gz initrd-$1 initramfs-$1.img"
 }
 
-# The file name (in /boot) of the initrd of kernel $1 with the RAM boot;
-# non-zero when it has none.
+# The file names (in /boot), in the order they are loaded, of the
+# initrd(s) of kernel $1 with the RAM boot: img-ramify's copy
+# INITRD.ramboot when it is not older than the initrd; the initrd alone
+# when it was built after every file of the hook (the hook put the RAM
+# boot in); the initrd and img-ramify's layer INITRD.ramboot-layer (which
+# carries the whole RAM boot) after it.  Non-zero when there is none.
 ramify_initrd ()
 {
 	for _ri in $(ramify_initrd_names "$1"); do
@@ -45,6 +49,10 @@ ramify_initrd ()
 		fi
 		if ramify_hooked "/boot/${_ri}"; then
 			echo "${_ri}"
+			return 0
+		fi
+		if [ -f "/boot/${_ri}.ramboot-layer" ]; then
+			echo "${_ri} ${_ri}.ramboot-layer"
 			return 0
 		fi
 		return 1

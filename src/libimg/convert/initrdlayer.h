@@ -39,4 +39,13 @@ int img_initrd_layer_append (struct img_initrd_layer *layer, const struct img_in
                              const void *orig, size_t orig_len, void **out, size_t *out_len,
                              const char **compression);
 
+/* The layer alone, as a file a boot loader loads after an initrd parsed
+ * as IRD (GRUB 2 "initrd A B", BLS repeated initrd lines; each file starts
+ * on a 4-byte boundary): compressed as IRD's last segment, after the zero
+ * bytes that must end an uncompressed or legacy lz4 segment.  *out
+ * malloc'd; *compression as for img_initrd_layer_append.  The layer is
+ * finished. */
+int img_initrd_layer_file_after (struct img_initrd_layer *layer, const struct img_initrd *ird,
+                                 void **out, size_t *out_len, const char **compression);
+
 #endif

@@ -68,7 +68,7 @@ add_entries (struct img_initrd_layer *layer, const struct img_initrd *ird,
 
 int
 img_ramboot_initrd (struct img_plan *plan, const char *where, const char *initrd,
-                    const char *ram_initrd, const struct img_ramboot_layer *l)
+                    bool split, const struct img_ramboot_layer *l)
 {
   struct img_guest *g = img_plan_guest (plan);
   struct img_ctx *ctx = img_guest_ctx (g);
@@ -80,10 +80,10 @@ img_ramboot_initrd (struct img_plan *plan, const char *where, const char *initrd
   const char *hookdir = NULL;
   uint32_t mode = 0600;
   uint64_t t = 0;
-  char *name = NULL;
+  char *name = NULL, *file = NULL, *other = NULL;
   int r;
 
-  if ((r = img_guest_read_file (img_plan_guest (plan), initrd, MAX_INITRD, &orig, &orig_len)) < 0)
+  if ((r = img_guest_read_file (g, initrd, MAX_INITRD, &orig, &orig_len)) < 0)
     return r;
   /* The layer's times are the original initrd's, so the same guest always
    * gets the same bytes (and a second run has nothing to do); and its
@@ -93,8 +93,9 @@ img_ramboot_initrd (struct img_plan *plan, const char *where, const char *initrd
       t = (uint64_t) st.mtime;
     mode = st.mode & 0777;
   }
-  if (asprintf (&name, "%s: %s", where, initrd) < 0) {
-    name = NULL;
+  if (asprintf (&name, "%s: %s", where, initrd) < 0
+      || asprintf (&file, "%s%s", initrd, split ? IMG_RAMBOOT_LAYER_SUFFIX : IMG_RAMBOOT_COPY_SUFFIX) < 0
+      || asprintf (&other, "%s%s", initrd, split ? IMG_RAMBOOT_COPY_SUFFIX : IMG_RAMBOOT_LAYER_SUFFIX) < 0) {
     r = img_err (ctx, -ENOMEM, "%s: out of memory", where);
     goto out;
   }
@@ -111,15 +112,26 @@ img_ramboot_initrd (struct img_plan *plan, const char *where, const char *initrd
                  where, initrd);
     goto out;
   }
-  if ((r = img_initrd_layer_new (ctx, t, &layer)) < 0
-      || (r = add_entries (layer, ird, hookdir, l)) < 0
-      || (r = img_initrd_layer_append (layer, ird, orig, orig_len, &out, &out_len, NULL)) < 0)
+  if ((r = img_initrd_layer_new (ctx, t, &layer)) < 0 || (r = add_entries (layer, ird, hookdir, l)) < 0)
     goto out;
-  r = img_guest_write_file (img_plan_guest (plan), ram_initrd, out, out_len, mode);
+  if (split) {
+    /* The guest's initrd is not copied: only its length was needed. */
+    free (orig);
+    orig = NULL;
+    r = img_initrd_layer_file_after (layer, ird, &out, &out_len, NULL);
+  } else
+    r = img_initrd_layer_append (layer, ird, orig, orig_len, &out, &out_len, NULL);
+  if (r == 0)
+    r = img_guest_write_file (g, file, out, out_len, mode);
+  /* The other way's file, from a run before the boot loader changed. */
+  if (r == 0)
+    r = img_guest_remove (g, other);
  out:
   img_initrd_layer_free (layer);
   img_initrd_free (ird);
   free (name);
+  free (file);
+  free (other);
   free (orig);
   free (out);
   return r;

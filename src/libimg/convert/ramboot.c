@@ -13,6 +13,8 @@
 #include "img-quote.h"
 #include "base/strbuf.h"
 #include "text/text-private.h"
+#include "convert/bootentry.h"
+#include "convert/pvboot.h"
 #include "convert/ramboot.h"
 
 #define MiB ((uint64_t) 1024 * 1024)
@@ -411,4 +413,35 @@ img_ramboot_base_entry (const struct img_inspection *insp, const char *vmlinuz, 
         return e;
     }
   return NULL;
+}
+
+bool
+img_ramboot_split (const struct img_inspection *insp, const char **why)
+{
+  bool oom = false, grub2 = false;
+  char *path = img_bootentry_bls_path (insp, "x", &oom);
+  bool bls = path != NULL;      /* without memory, img_bootentry_install fails */
+  size_t i, j;
+
+  free (path);
+  for (i = 0; i < insp->n_bootcfgs; i++) {
+    grub2 |= insp->bootcfgs[i].kind == IMG_BOOT_GRUB2;
+    for (j = 0; j < insp->bootcfgs[i].n_entries; j++)
+      if (insp->bootcfgs[i].entries[j].id
+          && strcmp (insp->bootcfgs[i].entries[j].id, IMG_PV_ENTRY_ID) == 0) {
+        *why = "img2pv's Xen PV entry is there: Xen's pygrub boots this guest, "
+          "and it reads an initrd line as one file";
+        return false;
+      }
+  }
+  if (bls) {
+    *why = "a BLS entry takes several initrd lines";
+    return true;
+  }
+  if (grub2) {
+    *why = "GRUB 2 loads several initrds on one line";
+    return true;
+  }
+  *why = "GRUB legacy loads one initrd";
+  return false;
 }

@@ -56,11 +56,31 @@ struct img_ramboot_layer {
   size_t helper_len;
   const char *conf, *fstab, *lvmlocal;  /* lvmlocal may be NULL */
 };
-/* Writes RAM_INITRD: INITRD (read through the plan; an initramfs-tools or
- * dracut initrd as L says, else an error) with the layer appended, with
- * INITRD's mtime for its entries and its mode. */
+/* The two ways the RAM entry gets the layer, and the file each writes
+ * beside the guest's initrd INITRD:
+ *   INITRD.ramboot-layer  the layer alone, loaded after INITRD (GRUB 2
+ *                         "initrd A B", BLS repeated initrd lines): the
+ *                         guest's initrd is not copied;
+ *   INITRD.ramboot        a copy of INITRD with the layer appended, for
+ *                         boot loaders that load one initrd (GRUB legacy,
+ *                         and Xen's pygrub, which reads an initrd line as
+ *                         one path). */
+#define IMG_RAMBOOT_LAYER_SUFFIX ".ramboot-layer"
+#define IMG_RAMBOOT_COPY_SUFFIX ".ramboot"
+/* Whether the RAM entry on the guest INSP describes can load the layer as
+ * a file of its own: the entry goes to BLS or GRUB 2 (see
+ * img_bootentry_install), and no boot configuration holds img2pv's Xen PV
+ * entry (pygrub boots that guest).  *WHY (static text) says why not, or
+ * which boot loader loads two files. */
+bool img_ramboot_split (const struct img_inspection *insp, const char **why);
+/* Writes INITRD's RAM boot file: with SPLIT, INITRD.ramboot-layer (the
+ * layer alone, compressed as INITRD's last segment), removing an
+ * INITRD.ramboot an earlier run left; without, INITRD.ramboot (INITRD with
+ * the layer appended), removing an INITRD.ramboot-layer.  INITRD is read
+ * through the plan (an initramfs-tools or dracut initrd as L says, else
+ * an error); the layer's entries get INITRD's mtime, the file its mode. */
 int img_ramboot_initrd (struct img_plan *plan, const char *where, const char *initrd,
-                        const char *ram_initrd, const struct img_ramboot_layer *l);
+                        bool split, const struct img_ramboot_layer *l);
 
 /* Adds KEY=VALUE and a newline to B, VALUE through img_quote_sh (a shell
  * assignment the boot script or a generator sources); B->oom on failure. */
