@@ -117,18 +117,35 @@ img_initrd_layer_empty (const struct img_initrd_layer *l)
   return !l->any;
 }
 
-/* The layer's cpio, finished, and the compression of IRD's last segment. */
+/* The layer finished and compressed as IRD's last segment: after ORIG
+ * (ORIG_LEN bytes), or with ALONE as a file of its own. */
 static int
-finish (struct img_initrd_layer *l, const struct img_initrd *ird, void **buf, size_t *len,
-        const char **comp)
+put (struct img_initrd_layer *l, const struct img_initrd *ird, bool alone, const void *orig,
+     size_t orig_len, void **out, size_t *out_len, const char **compression)
 {
   size_t n = img_initrd_n_segments (ird);
   const struct img_initrd_segment *last = n ? img_initrd_segment (ird, n - 1) : NULL;
+  const char *comp = last ? last->compression : "none";
+  void *buf = NULL;
+  size_t len = 0;
+  int r;
 
-  *comp = last ? last->compression : "none";
-  *buf = NULL;
-  *len = 0;
-  return img_cpio_finish (l->cpio, buf, len);
+  *out = NULL;
+  *out_len = 0;
+  if ((r = img_cpio_finish (l->cpio, &buf, &len)) < 0)
+    return r;
+  if (alone)
+    /* The boot loader starts this file on a 4-byte boundary after the
+     * initrd: the tail that would follow an initrd of 4 bytes has just
+     * the zero bytes an uncompressed or legacy lz4 segment needs after
+     * it. */
+    r = img_internal_initrd_append_tail (l->ctx, 4, buf, len, comp, out, out_len);
+  else
+    r = img_initrd_append (l->ctx, orig, orig_len, buf, len, comp, out, out_len);
+  free (buf);
+  if (r == 0 && compression)
+    *compression = comp;
+  return r;
 }
 
 int
@@ -136,41 +153,12 @@ img_initrd_layer_append (struct img_initrd_layer *l, const struct img_initrd *ir
                          const void *orig, size_t orig_len, void **out, size_t *out_len,
                          const char **compression)
 {
-  const char *comp;
-  void *buf;
-  size_t len;
-  int r;
-
-  *out = NULL;
-  *out_len = 0;
-  if ((r = finish (l, ird, &buf, &len, &comp)) < 0)
-    return r;
-  r = img_initrd_append (l->ctx, orig, orig_len, buf, len, comp, out, out_len);
-  free (buf);
-  if (r == 0 && compression)
-    *compression = comp;
-  return r;
+  return put (l, ird, false, orig, orig_len, out, out_len, compression);
 }
 
 int
 img_initrd_layer_file_after (struct img_initrd_layer *l, const struct img_initrd *ird,
                              void **out, size_t *out_len, const char **compression)
 {
-  const char *comp;
-  void *buf;
-  size_t len;
-  int r;
-
-  *out = NULL;
-  *out_len = 0;
-  if ((r = finish (l, ird, &buf, &len, &comp)) < 0)
-    return r;
-  /* The boot loader starts this file on a 4-byte boundary after the
-   * initrd: the tail that would follow an initrd of 4 bytes has just the
-   * zero bytes an uncompressed or legacy lz4 segment needs after it. */
-  r = img_internal_initrd_append_tail (l->ctx, 4, buf, len, comp, out, out_len);
-  free (buf);
-  if (r == 0 && compression)
-    *compression = comp;
-  return r;
+  return put (l, ird, true, NULL, 0, out, out_len, compression);
 }
