@@ -73,6 +73,17 @@ grep -Eq "$step" out; is $? 1 "img-inspect -p: no step line on stdout"
 jq -e . out.json > /dev/null; ok $? "img-inspect -p --json: stdout is JSON"
 "$INSPECT" -x "$img" > /dev/null 2> err
 grep -Eq "${step}Inspecting the guest" err; ok $? "img-inspect -x: the step lines"
+grep -Eq "${step}\+ image .*mbr-plain-hvm.img: raw, [0-9]+ bytes$" err; ok $? "img-inspect -x: traced: the image opened, its format"
+grep -Eq "${step}\+ image .*: partition table dos, [0-9]+ entries$" err; ok $? "img-inspect -x: traced: the partition table"
+grep -Eq "${step}\+ volume .*mbr-plain-hvm.img:p1: ext[234], UUID [0-9a-f-]+$" err; ok $? "img-inspect -x: traced: each volume probed"
+grep -Eq "${step}\+ .*initrd segment [0-9]+ at [0-9]+: (gzip|zstd|none), [0-9]+ bytes, [0-9]+ inflated, [0-9]+ members$" err
+ok $? "img-inspect -x: traced: the initrd's segments"
+"$INSPECT" -p "$img" > /dev/null 2> err
+grep -Eq "${step}\+ " err; is $? 1 "img-inspect -p: no traced lines without -x"
+"$INSPECT" -x "$dir/mbr-lvm.img" > /dev/null 2> err
+grep -Eq "${step}\+ LVM: volume group [A-Za-z0-9_.+-]+, [0-9]+ logical volumes$" err \
+    && grep -Eq "${step}\+ volume [A-Za-z0-9_.+-]+/root: ext4, UUID " err
+ok $? "img-inspect -x: traced: the volume groups and their logical volumes"
 "$INSPECT" -v "$img" > /dev/null 2> err
 grep -q "^img-inspect: " err; ok $? "img-inspect -v: the engine's debug lines"
 tty_steps img-inspect "'$INSPECT' '$img'"

@@ -41,7 +41,12 @@ first_ms=$(( (t1 - t0) / 1000000 )); write_ms=$(( (t2 - t1) / 1000000 ))
 diag "a run starts writing after $first_ms ms and writes for $write_ms ms"
 RANDOM=4242
 killed_mid=0
-for i in 1 2 3 4 5 6 7 8; do
+# Eight kills; more (up to 16) while fewer than three landed mid-write:
+# a run that ended before its kill (the machine got faster than in the
+# calibration) shortens the window the next delays are drawn from.
+i=0
+while [ "$i" -lt 8 ] || { [ "$killed_mid" -lt 3 ] && [ "$i" -lt 16 ]; }; do
+    i=$((i + 1))
     cp --sparse=always base.img k.img
     rm -f k.img.img-tools-undo k.cfg
     "$IMG2PV" --no-xl-config k.img > /dev/null 2>&1 &
@@ -55,6 +60,9 @@ for i in 1 2 3 4 5 6 7 8; do
     esac
     delay="${ms}ms"
     kill -9 "$pid" 2>/dev/null && killed=yes || killed=no
+    if [ "$killed" = no ] && [ "$i" != 1 ] && [ "$i" != 8 ] && [ "$ms" -lt "$write_ms" ]; then
+        write_ms=$ms
+    fi
     wait "$pid" 2>/dev/null
     state=none
     [ -e k.img.img-tools-undo ] && state=$("$top_builddir/tests/edits-tool" --state k.img.img-tools-undo 2>/dev/null)
@@ -78,7 +86,7 @@ for i in 1 2 3 4 5 6 7 8; do
         is "$(sha256sum k.img | cut -d' ' -f1)" "$orig" "kill $i: the image is byte-identical to the original"
     fi
 done
-diag "$killed_mid of 8 kills landed while the run was writing"
+diag "$killed_mid of $i kills landed while the run was writing"
 ok "$([ "$killed_mid" -ge 3 ]; echo $?)" "at least three kills landed mid-write ($killed_mid)"
 
 # ---- sparse 100 GiB -------------------------------------------------------

@@ -13,10 +13,11 @@
 
 #include "guest/guest-private.h"
 
+/* VOL, found as WHAT (for -x: "IMAGE:p2", "VG/LV"), probed. */
 static int
 add_volume (struct img_guest *g, struct img_volume *vol, bool owned,
             const struct img_part *part, size_t image, const char *vg,
-            const char *lv)
+            const char *lv, const char *what)
 {
   struct gvolume *v = img_internal_guest_append_volume (g, vol, owned);
   int r;
@@ -28,6 +29,10 @@ add_volume (struct img_guest *g, struct img_volume *vol, bool owned,
   v->vg = vg;
   v->lv = lv;
   r = img_probe (g->ctx, vol, &v->info);
+  if (r == 0)
+    img_progress_step (g->ctx, IMG_PROGRESS_TRACE, "volume %s: %s%s%s", what,
+                       v->info.type[0] ? v->info.type : "no signature",
+                       v->info.uuid[0] ? ", UUID " : "", v->info.uuid);
   return r;
 }
 
@@ -55,10 +60,12 @@ add_md_parts (struct img_guest *g, const struct img_md_array *a)
   int r;
 
   for (j = 0; j < a->pt->n_parts; j++) {
+    char name[80];
     if (a->part_vols[j] == NULL)
       continue;
+    snprintf (name, sizeof name, "%sp%u", a->devname, a->pt->parts[j].number);
     r = add_volume (g, a->part_vols[j], false, &a->pt->parts[j], SIZE_MAX,
-                    NULL, NULL);
+                    NULL, NULL, name);
     if (r < 0)
       return r;
     g->volumes[g->n_volumes - 1].md = a;
@@ -82,6 +89,8 @@ scan_md (struct img_guest *g)
     return r;
   for (i = 0; i < img_md_n_arrays (g->md); i++) {
     const struct img_md_array *a = img_md_array (g->md, i);
+    img_progress_step (g->ctx, IMG_PROGRESS_TRACE, "md: %s, metadata %s, %zu members%s",
+                       a->devname, a->metadata, a->n_members, a->vol ? "" : ", not read");
     if (a->vol == NULL)
       continue;
     /* A partitioned array: its partitions are the volumes, as a disk's. */
@@ -91,7 +100,7 @@ scan_md (struct img_guest *g)
         return r;
       continue;
     }
-    r = add_volume (g, a->vol, false, NULL, 0, NULL, NULL);
+    r = add_volume (g, a->vol, false, NULL, 0, NULL, NULL, a->devname);
     if (r < 0)
       return r;
     g->volumes[g->n_volumes - 1].md = a;
@@ -121,13 +130,18 @@ img_internal_guest_scan_disks (struct img_guest *g, const char *const *images,
                        &g->disks[i]);
     if (r < 0)
       return r;
+    img_progress_step (g->ctx, IMG_PROGRESS_TRACE, "image %s: %s, %llu bytes", images[i],
+                       img_disk_format (g->disks[i]),
+                       (unsigned long long) img_disk_size (g->disks[i]));
     r = img_ptable_read (g->ctx, g->disks[i], &g->pts[i]);
     if (r < 0)
       return r;
+    img_progress_step (g->ctx, IMG_PROGRESS_TRACE, "image %s: partition table %s, %zu entries",
+                       images[i], img_ptable_type_name (g->pts[i]->type), g->pts[i]->n_parts);
     if (g->pts[i]->type == IMG_PTABLE_NONE) {
       r = img_volume_new_linear (g->ctx, images[i], g->disks[i], 0,
                                  img_disk_size (g->disks[i]), &vol);
-      if (r < 0 || (r = add_volume (g, vol, true, NULL, i, NULL, NULL)) < 0)
+      if (r < 0 || (r = add_volume (g, vol, true, NULL, i, NULL, NULL, images[i])) < 0)
         return r;
       continue;
     }
@@ -137,7 +151,7 @@ img_internal_guest_scan_disks (struct img_guest *g, const char *const *images,
         continue;
       snprintf (name, sizeof name, "%s:p%u", images[i], p->number);
       r = img_volume_new_linear (g->ctx, name, g->disks[i], p->start, p->size, &vol);
-      if (r < 0 || (r = add_volume (g, vol, true, p, i, NULL, NULL)) < 0)
+      if (r < 0 || (r = add_volume (g, vol, true, p, i, NULL, NULL, name)) < 0)
         return r;
     }
   }
@@ -157,11 +171,15 @@ img_internal_guest_scan_disks (struct img_guest *g, const char *const *images,
     return r;
   for (i = 0; i < img_lvm_n_vgs (g->lvm); i++) {
     const struct img_lvm_vg *vg = img_lvm_vg (g->lvm, i);
+    img_progress_step (g->ctx, IMG_PROGRESS_TRACE, "LVM: volume group %s, %zu logical volumes",
+                       vg->name, vg->n_lvs);
     for (j = 0; j < vg->n_lvs; j++) {
       const struct img_lvm_lv *lv = &vg->lvs[j];
+      char lvname[512];
       if (lv->vol == NULL)
         continue;
-      r = add_volume (g, lv->vol, false, NULL, 0, vg->name, lv->name);
+      snprintf (lvname, sizeof lvname, "%s/%s", vg->name, lv->name);
+      r = add_volume (g, lv->vol, false, NULL, 0, vg->name, lv->name, lvname);
       if (r < 0)
         return r;
     }

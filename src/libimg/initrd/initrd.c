@@ -343,6 +343,10 @@ add_segment (struct img_initrd *t, uint64_t offset, uint64_t length,
 {
   struct img_initrd_segment *v;
 
+  img_progress_step (t->ctx, IMG_PROGRESS_TRACE, "%s: initrd segment %zu at %llu: %s, %llu bytes, "
+                     "%llu inflated, %zu members", t->name, t->n_segs, (unsigned long long) offset,
+                     img_internal_comp_name (comp), (unsigned long long) length,
+                     (unsigned long long) uncompressed, n_entries);
   v = realloc (t->segs, (t->n_segs + 1) * sizeof *v);
   if (v == NULL)
     return -ENOMEM;
