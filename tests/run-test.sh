@@ -10,8 +10,12 @@
 #   run-test.sh SHELL TEST
 lock=${IMG_TOOLS_CHECK_LOCK:-/run/lock/img-tools-check.lock}
 mode=--shared
+# automake names the test ./tests/X.sh in a build in the source tree and
+# $(srcdir)/tests/X.sh in another; SERIAL_TESTS names it tests/X.sh.
+name=/$2
+name=tests/${name##*/tests/}
 case " ${SERIAL_TESTS:-} " in
-*" $2 "*) mode=--exclusive ;;
+*" $name "*) mode=--exclusive ;;
 esac
 exec 9>>"$lock"
 flock "$mode" 9
