@@ -15,7 +15,7 @@
 #include "img-quote.h"
 #include "img-json.h"
 #include "libimg.h"
-#include "initrd/initrd-private.h"
+#include "guest/guest-private.h"
 #include "img-inspect.h"
 #include "cli.h"
 #include "report.h"
@@ -147,8 +147,7 @@ static void
 inspect_initrd (struct state *st, const struct img_kernel_info *k,
                 struct initrd_info *ii)
 {
-  void *buf = NULL;
-  size_t len = 0, i, m;
+  size_t i, m;
   struct img_initrd *initrd = NULL;
   char *builtin = NULL;
   char path[600], what[1200];
@@ -168,8 +167,8 @@ inspect_initrd (struct state *st, const struct img_kernel_info *k,
   /* The file and its inflated bytes are bounded by the context's
    * budgets; an initrd past them is skipped with one line, the rest of
    * the guest still reported. */
-  if ((r = img_guest_read_file (st->g, k->initrd, SIZE_MAX, &buf, &len)) < 0
-      || (r = img_initrd_parse_keep (st->ctx, what, buf, len, 0, KEEP_DATA, &initrd)) < 0) {
+  if ((r = img_guest_initrd_parse (st->g, k->initrd, UINT64_MAX, what, 0, KEEP_DATA, NULL,
+                                    &initrd, NULL)) < 0) {
     ii->error = strdup (img_ctx_error (st->ctx));
     if (r == -EFBIG || r == -E2BIG)
       fprintf (stderr, "%s: %s: skipped\n", PROG, img_ctx_error (st->ctx));
@@ -208,7 +207,6 @@ inspect_initrd (struct state *st, const struct img_kernel_info *k,
   }
   /* Segment compression names are static strings; the rest we copied. */
   img_initrd_free (initrd);
-  free (buf);
   free (builtin);
 }
 

@@ -167,6 +167,29 @@ mkdir -p pre outside2 && ln -s "$TMP/outside2" pre/dir
 run_ok "extract over an existing symlink" T extract pre.img pre
 is "$(cat pre/dir/file 2>/dev/null) $(ls outside2 | wc -l)" "inside 0" "the host symlink was replaced, not followed"
 
+# ---- the same files read through a window -------------------------------
+# Guests' initrds are read through a small window that moves with the
+# walk (img_initrd_parse_read), not whole: every file above must give the
+# same listing, or the same error, through a window of 1 byte (each
+# header, magic and lz4 chunk split across reads), 7 bytes and 64 KiB.
+n=0
+for f in *.img *.cpio *.gz *.zst; do
+    [ -f "$f" ] || continue
+    want=$(T --max-size 21M list "$f" 2>&1; echo "rc=$?")
+    for w in 1 7 64K; do
+        [ "$w" = 1 ] && [ "$(stat -c %s "$f")" -gt 400000 ] && continue
+        is "$(T --max-size 21M --window "$w" list "$f" 2>&1; echo "rc=$?")" "$want" \
+            "$f through a $w-byte window: same listing or error"
+        n=$((n + 1))
+    done
+done
+diag "$n window comparisons"
+is "$(T --window 7 cat good.zst usr/bin/blob | cmp - src/usr/bin/blob && echo same)" same \
+    "a member's data read through a window is the member's data"
+head -c 100 good.cpio > short.cpio
+fails_with "a file that ends mid-header, through a window" \
+    "short\.cpio: initrd: cpio header at offset 0: truncated header" T --window 64K list short.cpio
+
 is "$(cat "$TMP"/sanitizer.* 2>/dev/null | head -20)" "" "no sanitizer report"
 
 done_testing

@@ -44,6 +44,28 @@ for f in big.gzip big.zstd big.xz big-crc.gzip; do
     like "$(cat list.out)" "^0 100644 [0-9]+ [0-9]+ 6 etc/zz-after$" "$f: the member after it too"
     like "$(cat list.out)" "^0 120777 [0-9]+ [0-9]+ 12 data/link -> \.\./etc/hello$" "$f: symlink targets are kept"
 done
+# The input side: read through a window (as guests' initrds are), a file
+# of 184 MiB (an uncompressed archive of 120 MiB, then a gzip one of
+# 64 MiB of random data, which does not compress) costs the same small
+# growth; read whole, it would cost the file.
+mkdir -p rnd/etc mid/etc && head -c 64M /dev/urandom > rnd/etc/random
+truncate -s 120M mid/etc/zeros
+(cd mid && find . | LC_ALL=C sort | cpio -o -H newc --quiet) > huge.img
+(cd rnd && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -1 -n >> huge.img
+diag "huge.img: $(stat -c %s huge.img) bytes"
+rssw () { /usr/bin/time -f %M -o rss.out "$TOOL" --keep 64K --window 1M list "$1" > list.out 2> err.out && cat rss.out; }
+basew=$(rssw small.gz) || bail "listing the small initrd through a window failed: $(cat err.out)"
+if peak=$(rssw huge.img); then
+    grow=$(( peak - basew ))
+    diag "huge.img through a 1 MiB window: peak RSS $peak KiB, $grow KiB over the small one"
+    ok $(( grow < 32 * 1024 ? 0 : 1 )) "huge.img: 184 MiB of file listed through a window in less than 32 MiB more"
+else
+    ok 1 "huge.img: 184 MiB of file listed through a window in less than 32 MiB more"
+    diag "$(cat err.out)"
+fi
+like "$(cat list.out)" "^1 100644 [0-9]+ [0-9]+ 67108864 etc/random$" "huge.img: the member of the gzip segment is listed"
+is "$("$TOOL" --window 1M segments huge.img | awk '{ print $4 }' | tr '\n' ' ')" "none gzip " \
+    "huge.img: both segments found through the window"
 is "$("$TOOL" --keep 64K cat big.zstd etc/zz-after)" "after" "small files' data is kept"
 fails_with "a skipped member's data is not made up" "data/zeros: data not kept" \
     "$TOOL" --keep 64K cat big.zstd data/zeros

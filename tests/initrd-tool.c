@@ -8,7 +8,9 @@
  *   initrd-tool [OPTIONS] append FILE OUT COMPRESSION HOSTDIR
  * Options: --max-size BYTES[KMG] (decompressed bytes allowed), --keep
  * BYTES[KMG] (keep only member data this small: img_initrd_parse_keep),
- * --uid N, --gid N (owner of the appended members, default 0).
+ * --uid N, --gid N (owner of the appended members, default 0), --window
+ * BYTES[KMG] (read the file through a window of this size,
+ * img_initrd_parse_read, instead of whole).
  */
 #include <config.h>
 
@@ -32,7 +34,7 @@
 #define MAX_DEPTH 64
 
 static struct img_ctx *ctx;
-static uint64_t max_size, keep_data = UINT64_MAX;
+static uint64_t max_size, keep_data = UINT64_MAX, window;
 static uint32_t opt_uid, opt_gid;
 
 static int
@@ -83,12 +85,46 @@ read_file (const char *path, unsigned char **buf, size_t *len)
 }
 
 static int
+read_fd (void *opaque, void *buf, size_t len, uint64_t off, size_t *got)
+{
+  ssize_t n;
+
+  do
+    n = pread (*(int *) opaque, buf, len, (off_t) off);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    fprintf (stderr, PROG ": pread: %s\n", strerror (errno));
+    return -EIO;
+  }
+  *got = (size_t) n;
+  return 0;
+}
+
+static int
 parse (const char *path, struct img_initrd **initrd)
 {
   unsigned char *buf;
   size_t len;
-  int r;
+  struct stat st;
+  int r, fd;
 
+  if (window) {
+    fd = open (path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat (fd, &st) < 0) {
+      fprintf (stderr, PROG ": %s: %s\n", path, strerror (errno));
+      if (fd >= 0)
+        close (fd);
+      return -1;
+    }
+    r = img_initrd_parse_read (ctx, path, read_fd, &fd, (uint64_t) st.st_size,
+                               (size_t) window, max_size, keep_data, NULL, initrd);
+    close (fd);
+    if (r < 0) {
+      fail_lib ();
+      return -1;
+    }
+    return 0;
+  }
   if (read_file (path, &buf, &len) < 0)
     return -1;
   r = img_initrd_parse_keep (ctx, path, buf, len, max_size, keep_data, initrd);
@@ -381,7 +417,7 @@ static void
 usage (void)
 {
   fprintf (stderr,
-           "usage: " PROG " [--max-size BYTES] [--keep BYTES] [--uid N] [--gid N] COMMAND ARGS\n"
+           "usage: " PROG " [--max-size BYTES] [--keep BYTES] [--window BYTES] [--uid N] [--gid N] COMMAND ARGS\n"
            "  list FILE | segments FILE | cat FILE PATH | extract FILE DIR\n"
            "  append FILE OUT none|gzip|zstd|xz|lzma|lz4|bzip2 HOSTDIR\n");
 }
@@ -392,6 +428,7 @@ main (int argc, char *argv[])
   static const struct option opts[] = {
     { "max-size", required_argument, NULL, 'm' },
     { "keep", required_argument, NULL, 'k' },
+    { "window", required_argument, NULL, 'w' },
     { "uid", required_argument, NULL, 'u' },
     { "gid", required_argument, NULL, 'g' },
     { NULL, 0, NULL, 0 },
@@ -405,6 +442,12 @@ main (int argc, char *argv[])
     case 'm':
       if (parse_size (optarg, &max_size) < 0) {
         fprintf (stderr, PROG ": bad size '%s'\n", optarg);
+        return 2;
+      }
+      break;
+    case 'w':
+      if (parse_size (optarg, &window) < 0 || window == 0 || window > SIZE_MAX) {
+        fprintf (stderr, PROG ": bad window '%s'\n", optarg);
         return 2;
       }
       break;

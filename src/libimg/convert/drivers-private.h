@@ -14,8 +14,6 @@ struct drivers {
                                  * data of its small files only, until
                                  * img_internal_drivers_full_initrd */
   bool ird_full;                /* ird holds every member's data */
-  const void *orig;             /* the initrd's bytes, as read */
-  size_t orig_len;
   const char *what;             /* "IMAGE: INITRD", for messages */
   struct img_kmod *km;          /* the kernel's modules.dep */
   const char *flavour;          /* "initramfs-tools", "dracut", "nash", "unknown" */

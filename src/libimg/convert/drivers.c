@@ -359,7 +359,8 @@ img_internal_drivers_full_initrd (struct drivers *d)
    * full one alone.  Its entries are not used past this call. */
   img_initrd_free (d->ird);
   d->ird = NULL;
-  r = img_initrd_parse (d->ctx, d->what, d->orig, d->orig_len, 4ull << 30, &full);
+  r = img_guest_initrd_parse (img_plan_guest (d->plan), d->k->initrd, IMG_CONV_MAX_INITRD,
+                              d->what, 4ull << 30, UINT64_MAX, NULL, &full, NULL);
   if (r < 0)
     return r;
   d->ird = full;
@@ -372,22 +373,18 @@ apply (struct img_plan *plan, void *data)
 {
   struct drivers d = { .plan = plan, .ctx = img_conv_ctx (plan), .k = data };
   char *what = NULL;
-  void *orig = NULL;
-  size_t orig_len, i;
+  uint64_t orig_len = 0;
+  size_t i;
   int r;
 
-  if ((r = img_guest_read_file (img_plan_guest (plan), d.k->initrd, IMG_CONV_MAX_INITRD, &orig, &orig_len)) < 0)
-    return r;
-  d.orig = orig;
-  d.orig_len = orig_len;
   if (asprintf (&what, "%s: %s", d.k->image, d.k->initrd) < 0) {
     what = NULL;
     r = img_conv_oom (plan);
   }
   else {
     d.what = what;
-    r = img_initrd_parse_select (d.ctx, what, orig, orig_len, 4ull << 30, KEEP_DATA,
-                                 module_index, &d.ird);
+    r = img_guest_initrd_parse (img_plan_guest (plan), d.k->initrd, IMG_CONV_MAX_INITRD, what,
+                                4ull << 30, KEEP_DATA, module_index, &d.ird, &orig_len);
   }
   if (r == 0) {
     d.flavour = initrd_flavour (d.ird);
@@ -408,7 +405,6 @@ apply (struct img_plan *plan, void *data)
   img_initrd_free (d.ird);
   free (d.modroot);
   free (what);
-  free (orig);
   return r;
 }
 

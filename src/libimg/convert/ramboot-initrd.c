@@ -10,8 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "private.h"
-#include "initrd/initrd-private.h"
+#include "guest/guest-private.h"
 #include "convert/initrdlayer.h"
 #include "convert/ramboot.h"
 
@@ -83,8 +82,6 @@ img_ramboot_initrd (struct img_plan *plan, const char *where, const char *initrd
   char *name = NULL, *file = NULL, *other = NULL;
   int r;
 
-  if ((r = img_guest_read_file (g, initrd, MAX_INITRD, &orig, &orig_len)) < 0)
-    return r;
   /* The layer's times are the original initrd's, so the same guest always
    * gets the same bytes (and a second run has nothing to do); and its
    * permissions: dracut's are 0600 (an initrd can hold keys). */
@@ -99,8 +96,11 @@ img_ramboot_initrd (struct img_plan *plan, const char *where, const char *initrd
     r = img_err (ctx, -ENOMEM, "%s: out of memory", where);
     goto out;
   }
-  /* Only names are looked up: no member's data is kept. */
-  if ((r = img_initrd_parse_keep (ctx, name, orig, orig_len, 4ull << 30, 0, &ird)) < 0)
+  /* Only names are looked up: no member's data is kept, and the file is
+   * read through a window (the copy, for GRUB legacy, reads it whole
+   * below). */
+  if ((r = img_guest_initrd_parse (g, initrd, MAX_INITRD, name, 4ull << 30, 0, NULL, &ird,
+                                   NULL)) < 0)
     goto out;
   if (l->dracut && (hookdir = dracut_hookdir (ird)) == NULL) {
     r = img_err (ctx, -ENOTSUP, "%s: %s: a dracut initrd without a pre-pivot hook directory",
@@ -114,12 +114,10 @@ img_ramboot_initrd (struct img_plan *plan, const char *where, const char *initrd
   }
   if ((r = img_initrd_layer_new (ctx, t, &layer)) < 0 || (r = add_entries (layer, ird, hookdir, l)) < 0)
     goto out;
-  if (split) {
-    /* The guest's initrd is not copied: only its length was needed. */
-    free (orig);
-    orig = NULL;
+  if (split)
+    /* The guest's initrd is not copied: only its segments are needed. */
     r = img_initrd_layer_file_after (layer, ird, &out, &out_len, NULL);
-  } else
+  else if ((r = img_guest_read_file (g, initrd, MAX_INITRD, &orig, &orig_len)) == 0)
     r = img_initrd_layer_append (layer, ird, orig, orig_len, &out, &out_len, NULL);
   if (r == 0)
     r = img_guest_write_file (g, file, out, out_len, mode);

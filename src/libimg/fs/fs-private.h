@@ -123,5 +123,10 @@ unsigned char img_internal_fs_dtype (uint32_t mode);
 
 /* Records "NAME: TYPE: PATH: strerror(-ERR)" and returns ERR. */
 int img_internal_fs_errno (struct img_fs *fs, const char *path, int err);
+/* What img_fs_read_file checks before it reads a byte: PATH a regular
+ * file of at most MAX bytes and within the budget for one file, its size
+ * charged to the run's total (*size).  For readers that stream it. */
+int img_internal_fs_read_admit (struct img_fs *fs, const char *path,
+                                uint64_t max, uint64_t *size);
 
 #endif /* LIBIMG_FS_PRIVATE_H */

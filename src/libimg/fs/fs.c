@@ -311,16 +311,13 @@ img_fs_xattrs (struct img_fs *fs, const char *path, img_xattr_fn fn, void *data)
 }
 
 int
-img_fs_read_file (struct img_fs *fs, const char *path, size_t max, void **bufp,
-                  size_t *lenp)
+img_internal_fs_read_admit (struct img_fs *fs, const char *path, uint64_t max,
+                            uint64_t *size)
 {
   struct img_stat st;
-  unsigned char *buf;
-  size_t len = 0, got;
   int r;
 
-  *bufp = NULL;
-  *lenp = 0;
+  *size = 0;
   r = img_fs_lstat (fs, path, &st);
   if (r < 0)
     return r;
@@ -331,7 +328,7 @@ img_fs_read_file (struct img_fs *fs, const char *path, size_t max, void **bufp,
                     fs->name, fs->type, path);
   if (st.size > max || st.size >= SIZE_MAX)
     return img_err (fs->ctx, -EFBIG,
-                    "%s: %s: %s: file is larger than %zu bytes (%" PRIu64 ")",
+                    "%s: %s: %s: file is larger than %" PRIu64 " bytes (%" PRIu64 ")",
                     fs->name, fs->type, path, max, st.size);
   /* The budgets: one file, and every file read whole in the run.  The
    * size is checked before anything is read (a sparse 100 GiB file costs
@@ -350,13 +347,30 @@ img_fs_read_file (struct img_fs *fs, const char *path, size_t max, void **bufp,
     if (r < 0)
       return r;
   }
-  buf = malloc (st.size + 1);
+  *size = st.size;
+  return 0;
+}
+
+int
+img_fs_read_file (struct img_fs *fs, const char *path, size_t max, void **bufp,
+                  size_t *lenp)
+{
+  unsigned char *buf;
+  uint64_t size;
+  size_t len = 0, got;
+  int r;
+
+  *bufp = NULL;
+  *lenp = 0;
+  if ((r = img_internal_fs_read_admit (fs, path, max, &size)) < 0)
+    return r;
+  buf = malloc (size + 1);
   if (buf == NULL)
     return img_err (fs->ctx, -ENOMEM, "%s: %s: %s: out of memory", fs->name,
                     fs->type, path);
   /* Read to EOF rather than trusting the size, but never past MAX. */
-  while (len < st.size) {
-    r = img_fs_pread (fs, path, buf + len, st.size - len, len, &got);
+  while (len < size) {
+    r = img_fs_pread (fs, path, buf + len, size - len, len, &got);
     if (r < 0) {
       free (buf);
       return r;

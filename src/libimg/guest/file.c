@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "cleanup.h"
+#include "fs/fs-private.h"
 #include "fs/overlay.h"
 #include "guest/guest-private.h"
 
@@ -93,6 +94,13 @@ img_guest_pread (struct img_guest *g, const char *path, void *buf, size_t len,
                  uint64_t off, size_t *got)
 {
   RESOLVED_CALL (true, "read", img_fs_pread (fs, rel, buf, len, off, got));
+}
+
+int
+img_internal_guest_read_admit (struct img_guest *g, const char *path,
+                               uint64_t max, uint64_t *size)
+{
+  RESOLVED_CALL (true, "read", img_internal_fs_read_admit (fs, rel, max, size));
 }
 
 int

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "private.h"
+#include "initrd/initrd-private.h"
 
 struct gvolume {
   struct img_volume *vol;       /* owned unless lv */
@@ -141,5 +142,20 @@ void img_internal_guest_free_windows (struct img_guest *g);
  * For the conversions (an initrd's layer); not in the public API. */
 int img_internal_guest_append_file (struct img_guest *g, const char *path,
                                     uint64_t at, const void *buf, size_t len);
+
+/* guestinitrd.c: parses the guest's initrd PATH (symlinks followed; a
+ * regular file of at most MAX bytes, as img_guest_read_file admits it)
+ * through a window of its bytes, never the whole file: the arguments and
+ * result of img_initrd_parse_select, NAME starting its messages; *size
+ * (if not NULL) the file's size. */
+int img_guest_initrd_parse (struct img_guest *g, const char *path,
+                            uint64_t max, const char *name,
+                            uint64_t max_uncompressed, uint64_t keep_data,
+                            img_initrd_keep_fn keep_also,
+                            struct img_initrd **initrd, uint64_t *size);
+/* file.c: img_guest_read_file's checks and budget charge for PATH, with
+ * nothing read (*size: the file's size). */
+int img_internal_guest_read_admit (struct img_guest *g, const char *path,
+                                   uint64_t max, uint64_t *size);
 
 #endif /* LIBIMG_GUEST_PRIVATE_H */

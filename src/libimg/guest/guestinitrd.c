@@ -8,12 +8,50 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-#include "private.h"
-#include "initrd/initrd-private.h"
+#include "cleanup.h"
+#include "guest/guest-private.h"
 
 /* Debian and Fedora initrds are tens of MB; a firmware-heavy one a few
  * hundred. */
 #define INITRD_MAX (1024u * 1024 * 1024)
+
+/* Reads go to the filesystem directly, the path resolved once: a
+ * decompressor still inflating after the cpio reader's error must not
+ * clear that error by a read (each img_guest_* call starts afresh). */
+struct reader {
+  struct img_fs *fs;
+  const char *rel;
+};
+
+static int
+read_fs (void *opaque, void *buf, size_t len, uint64_t off, size_t *got)
+{
+  struct reader *rd = opaque;
+
+  return img_fs_pread (rd->fs, rd->rel, buf, len, off, got);
+}
+
+int
+img_guest_initrd_parse (struct img_guest *g, const char *path, uint64_t max,
+                        const char *name, uint64_t max_uncompressed,
+                        uint64_t keep_data, img_initrd_keep_fn keep_also,
+                        struct img_initrd **initrd, uint64_t *size)
+{
+  CLEANUP_FREE char *canon = NULL;
+  struct reader rd;
+  uint64_t n;
+  int r;
+
+  *initrd = NULL;
+  if ((r = img_internal_guest_read_admit (g, path, max, &n)) < 0)
+    return r;
+  if (size)
+    *size = n;
+  if ((r = img_internal_guest_resolve (g, path, true, &canon, &rd.fs, &rd.rel)) < 0)
+    return r;
+  return img_initrd_parse_read (img_guest_ctx (g), name, read_fs, &rd, n, 0,
+                                max_uncompressed, keep_data, keep_also, initrd);
+}
 
 int
 img_guest_extend_initrd (struct img_guest *g, const char *initrd,

@@ -146,25 +146,58 @@ truncated (struct img_ctx *ctx, const char *where, const char *fmt_name)
   return img_err (ctx, -EIO, "%s: truncated %s stream", where, fmt_name);
 }
 
+/* ---- input ------------------------------------------------------------ */
+
+/* One stream's input: SRC from BASE on, handed to the decompressor a
+ * piece at a time (a piece stays valid until the next one is asked for,
+ * which a decompressor does only once it has used all of it). */
+struct inbuf {
+  struct img_internal_src *src;
+  uint64_t base;
+  uint64_t fed;                 /* bytes handed out, from BASE */
+};
+
+/* All of the file after BASE handed out. */
+static bool
+in_end (const struct inbuf *in)
+{
+  return in->base + in->fed >= in->src->size;
+}
+
+/* The next piece, at most MAX bytes (*n 0 at the end). */
+static int
+next_in (struct inbuf *in, size_t max, const unsigned char **p, size_t *n)
+{
+  int r;
+
+  if ((r = img_internal_src_at (in->src, in->base + in->fed, 1, p, n)) < 0)
+    return r;
+  if (*n > max)
+    *n = max;
+  in->fed += *n;
+  return 0;
+}
+
 /* ---- gzip (one member, as the kernel's decompress_inflate reads) ------- */
 
 static int
-gunzip (struct img_ctx *ctx, const char *where, const unsigned char *in,
-        size_t in_len, struct outbuf *o, const char *over, size_t *used)
+gunzip (struct img_ctx *ctx, const char *where, struct inbuf *in,
+        struct outbuf *o, const char *over, uint64_t *used)
 {
   z_stream zs;
-  size_t fed = 0, before_in, before_out;
+  const unsigned char *q;
+  size_t n, before_in, before_out;
   int zr, r;
 
   memset (&zs, 0, sizeof zs);
   if (inflateInit2 (&zs, 16 + MAX_WBITS) != Z_OK)
     return img_err (ctx, -ENOMEM, "%s: out of memory", where);
   for (;;) {
-    if (zs.avail_in == 0 && fed < in_len) {
-      size_t n = in_len - fed < SLICE ? in_len - fed : SLICE;
-      zs.next_in = (unsigned char *) in + fed;
+    if (zs.avail_in == 0 && !in_end (in)) {
+      if ((r = next_in (in, SLICE, &q, &n)) < 0)
+        goto out;
+      zs.next_in = (unsigned char *) q;
       zs.avail_in = (uInt) n;
-      fed += n;
     }
     if ((r = grow_or_fail (ctx, where, o, 1, over)) < 0)
       goto out;
@@ -191,7 +224,7 @@ gunzip (struct img_ctx *ctx, const char *where, const unsigned char *in,
     }
     /* Z_OK or Z_BUF_ERROR: no progress with all the input given and
      * room left for output means the stream stops short. */
-    if (zs.avail_in == 0 && fed == in_len && zs.avail_out > 0) {
+    if (zs.avail_in == 0 && in_end (in) && zs.avail_out > 0) {
       r = truncated (ctx, where, "gzip");
       goto out;
     }
@@ -201,7 +234,7 @@ gunzip (struct img_ctx *ctx, const char *where, const unsigned char *in,
       goto out;
     }
   }
-  *used = fed - zs.avail_in;
+  *used = in->fed - zs.avail_in;
   r = 0;
  out:
   inflateEnd (&zs);
@@ -211,13 +244,14 @@ gunzip (struct img_ctx *ctx, const char *where, const unsigned char *in,
 /* ---- zstd (one frame, as decompress_unzstd reads) ---------------------- */
 
 static int
-unzstd (struct img_ctx *ctx, const char *where, const unsigned char *in,
-        size_t in_len, struct outbuf *o, const char *over, size_t *used)
+unzstd (struct img_ctx *ctx, const char *where, struct inbuf *in,
+        struct outbuf *o, const char *over, uint64_t *used)
 {
   ZSTD_DCtx *d;
-  ZSTD_inBuffer ib = { in, in_len, 0 };
+  ZSTD_inBuffer ib = { NULL, 0, 0 };
   ZSTD_outBuffer ob;
-  size_t ret;
+  const unsigned char *q;
+  size_t ret, n;
   int r;
 
   d = ZSTD_createDCtx ();
@@ -225,6 +259,11 @@ unzstd (struct img_ctx *ctx, const char *where, const unsigned char *in,
     return img_err (ctx, -ENOMEM, "%s: out of memory", where);
   ZSTD_DCtx_setParameter (d, ZSTD_d_windowLogMax, ZSTD_WINDOWLOG_LIMIT);
   for (;;) {
+    if (ib.pos == ib.size && !in_end (in)) {
+      if ((r = next_in (in, SIZE_MAX, &q, &n)) < 0)
+        goto out;
+      ib = (ZSTD_inBuffer) { q, n, 0 };
+    }
     if ((r = grow_or_fail (ctx, where, o, 1, over)) < 0)
       goto out;
     ob.dst = o->p + o->len;
@@ -249,12 +288,12 @@ unzstd (struct img_ctx *ctx, const char *where, const unsigned char *in,
     if (ret == 0)
       break;
     /* Room left for output and all input used: the frame stops short. */
-    if (ib.pos == ib.size && ob.pos < ob.size) {
+    if (ib.pos == ib.size && in_end (in) && ob.pos < ob.size) {
       r = truncated (ctx, where, "zstd");
       goto out;
     }
   }
-  *used = ib.pos;
+  *used = in->fed - (ib.size - ib.pos);
   r = 0;
  out:
   ZSTD_freeDCtx (d);
@@ -265,13 +304,14 @@ unzstd (struct img_ctx *ctx, const char *where, const unsigned char *in,
 
 static int
 unlzma_common (struct img_ctx *ctx, const char *where, int comp,
-               const unsigned char *in, size_t in_len, struct outbuf *o,
-               const char *over, size_t *used)
+               struct inbuf *in, struct outbuf *o, const char *over,
+               uint64_t *used)
 {
   lzma_stream s = LZMA_STREAM_INIT;
   const char *fmt_name = img_internal_comp_name (comp);
+  const unsigned char *q;
   lzma_ret lr;
-  size_t before_out;
+  size_t before_out, n;
   int r;
 
   if (comp == IMG_COMP_XZ)
@@ -280,15 +320,19 @@ unlzma_common (struct img_ctx *ctx, const char *where, int comp,
     lr = lzma_alone_decoder (&s, LZMA_MEMLIMIT);
   if (lr != LZMA_OK)
     return img_err (ctx, -ENOMEM, "%s: out of memory", where);
-  s.next_in = in;
-  s.avail_in = in_len;
   for (;;) {
+    if (s.avail_in == 0 && !in_end (in)) {
+      if ((r = next_in (in, SIZE_MAX, &q, &n)) < 0)
+        goto out;
+      s.next_in = q;
+      s.avail_in = n;
+    }
     if ((r = grow_or_fail (ctx, where, o, 1, over)) < 0)
       goto out;
     s.next_out = o->p + o->len;
     s.avail_out = o->cap - o->len;
     before_out = s.avail_out;
-    lr = lzma_code (&s, LZMA_FINISH);
+    lr = lzma_code (&s, in_end (in) ? LZMA_FINISH : LZMA_RUN);
     o->len += before_out - s.avail_out;
     if (over_max (o)) {
       r = too_big (ctx, where, over);
@@ -296,11 +340,11 @@ unlzma_common (struct img_ctx *ctx, const char *where, int comp,
     }
     switch (lr) {
     case LZMA_STREAM_END:
-      *used = in_len - s.avail_in;
+      *used = in->fed - s.avail_in;
       r = 0;
       goto out;
     case LZMA_OK:
-      if (s.avail_out > 0 && s.avail_in == 0) {
+      if (s.avail_out > 0 && s.avail_in == 0 && in_end (in)) {
         r = truncated (ctx, where, fmt_name);
         goto out;
       }
@@ -333,22 +377,23 @@ unlzma_common (struct img_ctx *ctx, const char *where, int comp,
 /* ---- bzip2 (one stream) ------------------------------------------------- */
 
 static int
-bunzip2 (struct img_ctx *ctx, const char *where, const unsigned char *in,
-         size_t in_len, struct outbuf *o, const char *over, size_t *used)
+bunzip2 (struct img_ctx *ctx, const char *where, struct inbuf *in,
+         struct outbuf *o, const char *over, uint64_t *used)
 {
   bz_stream b;
-  size_t fed = 0, before_in, before_out;
+  const unsigned char *q;
+  size_t n, before_in, before_out;
   int br, r;
 
   memset (&b, 0, sizeof b);
   if (BZ2_bzDecompressInit (&b, 0, 0) != BZ_OK)
     return img_err (ctx, -ENOMEM, "%s: out of memory", where);
   for (;;) {
-    if (b.avail_in == 0 && fed < in_len) {
-      size_t n = in_len - fed < SLICE ? in_len - fed : SLICE;
-      b.next_in = (char *) in + fed;
+    if (b.avail_in == 0 && !in_end (in)) {
+      if ((r = next_in (in, SLICE, &q, &n)) < 0)
+        goto out;
+      b.next_in = (char *) q;
       b.avail_in = (unsigned) n;
-      fed += n;
     }
     if ((r = grow_or_fail (ctx, where, o, 1, over)) < 0)
       goto out;
@@ -372,7 +417,7 @@ bunzip2 (struct img_ctx *ctx, const char *where, const unsigned char *in,
       r = img_err (ctx, -EIO, "%s: corrupt bzip2 stream", where);
       goto out;
     }
-    if (b.avail_in == 0 && fed == in_len && b.avail_out > 0) {
+    if (b.avail_in == 0 && in_end (in) && b.avail_out > 0) {
       r = truncated (ctx, where, "bzip2");
       goto out;
     }
@@ -381,7 +426,7 @@ bunzip2 (struct img_ctx *ctx, const char *where, const unsigned char *in,
       goto out;
     }
   }
-  *used = fed - b.avail_in;
+  *used = in->fed - b.avail_in;
   r = 0;
  out:
   BZ2_bzDecompressEnd (&b);
@@ -391,13 +436,16 @@ bunzip2 (struct img_ctx *ctx, const char *where, const unsigned char *in,
 /* ---- lz4, legacy format (as decompress_unlz4 reads) -------------------- */
 
 static int
-unlz4 (struct img_ctx *ctx, const char *where, const unsigned char *in,
-       size_t in_len, struct outbuf *o, const char *over, size_t *used)
+unlz4 (struct img_ctx *ctx, const char *where, struct inbuf *in,
+       struct outbuf *o, const char *over, uint64_t *used)
 {
   const size_t bound = LZ4_COMPRESSBOUND (LZ4_LEGACY_CHUNK);
+  const uint64_t in_len = in->src->size - in->base;
+  const unsigned char *q;
   char *chunk;
-  size_t pos = 4;
+  uint64_t pos = 4;
   uint32_t csize;
+  size_t got;
   int n, r = 0;
 
   chunk = malloc (LZ4_LEGACY_CHUNK);
@@ -405,17 +453,19 @@ unlz4 (struct img_ctx *ctx, const char *where, const unsigned char *in,
     return img_err (ctx, -ENOMEM, "%s: out of memory", where);
   /* Each round consumes at least 4 bytes: bounded by the input. */
   while (pos < in_len) {
+    if ((r = img_internal_src_at (in->src, in->base + pos, 4, &q, &got)) < 0)
+      goto out;
     if (in_len - pos < 4) {
       /* A short tail of zeros is padding; anything else a cut chunk. */
       size_t i;
-      for (i = pos; i < in_len && in[i] == 0; i++)
+      for (i = 0; i < in_len - pos && q[i] == 0; i++)
         ;
-      if (i == in_len)
+      if (i == in_len - pos)
         break;
       r = truncated (ctx, where, "lz4");
       goto out;
     }
-    csize = get_le32 (in + pos);
+    csize = get_le32 (q);
     if (csize == 0)             /* zero padding ends the stream */
       break;
     if (csize == LZ4_LEGACY_MAGIC) {
@@ -424,7 +474,7 @@ unlz4 (struct img_ctx *ctx, const char *where, const unsigned char *in,
     }
     if (csize > bound) {
       r = img_err (ctx, -EIO,
-                   "%s: corrupt lz4 stream (chunk of %" PRIu32 " bytes at offset %zu; data after an lz4 segment needs zero padding)",
+                   "%s: corrupt lz4 stream (chunk of %" PRIu32 " bytes at offset %" PRIu64 "; data after an lz4 segment needs zero padding)",
                    where, csize, pos);
       goto out;
     }
@@ -433,10 +483,12 @@ unlz4 (struct img_ctx *ctx, const char *where, const unsigned char *in,
       r = truncated (ctx, where, "lz4");
       goto out;
     }
-    n = LZ4_decompress_safe ((const char *) in + pos, chunk, (int) csize,
+    if ((r = img_internal_src_at (in->src, in->base + pos, csize, &q, &got)) < 0)
+      goto out;
+    n = LZ4_decompress_safe ((const char *) q, chunk, (int) csize,
                              LZ4_LEGACY_CHUNK);
     if (n < 0) {
-      r = img_err (ctx, -EIO, "%s: corrupt lz4 stream (chunk at offset %zu)",
+      r = img_err (ctx, -EIO, "%s: corrupt lz4 stream (chunk at offset %" PRIu64 ")",
                    where, pos - 4);
       goto out;
     }
@@ -459,14 +511,16 @@ unlz4 (struct img_ctx *ctx, const char *where, const unsigned char *in,
 
 int
 img_internal_decompress_stream (struct img_ctx *ctx, const char *where,
-                                int comp, const unsigned char *in,
-                                size_t in_len, uint64_t max_out,
+                                int comp, struct img_internal_src *src,
+                                uint64_t off, uint64_t max_out,
                                 const char *over,
                                 img_internal_inflate_sink sink, void *opaque,
-                                size_t *used, uint64_t *partial)
+                                uint64_t *used, uint64_t *partial)
 {
   struct outbuf o = { NULL, 0, WINDOW, 0, max_out, sink, opaque, 0 };
-  size_t u = 0;
+  struct inbuf in = { src, off, 0 };
+  const uint64_t in_len = off < src->size ? src->size - off : 0;
+  uint64_t u = 0;
   int r;
 
   if (partial)
@@ -484,20 +538,20 @@ img_internal_decompress_stream (struct img_ctx *ctx, const char *where,
     return img_err (ctx, -ENOMEM, "%s: out of memory", where);
   switch (comp) {
   case IMG_COMP_GZIP:
-    r = gunzip (ctx, where, in, in_len, &o, over, &u);
+    r = gunzip (ctx, where, &in, &o, over, &u);
     break;
   case IMG_COMP_ZSTD:
-    r = unzstd (ctx, where, in, in_len, &o, over, &u);
+    r = unzstd (ctx, where, &in, &o, over, &u);
     break;
   case IMG_COMP_XZ:
   case IMG_COMP_LZMA:
-    r = unlzma_common (ctx, where, comp, in, in_len, &o, over, &u);
+    r = unlzma_common (ctx, where, comp, &in, &o, over, &u);
     break;
   case IMG_COMP_BZIP2:
-    r = bunzip2 (ctx, where, in, in_len, &o, over, &u);
+    r = bunzip2 (ctx, where, &in, &o, over, &u);
     break;
   case IMG_COMP_LZ4:
-    r = unlz4 (ctx, where, in, in_len, &o, over, &u);
+    r = unlz4 (ctx, where, &in, &o, over, &u);
     break;
   default:
     r = img_err (ctx, -EINVAL, "%s: unknown compression", where);

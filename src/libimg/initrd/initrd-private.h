@@ -40,28 +40,62 @@ const char *img_internal_comp_name (int comp);
 /* The format called NAME, or -1. */
 int img_internal_comp_from_name (const char *name);
 
+/* ---- source.c ----------------------------------------------------------- */
+
+/* Reads up to LEN bytes at OFF into BUF; *got 0 only at the end. */
+typedef int (*img_initrd_read_fn) (void *opaque, void *buf, size_t len,
+                                   uint64_t off, size_t *got);
+
+/* An initrd's bytes: a buffer (MEM), or READ seen through a window of
+ * WIN_CAP bytes that moves forward as the walk does. */
+struct img_internal_src {
+  struct img_ctx *ctx;
+  const char *name;             /* for messages */
+  const unsigned char *mem;
+  img_initrd_read_fn read;
+  void *opaque;
+  uint64_t size;
+  unsigned char *win;
+  size_t win_cap, win_alloc, win_len;
+  uint64_t win_off;
+};
+
+void img_internal_src_mem (struct img_internal_src *s, struct img_ctx *ctx,
+                           const char *name, const void *buf, size_t len);
+/* WINDOW 0: 1 MiB. */
+void img_internal_src_reader (struct img_internal_src *s, struct img_ctx *ctx,
+                              const char *name, img_initrd_read_fn read,
+                              void *opaque, uint64_t size, size_t window);
+void img_internal_src_free (struct img_internal_src *s);
+/* *P points at the bytes from OFF on, *N of them: at least
+ * min (WANT, size - OFF), more when they are at hand; *N is 0 only at
+ * the end.  Valid until the next call.  A reader that ends before SIZE
+ * is -EIO. */
+int img_internal_src_at (struct img_internal_src *s, uint64_t off,
+                         size_t want, const unsigned char **p, size_t *n);
+
 /* Takes N bytes of inflated output (N > 0); a negative errno stops
  * feeding it (the stream is still inflated to its end, so that a corrupt
  * stream is reported as such rather than as the garbage it made). */
 typedef int (*img_internal_inflate_sink) (void *opaque,
                                           const unsigned char *p, size_t n);
 
-/* Decompresses the one stream at the start of IN; IN_LEN is what is left
- * of the file, the stream may be shorter.  The output goes to SINK in
+/* Decompresses the one stream at offset OFF of SRC; what is left of the
+ * file after OFF may be longer than the stream.  The output goes to SINK in
  * pieces of a small window, never held whole.  More than MAX_OUT bytes of
  * output is -EFBIG, found as soon as the output passes MAX_OUT (never by
  * inflating to the end), with the message "WHERE: OVER".  WHERE starts
  * every message ("initrd.img: initrd: zstd segment at offset 4").  A
  * stream that is sound but whose output the sink refused returns the
  * sink's error, *used set (it is left alone on the decompressor's own
- * errors).  *used is how many bytes of IN the stream occupies;
+ * errors).  *used is how many bytes of SRC the stream occupies;
  * *partial (if not NULL) how many bytes were inflated, on failure too. */
 int img_internal_decompress_stream (struct img_ctx *ctx, const char *where,
-                                    int comp, const unsigned char *in,
-                                    size_t in_len, uint64_t max_out,
+                                    int comp, struct img_internal_src *src,
+                                    uint64_t off, uint64_t max_out,
                                     const char *over,
                                     img_internal_inflate_sink sink,
-                                    void *opaque, size_t *used,
+                                    void *opaque, uint64_t *used,
                                     uint64_t *partial);
 
 /* Compresses IN as one stream the kernel can read (xz with CRC32, lz4 in
@@ -174,6 +208,16 @@ int img_initrd_parse_select (struct img_ctx *ctx, const char *name,
                              uint64_t max_uncompressed, uint64_t keep_data,
                              img_initrd_keep_fn keep_also,
                              struct img_initrd **initrd);
+/* img_initrd_parse_select over the SIZE bytes READ returns, read through
+ * a window of WINDOW bytes (0: 1 MiB) that moves forward with the walk:
+ * the file is never held whole, memory goes with the window and what is
+ * kept.  A READ that ends before SIZE is -EIO. */
+int img_initrd_parse_read (struct img_ctx *ctx, const char *name,
+                           img_initrd_read_fn read, void *opaque,
+                           uint64_t size, size_t window,
+                           uint64_t max_uncompressed, uint64_t keep_data,
+                           img_initrd_keep_fn keep_also,
+                           struct img_initrd **initrd);
 
 /* Writes the tree the kernel would unpack from INITRD into DIR (created
  * if missing): for each path the member that wins, hard links resolved,

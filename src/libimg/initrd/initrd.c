@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -383,25 +384,33 @@ charge_run (struct img_initrd *t, const char *where, uint64_t bytes,
 }
 
 /* An uncompressed archive at OFF, read as the compressed ones are: names
- * and the data kept copied out, the caller's buffer not kept. */
+ * and the data kept copied out, the source's bytes not kept. */
 static int
-walk_plain (struct img_initrd *t, const unsigned char *buf, size_t len,
-            size_t off, uint64_t *total, uint64_t limit, size_t *used)
+walk_plain (struct img_initrd *t, struct img_internal_src *src, uint64_t off,
+            uint64_t *total, uint64_t limit, uint64_t *used)
 {
   char where[1024];
   struct img_cpio_stream s;
-  size_t first = t->ents.n, u;
+  const unsigned char *q;
+  size_t first = t->ents.n, n, k;
+  uint64_t u = 0;
   int r;
 
   snprintf (where, sizeof where, "%s: initrd", t->name);
   img_internal_cpio_stream_init (&s, t->ctx, where, off, true, false,
                                  (unsigned) t->n_segs, &t->ents, &t->arena,
-                                 t->keep_data, len - off);
+                                 t->keep_data, src->size - off);
   s.keep_also = t->keep_also;
-  r = img_internal_cpio_stream_feed (&s, buf + off, len - off, &u);
-  if (r == 0 && u == len - off)
-    r = img_internal_cpio_stream_end (&s);
-  if (r < 0)
+  /* The archive ends at its trailer (the reader takes less than it is
+   * given) or with the file. */
+  do {
+    if ((r = img_internal_src_at (src, off + u, 1, &q, &n)) < 0)
+      return r;
+    if ((r = img_internal_cpio_stream_feed (&s, q, n, &k)) < 0)
+      return r;
+    u += k;
+  } while (k == n && off + u < src->size);
+  if (off + u == src->size && (r = img_internal_cpio_stream_end (&s)) < 0)
     return r;
   if (u > limit - *total)
     return over_budget (t, limit);
@@ -430,19 +439,18 @@ feed_cpio (void *opaque, const unsigned char *p, size_t n)
 }
 
 static int
-walk_compressed (struct img_initrd *t, int comp, const unsigned char *buf,
-                 size_t len, size_t off, uint64_t *total, uint64_t limit,
-                 size_t *used)
+walk_compressed (struct img_initrd *t, int comp, struct img_internal_src *src,
+                 uint64_t off, uint64_t *total, uint64_t limit, uint64_t *used)
 {
   char where[1024], over[128], lim[32];
   struct img_cpio_stream s;
   struct feed f = { &s, 0 };
-  size_t u = 0, first = t->ents.n;
-  uint64_t max = limit - *total, run_left, out_len = 0;
+  size_t first = t->ents.n;
+  uint64_t u = 0, max = limit - *total, run_left, out_len = 0;
   bool run_bound;
   int r, rc;
 
-  snprintf (where, sizeof where, "%s: initrd: %s segment at offset %zu",
+  snprintf (where, sizeof where, "%s: initrd: %s segment at offset %" PRIu64,
             t->name, img_internal_comp_name (comp), off);
   /* Stop at whichever comes first: this initrd's budget or the run's. */
   run_left = img_internal_budget_left (t->ctx, IMG_BUDGET_INFLATE_TOTAL);
@@ -461,9 +469,8 @@ walk_compressed (struct img_initrd *t, int comp, const unsigned char *buf,
                                  (unsigned) t->n_segs, &t->ents, &t->arena,
                                  t->keep_data, max);
   s.keep_also = t->keep_also;
-  r = img_internal_decompress_stream (t->ctx, where, comp, buf + off,
-                                      len - off, max, over, feed_cpio, &f,
-                                      &u, &out_len);
+  r = img_internal_decompress_stream (t->ctx, where, comp, src, off, max,
+                                      over, feed_cpio, &f, &u, &out_len);
   if (r < 0 && (f.err == 0 || u == 0)) {
     /* Even a failed inflate took its time: it counts against the run, and
      * one over budget spends all it was allowed, so a thousand bombs cost
@@ -491,6 +498,10 @@ walk_compressed (struct img_initrd *t, int comp, const unsigned char *buf,
   return 0;
 }
 
+static int parse (struct img_internal_src *src, uint64_t max_uncompressed,
+                  uint64_t keep_data, img_initrd_keep_fn keep_also,
+                  struct img_initrd **initrdp);
+
 int
 img_initrd_parse (struct img_ctx *ctx, const char *name, const void *buf,
                   size_t len, uint64_t max_uncompressed,
@@ -516,10 +527,40 @@ img_initrd_parse_select (struct img_ctx *ctx, const char *name,
                          img_initrd_keep_fn keep_also,
                          struct img_initrd **initrdp)
 {
-  const unsigned char *p = buf;
+  struct img_internal_src src;
+
+  img_internal_src_mem (&src, ctx, name, buf, len);
+  return parse (&src, max_uncompressed, keep_data, keep_also, initrdp);
+}
+
+int
+img_initrd_parse_read (struct img_ctx *ctx, const char *name,
+                       img_initrd_read_fn read, void *opaque, uint64_t size,
+                       size_t window, uint64_t max_uncompressed,
+                       uint64_t keep_data, img_initrd_keep_fn keep_also,
+                       struct img_initrd **initrdp)
+{
+  struct img_internal_src src;
+  int r;
+
+  img_internal_src_reader (&src, ctx, name, read, opaque, size, window);
+  r = parse (&src, max_uncompressed, keep_data, keep_also, initrdp);
+  img_internal_src_free (&src);
+  return r;
+}
+
+static int
+parse (struct img_internal_src *src, uint64_t max_uncompressed,
+       uint64_t keep_data, img_initrd_keep_fn keep_also,
+       struct img_initrd **initrdp)
+{
+  struct img_ctx *ctx = src->ctx;
+  const char *name = src->name;
+  const uint64_t len = src->size;
+  const unsigned char *p;
   struct img_initrd *t;
-  uint64_t total = 0, limit, budget = RESOLVE_BUDGET;
-  size_t off = 0, used, i;
+  uint64_t total = 0, limit, budget = RESOLVE_BUDGET, off = 0, used;
+  size_t i, n, z;
   int comp, r;
 
   limit = img_ctx_budget (ctx, IMG_BUDGET_INFLATE);
@@ -541,8 +582,12 @@ img_initrd_parse_select (struct img_ctx *ctx, const char *name,
    * anything else must be a compressed stream.  Each round consumes at
    * least one byte. */
   while (off < len) {
-    if (p[off] == 0) {
-      off++;
+    if ((r = img_internal_src_at (src, off, 8, &p, &n)) < 0)
+      goto fail;
+    if (p[0] == 0) {
+      for (z = 0; z < n && p[z] == 0; z++)
+        ;
+      off += z;
       continue;
     }
     if (t->n_segs >= IMG_INITRD_MAX_SEGMENTS) {
@@ -550,23 +595,23 @@ img_initrd_parse_select (struct img_ctx *ctx, const char *name,
                    IMG_INITRD_MAX_SEGMENTS);
       goto fail;
     }
-    if (p[off] == '0' && len - off >= 5 && memcmp (p + off, "07070", 5) == 0) {
+    if (p[0] == '0' && n >= 5 && memcmp (p, "07070", 5) == 0) {
       if (off & 3) {
         r = img_err (ctx, -EINVAL,
-                     "%s: initrd: cpio header at misaligned offset %zu (the kernel reads an uncompressed cpio only at a 4-byte boundary)",
+                     "%s: initrd: cpio header at misaligned offset %" PRIu64 " (the kernel reads an uncompressed cpio only at a 4-byte boundary)",
                      name, off);
         goto fail;
       }
-      r = walk_plain (t, p, len, off, &total, limit, &used);
+      r = walk_plain (t, src, off, &total, limit, &used);
     }
     else {
-      comp = img_internal_comp_detect (p + off, len - off);
+      comp = img_internal_comp_detect (p, n);
       if (comp < 0) {
-        r = img_err (ctx, -EINVAL, "%s: initrd: unknown data at offset %zu",
+        r = img_err (ctx, -EINVAL, "%s: initrd: unknown data at offset %" PRIu64,
                      name, off);
         goto fail;
       }
-      r = walk_compressed (t, comp, p, len, off, &total, limit, &used);
+      r = walk_compressed (t, comp, src, off, &total, limit, &used);
     }
     if (r < 0)
       goto fail;
