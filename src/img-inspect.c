@@ -168,7 +168,7 @@ inspect_initrd (struct state *st, const struct img_kernel_info *k,
    * budgets; an initrd past them is skipped with one line, the rest of
    * the guest still reported. */
   if ((r = img_guest_initrd_parse (st->g, k->initrd, UINT64_MAX, what, 0, KEEP_DATA, NULL,
-                                    &initrd, NULL)) < 0) {
+                                    NULL, &initrd, NULL)) < 0) {
     ii->error = strdup (img_ctx_error (st->ctx));
     if (r == -EFBIG || r == -E2BIG)
       fprintf (stderr, "%s: %s: skipped\n", PROG, img_ctx_error (st->ctx));

@@ -5,6 +5,10 @@
  *                                          uncompressed members
  *   initrd-tool [OPTIONS] cat FILE PATH    the winning member's bytes
  *   initrd-tool [OPTIONS] extract FILE DIR
+ *   initrd-tool [OPTIONS] spill FILE DIR   (with --window) the data of
+ *                                          members not kept, as it
+ *                                          streams by, to DIR/1, DIR/2 ...;
+ *                                          prints N nlink size name
  *   initrd-tool [OPTIONS] append FILE OUT COMPRESSION HOSTDIR
  * Options: --max-size BYTES[KMG] (decompressed bytes allowed), --keep
  * BYTES[KMG] (keep only member data this small: img_initrd_parse_keep),
@@ -44,6 +48,21 @@ fail_lib (void)
   return 1;
 }
 
+/* PATH opened for reading, *st its status; -1 with a message. */
+static int
+open_file (const char *path, struct stat *st)
+{
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+
+  if (fd < 0 || fstat (fd, st) < 0) {
+    fprintf (stderr, PROG ": %s: %s\n", path, strerror (errno));
+    if (fd >= 0)
+      close (fd);
+    return -1;
+  }
+  return fd;
+}
+
 static int
 read_file (const char *path, unsigned char **buf, size_t *len)
 {
@@ -53,13 +72,8 @@ read_file (const char *path, unsigned char **buf, size_t *len)
   ssize_t n;
   int fd;
 
-  fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || fstat (fd, &st) < 0) {
-    fprintf (stderr, PROG ": %s: %s\n", path, strerror (errno));
-    if (fd >= 0)
-      close (fd);
+  if ((fd = open_file (path, &st)) < 0)
     return -1;
-  }
   p = malloc (st.st_size ? (size_t) st.st_size : 1);
   if (p == NULL) {
     fprintf (stderr, PROG ": %s: out of memory\n", path);
@@ -109,15 +123,10 @@ parse (const char *path, struct img_initrd **initrd)
   int r, fd;
 
   if (window) {
-    fd = open (path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fstat (fd, &st) < 0) {
-      fprintf (stderr, PROG ": %s: %s\n", path, strerror (errno));
-      if (fd >= 0)
-        close (fd);
+    if ((fd = open_file (path, &st)) < 0)
       return -1;
-    }
     r = img_initrd_parse_read (ctx, path, read_fd, &fd, (uint64_t) st.st_size,
-                               (size_t) window, max_size, keep_data, NULL, initrd);
+                               (size_t) window, max_size, keep_data, NULL, NULL, initrd);
     close (fd);
     if (r < 0) {
       fail_lib ();
@@ -152,6 +161,72 @@ cmd_list (const char *path)
       printf (" -> %.*s", (int) e->size, (const char *) e->data);
     putchar ('\n');
   }
+  img_initrd_free (t);
+  return fflush (stdout) == 0 ? 0 : 1;
+}
+
+struct spill {
+  const char *dir;
+  unsigned n;
+  FILE *f;
+};
+
+static int
+spill_begin (void *opaque, const char *name, uint32_t mode, uint32_t nlink, uint64_t size,
+             bool *want)
+{
+  struct spill *sp = opaque;
+  char p[PATH_MAX];
+
+  (void) mode;
+  snprintf (p, sizeof p, "%s/%u", sp->dir, ++sp->n);
+  if ((sp->f = fopen (p, "we")) == NULL)
+    return -errno;
+  printf ("%u %" PRIu32 " %" PRIu64 " %s\n", sp->n, nlink, size, name);
+  *want = true;
+  return 0;
+}
+
+static int
+spill_data (void *opaque, const unsigned char *p, size_t n)
+{
+  struct spill *sp = opaque;
+
+  return fwrite (p, 1, n, sp->f) == n ? 0 : -EIO;
+}
+
+static int
+spill_end (void *opaque)
+{
+  struct spill *sp = opaque;
+  int r = fclose (sp->f) == 0 ? 0 : -EIO;
+
+  sp->f = NULL;
+  return r;
+}
+
+static int
+cmd_spill (const char *path, const char *dir)
+{
+  struct spill sp = { dir, 0, NULL };
+  struct img_initrd_sink sink = { spill_begin, spill_data, spill_end, &sp };
+  struct img_initrd *t = NULL;
+  struct stat st;
+  int fd, r;
+
+  if (mkdir (dir, 0700) < 0 && errno != EEXIST) {
+    fprintf (stderr, PROG ": %s: %s\n", dir, strerror (errno));
+    return 1;
+  }
+  if ((fd = open_file (path, &st)) < 0)
+    return 1;
+  r = img_initrd_parse_read (ctx, path, read_fd, &fd, (uint64_t) st.st_size,
+                             window ? (size_t) window : 0, max_size, keep_data, NULL, &sink, &t);
+  close (fd);
+  if (sp.f)
+    fclose (sp.f);
+  if (r < 0)
+    return fail_lib ();
   img_initrd_free (t);
   return fflush (stdout) == 0 ? 0 : 1;
 }
@@ -485,6 +560,8 @@ main (int argc, char *argv[])
     rc = cmd_segments (argv[optind + 1]);
   else if (strcmp (cmd, "cat") == 0 && n == 3)
     rc = cmd_cat (argv[optind + 1], argv[optind + 2]);
+  else if (strcmp (cmd, "spill") == 0 && n == 3)
+    rc = cmd_spill (argv[optind + 1], argv[optind + 2]);
   else if (strcmp (cmd, "extract") == 0 && n == 3)
     rc = cmd_extract (argv[optind + 1], argv[optind + 2]);
   else if (strcmp (cmd, "append") == 0 && n == 5)

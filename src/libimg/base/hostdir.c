@@ -326,11 +326,11 @@ img_hostdir_mkdir_p (struct img_hostdir *hd, const char *what, const char *name,
 }
 
 int
-img_hostdir_write (struct img_hostdir *hd, const char *what, const char *name,
-                   const void *buf, size_t len, unsigned mode)
+img_hostdir_create (struct img_hostdir *hd, const char *what, const char *name,
+                    unsigned mode, bool replace)
 {
   const char *slash;
-  int fd, r;
+  int r;
 
   if ((r = img_host_path_check (hd->ctx, what, name, name ? strlen (name) : 0)) < 0)
     return r;
@@ -344,7 +344,18 @@ img_hostdir_write (struct img_hostdir *hd, const char *what, const char *name,
     if (r < 0)
       return r;
   }
-  fd = img_hostdir_open (hd, what, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode & 0777);
+  return img_hostdir_open (hd, what, name,
+                           O_WRONLY | O_CREAT | O_NOFOLLOW | (replace ? O_TRUNC : O_EXCL),
+                           mode & 0777);
+}
+
+int
+img_hostdir_write (struct img_hostdir *hd, const char *what, const char *name,
+                   const void *buf, size_t len, unsigned mode)
+{
+  int fd, r;
+
+  fd = img_hostdir_create (hd, what, name, mode, false);
   if (fd < 0)
     return fd;
   r = img_internal_write_all (fd, buf, len);

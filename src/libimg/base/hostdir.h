@@ -73,6 +73,12 @@ int img_hostdir_open (struct img_hostdir *hd, const char *what, const char *name
 int img_hostdir_mkdir_p (struct img_hostdir *hd, const char *what, const char *name,
                          unsigned mode);
 
+/* Opens the regular file NAME below HD for writing (parents made as
+ * needed), new (O_EXCL), or emptied if REPLACE and it is a regular file
+ * there already.  Returns the fd (the caller closes it) or -errno. */
+int img_hostdir_create (struct img_hostdir *hd, const char *what, const char *name,
+                        unsigned mode, bool replace);
+
 /* Creates the new regular file NAME below HD (parents made as needed,
  * O_CREAT | O_EXCL: never replaces anything) holding LEN bytes of BUF. */
 int img_hostdir_write (struct img_hostdir *hd, const char *what, const char *name,

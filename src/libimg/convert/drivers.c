@@ -360,7 +360,8 @@ img_internal_drivers_full_initrd (struct drivers *d)
   img_initrd_free (d->ird);
   d->ird = NULL;
   r = img_guest_initrd_parse (img_plan_guest (d->plan), d->k->initrd, IMG_CONV_MAX_INITRD,
-                              d->what, 4ull << 30, UINT64_MAX, NULL, &full, NULL);
+                              d->what, 4ull << 30, UINT64_MAX, NULL, NULL, &full,
+                              NULL);
   if (r < 0)
     return r;
   d->ird = full;
@@ -384,7 +385,8 @@ apply (struct img_plan *plan, void *data)
   else {
     d.what = what;
     r = img_guest_initrd_parse (img_plan_guest (plan), d.k->initrd, IMG_CONV_MAX_INITRD, what,
-                                4ull << 30, KEEP_DATA, module_index, &d.ird, &orig_len);
+                                4ull << 30, KEEP_DATA, module_index, NULL, &d.ird,
+                                &orig_len);
   }
   if (r == 0) {
     d.flavour = initrd_flavour (d.ird);

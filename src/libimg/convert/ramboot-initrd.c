@@ -99,8 +99,8 @@ img_ramboot_initrd (struct img_plan *plan, const char *where, const char *initrd
   /* Only names are looked up: no member's data is kept, and the file is
    * read through a window (the copy, for GRUB legacy, reads it whole
    * below). */
-  if ((r = img_guest_initrd_parse (g, initrd, MAX_INITRD, name, 4ull << 30, 0, NULL, &ird,
-                                   NULL)) < 0)
+  if ((r = img_guest_initrd_parse (g, initrd, MAX_INITRD, name, 4ull << 30, 0, NULL, NULL,
+                                   &ird, NULL)) < 0)
     goto out;
   if (l->dracut && (hookdir = dracut_hookdir (ird)) == NULL) {
     r = img_err (ctx, -ENOTSUP, "%s: %s: a dracut initrd without a pre-pivot hook directory",

@@ -146,12 +146,13 @@ int img_internal_guest_append_file (struct img_guest *g, const char *path,
 /* guestinitrd.c: parses the guest's initrd PATH (symlinks followed; a
  * regular file of at most MAX bytes, as img_guest_read_file admits it)
  * through a window of its bytes, never the whole file: the arguments and
- * result of img_initrd_parse_select, NAME starting its messages; *size
+ * result of img_initrd_parse_read, NAME starting its messages; *size
  * (if not NULL) the file's size. */
 int img_guest_initrd_parse (struct img_guest *g, const char *path,
                             uint64_t max, const char *name,
                             uint64_t max_uncompressed, uint64_t keep_data,
                             img_initrd_keep_fn keep_also,
+                            const struct img_initrd_sink *sink,
                             struct img_initrd **initrd, uint64_t *size);
 /* file.c: img_guest_read_file's checks and budget charge for PATH, with
  * nothing read (*size: the file's size). */

@@ -35,6 +35,7 @@ int
 img_guest_initrd_parse (struct img_guest *g, const char *path, uint64_t max,
                         const char *name, uint64_t max_uncompressed,
                         uint64_t keep_data, img_initrd_keep_fn keep_also,
+                        const struct img_initrd_sink *sink,
                         struct img_initrd **initrd, uint64_t *size)
 {
   CLEANUP_FREE char *canon = NULL;
@@ -50,7 +51,7 @@ img_guest_initrd_parse (struct img_guest *g, const char *path, uint64_t max,
   if ((r = img_internal_guest_resolve (g, path, true, &canon, &rd.fs, &rd.rel)) < 0)
     return r;
   return img_initrd_parse_read (img_guest_ctx (g), name, read_fs, &rd, n, 0,
-                                max_uncompressed, keep_data, keep_also, initrd);
+                                max_uncompressed, keep_data, keep_also, sink, initrd);
 }
 
 int

@@ -307,6 +307,7 @@ stream_name (struct img_cpio_stream *s)
   s->sum = 0;
   s->data_have = 0;
   s->data = NULL;
+  s->sinking = false;
   if (s->trailer)
     return 0;
   /* Symlink targets are always kept (they are short: checked below),
@@ -319,7 +320,28 @@ stream_name (struct img_cpio_stream *s)
     if (s->data == NULL)
       return img_err (s->ctx, -ENOMEM, "%s: out of memory", s->where);
   }
+  else if (s->sink && S_ISREG (s->f[F_MODE])) {
+    char *copy = strdup (name);
+    int r;
+    if (copy == NULL)
+      return img_err (s->ctx, -ENOMEM, "%s: out of memory", s->where);
+    r = s->sink->begin (s->sink->opaque, img_internal_cpio_name_strip (copy), s->f[F_MODE],
+                        s->f[F_NLINK], size, &s->sinking);
+    free (copy);
+    if (r < 0)
+      return r;
+  }
   return 0;
+}
+
+char *
+img_internal_cpio_name_strip (char *name)
+{
+  static char root_name[] = ".";
+
+  while (name[0] == '/' || (name[0] == '.' && name[1] == '/'))
+    name += name[0] == '/' ? 1 : 2;
+  return name[0] ? name : root_name;
 }
 
 /* The member's data is all in. */
@@ -447,6 +469,8 @@ img_internal_cpio_stream_feed (struct img_cpio_stream *s,
       k = s->data_left < n - i ? (size_t) s->data_left : n - i;
       if (s->data)
         memcpy (s->data + s->data_have, p + i, k);
+      else if (s->sinking && k > 0 && (r = s->sink->data (s->sink->opaque, p + i, k)) < 0)
+        return r;
       if (s->crc && S_ISREG (s->f[F_MODE])) {
         size_t j;
         for (j = 0; j < k; j++)
@@ -458,6 +482,11 @@ img_internal_cpio_stream_feed (struct img_cpio_stream *s,
       s->pos += k;
       if (s->data_left > 0)
         break;
+      if (s->sinking) {
+        s->sinking = false;
+        if ((r = s->sink->end (s->sink->opaque)) < 0)
+          return r;
+      }
       if ((r = stream_member (s)) < 0)
         return r;
       s->need = pad4 (s->pos);

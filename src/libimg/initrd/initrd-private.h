@@ -146,11 +146,30 @@ void img_internal_arena_free (struct img_internal_arena *a);
  * the input: see LIMIT). */
 typedef bool (*img_initrd_keep_fn) (const char *name);
 
+/* Where the data of members not kept can go as it streams by: BEGIN is
+ * called for each regular member whose data is not kept, with its name
+ * ("/" and "./" in front dropped, as in the entries), mode, link count
+ * and size; setting *WANT has DATA called with its bytes, in order, and
+ * END once they are all in.  A negative return stops the walk with it. */
+struct img_initrd_sink {
+  int (*begin) (void *opaque, const char *name, uint32_t mode,
+                uint32_t nlink, uint64_t size, bool *want);
+  int (*data) (void *opaque, const unsigned char *p, size_t n);
+  int (*end) (void *opaque);
+  void *opaque;
+};
+
+/* NAME without the "/" and "./" in front of it (the kernel unpacks
+ * relative to the root anyway); "." for the root itself. */
+char *img_internal_cpio_name_strip (char *name);
+
 struct img_cpio_stream {
   struct img_ctx *ctx;
   const char *where;
   uint64_t base, keep_data, limit;
   img_initrd_keep_fn keep_also; /* data kept whatever its size, or NULL */
+  const struct img_initrd_sink *sink; /* data not kept, or NULL */
+  bool sinking;                 /* the current member's data goes to SINK */
   bool one_archive, inner, crc, trailer;
   unsigned segment, archives;
   struct img_cpio_entries *ents;
@@ -217,6 +236,7 @@ int img_initrd_parse_read (struct img_ctx *ctx, const char *name,
                            uint64_t size, size_t window,
                            uint64_t max_uncompressed, uint64_t keep_data,
                            img_initrd_keep_fn keep_also,
+                           const struct img_initrd_sink *sink,
                            struct img_initrd **initrd);
 
 /* Writes the tree the kernel would unpack from INITRD into DIR (created

@@ -50,23 +50,13 @@ struct img_initrd {
   struct img_internal_arena arena;  /* names and kept data */
   uint64_t keep_data;           /* file data kept up to this size */
   img_initrd_keep_fn keep_also; /* and for these names */
+  const struct img_initrd_sink *sink; /* the data of the others, or NULL */
   struct node *nodes;
   size_t n_nodes, cap_nodes;
   size_t *slots;                /* hash of nodes: index + 1, 0 = free */
   size_t n_slots;               /* a power of two */
 };
 
-/* "/" and "./" are where the kernel starts anyway (it unpacks relative to
- * the root); the name is kept otherwise as stored. */
-static char root_name[] = ".";
-
-static char *
-strip_name (char *name)
-{
-  while (name[0] == '/' || (name[0] == '.' && name[1] == '/'))
-    name += name[0] == '/' ? 1 : 2;
-  return name[0] ? name : root_name;
-}
 
 /* ---- the tree ----------------------------------------------------------- */
 
@@ -401,6 +391,7 @@ walk_plain (struct img_initrd *t, struct img_internal_src *src, uint64_t off,
                                  (unsigned) t->n_segs, &t->ents, &t->arena,
                                  t->keep_data, src->size - off);
   s.keep_also = t->keep_also;
+  s.sink = t->sink;
   /* The archive ends at its trailer (the reader takes less than it is
    * given) or with the file. */
   do {
@@ -469,6 +460,7 @@ walk_compressed (struct img_initrd *t, int comp, struct img_internal_src *src,
                                  (unsigned) t->n_segs, &t->ents, &t->arena,
                                  t->keep_data, max);
   s.keep_also = t->keep_also;
+  s.sink = t->sink;
   r = img_internal_decompress_stream (t->ctx, where, comp, src, off, max,
                                       over, feed_cpio, &f, &u, &out_len);
   if (r < 0 && (f.err == 0 || u == 0)) {
@@ -500,6 +492,7 @@ walk_compressed (struct img_initrd *t, int comp, struct img_internal_src *src,
 
 static int parse (struct img_internal_src *src, uint64_t max_uncompressed,
                   uint64_t keep_data, img_initrd_keep_fn keep_also,
+                  const struct img_initrd_sink *sink,
                   struct img_initrd **initrdp);
 
 int
@@ -530,7 +523,7 @@ img_initrd_parse_select (struct img_ctx *ctx, const char *name,
   struct img_internal_src src;
 
   img_internal_src_mem (&src, ctx, name, buf, len);
-  return parse (&src, max_uncompressed, keep_data, keep_also, initrdp);
+  return parse (&src, max_uncompressed, keep_data, keep_also, NULL, initrdp);
 }
 
 int
@@ -538,13 +531,14 @@ img_initrd_parse_read (struct img_ctx *ctx, const char *name,
                        img_initrd_read_fn read, void *opaque, uint64_t size,
                        size_t window, uint64_t max_uncompressed,
                        uint64_t keep_data, img_initrd_keep_fn keep_also,
+                       const struct img_initrd_sink *sink,
                        struct img_initrd **initrdp)
 {
   struct img_internal_src src;
   int r;
 
   img_internal_src_reader (&src, ctx, name, read, opaque, size, window);
-  r = parse (&src, max_uncompressed, keep_data, keep_also, initrdp);
+  r = parse (&src, max_uncompressed, keep_data, keep_also, sink, initrdp);
   img_internal_src_free (&src);
   return r;
 }
@@ -552,7 +546,7 @@ img_initrd_parse_read (struct img_ctx *ctx, const char *name,
 static int
 parse (struct img_internal_src *src, uint64_t max_uncompressed,
        uint64_t keep_data, img_initrd_keep_fn keep_also,
-       struct img_initrd **initrdp)
+       const struct img_initrd_sink *sink, struct img_initrd **initrdp)
 {
   struct img_ctx *ctx = src->ctx;
   const char *name = src->name;
@@ -574,6 +568,7 @@ parse (struct img_internal_src *src, uint64_t max_uncompressed,
   t->ctx = ctx;
   t->keep_data = keep_data;
   t->keep_also = keep_also;
+  t->sink = sink;
   t->ents.max = img_ctx_budget (ctx, IMG_BUDGET_MEMBERS) < SIZE_MAX
                 ? (size_t) img_ctx_budget (ctx, IMG_BUDGET_MEMBERS) : SIZE_MAX;
 
@@ -624,7 +619,7 @@ parse (struct img_internal_src *src, uint64_t max_uncompressed,
   }
 
   for (i = 0; i < t->ents.n; i++)
-    t->ents.v[i].name = strip_name (t->ents.v[i].name);
+    t->ents.v[i].name = img_internal_cpio_name_strip (t->ents.v[i].name);
   for (i = 0; i < t->ents.n; i++)
     if ((r = unpack_entry (t, i, &budget)) < 0) {
       if (r == -E2BIG)
