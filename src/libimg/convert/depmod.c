@@ -292,7 +292,8 @@ spill_check (struct spill *sp, const struct img_initrd *ird)
 
   if (sp->fallback)
     return 0;
-  qsort (sp->names, sp->n, sizeof *sp->names, name_cmp);
+  if (sp->n)
+    qsort (sp->names, sp->n, sizeof *sp->names, name_cmp);
   for (i = 0; i < sp->n; i++)
     if (i == 0 || strcmp (sp->names[i], sp->names[i - 1]) != 0)
       distinct++;
@@ -305,7 +306,7 @@ spill_check (struct spill *sp, const struct img_initrd *ird)
     if (!S_ISREG (e->mode))
       continue;
     if (e->size > 0) {
-      if (bsearch (&rel, sp->names, sp->n, sizeof *sp->names, name_cmp) == NULL)
+      if (sp->n == 0 || bsearch (&rel, sp->names, sp->n, sizeof *sp->names, name_cmp) == NULL)
         return 0;
       n++;
       continue;

@@ -8,12 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "private.h"
 #include "base/hostdir.h"
+#include "guest/guest-private.h"
 #include "convert/archive.h"
 #include "convert/ramboot.h"
 
@@ -98,29 +97,6 @@ filter (const char *path, struct img_stat *st, uint64_t *key, void *data)
   return 1;
 }
 
-static bool
-same_contents (struct img_guest *g, const char *path, const unsigned char *buf, uint64_t len)
-{
-  struct img_stat st;
-  unsigned char *chunk;
-  uint64_t off = 0;
-  bool same;
-
-  if (img_guest_stat (g, path, &st) < 0 || st.size != len)
-    return false;
-  chunk = malloc (1u << 20);
-  same = chunk != NULL;
-  while (same && off < len) {
-    size_t got = 0;
-    if (img_guest_pread (g, path, chunk, 1u << 20, off, &got) < 0 || got == 0
-        || memcmp (chunk, buf + off, got) != 0)
-      same = false;
-    off += got;
-  }
-  free (chunk);
-  return same;
-}
-
 /* Copy mode: an archive of an earlier --archive run is stale. */
 static int
 remove_stale (struct img_plan *plan)
@@ -180,10 +156,10 @@ check_room (struct arch *a, struct img_ctx *ctx, const char *where, uint64_t siz
   return size > max ? no_room (ctx, where, a, size, avail, NULL) : 0;
 }
 
-/* Puts the archive (SIZE bytes at MAP) in place and reports it. */
+/* Puts the archive (the host file FD) in place and reports it. */
 static int
 put_archive (struct img_plan *plan, struct arch *a, struct img_ctx *ctx, const char *where,
-             const void *map, const struct img_archive_info *info)
+             int fd, const struct img_archive_info *info)
 {
   int r = 0;
 
@@ -193,11 +169,12 @@ put_archive (struct img_plan *plan, struct arch *a, struct img_ctx *ctx, const c
    * seldom has room for both.  (Should this stop half-way, the RAM boot
    * finds no archive, says so and boots from the disk; the undo record
    * has the old one.) */
-  if (r == 0 && img_guest_exists (img_plan_guest (plan), a->path) && !same_contents (a->g, a->path, map, info->archive_bytes))
+  if (r == 0 && img_guest_exists (img_plan_guest (plan), a->path)
+      && !img_internal_guest_same_fd (a->g, a->path, fd, info->archive_bytes))
     r = img_guest_remove (img_plan_guest (plan), a->path);
   /* Mode 0600: it holds /etc/shadow and every other secret of the root. */
   if (r == 0)
-    r = img_guest_write_file (img_plan_guest (plan), a->path, map, info->archive_bytes, 0600);
+    r = img_internal_guest_write_fd (img_plan_guest (plan), a->path, fd, info->archive_bytes, 0600);
   if (r == 0) {
     img_plan_fact (plan, "archive", "%s", a->path);
     img_plan_fact_bytes (plan, "archive_bytes", info->archive_bytes);
@@ -217,7 +194,6 @@ img_ramboot_archive (struct img_plan *plan, const char *where, const char *archi
   struct img_archive_info info = { 0 };
   struct img_hostdir *hd = NULL;
   char *what = NULL;
-  void *map = MAP_FAILED;
   uint64_t avail = 0;
   int fd = -1, r;
 
@@ -247,14 +223,9 @@ img_ramboot_archive (struct img_plan *plan, const char *where, const char *archi
   r = img_archive_write (ctx, g, what, compression, filter, &a, copy, n_copy, fd, &info);
   if (r == -ENOSPC && info.needed_bytes)
     r = no_room (ctx, where, &a, info.needed_bytes, avail, &info);
-  if (r == 0 && info.archive_bytes
-      && (map = mmap (NULL, info.archive_bytes, PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED)
-    r = img_err (ctx, -errno, "%s: archive: mmap: %s", where, strerror (errno));
   if (r == 0)
-    r = put_archive (plan, &a, ctx, where, map, &info);
+    r = put_archive (plan, &a, ctx, where, fd, &info);
  out:
-  if (map != MAP_FAILED)
-    munmap (map, info.archive_bytes);
   if (fd >= 0)
     close (fd);
   img_hostdir_free (hd);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/fdio.h"
 #include "cleanup.h"
 #include "fs/fs-private.h"
 #include "fs/overlay.h"
@@ -317,34 +318,136 @@ img_guest_mkdir_p (struct img_guest *g, const char *path, uint32_t mode)
   return r;
 }
 
-/* 1 when the file REL holds exactly BUF, LEN bytes (its size checked
+/* What a file is written from: a buffer, or a host file read a chunk at
+ * a time (never mapped or held whole: a 200 MB archive costs a chunk). */
+struct source {
+  const unsigned char *buf;     /* or NULL: FD */
+  int fd;
+  unsigned char *chunk;         /* for FD */
+};
+
+#define CHUNK ((size_t) 1 << 20)
+
+/* The LEN (<= CHUNK) bytes of SRC at OFF: *p. */
+static int
+source_at (struct source *src, uint64_t off, size_t len, const unsigned char **p)
+{
+  size_t got;
+  int r;
+
+  if (src->buf) {
+    *p = src->buf + off;
+    return 0;
+  }
+  if (src->chunk == NULL && (src->chunk = malloc (CHUNK)) == NULL)
+    return -ENOMEM;
+  if ((r = img_internal_pread_all (src->fd, src->chunk, len, off, &got)) < 0)
+    return r;
+  if (got != len)
+    return -EIO;                /* the host file shrank */
+  *p = src->chunk;
+  return 0;
+}
+
+/* 1 when the file REL holds exactly SRC's LEN bytes (its size checked
  * by the caller), 0 when not, -errno: read a chunk at a time, so that a
  * big file is never held whole. */
 static int
-same_bytes (struct img_fs *fs, const char *rel, const void *buf, size_t len)
+same_bytes (struct img_fs *fs, const char *rel, struct source *src, uint64_t len)
 {
-  const size_t chunk = 1u << 20;
-  CLEANUP_FREE unsigned char *tmp = malloc (len < chunk ? (len ? len : 1) : chunk);
-  size_t off = 0, got;
+  CLEANUP_FREE unsigned char *tmp = malloc (len < CHUNK ? (len ? len : 1) : CHUNK);
+  const unsigned char *want_p;
+  uint64_t off = 0;
+  size_t got;
   int r;
 
   if (tmp == NULL)
     return -ENOMEM;
   while (off < len) {
-    size_t want = len - off < chunk ? len - off : chunk;
+    size_t want = len - off < CHUNK ? (size_t) (len - off) : CHUNK;
     r = img_fs_pread (fs, rel, tmp, want, off, &got);
     if (r < 0)
       return r;
-    if (got != want || memcmp (tmp, (const unsigned char *) buf + off, want) != 0)
+    if (got != want)
+      return 0;
+    if ((r = source_at (src, off, want, &want_p)) < 0)
+      return r;
+    if (memcmp (tmp, want_p, want) != 0)
       return 0;
     off += want;
   }
   return 1;
 }
 
+/* SRC's LEN bytes into the new file REL: one write from a buffer, a
+ * chunk a write from a host file. */
+static int
+put_bytes (struct img_fs *fs, const char *rel, struct source *src, uint64_t len)
+{
+  const unsigned char *p;
+  uint64_t off = 0;
+  int r;
+
+  if (src->buf)
+    return len ? img_fs_pwrite (fs, rel, src->buf, (size_t) len, 0) : 0;
+  while (off < len) {
+    size_t n = len - off < CHUNK ? (size_t) (len - off) : CHUNK;
+    if ((r = source_at (src, off, n, &p)) < 0 || (r = img_fs_pwrite (fs, rel, p, n, off)) < 0)
+      return r;
+    off += n;
+  }
+  return 0;
+}
+
+static int write_new (struct img_guest *g, const char *path, struct source *src,
+                      uint64_t len, uint32_t mode);
+
 int
 img_guest_write_file (struct img_guest *g, const char *path, const void *buf,
                       size_t len, uint32_t mode)
+{
+  struct source src = { .buf = len ? buf : (const unsigned char *) "", .fd = -1 };
+
+  return write_new (g, path, &src, len, mode);
+}
+
+int
+img_internal_guest_write_fd (struct img_guest *g, const char *path, int fd,
+                             uint64_t len, uint32_t mode)
+{
+  struct source src = { .fd = fd };
+  int r = write_new (g, path, &src, len, mode);
+
+  free (src.chunk);
+  return r;
+}
+
+int
+img_internal_guest_same_fd (struct img_guest *g, const char *path, int fd,
+                            uint64_t len)
+{
+  CLEANUP_FREE char *canon = NULL;
+  struct source src = { .fd = fd };
+  struct img_fs *fs;
+  const char *rel;
+  struct img_stat st;
+  int r;
+
+  if (img_internal_guest_resolve (g, path, true, &canon, &fs, &rel) < 0
+      || img_fs_lstat (fs, rel, &st) < 0 || !S_ISREG (st.mode) || st.size != len) {
+    img_ctx_clear_error (g->ctx);
+    return 0;
+  }
+  r = same_bytes (fs, rel, &src, len);
+  free (src.chunk);
+  if (r < 0)
+    img_ctx_clear_error (g->ctx);
+  return r == 1;
+}
+
+static int
+write_new (struct img_guest *g, const char *path, struct source *src,
+           uint64_t len, uint32_t mode)
 {
   CLEANUP_FREE char *canon = NULL;
   CLEANUP_FREE char *tmp = NULL;
@@ -362,7 +465,7 @@ img_guest_write_file (struct img_guest *g, const char *path, const void *buf,
   if (r == 0) {
     if (!S_ISREG (st.mode))
       return img_err (g->ctx, -EINVAL, "guest: write %s: not a regular file", path);
-    if (st.size == len && (r = same_bytes (fs, rel, buf, len)) != 0)
+    if (st.size == len && (r = same_bytes (fs, rel, src, len)) != 0)
       return r < 0 ? path_error (g, r, "read", path) : 0;       /* done already */
     mode = st.mode & 07777;
     uid = st.uid;
@@ -391,7 +494,7 @@ img_guest_write_file (struct img_guest *g, const char *path, const void *buf,
     r = path_error (g, r, "create", tmp);
     goto out;
   }
-  r = len ? img_fs_pwrite (fs, tmp, buf, len, 0) : 0;
+  r = put_bytes (fs, tmp, src, len);
   if (r == 0)
     r = img_fs_chmod (fs, tmp, mode);   /* no umask anywhere here */
   if (r == 0)

@@ -158,5 +158,13 @@ int img_guest_initrd_parse (struct img_guest *g, const char *path,
  * nothing read (*size: the file's size). */
 int img_internal_guest_read_admit (struct img_guest *g, const char *path,
                                    uint64_t max, uint64_t *size);
+/* file.c: img_guest_write_file of the LEN bytes of the host file FD,
+ * read a chunk at a time (never mapped or held whole). */
+int img_internal_guest_write_fd (struct img_guest *g, const char *path, int fd,
+                                 uint64_t len, uint32_t mode);
+/* file.c: whether the regular file PATH holds exactly the LEN bytes of
+ * the host file FD, compared a chunk at a time; leaves no error. */
+int img_internal_guest_same_fd (struct img_guest *g, const char *path, int fd,
+                                uint64_t len);
 
 #endif /* LIBIMG_GUEST_PRIVATE_H */
