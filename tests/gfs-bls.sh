@@ -76,8 +76,20 @@ printf 'UPDATEDEFAULT=yes\n\n# DEFAULTKERNEL specifies the default kernel packag
 printf 'Rocky Linux release 8.9 (Green Obsidian)\n' > f/redhat-release
 printf 'NAME="Rocky Linux"\nVERSION="8.9 (Green Obsidian)"\nID="rocky"\nID_LIKE="rhel centos fedora"\nVERSION_ID="8.9"\nPLATFORM_ID="platform:el8"\nPRETTY_NAME="Rocky Linux 8.9 (Green Obsidian)"\n' > f/os-release
 echo "$mid" > f/machine-id
-cp --sparse=always "$dir/mbr-lvm-xfs-dracut.img" rocky.img
-guestfish -a rocky.img > f/gf.out 2>&1 <<EOF
+# The image with those files is built once per version of this script, of
+# tests/fixtures.sh, of the guests (their directory's key) and of
+# libguestfs, and cached (tests/fixture-cache.sh:
+# $IMG_TOOLS_CACHE/gfs-bls-<key>); each run works on a copy.
+bls_fixture () {   # prints the cache directory holding rocky.img
+    local cache=${IMG_TOOLS_CACHE:-/var/cache/img-tools} key   # work: the EXIT trap reads it
+    key=$({ cat "$top_srcdir/tests/gfs-bls.sh" "$top_srcdir/tests/fixtures.sh"; echo "$guests"; guestfish --version; } \
+        | sha1sum | cut -c1-12)
+    . "$top_srcdir/tests/fixture-cache.sh"
+    fixture_dir gfs-bls "$key"   # sets dir (in this subshell); when cached: prints it, ends the subshell
+    work=$(mktemp -d "$dir/.build.XXXXXX")
+    trap 'rm -rf "$work"' EXIT
+    cp --sparse=always "$guests/mbr-lvm-xfs-dracut.img" "$work/rocky.img" || return 1
+    guestfish -a "$work/rocky.img" > f/gf.out 2>&1 <<EOF || return 1
 run
 mount /dev/guestvg/root /
 mount /dev/sda1 /boot
@@ -101,7 +113,13 @@ upload f/os-release /usr/lib/os-release
 ln-s ../usr/lib/os-release /etc/os-release
 upload f/machine-id /etc/machine-id
 EOF
-ok $? "fixture: RHEL 8 BLS layout written through the appliance" || { sed 's/^/# /' f/gf.out; bail "no fixture"; }
+    mv "$work/rocky.img" "$dir/rocky.img"
+    echo "$key" > "$dir/.complete"
+    echo "$dir"
+}
+guests=$dir
+B=$(bls_fixture) && cp --sparse=always "$B/rocky.img" rocky.img
+ok $? "fixture: RHEL 8 BLS layout written through the appliance (or cached: ${B:-none})" || { sed 's/^/# /' f/gf.out; bail "no fixture"; }
 orig=$(sha256sum < rocky.img)
 cp --sparse=always rocky.img ram.img
 

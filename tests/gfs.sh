@@ -183,10 +183,22 @@ img-inspect --backend guestfs --json "$ext" > "$TMP/g.json" 2>/dev/null
 is "$(jq -r '.guest.hostname' "$TMP/g.json")" extguest "--backend guestfs: the ext4 guest read through the appliance"
 
 # ---- LUKS: LVM on LUKS2, opened in the appliance with --key ----------------
-luks=$TMP/luks.img
-new_image "$luks" 200M
-printf 'label: dos\ntype=83\n' | partition "$luks"
-guestfish --keys-from-stdin --format=raw -a "$luks" > "$TMP/lf.log" 2>&1 <<'GF' || { cat "$TMP/lf.log"; bail "could not build the LUKS fixture"; }
+# The fixture is built in one appliance launch once per version of this
+# script, of tests/fixtures.sh and of libguestfs, and cached
+# (tests/fixture-cache.sh: $IMG_TOOLS_CACHE/gfs-luks-<key>); each run works
+# on a copy.
+luks_fixture () {   # prints the cache directory holding luks.img
+    local cache=${IMG_TOOLS_CACHE:-/var/cache/img-tools} key   # work: the EXIT trap reads it
+    key=$({ cat "$top_srcdir/tests/gfs.sh" "$top_srcdir/tests/fixtures.sh"; guestfish --version; } \
+        | sha1sum | cut -c1-12)
+    mkdir -p "$cache"
+    . "$top_srcdir/tests/fixture-cache.sh"
+    fixture_dir gfs-luks "$key"   # when cached: prints it, ends the subshell
+    work=$(mktemp -d "$dir/.build.XXXXXX")
+    trap 'rm -rf "$work"' EXIT
+    new_image "$work/luks.img" 200M
+    printf 'label: dos\ntype=83\n' | partition "$work/luks.img"
+    guestfish --keys-from-stdin --format=raw -a "$work/luks.img" > "$TMP/lf.log" 2>&1 <<'GF' || return 1
 run
 luks-format /dev/sda1 0
 pass phrase:1
@@ -203,6 +215,14 @@ write /etc/hostname "lukshost\n"
 write /etc/fstab "/dev/mapper/vgl-root / ext4 defaults 0 1\n"
 umount-all
 GF
+    mv "$work/luks.img" "$dir/luks.img"
+    echo "$key" > "$dir/.complete"
+    echo "$dir"
+}
+luks=$TMP/luks.img
+L=$(luks_fixture) || { cat "$TMP/lf.log"; bail "could not build the LUKS fixture"; }
+diag "LUKS fixture from $L"
+cp --sparse=always "$L/luks.img" "$luks"
 LUKS_UUID=$(blkid -p -O "$(part_start "$luks" 1)" -o value -s UUID "$luks")
 lorig=$(sha256sum < "$luks")
 fails_with "LUKS, no key: a conversion fails in one line naming the --key to give" \

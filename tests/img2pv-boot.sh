@@ -30,7 +30,7 @@ boot () {
     start=$(date +%s)
     while kill -0 "$qpid" 2>/dev/null && [ $(( $(date +%s) - start )) -lt "$secs" ]; do
         grep -aq "$pat" "$log" 2>/dev/null && break
-        sleep 2
+        sleep 1
     done
     diag "qemu ran $(( $(date +%s) - start )) s"
     kill "$qpid" 2>/dev/null; wait "$qpid" 2>/dev/null
@@ -104,17 +104,16 @@ exec 7> in.fifo
 start=$(date +%s)
 while kill -0 "$qpid" 2>/dev/null && [ $(( $(date +%s) - start )) -lt 300 ]; do
     grep -aq '(initramfs)' console2.log && break
-    sleep 2
+    sleep 1
 done
 m=/usr/lib/modules/$v/kernel/drivers
-# One command at a time (the console echoes what is typed); the markers
-# print differently from how they are typed.
-for cmd in 'echo BEGIN-$((6*7))' 'cat /conf/modules' \
-           'modprobe --show-depends xen-blkfront' 'modprobe --show-depends xen-netfront' \
-           "insmod $m/block/xen-blkfront.ko" "insmod $m/net/xen-netfront.ko" 'echo END-$((6*7))'; do
-    printf '%s\n' "$cmd" >&7
-    sleep 2
-done
+# The commands go as one line, typed at the shell's prompt (the console
+# echoes what is typed: one line at a time, the echo of the next could land
+# in the middle of an output line); the markers print differently from how
+# they are typed.
+printf '%s\n' "echo BEGIN-\$((6*7)); cat /conf/modules; \
+modprobe --show-depends xen-blkfront; modprobe --show-depends xen-netfront; \
+insmod $m/block/xen-blkfront.ko; insmod $m/net/xen-netfront.ko; echo END-\$((6*7))" >&7
 while kill -0 "$qpid" 2>/dev/null && [ $(( $(date +%s) - start )) -lt 360 ]; do
     grep -aq '^END-42' <(tr -d '\r' < console2.log) && break
     sleep 1

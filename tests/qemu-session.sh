@@ -33,21 +33,25 @@ session () {
         sleep 1; printf 'root\n' >&7
         wait_for 'Password:' && { sleep 1; printf 'root\n' >&7; }
         wait_for 'root@'
-        for cmd in 'echo CHECKS-$((6*7))' \
-                   'echo "rootfs=$(findmnt -n -o FSTYPE /)"' \
-                   'echo "hostname=$(cat /etc/hostname)"' \
-                   'echo "disk_mounts=$(grep -c "^/dev/[sv]d\|^/dev/mapper" /proc/mounts)"' \
-                   'echo "dm_devices=$(ls /sys/block | grep -c ^dm-)"' \
-                   'echo "sda_holders=$(ls /sys/block/sda/holders 2>/dev/null | wc -l)"' \
-                   'echo "sda=$(test -e /sys/block/sda && echo present)"' \
-                   'echo "kernel_ok=$(test -s /boot/vmlinuz-* && echo yes)"' \
-                   'echo "kernel=$(uname -r)"' \
-                   'if [ -x /usr/local/sbin/img-ramify-detach ]; then img-ramify-detach; echo "detach_rc=$?"; fi' \
-                   'echo "sda_after=$(test -e /sys/block/sda && echo present || echo gone)"' \
-                   'echo DONE-$((6*7))'; do
-            printf '%s\n' "$cmd" >&7
-            sleep 1
-        done
+        # The checks go as one command line, typed once the shell's prompt
+        # shows (what is typed at the prompt waits in the tty's buffer;
+        # one line at a time would let the tty's echo of the next line
+        # land in the middle of an output line).
+        local checks=(
+            'echo CHECKS-$((6*7))'
+            'echo "rootfs=$(findmnt -n -o FSTYPE /)"'
+            'echo "hostname=$(cat /etc/hostname)"'
+            'echo "disk_mounts=$(grep -c "^/dev/[sv]d\|^/dev/mapper" /proc/mounts)"'
+            'echo "dm_devices=$(ls /sys/block | grep -c ^dm-)"'
+            'echo "sda_holders=$(ls /sys/block/sda/holders 2>/dev/null | wc -l)"'
+            'echo "sda=$(test -e /sys/block/sda && echo present)"'
+            'echo "kernel_ok=$(test -s /boot/vmlinuz-* && echo yes)"'
+            'echo "kernel=$(uname -r)"'
+            'if [ -x /usr/local/sbin/img-ramify-detach ]; then img-ramify-detach; echo "detach_rc=$?"; fi'
+            'echo "sda_after=$(test -e /sys/block/sda && echo present || echo gone)"'
+            'echo DONE-$((6*7))')
+        cmd=$(printf '%s; ' "${checks[@]}")
+        printf '%s\n' "${cmd%; }" >&7
         wait_for '^DONE-42'
     fi
     diag "$name: $(( $(date +%s) - start )) s in qemu"
