@@ -190,6 +190,71 @@ head -c 100 good.cpio > short.cpio
 fails_with "a file that ends mid-header, through a window" \
     "short\.cpio: initrd: cpio header at offset 0: truncated header" T --window 64K list short.cpio
 
+# ---- gzip: ISA-L against zlib --------------------------------------------
+# Where ISA-L is built in (HAVE_ISAL, every amd64 build of the test suite:
+# scripts/test.sh configures --with-isal) it inflates gzip segments; zlib
+# does elsewhere.  The two must agree on every file: the same listing, or
+# an error at the same place (the reason may be worded differently).
+# Fixtures: the files above, header variants (a name, a comment, extra
+# field, header CRC, reserved flags, another method), good.gz cut at 25
+# places, and 120 copies with bits flipped (a fixed seed).
+if grep -q '^#define HAVE_ISAL 1' "$top_builddir/config.h"; then
+    python3 - <<'PY' || bail "gzip variants not made"
+import random, struct, zlib
+good = open("good.gz", "rb").read()
+body = good[10:]
+def hdr(flg, extra=b"", method=8):
+    return bytes([0x1f, 0x8b, method, flg]) + b"\0\0\0\0\0\3" + extra
+variants = {
+    "name": hdr(0x08, b"initrd.cpio\0") + body,
+    "comment": hdr(0x10, b"made by hand\0") + body,
+    "extra": hdr(0x04, struct.pack("<H", 6) + b"AB\2\0xy") + body,
+    "reserved": hdr(0x20) + body,
+    "method7": hdr(0, method=7) + body,
+    "crc": good[:-8] + bytes([good[-8] ^ 1]) + good[-7:],
+    "isize": good[:-1] + bytes([good[-1] ^ 1]),
+}
+h = hdr(0x02)
+variants["hcrc"] = h + struct.pack("<H", zlib.crc32(h) & 0xffff) + body
+variants["badhcrc"] = h + struct.pack("<H", (zlib.crc32(h) + 1) & 0xffff) + body
+for k, v in variants.items():
+    open("gzv-%s.gzv" % k, "wb").write(v)
+for i, cut in enumerate(range(1, len(good), len(good) // 24)):
+    open("gzv-cut%04d.gzv" % i, "wb").write(good[:cut])
+rnd = random.Random(20261206)
+for i in range(120):
+    b = bytearray(good)
+    for _ in range(rnd.choice((1, 1, 2, 8))):
+        b[rnd.randrange(len(b))] ^= 1 << rnd.randrange(8)
+    open("gzv-flip%03d.gzv" % i, "wb").write(b)
+PY
+    norm () { sed -E 's/(corrupt|truncated) gzip stream.*/bad gzip stream/'; }
+    files=(*.img *.cpio *.gz *.zst *.gzv)
+    timeout 300 "$TOOL" --gunzip zlib --max-size 21M lists "${files[@]}" 2>&1 | norm > by-zlib
+    timeout 300 "$TOOL" --gunzip isal --max-size 21M lists "${files[@]}" 2>&1 | norm > by-isal
+    is "$(grep -c '^== ' by-isal) $(grep -c '^rc=' by-isal) $(grep -c '^rc=' by-zlib)" \
+        "${#files[@]} ${#files[@]} ${#files[@]}" "each backend read all ${#files[@]} files"
+    is "$(diff by-zlib by-isal | head -20)" "" "ISA-L and zlib agree on all ${#files[@]} files"
+    is "$(grep -c '^rc=0' by-isal) $(grep -c '^rc=1' by-isal)" \
+        "$(grep -c '^rc=0' by-zlib) $(grep -c '^rc=1' by-zlib)" "as many read and refused by each"
+    diag "$(grep -c '^rc=0' by-isal) files read, $(grep -c '^rc=1' by-isal) refused, by each"
+    is "$(ls gzv-flip*.gzv gzv-cut*.gzv | wc -l)" 145 "120 flipped and 25 cut copies were compared"
+    # The reasons themselves, as ISA-L words them.
+    fails_with "ISA-L: a bad CRC32" "gzv-crc\.gzv: initrd: gzip segment at offset 0: corrupt gzip stream \(incorrect data check\)" \
+        T --gunzip isal list gzv-crc.gzv
+    fails_with "ISA-L: a bad ISIZE" "gzv-isize\.gzv: initrd: gzip segment at offset 0: corrupt gzip stream \(incorrect data check\)" \
+        T --gunzip isal list gzv-isize.gzv
+    fails_with "ISA-L: another method" "gzv-method7\.gzv: initrd: gzip segment at offset 0: corrupt gzip stream" \
+        T --gunzip isal list gzv-method7.gzv
+    fails_with "ISA-L: reserved header flags" "gzv-reserved\.gzv: initrd: gzip segment at offset 0: corrupt gzip stream \(unknown header flags set\)" \
+        T --gunzip isal list gzv-reserved.gzv
+    fails_with "ISA-L: cut short" "gzv-cut0005\.gzv: initrd: gzip segment at offset 0: truncated gzip stream" \
+        T --gunzip isal list gzv-cut0005.gzv
+    fails_with "ISA-L: the bomb is bounded too" "^initrd-tool: bomb\.img: initrd: inflates past 1 MiB$" T --gunzip isal --max-size 1M list bomb.img
+else
+    diag "built without ISA-L (configure found no libisal): zlib inflates gzip, compared above"
+fi
+
 is "$(cat "$TMP"/sanitizer.* 2>/dev/null | head -20)" "" "no sanitizer report"
 
 done_testing

@@ -5,6 +5,8 @@
  *                                          uncompressed members
  *   initrd-tool [OPTIONS] cat FILE PATH    the winning member's bytes
  *   initrd-tool [OPTIONS] extract FILE DIR
+ *   initrd-tool [OPTIONS] lists FILE...      list each FILE in turn: "== FILE",
+ *                                          the listing or the error, "rc=N"
  *   initrd-tool [OPTIONS] spill FILE DIR   (with --window) the data of
  *                                          members not kept, as it
  *                                          streams by, to DIR/1, DIR/2 ...;
@@ -14,7 +16,9 @@
  * BYTES[KMG] (keep only member data this small: img_initrd_parse_keep),
  * --uid N, --gid N (owner of the appended members, default 0), --window
  * BYTES[KMG] (read the file through a window of this size,
- * img_initrd_parse_read, instead of whole).
+ * img_initrd_parse_read, instead of whole), --gunzip zlib|isal (the
+ * backend gzip segments are inflated with; isal only in a build with
+ * ISA-L, where it is the default).
  */
 #include <config.h>
 
@@ -32,6 +36,7 @@
 #include <unistd.h>
 
 #include "libimg.h"
+#include "private.h"
 #include "initrd/initrd-private.h"
 
 #define PROG "initrd-tool"
@@ -492,8 +497,9 @@ static void
 usage (void)
 {
   fprintf (stderr,
-           "usage: " PROG " [--max-size BYTES] [--keep BYTES] [--window BYTES] [--uid N] [--gid N] COMMAND ARGS\n"
-           "  list FILE | segments FILE | cat FILE PATH | extract FILE DIR\n"
+           "usage: " PROG " [--max-size BYTES] [--keep BYTES] [--window BYTES] [--uid N] [--gid N]\n"
+           "                   [--gunzip zlib|isal] COMMAND ARGS\n"
+           "  list FILE | lists FILE... | segments FILE | cat FILE PATH | extract FILE DIR\n"
            "  append FILE OUT none|gzip|zstd|xz|lzma|lz4|bzip2 HOSTDIR\n");
 }
 
@@ -506,10 +512,11 @@ main (int argc, char *argv[])
     { "window", required_argument, NULL, 'w' },
     { "uid", required_argument, NULL, 'u' },
     { "gid", required_argument, NULL, 'g' },
+    { "gunzip", required_argument, NULL, 'z' },
     { NULL, 0, NULL, 0 },
   };
   uint64_t v;
-  const char *cmd;
+  const char *cmd, *gunzip = NULL;
   int c, n, rc;
 
   while ((c = getopt_long (argc, argv, "+", opts, NULL)) != -1) {
@@ -540,6 +547,17 @@ main (int argc, char *argv[])
       }
       *(c == 'u' ? &opt_uid : &opt_gid) = (uint32_t) v;
       break;
+    case 'z':
+#ifdef HAVE_ISAL
+      if (strcmp (optarg, "isal") == 0 || strcmp (optarg, "zlib") == 0) {
+#else
+      if (strcmp (optarg, "zlib") == 0) {
+#endif
+        gunzip = optarg;
+        break;
+      }
+      fprintf (stderr, PROG ": gzip backend '%s' not built in\n", optarg);
+      return 2;
     default:
       usage ();
       return 2;
@@ -554,8 +572,20 @@ main (int argc, char *argv[])
   if (img_ctx_new (&ctx) < 0)
     return 1;
   img_ctx_set_log_fn (ctx, NULL, (void *) PROG);
+  if (gunzip)
+    img_internal_ctx_set_gunzip_zlib (ctx, strcmp (gunzip, "zlib") == 0);
   if (strcmp (cmd, "list") == 0 && n == 2)
     rc = cmd_list (argv[optind + 1]);
+  else if (strcmp (cmd, "lists") == 0) {
+    /* Each file in turn, in one process: "== FILE", its listing or its
+     * error (stderr), "rc=N". */
+    for (rc = 0, c = optind + 1; c < argc; c++) {
+      printf ("== %s\n", argv[c]);
+      fflush (stdout);
+      printf ("rc=%d\n", cmd_list (argv[c]));
+      fflush (stdout);
+    }
+  }
   else if (strcmp (cmd, "segments") == 0 && n == 2)
     rc = cmd_segments (argv[optind + 1]);
   else if (strcmp (cmd, "cat") == 0 && n == 3)

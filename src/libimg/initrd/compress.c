@@ -17,6 +17,9 @@
 #include <lzma.h>
 #include <zlib.h>
 #include <zstd.h>
+#ifdef HAVE_ISAL
+#include <isa-l/igzip_lib.h>
+#endif
 #include <zstd_errors.h>
 
 #include "private.h"
@@ -181,8 +184,8 @@ next_in (struct inbuf *in, size_t max, const unsigned char **p, size_t *n)
 /* ---- gzip (one member, as the kernel's decompress_inflate reads) ------- */
 
 static int
-gunzip (struct img_ctx *ctx, const char *where, struct inbuf *in,
-        struct outbuf *o, const char *over, uint64_t *used)
+gunzip_zlib (struct img_ctx *ctx, const char *where, struct inbuf *in,
+             struct outbuf *o, const char *over, uint64_t *used)
 {
   z_stream zs;
   const unsigned char *q;
@@ -239,6 +242,100 @@ gunzip (struct img_ctx *ctx, const char *where, struct inbuf *in,
  out:
   inflateEnd (&zs);
   return r;
+}
+
+#ifdef HAVE_ISAL
+/* The same member through ISA-L's igzip, 2-3 times faster than zlib.
+ * With ISAL_GZIP it reads the header, checks CRC32 and ISIZE, and stops
+ * at the member's end, handing back the input it did not use. */
+static const char *
+isal_reason (int e)
+{
+  switch (e) {
+  case ISAL_INVALID_BLOCK: return "invalid block";
+  case ISAL_INVALID_SYMBOL: return "invalid code";
+  case ISAL_INVALID_LOOKBACK: return "invalid distance too far back";
+  case ISAL_INVALID_WRAPPER: return "incorrect header check";
+  case ISAL_UNSUPPORTED_METHOD: return "unknown compression method";
+  case ISAL_INCORRECT_CHECKSUM: return "incorrect data check";
+  case ISAL_NEED_DICT: return "needs a dictionary";
+  default: return "bad data";
+  }
+}
+
+static int
+gunzip_isal (struct img_ctx *ctx, const char *where, struct inbuf *in,
+             struct outbuf *o, const char *over, uint64_t *used)
+{
+  struct inflate_state *st;
+  const unsigned char *q;
+  size_t n;
+  uint32_t before_in, before_out;
+  int e, r;
+
+  /* zlib refuses a header with reserved flags (FLG bits 5-7), ISA-L
+   * would not: refuse it here too, so that the two read alike. */
+  if ((r = img_internal_src_at (in->src, in->base + 3, 1, &q, &n)) < 0)
+    return r;
+  if (n >= 1 && (q[0] & 0xe0))
+    return img_err (ctx, -EIO, "%s: corrupt gzip stream (unknown header flags set)",
+                    where);
+  st = malloc (sizeof *st);
+  if (st == NULL)
+    return img_err (ctx, -ENOMEM, "%s: out of memory", where);
+  isal_inflate_init (st);
+  st->crc_flag = ISAL_GZIP;
+  for (;;) {
+    if (st->avail_in == 0 && !in_end (in)) {
+      if ((r = next_in (in, SLICE, &q, &n)) < 0)
+        goto out;
+      st->next_in = (uint8_t *) q;
+      st->avail_in = (uint32_t) n;
+    }
+    if ((r = grow_or_fail (ctx, where, o, 1, over)) < 0)
+      goto out;
+    st->next_out = o->p + o->len;
+    st->avail_out = (uint32_t) (o->cap - o->len < SLICE ? o->cap - o->len : SLICE);
+    before_in = st->avail_in;
+    before_out = st->avail_out;
+    e = isal_inflate (st);
+    o->len += before_out - st->avail_out;
+    if (over_max (o)) {
+      r = too_big (ctx, where, over);
+      goto out;
+    }
+    if (e < 0 || e == ISAL_NEED_DICT) {
+      r = img_err (ctx, -EIO, "%s: corrupt gzip stream (%s)", where,
+                   isal_reason (e));
+      goto out;
+    }
+    if (st->block_state == ISAL_BLOCK_FINISH)
+      break;
+    /* No progress with room left for output (input is refilled above
+     * whenever it runs out): the stream stops short. */
+    if (before_in == st->avail_in && before_out == st->avail_out
+        && st->avail_out > 0) {
+      r = truncated (ctx, where, "gzip");
+      goto out;
+    }
+  }
+  *used = in->fed - st->avail_in;
+  r = 0;
+ out:
+  free (st);
+  return r;
+}
+#endif
+
+static int
+gunzip (struct img_ctx *ctx, const char *where, struct inbuf *in,
+        struct outbuf *o, const char *over, uint64_t *used)
+{
+#ifdef HAVE_ISAL
+  if (!img_internal_ctx_gunzip_zlib (ctx))
+    return gunzip_isal (ctx, where, in, o, over, used);
+#endif
+  return gunzip_zlib (ctx, where, in, o, over, used);
 }
 
 /* ---- zstd (one frame, as decompress_unzstd reads) ---------------------- */
