@@ -25,9 +25,19 @@
 
 enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2 };
 
-/* File data an initrd's listing keeps: "init" is looked at, nothing big
- * (modules, firmware) is read. */
+/* File data an initrd's listing keeps: only "init" is looked at (a
+ * nash script: small), and only up to KEEP_DATA. */
 #define KEEP_DATA (64u << 10)
+
+static int
+keep_init (const char *name)
+{
+  if (name[0] == '/')
+    name++;
+  else if (name[0] == '.' && name[1] == '/')
+    name += 2;
+  return strcmp (name, "init") == 0 ? 0 : -1;
+}
 
 /* What we found in one kernel's initrd. */
 struct initrd_info {
@@ -167,7 +177,7 @@ inspect_initrd (struct state *st, const struct img_kernel_info *k,
   /* The file and its inflated bytes are bounded by the context's
    * budgets; an initrd past them is skipped with one line, the rest of
    * the guest still reported. */
-  if ((r = img_guest_initrd_parse (st->g, k->initrd, UINT64_MAX, what, 0, KEEP_DATA, NULL,
+  if ((r = img_guest_initrd_parse (st->g, k->initrd, UINT64_MAX, what, 0, KEEP_DATA, keep_init,
                                     NULL, &initrd, NULL)) < 0) {
     ii->error = strdup (img_ctx_error (st->ctx));
     if (r == -EFBIG || r == -E2BIG)

@@ -16,9 +16,9 @@
  * BYTES[KMG] (keep only member data this small: img_initrd_parse_keep),
  * --uid N, --gid N (owner of the appended members, default 0), --window
  * BYTES[KMG] (read the file through a window of this size,
- * img_initrd_parse_read, instead of whole), --gunzip zlib|isal (the
- * backend gzip segments are inflated with; isal only in a build with
- * ISA-L, where it is the default).
+ * img_initrd_parse_read, instead of whole), --gzip zlib|isal (what
+ * inflates gzip segments and compresses appended ones; isal only in a
+ * build with ISA-L, where it is the default).
  */
 #include <config.h>
 
@@ -498,7 +498,7 @@ usage (void)
 {
   fprintf (stderr,
            "usage: " PROG " [--max-size BYTES] [--keep BYTES] [--window BYTES] [--uid N] [--gid N]\n"
-           "                   [--gunzip zlib|isal] COMMAND ARGS\n"
+           "                   [--gzip zlib|isal] COMMAND ARGS\n"
            "  list FILE | lists FILE... | segments FILE | cat FILE PATH | extract FILE DIR\n"
            "  append FILE OUT none|gzip|zstd|xz|lzma|lz4|bzip2 HOSTDIR\n");
 }
@@ -512,11 +512,11 @@ main (int argc, char *argv[])
     { "window", required_argument, NULL, 'w' },
     { "uid", required_argument, NULL, 'u' },
     { "gid", required_argument, NULL, 'g' },
-    { "gunzip", required_argument, NULL, 'z' },
+    { "gzip", required_argument, NULL, 'z' },
     { NULL, 0, NULL, 0 },
   };
   uint64_t v;
-  const char *cmd, *gunzip = NULL;
+  const char *cmd, *gzip = NULL;
   int c, n, rc;
 
   while ((c = getopt_long (argc, argv, "+", opts, NULL)) != -1) {
@@ -553,7 +553,7 @@ main (int argc, char *argv[])
 #else
       if (strcmp (optarg, "zlib") == 0) {
 #endif
-        gunzip = optarg;
+        gzip = optarg;
         break;
       }
       fprintf (stderr, PROG ": gzip backend '%s' not built in\n", optarg);
@@ -572,8 +572,8 @@ main (int argc, char *argv[])
   if (img_ctx_new (&ctx) < 0)
     return 1;
   img_ctx_set_log_fn (ctx, NULL, (void *) PROG);
-  if (gunzip)
-    img_internal_ctx_set_gunzip_zlib (ctx, strcmp (gunzip, "zlib") == 0);
+  if (gzip)
+    img_internal_ctx_set_gzip_zlib (ctx, strcmp (gzip, "zlib") == 0);
   if (strcmp (cmd, "list") == 0 && n == 2)
     rc = cmd_list (argv[optind + 1]);
   else if (strcmp (cmd, "lists") == 0) {

@@ -228,6 +228,17 @@ for c in none gzip zstd xz; do
         "2 40750 0 0 2 100600 0 0 2 100755 0 0 " "append $c: modes kept, owner root"
 done
 
+# gzip layers are made by ISA-L where it is built in (above), by zlib
+# otherwise: zlib's too must read back through gzip and cpio -t.
+"$TOOL" --gzip zlib append base.img out-gzip-zlib.img gzip layer; ok $? "append gzip through zlib: done"
+scan "append gzip through zlib" out-gzip-zlib.img
+oracle_seg out-gzip-zlib.img 2 | LC_ALL=C sort > oracle.layer
+same_lines "append gzip through zlib: cpio -t over the layer lists our members" layer.names oracle.layer
+if grep -q '^#define HAVE_ISAL 1' "$top_builddir/config.h"; then
+    ! cmp -s out-gzip.img out-gzip-zlib.img
+    ok $? "append gzip: ISA-L made the default layer, not zlib (the bytes differ)"
+fi
+
 # Debian's own tools read what we extend (the layer compressed as the
 # initrd's last segment is, as img2pv and img-ramify do): lsinitramfs
 # lists the original's members (it stops at the first compressed

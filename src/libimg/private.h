@@ -131,10 +131,11 @@ void img_internal_uuid_to_string (const unsigned char *u, char out[37]);
 
 /* ctx.c: the tool-wide defaults img_disk_open uses. */
 const struct img_disk_opts *img_internal_ctx_disk_opts (struct img_ctx *ctx);
-/* ctx.c: gzip streams are inflated with zlib even in a build with ISA-L
- * (HAVE_ISAL), which is otherwise used: the tests compare the two. */
-bool img_internal_ctx_gunzip_zlib (const struct img_ctx *ctx);
-void img_internal_ctx_set_gunzip_zlib (struct img_ctx *ctx, bool zlib);
+/* ctx.c: gzip streams are inflated and made with zlib even in a build
+ * with ISA-L (HAVE_ISAL), which otherwise does both: the tests compare
+ * the two. */
+bool img_internal_ctx_gzip_zlib (const struct img_ctx *ctx);
+void img_internal_ctx_set_gzip_zlib (struct img_ctx *ctx, bool zlib);
 /* keys.c: the context's LUKS keys (img_ctx_add_key).  The key for the
  * first of NAMES (a LUKS UUID, a device name) that a key's selector
  * names, or one given for "all"; NULL if none.  Owned by the context. */

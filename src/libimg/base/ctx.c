@@ -22,7 +22,7 @@ struct img_ctx {
   enum img_fs_backend fs_backend;     /* what img_guest_open reads with */
   struct img_keyring *keys;           /* LUKS keys (keys.c) */
   struct img_internal_progress progress;  /* base/progress.c */
-  bool gunzip_zlib;                   /* zlib even where ISA-L is built in */
+  bool gzip_zlib;                     /* zlib even where ISA-L is built in */
 };
 
 static const struct {
@@ -185,15 +185,15 @@ img_internal_ctx_disk_opts (struct img_ctx *ctx)
 }
 
 bool
-img_internal_ctx_gunzip_zlib (const struct img_ctx *ctx)
+img_internal_ctx_gzip_zlib (const struct img_ctx *ctx)
 {
-  return ctx->gunzip_zlib;
+  return ctx->gzip_zlib;
 }
 
 void
-img_internal_ctx_set_gunzip_zlib (struct img_ctx *ctx, bool zlib)
+img_internal_ctx_set_gzip_zlib (struct img_ctx *ctx, bool zlib)
 {
-  ctx->gunzip_zlib = zlib;
+  ctx->gzip_zlib = zlib;
 }
 
 void

@@ -20,12 +20,24 @@
  * (modules.alias can be a few MB); modules and firmware are only named. */
 #define KEEP_DATA (64u << 10)
 
-static bool
-module_index (const char *name)
+/* Kept: the module indexes, whatever their size, and the small files
+ * (scripts, configs, udev rules); not kept: modules and firmware, only
+ * listed (img_internal_drivers_member parses again if one is read). */
+static int
+keep_member (const char *name)
 {
+  static const char *const sfx[] = { ".ko", ".ko.xz", ".ko.zst", ".ko.gz", ".fw", NULL };
   const char *b = strrchr (name, '/');
+  size_t i, n = strlen (name), m;
 
-  return strncmp (b ? b + 1 : name, "modules.", 8) == 0;
+  if (strncmp (b ? b + 1 : name, "modules.", 8) == 0)
+    return 1;
+  if (strstr (name, "lib/firmware/") != NULL)
+    return -1;
+  for (i = 0; sfx[i]; i++)
+    if (n > (m = strlen (sfx[i])) && strcmp (name + n - m, sfx[i]) == 0)
+      return -1;
+  return 0;
 }
 #include "convert/drivers-private.h"
 
@@ -385,7 +397,7 @@ apply (struct img_plan *plan, void *data)
   else {
     d.what = what;
     r = img_guest_initrd_parse (img_plan_guest (plan), d.k->initrd, IMG_CONV_MAX_INITRD, what,
-                                4ull << 30, KEEP_DATA, module_index, NULL, &d.ird,
+                                4ull << 30, KEEP_DATA, keep_member, NULL, &d.ird,
                                 &orig_len);
   }
   if (r == 0) {

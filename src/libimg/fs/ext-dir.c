@@ -22,6 +22,7 @@ img_internal_ext_mkdir (struct img_fs *fs, const struct img_fs_path *p,
   uint32_t ns;
   int links, r;
 
+  img_internal_ext_dcache_clear (e);
   img_internal_ext_io_reset (e);
   r = img_internal_ext_lookup_new (e, p, &dir);
   if (r < 0)
@@ -89,6 +90,7 @@ img_internal_ext_symlink (struct img_fs *fs, const char *target,
   uint32_t ns;
   int r;
 
+  img_internal_ext_dcache_clear (e);
   img_internal_ext_io_reset (e);
   /* The kernel's limit: the target and its NUL fit in one block. */
   if (strlen (target) >= e->fs->blocksize)
@@ -220,6 +222,7 @@ remove_entry (struct ext_fs *e, const struct img_fs_path *p, ext2_ino_t dir,
 {
   errcode_t err;
 
+  img_internal_ext_dcache_clear (e);
   err = ext2fs_unlink (e->fs, dir, img_internal_ext_last_name (p), ino, 0);
   if (err)
     return img_internal_ext_fail (e, p->path, "removing the directory entry",
@@ -297,6 +300,7 @@ img_internal_ext_rename (struct img_fs *fs, const struct img_fs_path *op,
   errcode_t err;
   int r;
 
+  img_internal_ext_dcache_clear (e);
   img_internal_ext_io_reset (e);
   r = img_internal_ext_want_bitmaps (e, np->path);
   if (r < 0)

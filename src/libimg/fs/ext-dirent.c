@@ -17,6 +17,7 @@ img_internal_ext_add_entry (struct ext_fs *e, const char *path, ext2_ino_t dir,
   struct ext2_inode inode;
   errcode_t err;
 
+  img_internal_ext_dcache_clear (e);
   err = ext2fs_link (e->fs, dir, name, ino, img_internal_ext_ftype (mode));
   if (err == EXT2_ET_DIR_NO_SPACE) {
     err = ext2fs_read_inode (e->fs, dir, &inode);
@@ -172,6 +173,7 @@ img_internal_ext_set_entry (struct ext_fs *e, const char *path, ext2_ino_t dir,
   };
   errcode_t err;
 
+  img_internal_ext_dcache_clear (e);
   err = ext2fs_dir_iterate2 (e->fs, dir, 0, NULL, setent_cb, &st);
   if (err)
     return img_internal_ext_fail (e, path, "updating the directory entry",
@@ -206,6 +208,7 @@ img_internal_ext_set_dotdot (struct ext_fs *e, const char *path,
   struct setent_state st = { .new = parent };
   errcode_t err;
 
+  img_internal_ext_dcache_clear (e);
   err = ext2fs_dir_iterate2 (e->fs, dir, 0, NULL, dotdot_cb, &st);
   if (err)
     return img_internal_ext_fail (e, path, "updating \"..\"", err);

@@ -3,12 +3,61 @@
 #include <config.h>
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "fs/ext-private.h"
 
 /* ---- lookups -------------------------------------------------------- */
+
+static size_t
+dcache_slot (ext2_ino_t dir, const char *name, size_t len)
+{
+  uint64_t h = 1469598103934665603ull ^ dir;   /* FNV-1a */
+  size_t i;
+
+  for (i = 0; i < len; i++)
+    h = (h ^ (unsigned char) name[i]) * 1099511628211ull;
+  return (size_t) (h % EXT_DCACHE_SLOTS);
+}
+
+void
+img_internal_ext_dcache_clear (struct ext_fs *e)
+{
+  free (e->dcache);
+  e->dcache = NULL;
+}
+
+/* NAME in directory DIR, by ext2fs_lookup or from the cache. */
+static errcode_t
+lookup_name (struct ext_fs *e, ext2_ino_t dir, const char *name,
+             ext2_ino_t *ino)
+{
+  size_t len = strlen (name), slot = 0;
+  struct ext_dentry *d;
+  errcode_t err;
+
+  if (len <= EXT2_NAME_LEN) {
+    if (e->dcache == NULL)
+      e->dcache = calloc (EXT_DCACHE_SLOTS, sizeof *e->dcache);
+    slot = dcache_slot (dir, name, len);
+    if (e->dcache && (d = &e->dcache[slot])->dir == dir && d->len == len
+        && memcmp (d->name, name, len) == 0) {
+      *ino = d->ino;
+      return 0;
+    }
+  }
+  err = ext2fs_lookup (e->fs, dir, name, (int) len, NULL, ino);
+  if (err == 0 && len <= EXT2_NAME_LEN && e->dcache) {
+    d = &e->dcache[slot];
+    d->dir = dir;
+    d->ino = *ino;
+    d->len = (unsigned char) len;
+    memcpy (d->name, name, len);
+  }
+  return err;
+}
 
 /* Walks P from the root one component at a time and never follows a
  * symlink: every component but the last must be a directory.  *dirp gets
@@ -34,8 +83,7 @@ img_internal_ext_resolve (struct ext_fs *e, const struct img_fs_path *p,
       return img_err (e->base.ctx, -EOPNOTSUPP,
                       "%s: %s: %s: the path crosses an encrypted directory",
                       e->base.name, e->base.type, p->path);
-    err = ext2fs_lookup (e->fs, dir, p->comp[i], strlen (p->comp[i]), NULL,
-                         &ino);
+    err = lookup_name (e, dir, p->comp[i], &ino);
     if (err == EXT2_ET_FILE_NOT_FOUND) {
       if (i == p->n - 1 && missing_ok) {
         ino = 0;

@@ -161,6 +161,7 @@ static void
 ext_free (struct ext_fs *e)
 {
   img_internal_ext_cache_free (&e->io);
+  img_internal_ext_dcache_clear (e);
   free (e->base.name);
   free (e);
 }
@@ -206,6 +207,7 @@ static const struct img_fs_ops ext_ops = {
   .lstat = img_internal_ext_lstat,
   .readlink = img_internal_ext_readlink,
   .readdir = img_internal_ext_readdir,
+  .stat_ino = img_internal_ext_stat_ino,
   .pread = img_internal_ext_pread,
   .create = img_internal_ext_create,
   .pwrite = img_internal_ext_pwrite,

@@ -58,11 +58,24 @@ void img_internal_ext_cache_free (struct ext_io *io);
 int img_internal_ext_vol_flush (const struct img_volume *vol);
 
 /* The filesystem: the shared part, libext2fs's handle, our channel. */
+/* Names looked up before, (directory, name) -> inode, so that walking a
+ * tree or reading a file a chunk at a time by its path does not scan
+ * each directory on the way again (ext2fs_lookup is linear, and checks
+ * every block's checksum).  Emptied by every change to a directory's
+ * entries (img_internal_ext_dcache_clear). */
+#define EXT_DCACHE_SLOTS 1024
+struct ext_dentry {
+  ext2_ino_t dir, ino;          /* dir 0: an empty slot */
+  unsigned char len;
+  char name[EXT2_NAME_LEN];
+};
+
 struct ext_fs {
   struct img_fs base;
   ext2_filsys fs;
   struct ext_io io;
   char devname[64];
+  struct ext_dentry *dcache;    /* EXT_DCACHE_SLOTS, or NULL */
 };
 
 /* An inode as stored: all EXT2_INODE_SIZE bytes of it, so that writing it
@@ -72,6 +85,9 @@ struct ext_inode {
   ext2_ino_t ino;
   struct ext2_inode_large *i;
 };
+
+/* ---- the name cache (ext-lookup.c) -------------------------------------- */
+void img_internal_ext_dcache_clear (struct ext_fs *e);
 
 /* ---- errors (ext-open.c) ----------------------------------------------- */
 void img_internal_ext_io_reset (struct ext_fs *e);
@@ -202,6 +218,9 @@ int img_internal_ext_lstat (struct img_fs *fs, const struct img_fs_path *p,
 int img_internal_ext_readlink (struct img_fs *fs, const struct img_fs_path *p,
                                char **target);
 
+/* lstat of P, known to be inode INO (listed so by its directory). */
+int img_internal_ext_stat_ino (struct img_fs *fs, const struct img_fs_path *p,
+                               uint64_t ino, struct img_stat *st);
 int img_internal_ext_readdir (struct img_fs *fs, const struct img_fs_path *p,
                               struct img_dirent **ents, size_t *n);
 

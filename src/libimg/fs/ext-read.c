@@ -13,6 +13,35 @@
 
 /* ---- operations ----------------------------------------------------- */
 
+/* What lstat says of the inode IN. */
+static void
+fill_stat (struct ext_fs *e, const struct ext_inode *in, struct img_stat *st)
+{
+  st->ino = in->ino;
+  st->mode = in->i->i_mode;
+  st->uid = img_internal_ext_large_uid (in->i);
+  st->gid = img_internal_ext_large_gid (in->i);
+  st->nlink = in->i->i_links_count;
+  st->size = EXT2_I_SIZE (in->i);
+  st->blocks = ext2fs_get_stat_i_blocks (e->fs, (struct ext2_inode *) in->i);
+  if (LINUX_S_ISCHR (in->i->i_mode) || LINUX_S_ISBLK (in->i->i_mode)) {
+    /* Old encoding in i_block[0] when it fits 8+8 bits, else the new
+     * one in i_block[1] (as the kernel writes them). */
+    uint32_t old = in->i->i_block[0], new = in->i->i_block[1];
+    if (old) {
+      st->rdev_major = (old >> 8) & 0xff;
+      st->rdev_minor = old & 0xff;
+    }
+    else {
+      st->rdev_major = (new & 0xfff00) >> 8;
+      st->rdev_minor = (new & 0xff) | ((new >> 12) & 0xfff00);
+    }
+  }
+  GET_TIME (e, in->i, atime, &st->atime, &st->atime_ns);
+  GET_TIME (e, in->i, mtime, &st->mtime, &st->mtime_ns);
+  GET_TIME (e, in->i, ctime, &st->ctime, &st->ctime_ns);
+}
+
 int
 img_internal_ext_lstat (struct img_fs *fs, const struct img_fs_path *p,
                         struct img_stat *st)
@@ -25,29 +54,27 @@ img_internal_ext_lstat (struct img_fs *fs, const struct img_fs_path *p,
   r = img_internal_ext_lookup (e, p, &in);
   if (r < 0)
     return r;
-  st->ino = in.ino;
-  st->mode = in.i->i_mode;
-  st->uid = img_internal_ext_large_uid (in.i);
-  st->gid = img_internal_ext_large_gid (in.i);
-  st->nlink = in.i->i_links_count;
-  st->size = EXT2_I_SIZE (in.i);
-  st->blocks = ext2fs_get_stat_i_blocks (e->fs, (struct ext2_inode *) in.i);
-  if (LINUX_S_ISCHR (in.i->i_mode) || LINUX_S_ISBLK (in.i->i_mode)) {
-    /* Old encoding in i_block[0] when it fits 8+8 bits, else the new
-     * one in i_block[1] (as the kernel writes them). */
-    uint32_t old = in.i->i_block[0], new = in.i->i_block[1];
-    if (old) {
-      st->rdev_major = (old >> 8) & 0xff;
-      st->rdev_minor = old & 0xff;
-    }
-    else {
-      st->rdev_major = (new & 0xfff00) >> 8;
-      st->rdev_minor = (new & 0xff) | ((new >> 12) & 0xfff00);
-    }
-  }
-  GET_TIME (e, in.i, atime, &st->atime, &st->atime_ns);
-  GET_TIME (e, in.i, mtime, &st->mtime, &st->mtime_ns);
-  GET_TIME (e, in.i, ctime, &st->ctime, &st->ctime_ns);
+  fill_stat (e, &in, st);
+  img_internal_ext_inode_free (&in);
+  return 0;
+}
+
+int
+img_internal_ext_stat_ino (struct img_fs *fs, const struct img_fs_path *p,
+                           uint64_t ino, struct img_stat *st)
+{
+  struct ext_fs *e = (struct ext_fs *) fs;
+  struct ext_inode in;
+  int r;
+
+  img_internal_ext_io_reset (e);
+  if (ino == 0 || ino > e->fs->super->s_inodes_count)
+    return img_err (e->base.ctx, -EUCLEAN, "%s: %s: %s: entry names inode %" PRIu64
+                    ", out of range", e->base.name, e->base.type, p->path, ino);
+  r = img_internal_ext_inode_read (e, p->path, (ext2_ino_t) ino, &in);
+  if (r < 0)
+    return r;
+  fill_stat (e, &in, st);
   img_internal_ext_inode_free (&in);
   return 0;
 }

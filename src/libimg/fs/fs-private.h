@@ -42,6 +42,10 @@ struct img_fs_ops {
                    char **target);
   int (*readdir) (struct img_fs *fs, const struct img_fs_path *p,
                   struct img_dirent **ents, size_t *n);
+  /* Optional: lstat of P, which its directory's readdir listed as inode
+   * INO (a walk's children then cost no lookup each). */
+  int (*stat_ino) (struct img_fs *fs, const struct img_fs_path *p,
+                   uint64_t ino, struct img_stat *st);
   int (*pread) (struct img_fs *fs, const struct img_fs_path *p, void *buf,
                 size_t len, uint64_t off, size_t *got);
   int (*create) (struct img_fs *fs, const struct img_fs_path *p,
@@ -128,5 +132,10 @@ int img_internal_fs_errno (struct img_fs *fs, const char *path, int err);
  * charged to the run's total (*size).  For readers that stream it. */
 int img_internal_fs_read_admit (struct img_fs *fs, const char *path,
                                 uint64_t max, uint64_t *size);
+/* img_fs_lstat of PATH, which its directory's img_fs_readdir listed as
+ * inode INO, without looking its name up; -ENOTSUP (no message) where the
+ * backend cannot. */
+int img_internal_fs_stat_ino (struct img_fs *fs, const char *path,
+                              uint64_t ino, struct img_stat *st);
 
 #endif /* LIBIMG_FS_PRIVATE_H */

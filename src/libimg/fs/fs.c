@@ -206,6 +206,24 @@ img_fs_lstat (struct img_fs *fs, const char *path, struct img_stat *st)
 }
 
 int
+img_internal_fs_stat_ino (struct img_fs *fs, const char *path, uint64_t ino,
+                          struct img_stat *st)
+{
+  struct img_fs_path p;
+  int r;
+
+  if (fs->ops->stat_ino == NULL)
+    return -ENOTSUP;
+  r = img_internal_fs_path_parse (fs, path, &p);
+  if (r < 0)
+    return r;
+  memset (st, 0, sizeof *st);
+  r = p.n == 0 ? -ENOTSUP : fs->ops->stat_ino (fs, &p, ino, st);
+  img_internal_fs_path_free (&p);
+  return r;
+}
+
+int
 img_fs_readlink (struct img_fs *fs, const char *path, char **target)
 {
   struct img_fs_path p;

@@ -279,6 +279,19 @@ ov_lstat (struct img_fs *fs, const struct img_fs_path *p, struct img_stat *st)
                 lstat (o->lower, p, st));
 }
 
+/* A real run reads the lower fs; a dry run's tree has no inode numbers
+ * of its own: lstat by name. */
+static int
+ov_stat_ino (struct img_fs *fs, const struct img_fs_path *p, uint64_t ino,
+             struct img_stat *st)
+{
+  struct img_overlay *o = OV (fs);
+
+  if (o->dry || o->lower->ops->stat_ino == NULL)
+    return -ENOTSUP;
+  return o->lower->ops->stat_ino (o->lower, p, ino, st);
+}
+
 static int
 ov_readlink (struct img_fs *fs, const struct img_fs_path *p, char **target)
 {
@@ -737,6 +750,7 @@ static const struct img_fs_ops overlay_ops = {
   .lstat = ov_lstat,
   .readlink = ov_readlink,
   .readdir = ov_readdir,
+  .stat_ino = ov_stat_ino,
   .pread = ov_pread,
   .create = ov_create,
   .pwrite = ov_pwrite,

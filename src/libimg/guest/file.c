@@ -560,16 +560,37 @@ img_internal_guest_append_file (struct img_guest *g, const char *path, uint64_t 
 
 #define WALK_MAX_DEPTH 256
 
+/* PATH's lstat; KNOWN is its inode as its directory on DIR_FS listed it
+ * (0: none): then, where PATH is on that filesystem too (not a mount
+ * point), the inode is read without a lookup of PATH's name. */
+static int
+walk_stat (struct img_guest *g, const char *path, struct img_fs *dir_fs,
+           uint64_t known, struct img_stat *st)
+{
+  struct img_fs *fs;
+  const char *rel;
+  int r;
+
+  if (known && dir_fs) {
+    if ((r = img_internal_guest_map (g, path, &fs, &rel)) < 0)
+      return r;
+    if (fs == dir_fs && (r = img_internal_fs_stat_ino (fs, rel, known, st)) != -ENOTSUP)
+      return r;
+  }
+  return img_internal_guest_lstat_canon (g, path, st);
+}
+
 static int
 walk_rec (struct img_guest *g, char *path, size_t plen, int depth,
-          img_guest_walk_fn fn, void *data)
+          struct img_fs *dir_fs, uint64_t known, img_guest_walk_fn fn, void *data)
 {
   struct img_stat st;
   struct img_dirent *ents = NULL;
+  struct img_fs *fs = NULL;
   size_t n = 0, i;
   int r;
 
-  r = img_internal_guest_lstat_canon (g, path, &st);
+  r = walk_stat (g, path, dir_fs, known, &st);
   if (r < 0)
     return path_error (g, r, "walk", path);
   r = fn (g, path, &st, data);
@@ -578,7 +599,6 @@ walk_rec (struct img_guest *g, char *path, size_t plen, int depth,
   if (depth >= WALK_MAX_DEPTH)
     return img_err (g->ctx, -ELOOP, "guest: walk %s: directories nested too deep", path);
   {
-    struct img_fs *fs;
     const char *rel;
     r = img_internal_guest_map (g, path, &fs, &rel);
     if (r == 0)
@@ -598,7 +618,8 @@ walk_rec (struct img_guest *g, char *path, size_t plen, int depth,
       path[plen] = '/';
       memcpy (path + plen + 1, ents[i].name, l + 1);
     }
-    r = walk_rec (g, path, plen == 1 ? 1 + l : plen + 1 + l, depth + 1, fn, data);
+    r = walk_rec (g, path, plen == 1 ? 1 + l : plen + 1 + l, depth + 1, fs,
+                  ents[i].ino, fn, data);
     path[plen] = '\0';
   }
   img_dirents_free (ents, n);
@@ -621,7 +642,7 @@ img_guest_walk (struct img_guest *g, const char *path, img_guest_walk_fn fn,
   if (buf == NULL)
     return img_err (g->ctx, -ENOMEM, "guest: out of memory");
   strcpy (buf, canon);
-  r = walk_rec (g, buf, strlen (buf), 0, fn, data);
+  r = walk_rec (g, buf, strlen (buf), 0, NULL, 0, fn, data);
   free (buf);
   return r;
 }

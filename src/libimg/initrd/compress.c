@@ -332,7 +332,7 @@ gunzip (struct img_ctx *ctx, const char *where, struct inbuf *in,
         struct outbuf *o, const char *over, uint64_t *used)
 {
 #ifdef HAVE_ISAL
-  if (!img_internal_ctx_gunzip_zlib (ctx))
+  if (!img_internal_ctx_gzip_zlib (ctx))
     return gunzip_isal (ctx, where, in, o, over, used);
 #endif
   return gunzip_zlib (ctx, where, in, o, over, used);
@@ -675,6 +675,49 @@ img_internal_decompress_stream (struct img_ctx *ctx, const char *where,
 
 /* ---- compression, for appended layers ----------------------------------- */
 
+#ifdef HAVE_ISAL
+/* ISA-L's igzip at its level 1: some 10 times zlib's level 6 for a few
+ * per cent more bytes (img-ramcopy's 1.3 MB: 5 ms instead of 60). */
+static int
+gzip_isal (const unsigned char *in, size_t in_len, unsigned char **out,
+           size_t *out_len)
+{
+  struct isal_zstream zs;
+  unsigned char *lvl = NULL, *p = NULL;
+  size_t bound;
+  int r = -ENOMEM;
+
+  if (in_len > UINT32_MAX / 2)
+    return -EFBIG;
+  /* Stored blocks at worst: 5 bytes per 64 KiB, the gzip frame. */
+  bound = in_len + in_len / 1024 + 1024;
+  if ((p = malloc (bound)) == NULL || (lvl = malloc (ISAL_DEF_LVL1_DEFAULT)) == NULL)
+    goto out;
+  isal_deflate_stateless_init (&zs);
+  zs.level = 1;
+  zs.level_buf = lvl;
+  zs.level_buf_size = ISAL_DEF_LVL1_DEFAULT;
+  zs.gzip_flag = IGZIP_GZIP;
+  zs.end_of_stream = 1;
+  zs.next_in = (uint8_t *) in;
+  zs.avail_in = (uint32_t) in_len;
+  zs.next_out = p;
+  zs.avail_out = (uint32_t) bound;
+  if (isal_deflate_stateless (&zs) != COMP_OK) {
+    r = -EIO;
+    goto out;
+  }
+  *out = p;
+  *out_len = bound - zs.avail_out;
+  p = NULL;
+  r = 0;
+ out:
+  free (lvl);
+  free (p);
+  return r;
+}
+#endif
+
 static int
 gzip_buf (const unsigned char *in, size_t in_len, unsigned char **out,
           size_t *out_len)
@@ -687,7 +730,9 @@ gzip_buf (const unsigned char *in, size_t in_len, unsigned char **out,
   if (in_len > UINT_MAX / 2)
     return -EFBIG;
   memset (&zs, 0, sizeof zs);
-  if (deflateInit2 (&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8,
+  /* Level 6, gzip's default: -9 costs three times the time (0.18 s for
+   * img-ramcopy's 1.3 MB) to save 0.4 % of it. */
+  if (deflateInit2 (&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8,
                     Z_DEFAULT_STRATEGY) != Z_OK)
     return -ENOMEM;
   bound = deflateBound (&zs, in_len) + 32;
@@ -730,7 +775,8 @@ zstd_buf (const unsigned char *in, size_t in_len, unsigned char **out,
   }
   /* With a checksum, as the zstd command writes it: a damaged layer is
    * then an error, not garbage. */
-  ZSTD_CCtx_setParameter (c, ZSTD_c_compressionLevel, 19);
+  /* Level 9: 19 takes 0.5 s over img-ramcopy's 1.3 MB for 10 % less. */
+  ZSTD_CCtx_setParameter (c, ZSTD_c_compressionLevel, 9);
   ZSTD_CCtx_setParameter (c, ZSTD_c_checksumFlag, 1);
   n = ZSTD_compress2 (c, p, bound, in, in_len);
   ZSTD_freeCCtx (c);
@@ -868,6 +914,12 @@ img_internal_compress (struct img_ctx *ctx, const char *where, int comp,
     *out_len = in_len;
     return 0;
   case IMG_COMP_GZIP:
+#ifdef HAVE_ISAL
+    if (!img_internal_ctx_gzip_zlib (ctx)) {
+      r = gzip_isal (in, in_len, out, out_len);
+      break;
+    }
+#endif
     r = gzip_buf (in, in_len, out, out_len);
     break;
   case IMG_COMP_ZSTD:

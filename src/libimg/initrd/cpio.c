@@ -295,6 +295,7 @@ stream_name (struct img_cpio_stream *s)
 {
   const char *name = (const char *) s->hdr + HDR_LEN;
   uint32_t size = s->f[F_FILESIZE];
+  int keep;
 
   if (memchr (name, '\0', s->f[F_NAMESIZE]) == NULL)
     return stream_err (s, -EINVAL,
@@ -311,10 +312,11 @@ stream_name (struct img_cpio_stream *s)
   if (s->trailer)
     return 0;
   /* Symlink targets are always kept (they are short: checked below),
-   * other data up to keep_data or when keep_also says so; never more than the input can still
-   * hold, so a header's lie costs nothing. */
+   * other data up to keep_data or as keep_also says; never more than the
+   * input can still hold, so a header's lie costs nothing. */
+  keep = s->keep_also ? s->keep_also (name) : 0;
   if (((S_ISLNK (s->f[F_MODE]) && size < IMG_CPIO_PATH_MAX)
-       || size <= s->keep_data || (s->keep_also && s->keep_also (name)))
+       || (keep == 0 && size <= s->keep_data) || keep > 0)
       && size <= s->limit && s->pos <= s->limit - size) {
     s->data = img_internal_arena_alloc (s->arena, (size_t) size + 1);
     if (s->data == NULL)

@@ -142,9 +142,11 @@ void img_internal_arena_free (struct img_internal_arena *a);
  * that may still come (no data is reserved past it).  Hard links (same
  * ino and device, nlink >= 2) within one archive share the data of the
  * last member that carries some. */
-/* True for a member NAME whose data is kept whatever its size (within
- * the input: see LIMIT). */
-typedef bool (*img_initrd_keep_fn) (const char *name);
+/* Whether the data of member NAME is kept: > 0 whatever its size
+ * (within the input: see LIMIT), < 0 never (it streams by, to the sink if
+ * there is one: modules and firmware, that a caller only lists), 0 by the
+ * size rule (KEEP_DATA). */
+typedef int (*img_initrd_keep_fn) (const char *name);
 
 /* Where the data of members not kept can go as it streams by: BEGIN is
  * called for each regular member whose data is not kept, with its name
