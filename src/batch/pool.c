@@ -332,10 +332,14 @@ loop (struct pool *p)
   bool forwarded = false;
   int r;
 
+  /* Reap, then fill the slots that freed: a child that ends after the
+   * reap leaves SIGCHLD pending (it is blocked but in sigsuspend), so the
+   * wait below returns at once; filling before the reap would leave a
+   * slot reaped here idle until another child ends. */
   for (;;) {
-    fill (p, &next);
     if ((r = reap (p)) < 0)
       return r;
+    fill (p, &next);
     if (p->running == 0 && (got_signal || next >= p->l->n))
       break;
     if (p->running == 0)
