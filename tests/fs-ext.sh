@@ -409,6 +409,12 @@ mksparse big
 mkdir -p seed/pre && mktree seed/pre 2 2 5 && specials seed/pre
 mkdir seed/pre/big && for ((i = 0; i < 500; i++)); do echo "$i" >"seed/pre/big/entry-with-a-longish-name-$i"; done
 : >seed/rnd
+# A file of several extents with holes between them and a partial last
+# block (an unwritten extent is added below): what a read a run of blocks
+# at a time has to get right.
+head -c 307200 /dev/urandom >seed/mixed
+head -c 200000 /dev/urandom | dd of=seed/mixed bs=64K oflag=seek_bytes seek=$((2 * MiB)) conv=notrunc status=none
+head -c 5003 /dev/urandom | dd of=seed/mixed oflag=seek_bytes seek=$((3 * MiB + 100)) conv=notrunc status=none
 touch -d '2010-05-06 07:08:09' seed/pre/big seed/pre
 diag "source: $(find src -type f | wc -l) files, $(find src -type d | wc -l) directories, $(find src -type l | wc -l) symlinks"
 
@@ -441,6 +447,8 @@ e2fsck -fyD pre.fs >/dev/null 2>&1
 # An unwritten (preallocated) extent for the random writes to land in.
 debugfs -w -R "fallocate /rnd 100 200" pre.fs >/dev/null 2>&1
 debugfs -R "stat /rnd" pre.fs 2>/dev/null | grep -q '\[u\]' || bail "debugfs fallocate made no unwritten extent"
+debugfs -w -R "fallocate /mixed 400 450" pre.fs >/dev/null 2>&1
+debugfs -R "stat /mixed" pre.fs 2>/dev/null | grep -q '\[u\]' || bail "debugfs fallocate made no unwritten extent in /mixed"
 e2fsck -fn pre.fs >/dev/null 2>&1 || bail "the prepared filesystem is not clean"
 dd if=pre.fs of=disk.raw bs=1M oflag=seek_bytes seek=$LVOFF conv=notrunc,sparse status=none || bail "dd failed"
 is "$(dumpe2fs -h disk.raw 2>/dev/null | sed -n 's/^Filesystem features: *//p')" "" \
@@ -469,6 +477,21 @@ for p in /pre/d0/s0/f1 /pre/d1/s1/f4 /pre/special/oneblock /pre/modes/m0000; do
     cmp -s <("$FS_TOOL" "$SPEC" cat "$p") <(debugfs -R "cat $p" "$RDEV" 2>/dev/null) || { ok_all=1; diag "$p differs"; }
 done
 ok $ok_all "cat agrees with debugfs cat"
+# Runs of blocks read whole: extents, holes, an unwritten extent, a partial
+# last block, reads that start and end inside blocks or past the end.
+debugfs -R "cat /mixed" "$RDEV" >mixed.ref 2>/dev/null
+cmp -s mixed.ref seed/mixed; ok $? "/mixed: debugfs cat gives the source's bytes (the unwritten extent reads as zeros)"
+cmp -s <("$FS_TOOL" "$SPEC" cat /mixed) mixed.ref; ok $? "/mixed: cat agrees with debugfs cat"
+ok_all=0
+for r in "0 1" "4095 2" "100 307100" "307000 2000000" "$((400 * 4096 - 10)) 100" \
+         "$((451 * 4096 - 3)) 9" "$((2 * MiB + 199990)) 50" "$((3 * MiB + 5000)) 10000" \
+         "$((3 * MiB + 5103)) 10" "1 $((4 * MiB))" "$((MiB + 1)) $((MiB + 4094))"; do
+    set -- $r
+    cmp -s <("$FS_TOOL" "$SPEC" read /mixed "$1" "$2") \
+           <(dd if=mixed.ref iflag=skip_bytes,count_bytes skip="$1" count="$2" bs=64K status=none) ||
+        { ok_all=1; diag "/mixed: read at $1 of $2 bytes differs"; }
+done
+ok $ok_all "/mixed: 11 reads at odd offsets and lengths give the bytes debugfs reads"
 is "$("$FS_TOOL" "$SPEC" readlink /pre/special/longlink)" "$LONG_TARGET" "readlink of a slow symlink"
 is "$("$FS_TOOL" "$SPEC" readlink /pre/special/abs)" "/etc/passwd" "readlink of a fast symlink"
 "$FS_TOOL" "$SPEC" copy-out /pre pre-out 2>&1 | head -5

@@ -168,6 +168,15 @@ cp good.img cut.img
 truncate -s $(( $(debugfs -R "bmap /bigfile 700" good.img 2>/dev/null) * 1024 )) cut.img
 fails_with "truncated image: reading past the end" "cut\.img: ext4: /bigfile: reading the file: cut\.img: volume: access .* is past its end" \
     "$FS_TOOL" cut.img cat /bigfile
+# An extent that maps blocks past the filesystem's end but inside the
+# image: refused, not read (the bytes there are not the file's).
+cp good.img beyond.img
+debugfs -w -R "set_inode_field /bigfile block[5] 40000" beyond.img >/dev/null 2>&1
+truncate -s $((64 * MiB)) beyond.img
+fails_with "extent outside the filesystem: refused" \
+    "beyond\.img: ext4: /bigfile: an extent maps blocks 40000-42929, outside the filesystem's 32768" \
+    "$FS_TOOL" beyond.img cat /bigfile
+is "$("$FS_TOOL" beyond.img cat /bigfile 2>/dev/null | wc -c)" "0" "extent outside the filesystem: no byte of it read"
 cp good.img stub.img && truncate -s 3000 stub.img
 fails_with "truncated image: no superblock" "stub\.img: ext4: cannot open: stub\.img: volume: access .* is past its end" \
     "$FS_TOOL" stub.img ls /

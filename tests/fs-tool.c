@@ -473,6 +473,36 @@ cmd_cat (struct tool *t, int argc, char **argv)
   return r;
 }
 
+/* LENGTH bytes at OFFSET (fewer at the end of the file) in reads of at
+ * most BUFSIZE: the reads a caller with its own window makes. */
+static int
+cmd_read (struct tool *t, int argc, char **argv)
+{
+  unsigned char *buf = scratch (t);
+  uint64_t off, left;
+  size_t got;
+  int r = 0;
+
+  if (buf == NULL)
+    return -ENOMEM;
+  if (parse_u64 (argv[2], 0, &off) < 0 || parse_u64 (argv[3], 0, &left) < 0)
+    return USAGE_ERR;
+  while (left > 0) {
+    size_t want = left < BUFSIZE ? (size_t) left : BUFSIZE;
+    r = lib (t, img_fs_pread (t->fs, argv[1], buf, want, off, &got));
+    if (r < 0 || got == 0)
+      break;
+    if (fwrite (buf, 1, got, stdout) != got) {
+      fprintf (stderr, "%s: write to stdout failed\n", PROG);
+      r = -EIO;
+      break;
+    }
+    off += got;
+    left -= got;
+  }
+  return r;
+}
+
 static int
 cmd_readlink (struct tool *t, int argc, char **argv)
 {
@@ -1106,6 +1136,7 @@ static const struct command commands[] = {
   { "ls", 1, 2, false, cmd_ls, "ls [-l|-p] PATH" },
   { "stat", 1, 1, false, cmd_stat, "stat PATH" },
   { "cat", 1, 1, false, cmd_cat, "cat PATH" },
+  { "read", 3, 3, false, cmd_read, "read PATH OFFSET LENGTH" },
   { "readlink", 1, 1, false, cmd_readlink, "readlink PATH" },
   { "put", 2, 3, true, cmd_put, "put HOSTFILE PATH [MODE]" },
   { "pwrite", 3, 3, true, cmd_pwrite, "pwrite PATH OFFSET TEXT" },

@@ -79,6 +79,113 @@ img_internal_ext_stat_ino (struct img_fs *fs, const struct img_fs_path *p,
   return 0;
 }
 
+/* Blocks PBLK.. of a run, the bytes [POS, END) of the file, into DST:
+ * whole blocks straight in with one read, a partial first or last block
+ * through BOUNCE. */
+static errcode_t
+read_run (ext2_filsys fs, blk64_t pblk, uint64_t pos, uint64_t end,
+          unsigned char *dst, unsigned char *bounce)
+{
+  unsigned bs = fs->blocksize;
+  uint64_t full;
+  errcode_t err;
+
+  if (pos % bs != 0 || end - pos < bs) {
+    size_t in = pos % bs, n = (size_t) MIN ((uint64_t) (bs - in), end - pos);
+    if ((err = io_channel_read_blk64 (fs->io, pblk, 1, bounce)))
+      return err;
+    memcpy (dst, bounce + in, n);
+    dst += n;
+    pos += n;
+    pblk++;
+  }
+  full = (end - pos) / bs;
+  if (full > 0) {
+    if ((err = io_channel_read_blk64 (fs->io, pblk, (int) full, dst)))
+      return err;
+    dst += full * bs;
+    pos += full * bs;
+    pblk += full;
+  }
+  if (pos < end) {
+    if ((err = io_channel_read_blk64 (fs->io, pblk, 1, bounce)))
+      return err;
+    memcpy (dst, bounce, (size_t) (end - pos));
+  }
+  return 0;
+}
+
+/* The bytes [OFF, OFF + LEN) of an extent-mapped inode (all inside its
+ * size), a run of contiguous blocks at a time: ext2fs_file_read goes a
+ * block at a time through its own buffer and the io cache, which for a
+ * 40 MB initrd was a fifth of img2pv's run.  Holes and unwritten extents
+ * read as zeros, a block at a time for a hole (as ext2fs_file_read).  An
+ * extent that maps blocks outside the filesystem is refused. */
+static int
+read_extents (struct ext_fs *e, const char *path, struct ext_inode *in,
+              unsigned char *buf, size_t len, uint64_t off)
+{
+  ext2_filsys fs = e->fs;
+  unsigned bs = fs->blocksize;
+  uint64_t pos = off, end = off + len, nblocks = ext2fs_blocks_count (fs->super);
+  ext2_extent_handle_t h;
+  unsigned char *bounce = NULL;
+  errcode_t err;
+  int r = 0;
+
+  err = ext2fs_extent_open2 (fs, in->ino, (struct ext2_inode *) in->i, &h);
+  if (err)
+    return img_internal_ext_fail (e, path, "reading the file's extents", err);
+  if ((bounce = malloc (bs)) == NULL) {
+    ext2fs_extent_free (h);
+    return img_err (e->base.ctx, -ENOMEM, "%s: %s: %s: out of memory", e->base.name,
+                    e->base.type, path);
+  }
+  while (pos < end) {
+    blk64_t lblk = pos / bs;
+    struct ext2fs_extent x;
+    uint64_t run_end = MIN (end, (lblk + 1) * bs);
+    blk64_t pblk = 0;
+
+    err = ext2fs_extent_goto2 (h, 0, lblk);
+    if (err == 0)
+      err = ext2fs_extent_get (h, EXT2_EXTENT_CURRENT, &x);
+    if (err == EXT2_ET_EXTENT_NOT_FOUND)
+      err = 0;                  /* a hole: this block reads as zeros */
+    else if (err)
+      break;
+    else if (lblk < x.e_lblk || lblk - x.e_lblk >= x.e_len) {
+      r = img_err (e->base.ctx, -EUCLEAN, "%s: %s: %s: the extent tree does not map block %llu "
+                   "as it says", e->base.name, e->base.type, path, (unsigned long long) lblk);
+      break;
+    }
+    else {
+      run_end = MIN (end, (x.e_lblk + (uint64_t) x.e_len) * bs);
+      if (!(x.e_flags & EXT2_EXTENT_FLAGS_UNINIT)) {
+        if (x.e_pblk == 0 || x.e_pblk < fs->super->s_first_data_block || x.e_pblk >= nblocks
+            || x.e_len > nblocks - x.e_pblk) {
+          r = img_err (e->base.ctx, -EUCLEAN, "%s: %s: %s: an extent maps blocks %llu-%llu, "
+                       "outside the filesystem's %llu", e->base.name, e->base.type, path,
+                       (unsigned long long) x.e_pblk,
+                       (unsigned long long) (x.e_pblk + x.e_len - 1), (unsigned long long) nblocks);
+          break;
+        }
+        pblk = x.e_pblk + (lblk - x.e_lblk);
+      }
+    }
+    if (pblk == 0)
+      memset (buf + (pos - off), 0, (size_t) (run_end - pos));
+    else if ((err = read_run (fs, pblk, pos, run_end, buf + (pos - off), bounce)))
+      break;
+    pos = run_end;
+  }
+  if (err && r == 0)
+    r = img_internal_ext_fail (e, path, "reading the file", err);
+  free (bounce);
+  ext2fs_extent_free (h);
+  return r;
+}
+
 /* Reads up to LEN bytes at OFF of inode IN's data (regular files and
  * slow or inline symlinks alike). */
 static int
@@ -88,10 +195,18 @@ read_data (struct ext_fs *e, const char *path, struct ext_inode *in,
   ext2_file_t f;
   errcode_t err, err2;
   size_t done = 0;
+  int r;
 
   *got = 0;
   if (off >= EXT2_I_SIZE (in->i) || len == 0)
     return 0;
+  if ((in->i->i_flags & EXT4_EXTENTS_FL) && !(in->i->i_flags & EXT4_INLINE_DATA_FL)) {
+    len = (size_t) MIN ((uint64_t) len, EXT2_I_SIZE (in->i) - off);
+    if ((r = read_extents (e, path, in, buf, len, off)) < 0)
+      return r;
+    *got = len;
+    return 0;
+  }
   err = ext2fs_file_open2 (e->fs, in->ino, (struct ext2_inode *) in->i, 0, &f);
   if (err)
     return img_internal_ext_fail (e, path, "opening the file", err);
