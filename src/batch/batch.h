@@ -73,7 +73,9 @@ int batch_names_assign (struct batch_list *l);
 int batch_shard_parse (const char *arg, unsigned *index, unsigned *count, const char **why);
 
 /* journal.c: OUTDIR/journal (or journal.I-of-N), one line per finished
- * image, appended and fsync'ed. */
+ * image.  batch_journal_append writes a line (to the page cache: a killed
+ * img-batch loses none); batch_journal_sync makes the lines written so far
+ * durable, and batch_journal_close syncs too. */
 struct batch_journal;
 int batch_journal_open (int dirfd, const char *file, struct batch_journal **out);
 /* Marks the images of L that any journal in DIRFD records as finished
@@ -81,6 +83,7 @@ int batch_journal_open (int dirfd, const char *file, struct batch_journal **out)
 int batch_journal_apply (int dirfd, const char *tool, struct batch_list *l);
 int batch_journal_append (struct batch_journal *j, const char *tool,
                           const struct batch_image *im);
+int batch_journal_sync (struct batch_journal *j);
 void batch_journal_close (struct batch_journal *j);
 const char *batch_result_word (enum batch_result r, const char *tool);
 

@@ -1,5 +1,7 @@
-/* The journal: one line per finished image, appended and fsync'ed before
- * the next image's result, so a re-run knows what is done:
+/* The journal: one line per finished image, appended as the image ends
+ * and fsync'ed once the freed slot runs its next image (an fsync waits
+ * for the other images' writes too: made first, it kept the slot idle),
+ * so a re-run knows what is done:
  *   2026-12-05T07:30:00Z converted 0 img2pv NAME
  * (time, result, the tool's exit status, tool, report name).  A run killed
  * mid-write leaves a torn last line: it is ignored on reading, and the
@@ -9,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +27,7 @@
 
 struct batch_journal {
   int fd;
+  bool dirty;                   /* lines written since the last fsync */
 };
 
 static const char *const words[] = {
@@ -107,8 +111,18 @@ batch_journal_append (struct batch_journal *j, const char *tool,
     return -ENAMETOOLONG;
   if (write (j->fd, line, (size_t) n) != n)
     return errno ? -errno : -EIO;
+  j->dirty = true;
+  return 0;
+}
+
+int
+batch_journal_sync (struct batch_journal *j)
+{
+  if (!j || !j->dirty)
+    return 0;
   if (fsync (j->fd) < 0)
     return -errno;
+  j->dirty = false;
   return 0;
 }
 
@@ -117,6 +131,7 @@ batch_journal_close (struct batch_journal *j)
 {
   if (!j)
     return;
+  batch_journal_sync (j);
   close (j->fd);
   free (j);
 }

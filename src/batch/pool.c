@@ -340,6 +340,9 @@ loop (struct pool *p)
     if ((r = reap (p)) < 0)
       return r;
     fill (p, &next);
+    /* The reaped images' lines, durable once their slots work again. */
+    if ((r = batch_journal_sync (p->run->journal)) < 0)
+      fprintf (stderr, "%s: journal: %s\n", BATCH_PROG, strerror (-r));
     if (p->running == 0 && (got_signal || next >= p->l->n))
       break;
     if (p->running == 0)
