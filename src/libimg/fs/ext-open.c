@@ -208,6 +208,7 @@ static const struct img_fs_ops ext_ops = {
   .readlink = img_internal_ext_readlink,
   .readdir = img_internal_ext_readdir,
   .stat_ino = img_internal_ext_stat_ino,
+  .usage = img_internal_ext_usage,
   .pread = img_internal_ext_pread,
   .create = img_internal_ext_create,
   .pwrite = img_internal_ext_pwrite,

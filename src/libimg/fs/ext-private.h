@@ -219,6 +219,7 @@ int img_internal_ext_readlink (struct img_fs *fs, const struct img_fs_path *p,
                                char **target);
 
 /* lstat of P, known to be inode INO (listed so by its directory). */
+int img_internal_ext_usage (struct img_fs *fs, uint64_t *bytes);
 int img_internal_ext_stat_ino (struct img_fs *fs, const struct img_fs_path *p,
                                uint64_t ino, struct img_stat *st);
 int img_internal_ext_readdir (struct img_fs *fs, const struct img_fs_path *p,

@@ -46,6 +46,11 @@ struct img_fs_ops {
    * INO (a walk's children then cost no lookup each). */
   int (*stat_ino) (struct img_fs *fs, const struct img_fs_path *p,
                    uint64_t ino, struct img_stat *st);
+  /* Optional: what a copy of the whole tree takes in a tmpfs, from the
+   * inode table rather than a walk: each inode in use once (hard links
+   * once), a regular file its blocks (st_blocks * 512), anything else
+   * 4096.  -ENOTSUP (no message) where the backend cannot say. */
+  int (*usage) (struct img_fs *fs, uint64_t *bytes);
   int (*pread) (struct img_fs *fs, const struct img_fs_path *p, void *buf,
                 size_t len, uint64_t off, size_t *got);
   int (*create) (struct img_fs *fs, const struct img_fs_path *p,
@@ -137,5 +142,7 @@ int img_internal_fs_read_admit (struct img_fs *fs, const char *path,
  * backend cannot. */
 int img_internal_fs_stat_ino (struct img_fs *fs, const char *path,
                               uint64_t ino, struct img_stat *st);
+/* The usage op of FS: -ENOTSUP (no message) where there is none. */
+int img_internal_fs_usage (struct img_fs *fs, uint64_t *bytes);
 
 #endif /* LIBIMG_FS_PRIVATE_H */

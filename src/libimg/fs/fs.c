@@ -224,6 +224,15 @@ img_internal_fs_stat_ino (struct img_fs *fs, const char *path, uint64_t ino,
 }
 
 int
+img_internal_fs_usage (struct img_fs *fs, uint64_t *bytes)
+{
+  *bytes = 0;
+  if (fs->ops->usage == NULL)
+    return -ENOTSUP;
+  return fs->ops->usage (fs, bytes);
+}
+
+int
 img_fs_readlink (struct img_fs *fs, const char *path, char **target)
 {
   struct img_fs_path p;

@@ -281,6 +281,17 @@ ov_lstat (struct img_fs *fs, const struct img_fs_path *p, struct img_stat *st)
 
 /* A real run reads the lower fs; a dry run's tree has no inode numbers
  * of its own: lstat by name. */
+/* The lower fs's, while a dry run has changed nothing over it. */
+static int
+ov_usage (struct img_fs *fs, uint64_t *bytes)
+{
+  struct img_overlay *o = OV (fs);
+
+  if ((o->dry && o->n_nodes > 0) || o->lower->ops->usage == NULL)
+    return -ENOTSUP;
+  return o->lower->ops->usage (o->lower, bytes);
+}
+
 static int
 ov_stat_ino (struct img_fs *fs, const struct img_fs_path *p, uint64_t ino,
              struct img_stat *st)
@@ -751,6 +762,7 @@ static const struct img_fs_ops overlay_ops = {
   .readlink = ov_readlink,
   .readdir = ov_readdir,
   .stat_ino = ov_stat_ino,
+  .usage = ov_usage,
   .pread = ov_pread,
   .create = ov_create,
   .pwrite = ov_pwrite,

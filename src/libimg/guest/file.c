@@ -627,6 +627,21 @@ walk_rec (struct img_guest *g, char *path, size_t plen, int depth,
 }
 
 int
+img_internal_guest_fs_usage (struct img_guest *g, const char *mountpoint, uint64_t *bytes)
+{
+  struct img_fs *fs;
+  const char *rel;
+  int r;
+
+  *bytes = 0;
+  if ((r = img_internal_guest_map (g, mountpoint, &fs, &rel)) < 0)
+    return r;
+  if (strcmp (rel, "/") != 0)
+    return -ENOTSUP;
+  return img_internal_fs_usage (fs, bytes);
+}
+
+int
 img_guest_walk (struct img_guest *g, const char *path, img_guest_walk_fn fn,
                 void *data)
 {

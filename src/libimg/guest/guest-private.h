@@ -66,6 +66,12 @@ int img_internal_guest_map (struct img_guest *g, const char *canon,
 int img_internal_guest_lstat_canon (struct img_guest *g, const char *canon,
                                     struct img_stat *st);
 
+/* file.c: what a copy of the tree of the filesystem mounted at MOUNTPOINT takes
+ * in a tmpfs, from its inode table (fs usage op); -ENOTSUP (no message)
+ * where its backend cannot say, or MOUNTPOINT is not a mount's own. */
+int img_internal_guest_fs_usage (struct img_guest *g, const char *mountpoint,
+                                 uint64_t *bytes);
+
 /* paths.c: resolve a guest path (symlinks followed inside the guest) to
  * its canonical form (*canon, malloc'd) and the filesystem and path in it
  * that hold it (*rel points into *canon). */
