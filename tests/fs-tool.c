@@ -448,48 +448,20 @@ cmd_stat (struct tool *t, int argc, char **argv)
   return 0;
 }
 
+/* LEFT bytes of PATH at OFF (fewer at the end of the file) to stdout, in
+ * reads of at most BUFSIZE: the reads a caller with its own window makes. */
 static int
-cmd_cat (struct tool *t, int argc, char **argv)
+read_out (struct tool *t, const char *path, uint64_t off, uint64_t left)
 {
-  const size_t bufsize = BUFSIZE;
   unsigned char *buf = scratch (t);
-  uint64_t off = 0;
   size_t got;
   int r = 0;
 
   if (buf == NULL)
     return -ENOMEM;
-  for (;;) {
-    r = lib (t, img_fs_pread (t->fs, argv[1], buf, bufsize, off, &got));
-    if (r < 0 || got == 0)
-      break;
-    if (fwrite (buf, 1, got, stdout) != got) {
-      fprintf (stderr, "%s: write to stdout failed\n", PROG);
-      r = -EIO;
-      break;
-    }
-    off += got;
-  }
-  return r;
-}
-
-/* LENGTH bytes at OFFSET (fewer at the end of the file) in reads of at
- * most BUFSIZE: the reads a caller with its own window makes. */
-static int
-cmd_read (struct tool *t, int argc, char **argv)
-{
-  unsigned char *buf = scratch (t);
-  uint64_t off, left;
-  size_t got;
-  int r = 0;
-
-  if (buf == NULL)
-    return -ENOMEM;
-  if (parse_u64 (argv[2], 0, &off) < 0 || parse_u64 (argv[3], 0, &left) < 0)
-    return USAGE_ERR;
   while (left > 0) {
     size_t want = left < BUFSIZE ? (size_t) left : BUFSIZE;
-    r = lib (t, img_fs_pread (t->fs, argv[1], buf, want, off, &got));
+    r = lib (t, img_fs_pread (t->fs, path, buf, want, off, &got));
     if (r < 0 || got == 0)
       break;
     if (fwrite (buf, 1, got, stdout) != got) {
@@ -501,6 +473,22 @@ cmd_read (struct tool *t, int argc, char **argv)
     left -= got;
   }
   return r;
+}
+
+static int
+cmd_cat (struct tool *t, int argc, char **argv)
+{
+  return read_out (t, argv[1], 0, UINT64_MAX);
+}
+
+static int
+cmd_read (struct tool *t, int argc, char **argv)
+{
+  uint64_t off, len;
+
+  if (parse_u64 (argv[2], 0, &off) < 0 || parse_u64 (argv[3], 0, &len) < 0)
+    return USAGE_ERR;
+  return read_out (t, argv[1], off, len);
 }
 
 static int
