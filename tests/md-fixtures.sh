@@ -47,8 +47,12 @@ export LIBGUESTFS_BACKEND=${LIBGUESTFS_BACKEND:-direct}
 # /dev/kvm may exist where KVM does not work (nested): libguestfs would then
 # pick it and hang before the kernel prints a line.  TCG always works.
 export LIBGUESTFS_BACKEND_SETTINGS=${LIBGUESTFS_BACKEND_SETTINGS:-force_tcg}
+# The partitions' device nodes: udev in the appliance can still be making
+# them when run returns (seen on a loaded machine: "mdadm: cannot open
+# /dev/sdb1").  Wait for the last one of each disk, up to 30 s.
 guestfish --rw -a "$work/d1.img" --format=raw -a "$work/d2.img" >"$work/log" 2>&1 <<EOF || { cat "$work/log" >&2; die "guestfish failed"; }
 run
+debug sh "udevadm settle; i=0; while [ \$i -lt 300 ] && ! { [ -b /dev/sda5 ] && [ -b /dev/sdb5 ]; }; do sleep 0.1; i=\$((i + 1)); done; [ -b /dev/sdb5 ] || echo no /dev/sdb5"
 debug sh "$mdc --level=1 --metadata=1.2 --name=root --uuid=11111111:22222222:33333333:44444444 /dev/md0 /dev/sda1 /dev/sdb1 2>&1"
 debug sh "$mdc --level=1 --metadata=0.90 --uuid=55555555:66666666:77777777:88888888 /dev/md3 /dev/sda2 /dev/sdb2 2>&1"
 debug sh "$mdc --level=1 --metadata=1.0 --name=boot --uuid=aaaaaaaa:bbbbbbbb:cccccccc:dddddddd /dev/md1 /dev/sda3 /dev/sdb3 2>&1"

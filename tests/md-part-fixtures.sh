@@ -43,8 +43,12 @@ done
 mdc="mdadm --create --run --assume-clean --homehost=fixture --raid-devices=2 --level=1"
 export LIBGUESTFS_BACKEND=${LIBGUESTFS_BACKEND:-direct}
 export LIBGUESTFS_BACKEND_SETTINGS=${LIBGUESTFS_BACKEND_SETTINGS:-force_tcg}
+# The partitions' device nodes: udev in the appliance can still be making
+# them when run returns (seen on a loaded machine: "mdadm: cannot open
+# /dev/sdb1").  Wait for the last one of each disk, up to 30 s.
 guestfish --rw -a "$work/d1.img" --format=raw -a "$work/d2.img" >"$work/log" 2>&1 <<EOF || { cat "$work/log" >&2; die "guestfish failed"; }
 run
+debug sh "udevadm settle; i=0; while [ \$i -lt 300 ] && ! { [ -b /dev/sda2 ] && [ -b /dev/sdb2 ]; }; do sleep 0.1; i=\$((i + 1)); done; [ -b /dev/sdb2 ] || echo no /dev/sdb2"
 debug sh "$mdc --metadata=1.2 --name=sys --uuid=21212121:31313131:41414141:51515151 /dev/md0 /dev/sda1 /dev/sdb1 2>&1"
 debug sh "$mdc --metadata=0.90 --uuid=61616161:71717171:81818181:91919191 /dev/md5 /dev/sda2 /dev/sdb2 2>&1"
 part-init /dev/md0 gpt

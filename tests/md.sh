@@ -212,8 +212,11 @@ fresh h8.img; sbpatch h8.img 1 1.2 events 1000
 IMG_DEBUG=1 img-inspect --json d2.img h8.img >h.json 2>h.err; st=$?
 is "$st $(jq -r '.md_arrays[] | select(.device == "md/root") | .members[] | select(.used) | .device' h.json)" \
    "0 h8.img:p1" "events disagree: the fresher member is read"
-grep -q 'md/root: md: d2.img:p1 has events 1, h8.img:p1 has 1000; reading the fresher h8.img:p1' h.err
-ok $? "events disagree: said in debug output"
+# d2's count is what mdadm left in the fixture (1 or 2, by how often the
+# appliance's udev touched the array).
+ev2=$(jq -r '.md_arrays[] | select(.device == "md/root") | .members[] | select(.device == "d2.img:p1") | .events' h.json)
+grep -q "md/root: md: d2.img:p1 has events $ev2, h8.img:p1 has 1000; reading the fresher h8.img:p1" h.err
+ok $? "events disagree: said in debug output (d2.img:p1 has $ev2)"
 
 # A truncated member: a whole-disk 1.2 member cut short inside its data area.
 dd if=d1.img of=h9.img bs=1M skip=1 count=2 conv=sparse status=none
