@@ -219,7 +219,8 @@ variants["hcrc"] = h + struct.pack("<H", zlib.crc32(h) & 0xffff) + body
 variants["badhcrc"] = h + struct.pack("<H", (zlib.crc32(h) + 1) & 0xffff) + body
 for k, v in variants.items():
     open("gzv-%s.gzv" % k, "wb").write(v)
-for i, cut in enumerate(range(1, len(good), len(good) // 24)):
+for i in range(25):             # 25 cuts from 1 byte to all but the last
+    cut = 1 + i * (len(good) - 2) // 24
     open("gzv-cut%04d.gzv" % i, "wb").write(good[:cut])
 rnd = random.Random(20261206)
 for i in range(120):

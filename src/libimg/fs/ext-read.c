@@ -432,12 +432,14 @@ img_internal_ext_usage (struct img_fs *fs, uint64_t *bytes)
   ext2_inode_scan scan;
   struct ext2_inode_large in;
   ext2_ino_t ino;
-  uint64_t total = 0;
+  uint64_t total = 0, scanned = 0;
+  char where[1200];
   errcode_t err;
   int r = 0;
 
   img_internal_ext_io_reset (e);
   *bytes = 0;
+  snprintf (where, sizeof where, "%s: %s: the inode table", e->base.name, e->base.type);
   err = ext2fs_open_inode_scan (e->fs, (int) ((1u << 20) / e->fs->blocksize), &scan);
   if (err)
     return img_internal_ext_fail (e, NULL, "scanning the inode table", err);
@@ -453,8 +455,14 @@ img_internal_ext_usage (struct img_fs *fs, uint64_t *bytes)
       r = img_internal_ext_fail (e, NULL, "scanning the inode table", err);
       break;
     }
-    if (ino == 0)
-      break;
+    /* Each inode read is an entry walked, as a directory entry is to
+     * the walk this replaces (IMG_BUDGET_ENTRIES_TOTAL). */
+    if (ino == 0 || ++scanned == 4096) {
+      r = img_internal_budget_charge (e->base.ctx, IMG_BUDGET_ENTRIES_TOTAL, scanned, where);
+      scanned = 0;
+      if (r < 0 || ino == 0)
+        break;
+    }
     if ((ino < EXT2_FIRST_INODE (sb) && ino != EXT2_ROOT_INO) || in.i_links_count == 0
         || ino == sb->s_journal_inum || ino == sb->s_orphan_file_inum
         || (in.i_flags & EXT4_EA_INODE_FL))
