@@ -66,6 +66,9 @@ in_guest () { chroot "$mnt" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C "
 attach () {
     local img=$1 u
     disk=$(losetup -f --show "$img") || return 1
+    # Partitions a killed run added to this loop device outlive its
+    # detach; partx -a would fail on them.
+    partx -d "$disk" 2>/dev/null
     partx -a "$disk" || return 1
     mkdir -p "$mnt"
     mount "${disk}p$ROOT_PART" "$mnt" && mount "${disk}p$BOOT_PART" "$mnt/boot" \
