@@ -12,14 +12,14 @@
 requires qemu-img
 requires qemu-io
 requires cmp
-requires sha256sum
+requires python3
 
 OT=$top_builddir/tests/overlay-tool
 [ -x "$OT" ] || bail "tests/overlay-tool is not built"
 cd "$TMP" || bail "no scratch directory"
 
 MiB=1048576
-sha () { sha256sum "$1" | cut -d' ' -f1; }
+sha () { imgsum "$1"; }
 # Raw bytes of any image, as qemu reads them.
 as_raw () { qemu-img convert -O raw "$1" "$2"; }
 changed_of () { sed -n 's/^changed //p' <<<"$1"; }
@@ -34,6 +34,23 @@ mkbase () {   # mkbase FILE: 8 MiB of random bytes with a zero block and a 0x5a 
     dd if=/dev/zero of="$1" bs=4096 seek=$((4 * MiB / 4096 + 1)) count=1 conv=notrunc status=none
     head -c 65536 /dev/zero | tr '\0' '\132' | dd of="$1" bs=4096 seek=$((6 * MiB / 4096)) conv=notrunc status=none
 }
+
+# ---- imgsum, the oracle of the checks below (and of every "not a byte
+# changed" check on an image): a byte changed in a hole, in data, or past
+# a 64 KiB boundary changes it; a hole and written zeros hash alike.
+truncate -s 3M s.img
+printf 'data' | dd of=s.img bs=1 seek=70000 conv=notrunc status=none
+s0=$(imgsum s.img)
+cp --sparse=never s.img s.full
+is "$(imgsum s.full)" "$s0" "imgsum: holes and written zeros hash alike"
+for at in 5 65535 65536 69999 2097152 3145727; do
+    cp --sparse=always s.img s.mod
+    printf 'x' | dd of=s.mod bs=1 seek=$at conv=notrunc status=none
+    [ "$(imgsum s.mod)" != "$s0" ]; ok $? "imgsum: one byte changed at $at changes it"
+done
+cp s.img s.mod; truncate -s $((3 * MiB + 1)) s.mod
+[ "$(imgsum s.mod)" != "$s0" ]; ok $? "imgsum: one more (zero) byte at the end changes it"
+rm -f s.img s.full s.mod
 
 # ---- a raw image ------------------------------------------------------
 mkbase base.raw

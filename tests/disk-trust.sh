@@ -116,10 +116,10 @@ ok $? "--output --allow-backing: qemu-img convert reads the pinned chain"
 # ---- --rollback trusts only our own undo files -----------------------------
 dir=$(bash "$top_srcdir/tests/guests/guests.sh") || bail "could not build the test guests"
 cp --sparse=always "$dir/mbr-plain-hvm.img" rb.img
-orig=$(sha256sum < rb.img)
+orig=$(imgsum rb.img)
 U=rb.img.img-tools-undo
 "$ET" --edits hostname rb.img > /dev/null 2>&1; ok $? "an edit with an undo record"
-edited=$(sha256sum < rb.img)
+edited=$(imgsum rb.img)
 chmod 0666 "$U"
 fails_with "a world-writable undo file is refused" \
     "^img2pv: $U: undo: group or world writable; refusing it$" "$IMG2PV" --rollback "$U"
@@ -139,8 +139,8 @@ fails_with "an undo file reached through a symlink is refused" "undo: is a symli
 new_image other.img 16M
 fails_with "an image that is not the recorded one is refused" "is not the image this undo file was made for" \
     "$IMG2PV" --rollback "$U" other.img
-is "$(sha256sum < rb.img)" "$edited" "... and none of these wrote to the image"
+is "$(imgsum rb.img)" "$edited" "... and none of these wrote to the image"
 "$IMG2PV" --rollback "$U" > /dev/null 2>&1; ok $? "our own undo file rolls back"
-is "$(sha256sum < rb.img)" "$orig" "the image is as it was"
+is "$(imgsum rb.img)" "$orig" "the image is as it was"
 
 done_testing

@@ -24,13 +24,13 @@ fsck_root () {
 }
 crc () { cksum <"$1" | cut -d' ' -f1; }
 
-orig_sha=$(sha256sum <a.img)
+orig_sha=$(imgsum a.img)
 orig_crc=$(crc a.img)
 
 # ---- dry run ----
 "$ET" --dry-run --edits "$ALL" a.img >dry.out 2>dry.err; rc=$?
 is "$rc" 0 "dry run: exit 0 (would change)"
-is "$(sha256sum <a.img)" "$orig_sha" "dry run: image byte-identical (sha256)"
+is "$(imgsum a.img)" "$orig_sha" "dry run: image byte-identical (sha256)"
 [ ! -e "$U" ]; ok $? "dry run: no undo file"
 grep -q '^+++ b/etc/hostname$' dry.out && grep -q '^-mbr-plain-hvm$' dry.out && grep -q '^+edits-test$' dry.out
 ok $? "dry run: unified diff of /etc/hostname"
@@ -73,7 +73,7 @@ is "$(crc a.img)" "$after_crc" "second run: image byte-identical"
 
 # ---- rollback ----
 "$ET" --rollback $U >/dev/null; ok $? "rollback: exit 0"
-is "$(sha256sum <a.img)" "$orig_sha" "rollback: image byte-identical to the original (sha256)"
+is "$(imgsum a.img)" "$orig_sha" "rollback: image byte-identical to the original (sha256)"
 is "$("$ET" --state $U)" rolled-back "rollback: undo file marked rolled back"
 "$ET" --rollback $U >/dev/null; is $? 3 "rollback again: nothing to do"
 
@@ -157,11 +157,11 @@ diag "kill delay (ms):state of the undo file:$states"
 is "$bad" 0 "SIGKILL at 12 random points: every image restored or recovered"
 case $states in *running*) ok 0 "some kills hit a run while it was writing" ;; *) ok 1 "some kills hit a run while it was writing" ;; esac
 fsck_root a.img; ok $? "after the kill rounds: e2fsck -fn clean"
-is "$(sha256sum <a.img)" "$orig_sha" "after the kill rounds: image byte-identical (sha256)"
+is "$(imgsum a.img)" "$orig_sha" "after the kill rounds: image byte-identical (sha256)"
 
 # ---- every read sees earlier writes (through img_guest_*) ----
 cp --sparse=always "$dir/mbr-plain-hvm.img" c.img
-csha=$(sha256sum <c.img)
+csha=$(imgsum c.img)
 SEE=chain,chain-read,udev-net,rm-check,dir-move
 "$ET" --dry-run --edits "$SEE" c.img >see-dry.out 2>see-dry.err; rc=$?
 is "$rc" 0 "dry run reading its own writes: exit 0 (read_file, lstat, readdir saw them)"
@@ -169,7 +169,7 @@ grep "check failed" see-dry.err | sed 's/^/# /'
 grep -q '^\[chain-read\] add /var/tmp/chain/b$' see-dry.out && grep -q '^+second$' see-dry.out
 ok $? "dry run: the second edit wrote from what the first wrote"
 grep -q '^\[dir-move\] move /etc/udev -> /etc/udev.moved$' see-dry.out; ok $? "dry run: lists the directory move"
-is "$(sha256sum <c.img)" "$csha" "dry run reading its own writes: image byte-identical (sha256)"
+is "$(imgsum c.img)" "$csha" "dry run reading its own writes: image byte-identical (sha256)"
 [ ! -e c.img.img-tools-undo ]; ok $? "dry run reading its own writes: no undo file"
 "$ET" --dry-run --json --edits "$SEE" c.img >see-dry.json 2>/dev/null
 "$ET" --json --edits "$SEE" c.img >see-run.json 2>see-run.err; rc=$?
@@ -182,9 +182,9 @@ rm -f c.img c.img.img-tools-undo
 
 # ---- qcow2 ----
 qemu-img create -q -f qcow2 -b "$dir/mbr-plain-hvm.qcow2" -F qcow2 q.qcow2
-qsha=$(sha256sum <q.qcow2)
+qsha=$(imgsum q.qcow2)
 "$ET" --dry-run --edits "$ALL" q.qcow2 >/dev/null; is $? 0 "qcow2 dry run: exit 0"
-is "$(sha256sum <q.qcow2)" "$qsha" "qcow2 dry run: overlay byte-identical"
+is "$(imgsum q.qcow2)" "$qsha" "qcow2 dry run: overlay byte-identical"
 "$ET" --edits "$ALL" q.qcow2 >/dev/null; is $? 0 "qcow2 run: exit 0"
 qemu-img compare -q "$dir/mbr-plain-hvm.qcow2" q.qcow2; is $? 1 "qcow2 run: virtual disk changed"
 qemu-img convert -O raw q.qcow2 q.raw

@@ -502,7 +502,7 @@ same_listing "copy-out of a whole tree: attributes, devices, hard links as the m
 is "$(debugfs -R "htree_dump /pre/big" "$RDEV" 2>/dev/null | head -1)" "Root node dump:" "/pre/big is an htree directory"
 
 # Writing: a batch of edits, then the 2000-file copy-in, then the big files.
-sha_before=$(sha256sum disk.qcow2 | cut -d' ' -f1)
+sha_before=$(imgsum disk.qcow2)
 run_ok "edits in one batch (qcow2, LV)" "$FS_TOOL" "$SPEC" batch < <(edit_batch)
 for ((i = 0; i < 400; i++)); do echo "put $TMP/hello.txt /pre/big/added-$i"; done >more.batch
 for ((i = 0; i < 500; i += 3)); do echo "rm /pre/big/entry-with-a-longish-name-$i"; done >>more.batch
@@ -514,7 +514,7 @@ diag "copy-in of $(find src | wc -l) entries through qcow2+LVM took $(( (end - s
 run_ok "copy-in of the sparse files" "$FS_TOOL" "$SPEC" copy-in "$TMP/big" /big
 errors "$SPEC" ext4
 random_writes "$SPEC" ext4
-sha_after=$(sha256sum disk.qcow2 | cut -d' ' -f1)
+sha_after=$(imgsum disk.qcow2)
 [ "$sha_before" != "$sha_after" ]; ok $? "the qcow2 was written in place"
 
 # Reading back through our own stack: copy-out equals the source exactly

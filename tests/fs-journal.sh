@@ -18,7 +18,7 @@ cd "$TMP"
 
 echo "hello" >hello.txt
 mkdir tree && echo "before the crash" >tree/file
-sha () { sha256sum "$1" | cut -d' ' -f1; }
+sha () { imgsum "$1"; }
 
 # refused NAME IMAGE REGEX: a read-write open fails with one line matching
 # REGEX and the image does not change by a single byte.

@@ -37,6 +37,18 @@ is () {
     fi
 }
 
+# imgsum FILE: a SHA-256 digest of FILE's bytes for "not a byte changed"
+# checks on images (tests/imgsum.py: sparse-aware, a second or so for a
+# 3 GiB guest where sha256sum takes eight); compare only with another
+# imgsum.  A file that cannot be read gives a value no other call gives,
+# so the comparison fails.
+imgsum () {
+    local out
+    out=$(python3 "$top_srcdir/tests/imgsum.py" "$1") \
+        || { echo "imgsum-failed-$$-$RANDOM-$(date +%s%N)"; return 1; }
+    echo "${out%% *}"
+}
+
 # run_ok NAME CMD...: the command must succeed.
 run_ok () {
     local name=$1; shift

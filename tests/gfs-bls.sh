@@ -120,7 +120,7 @@ EOF
 guests=$dir
 B=$(bls_fixture) && cp --sparse=always "$B/rocky.img" rocky.img
 ok $? "fixture: RHEL 8 BLS layout written through the appliance (or cached: ${B:-none})" || { sed 's/^/# /' f/gf.out; bail "no fixture"; }
-orig=$(sha256sum < rocky.img)
+orig=$(imgsum rocky.img)
 cp --sparse=always rocky.img ram.img
 
 "$INSPECT" rocky.img > insp.out 2>&1; ok $? "inspect: img-inspect reads the guest"
@@ -226,11 +226,11 @@ fsck_range () {
 }
 fsck_range rocky.img "$LV_ROOT_OFFSET" "$LV_ROOT_SIZE"; ok $? "xfs_repair -n: the root LV is clean"
 fsck_range rocky.img "$BOOT_OFFSET" "$BOOT_SIZE"; ok $? "xfs_repair -n: /boot is clean"
-sum=$(sha256sum < rocky.img)
+sum=$(imgsum rocky.img)
 "$IMG2PV" --no-undo rocky.img > pv2.out 2>&1; is "$?" 3 "a second run has nothing to do"
-is "$(sha256sum < rocky.img)" "$sum" "... and changes no byte"
+is "$(imgsum rocky.img)" "$sum" "... and changes no byte"
 "$IMG2PV" --rollback rocky.img.img-tools-undo rocky.img > rb.out 2>&1; ok $? "rollback"
-is "$(sha256sum < rocky.img)" "$orig" "rollback: the image bit for bit as before the conversion"
+is "$(imgsum rocky.img)" "$orig" "rollback: the image bit for bit as before the conversion"
 rm -f rocky.img layer.img rocky.initrd.img-$v rocky.vmlinuz-$v rocky.img.img-tools-undo*
 
 # ---- img-ramify: the RAM entry a BLS entry of its own, the default -----------------

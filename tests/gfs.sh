@@ -80,7 +80,7 @@ d=$(loop_at "$P3" "$S3")
 mkfs.xfs -q -m uuid="$XFS_UUID" -L srv "$d"
 mount "$d" "$mnt"; echo "served" > "$mnt/index"; umount "$mnt"
 detach_all
-orig=$(sha256sum < "$img")
+orig=$(imgsum "$img")
 
 # ---- reading ------------------------------------------------------------
 img-inspect --json "$img" > "$TMP/i.json" 2> "$TMP/i.err"
@@ -92,7 +92,7 @@ is "$(jq -r '[.guest.mounts[] | select(.mounted) | "\(.mountpoint)=\(.device)"] 
    "/=$img:p2 /boot=$img:p1 /home=$img:p2 /srv=$img:p3" "inspect: the mount map, both subvolumes mounted"
 is "$(jq -r '.images[0].partitions[1].filesystem.subvolumes[] | "\(.id) \(.path)"' "$TMP/i.json")" \
    "$(cat "$TMP/subvols.want")" "inspect: the btrfs subvolumes, as btrfs subvolume list gives them"
-is "$(sha256sum < "$img")" "$orig" "inspect: the image is untouched"
+is "$(imgsum "$img")" "$orig" "inspect: the image is untouched"
 
 # The same answers as libguestfs's own inspector.
 virt-inspector --no-applications --no-icon --format=raw -a "$img" > "$TMP/vi.xml" 2>"$TMP/vi.err"
@@ -125,7 +125,7 @@ jq -r '.no_guest_reason' "$TMP/ng.json" | grep -q "^$img:p2 (btrfs): .*needs lib
 ok $? "no libguestfs: img-inspect says the btrfs root may have been missed, and why"
 fails_with "no libguestfs: a conversion fails in one line, naming the filesystem and the package" \
     "$img:p2 \\(btrfs\\): .*needs libguestfs \\(Debian package libguestfs0" no_guestfs "$ET" --edits hostname "$img"
-is "$(sha256sum < "$img")" "$orig" "no libguestfs: the image is untouched"
+is "$(imgsum "$img")" "$orig" "no libguestfs: the image is untouched"
 
 # ---- writing: through a private overlay, applied under the undo record ----
 cp --sparse=always "$img" "$TMP/dry.img"
@@ -133,7 +133,7 @@ cp --sparse=always "$img" "$TMP/dry.img"
 ok $? "dry run: exit 0"
 grep -q '^+gfs-host' "$TMP/dry.out"; ok $? "dry run: the diff of /etc/hostname"
 grep -q '/srv/new' "$TMP/dry.out"; ok $? "dry run: the new file on xfs is listed"
-is "$(sha256sum < "$TMP/dry.img")" "$orig" "dry run: the image is untouched"
+is "$(imgsum "$TMP/dry.img")" "$orig" "dry run: the image is untouched"
 rm -f "$TMP/dry.img"
 
 "$ET" --edits hostname=gfs-host,put=/home/user/new,put=/srv/new,put=/boot/new "$img" > "$TMP/w.out" 2>&1
@@ -158,15 +158,15 @@ e2fsck -fn "$d" > "$TMP/e2.out" 2>&1
 ok $? "e2fsck -fn /boot: clean (written natively, no appliance)"
 detach_all
 
-after=$(sha256sum < "$img")
+after=$(imgsum "$img")
 "$ET" --edits hostname=gfs-host,put=/home/user/new,put=/srv/new,put=/boot/new "$img" > "$TMP/w2.out" 2>&1
 is "$?" 3 "second run: nothing to do (exit 3)"
-is "$(sha256sum < "$img")" "$after" "second run: not one byte changed"
+is "$(imgsum "$img")" "$after" "second run: not one byte changed"
 
 undo=$img.img-tools-undo
 "$ET" --rollback "$undo" "$img" > "$TMP/rb.out" 2>&1
 ok $? "rollback: exit 0"
-is "$(sha256sum < "$img")" "$orig" "rollback: the image is bit for bit what it was"
+is "$(imgsum "$img")" "$orig" "rollback: the image is bit for bit what it was"
 
 # ---- ext-only guests never start the appliance; --backend guestfs reads them too ----
 ext=$TMP/ext.img
@@ -224,7 +224,7 @@ L=$(luks_fixture) || { cat "$TMP/lf.log"; bail "could not build the LUKS fixture
 diag "LUKS fixture from $L"
 cp --sparse=always "$L/luks.img" "$luks"
 LUKS_UUID=$(blkid -p -O "$(part_start "$luks" 1)" -o value -s UUID "$luks")
-lorig=$(sha256sum < "$luks")
+lorig=$(imgsum "$luks")
 fails_with "LUKS, no key: a conversion fails in one line naming the --key to give" \
     "is encrypted \\(LUKS, UUID $LUKS_UUID\\).*--key $LUKS_UUID:key:PASSPHRASE" "$ET" --edits hostname "$luks"
 img-inspect --json "$luks" 2>/dev/null | jq -r .no_guest_reason | grep -q -- "--key $LUKS_UUID:key:PASSPHRASE"
@@ -242,6 +242,6 @@ img-inspect --json --key "all:file:$TMP/keyfile" "$luks" > "$TMP/l2.json" 2>/dev
 is "$(jq -r '.guest.hostname' "$TMP/l2.json")" luks-new "LUKS: the new hostname reads back through a new appliance"
 undo=$luks.img-tools-undo
 "$ET" --rollback "$undo" "$luks" > /dev/null 2>&1
-is "$(sha256sum < "$luks")" "$lorig" "LUKS: rollback restores the image bit for bit"
+is "$(imgsum "$luks")" "$lorig" "LUKS: rollback restores the image bit for bit"
 
 done_testing

@@ -18,7 +18,7 @@ cd "$TMP"
 # the new initrd (about 40 MiB) is written.
 cp --sparse=always "$dir/mbr-plain-hvm.img" base.img
 strip_modalias_rule base.img "$BOOT_OFFSET" "$KERNEL_VERSION" || bail "could not strip the initrd's modalias rule"
-orig=$(sha256sum base.img | cut -d' ' -f1)
+orig=$(imgsum base.img)
 
 # clean IMAGE WHAT: both filesystems check clean.
 clean () {
@@ -83,7 +83,7 @@ while [ "$i" -lt 8 ] || { [ "$killed_mid" -lt 3 ] && [ "$i" -lt 16 ]; }; do
         else
             ok 0 "kill $i after ${delay} (killed: $killed): no undo record, so nothing was written"
         fi
-        is "$(sha256sum k.img | cut -d' ' -f1)" "$orig" "kill $i: the image is byte-identical to the original"
+        is "$(imgsum k.img)" "$orig" "kill $i: the image is byte-identical to the original"
     fi
 done
 diag "$killed_mid of $i kills landed while the run was writing"

@@ -76,10 +76,10 @@ initrd_from i5 $r/boot/initrd-$v.img "gzip -9"
 cp $r/boot/initrd-$v.img $r/boot/initrd-2.6.18-398.el5.img
 olen=$(stat -c %s $r/boot/initrd-$v.img)
 mkguest_dir $r rhel5.img $RU $SU
-before=$(sha256sum rhel5.img | cut -d' ' -f1)
+before=$(imgsum rhel5.img)
 
 "$IMG2PV" --dry-run rhel5.img > r-dry.out 2>&1; ok $? "rhel5: dry run"
-is "$(sha256sum rhel5.img | cut -d' ' -f1)" "$before" "rhel5: dry run changed nothing"
+is "$(imgsum rhel5.img)" "$before" "rhel5: dry run changed nothing"
 "$IMG2PV" --json rhel5.img > r.json 2> r.err; ok $? "rhel5: converted"
 [ -s r.err ] && sed 's/^/# /' r.err
 is "$(jq -r '.facts.kernel' r.json)" "$v (xenified, console xvc0, drivers xenblk xennet)" "rhel5: the -xen kernel, xvc0, xenblk/xennet"
@@ -113,7 +113,7 @@ grep -q 'mac=00:16:3E:12:34:56' rhel5.cfg && grep -q 'bootloader = "pygrub"' rhe
 e2fsck -fn "rhel5.img?offset=1048576" > /dev/null 2>&1; ok $? "rhel5: e2fsck -fn clean"
 "$IMG2PV" rhel5.img > /dev/null 2>&1; is $? 3 "rhel5: second run: nothing to do"
 "$IMG2PV" --rollback rhel5.img.img-tools-undo > /dev/null 2>&1; ok $? "rhel5: rollback"
-is "$(sha256sum rhel5.img | cut -d' ' -f1)" "$before" "rhel5: rolled back byte-identical"
+is "$(imgsum rhel5.img)" "$before" "rhel5: rolled back byte-identical"
 "$IMG2PV" rhel5.img > /dev/null 2> r2.err; ok $? "rhel5: converts again after a rollback"
 ls rhel5.img.img-tools-undo.rolled-back-* > /dev/null 2>&1; ok $? "rhel5: the used undo record is kept aside"
 # The guest runs (here: a file changes); a later run finds the record stale.
@@ -220,12 +220,12 @@ cp fedora.img half.img; rm -f half.img.img-tools-undo
 cp fedora.img half.img
 debugfs -w -R "rm /etc/default/grub" "half.img?offset=1048576" > /dev/null 2>&1
 debugfs -w -R "mkdir /etc/default/grub" "half.img?offset=1048576" > /dev/null 2>&1
-sum=$(sha256sum half.img | cut -d' ' -f1)
+sum=$(imgsum half.img)
 "$IMG2PV" --no-xl-config half.img > half.out 2> half.err; rc=$?
 is "$rc:$(wc -l < half.err)" "1:1" "an edit failing after others wrote: exit 1, one error line ($(head -c 100 half.err))"
 grep -q '^\[initramfs-config\] add /etc/dracut.conf.d/img2pv-xen.conf' half.out; ok $? "... after earlier edits had written"
 grep -q 'rolled back; the image is as it was' half.out; ok $? "... the report says the run was rolled back"
-is "$(sha256sum half.img | cut -d' ' -f1)" "$sum" "... and the image is byte-identical to before the run"
+is "$(imgsum half.img)" "$sum" "... and the image is byte-identical to before the run"
 
 # ---- --kernel-from: a kernel the guest lacks ------------------------------------
 tree=$(bash "$top_srcdir/tests/guests/debian-tree.sh" "${IMG_TOOLS_CACHE:-/var/cache/img-tools}" 2>/dev/null) \
@@ -295,11 +295,11 @@ ok $? "/boot in an LV: the xl config boots them directly"
 # refuses IMAGE WHAT ARGS...: exit 1, one stderr line naming the image, no byte changed.
 refuses () {
     local img=$1 what=$2 sum; shift 2
-    sum=$(sha256sum "$img" | cut -d' ' -f1)
+    sum=$(imgsum "$img")
     "$IMG2PV" "$@" "$img" > bad.out 2> bad.err; rc=$?
     is "$rc:$(wc -l < bad.err)" "1:1" "$what: exit 1, one error line"
     grep -q "$img" bad.err; ok $? "$what: the error names the image ($(head -c 160 bad.err))"
-    is "$(sha256sum "$img" | cut -d' ' -f1)" "$sum" "$what: image untouched"
+    is "$(imgsum "$img")" "$sum" "$what: image untouched"
 }
 # No kernel that can run PV.
 cp fedora.img nopv.img; rm -f nopv.img.img-tools-undo

@@ -41,12 +41,12 @@ for name in mbr-plain-hvm mbr-lvm-hvm; do
     else
         cp --sparse=always "$dir/$name.img" "$t"
     fi
-    before=$(sha256sum "$t" | cut -d' ' -f1)
+    before=$(imgsum "$t")
 
     # Dry run: the plan with diffs, not a byte changed, no undo, no config.
     "$IMG2PV" --dry-run "$t" > dry.out 2> dry.err; rc=$?
     is "$rc" 0 "$t: dry run exits 0 (changes to make)"
-    is "$(sha256sum "$t" | cut -d' ' -f1)" "$before" "$t: dry run left the image byte-identical"
+    is "$(imgsum "$t")" "$before" "$t: dry run left the image byte-identical"
     ok "$([ ! -e "$t.img-tools-undo" ] && [ ! -e "${t%.*}.cfg" ]; echo $?)" "$t: dry run wrote no undo record and no xl config"
     grep -q '^-/dev/sda1 /boot' dry.out && grep -q '^+UUID='"$BOOT_UUID"' /boot' dry.out
     ok $? "$t: dry run shows the fstab diff"
@@ -135,18 +135,18 @@ for name in mbr-plain-hvm mbr-lvm-hvm; do
     [ "$fmt" = qcow2 ] && { qemu-img check -q "$t"; ok $? "$t: qemu-img check clean"; }
 
     # A second run: nothing to do, nothing written.
-    mid=$(sha256sum "$t" | cut -d' ' -f1)
+    mid=$(imgsum "$t")
     "$IMG2PV" "$t" > again.out 2>&1; rc=$?
     is "$rc" 3 "$t: second run exits 3"
     grep -q '^Nothing to do.' again.out; ok $? "$t: second run says nothing to do"
-    is "$(sha256sum "$t" | cut -d' ' -f1)" "$mid" "$t: second run changed no byte"
+    is "$(imgsum "$t")" "$mid" "$t: second run changed no byte"
 
     # Rollback.
     "$IMG2PV" --rollback "$t.img-tools-undo" > rb.out 2>&1; ok $? "$t: rollback"
     if [ "$fmt" = qcow2 ]; then
         qemu-img compare -q "$t" "$dir/$name.qcow2"; ok $? "$t: rolled back: qemu-img compare equal to the original"
     else
-        is "$(sha256sum "$t" | cut -d' ' -f1)" "$before" "$t: rolled back byte-identical"
+        is "$(imgsum "$t")" "$before" "$t: rolled back byte-identical"
     fi
     rm -f "$t" "$t.raw" "$t.img-tools-undo" "$cfg"
   done
@@ -159,7 +159,7 @@ done
 t=nomodalias.img
 cp --sparse=always "$dir/mbr-plain-hvm.img" "$t"
 strip_modalias_rule "$t" "$BOOT_OFFSET" "$KERNEL_VERSION"; ok $? "$t: the guest's initrd, without 80-drivers.rules, repacked into it"
-before=$(sha256sum "$t" | cut -d' ' -f1)
+before=$(imgsum "$t")
 inode () { dfs "$t" "$BOOT_OFFSET" "stat /initrd.img-$KERNEL_VERSION" | sed -n 's/^Inode: \([0-9]*\).*/\1/p'; }
 ino=$(inode)
 cp --sparse=always "$t" "$t.before"
@@ -186,15 +186,15 @@ lsinitramfs "$(pwd)/initrd" > lsi.out 2> lsi.err; ok $? "$t: lsinitramfs reads t
 grep -q 'kernel/drivers/block/xen-blkfront.ko' lsi.out; ok $? "$t: lsinitramfs lists the original members"
 e2fsck -fn "$t?offset=$BOOT_OFFSET" > /dev/null 2>&1; ok $? "$t: e2fsck -fn clean on /boot"
 "$IMG2PV" --rollback "$t.img-tools-undo" > rb.out 2>&1; ok $? "$t: rollback"
-is "$(sha256sum "$t" | cut -d' ' -f1)" "$before" "$t: rolled back byte-identical"
+is "$(imgsum "$t")" "$before" "$t: rolled back byte-identical"
 rm -f "$t" "$t.img-tools-undo" new.initrd initrd
 
 # --output: a converted copy, same format, sparse; the input untouched.
 for fmt in img qcow2; do
     src=$dir/mbr-plain-hvm.$fmt
-    before=$(sha256sum "$src" | cut -d' ' -f1)
+    before=$(imgsum "$src")
     "$IMG2PV" --output "out.$fmt" "$src" > out.log 2>&1; ok $? "--output from $fmt"
-    is "$(sha256sum "$src" | cut -d' ' -f1)" "$before" "--output: the $fmt input is untouched"
+    is "$(imgsum "$src")" "$before" "--output: the $fmt input is untouched"
     is "$(qemu-img info --output=json "out.$fmt" | jq -r .format)" "$([ "$fmt" = qcow2 ] && echo qcow2 || echo raw)" \
        "--output: $fmt stays $fmt"
     ok "$([ ! -e "$src.img-tools-undo" ] && [ ! -e "$dir/mbr-plain-hvm.cfg" ] && [ -s out.cfg ]; echo $?)" \

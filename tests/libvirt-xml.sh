@@ -79,13 +79,13 @@ same () {
 d="$TMP/v'm\"&amp;<x>]]> dir"
 mkdir "$d"
 qemu-img create -q -f qcow2 -b "$dir/mbr-plain-hvm.qcow2" -F qcow2 "$d/web.qcow2"
-sum=$(sha256sum "$d/web.qcow2" | cut -d' ' -f1)
+sum=$(imgsum "$d/web.qcow2")
 
 # Dry run: the XML shown, nothing written.
 img2pv --dry-run --libvirt-xml "$d/web.xml" "$d/web.qcow2" > dry.out 2> dry.err
 is $? 0 "dry run exits 0"
 ok "$([ ! -e "$d/web.xml" ] && [ ! -e "$d/web.cfg" ]; echo $?)" "dry run: no XML and no xl config written"
-is "$(sha256sum "$d/web.qcow2" | cut -d' ' -f1)" "$sum" "dry run: the image unchanged"
+is "$(imgsum "$d/web.qcow2")" "$sum" "dry run: the image unchanged"
 grep -qF "Would write libvirt domain XML $d/web.xml:" dry.out; ok $? "dry run: says which XML it would write"
 sed -n '/^Would write libvirt domain XML/,/^<\/domain>$/p' dry.out | sed 1d > dry.xml
 virt-xml-validate dry.xml domain > /dev/null 2>&1; ok $? "dry run: the XML shown is valid for libvirt"
@@ -103,7 +103,7 @@ grep -qF "libvirt domain XML $d/web.xml exists and was not written by img2pv; no
 ok $? "a foreign XML file: the line says why ($(head -c 200 ref.err))"
 is "$(jq -r .error.layer ref.json)" refused "a foreign XML file: error layer refused"
 cmp -s "$d/web.xml" foreign.xml; ok $? "a foreign XML file: left as it was"
-is "$(sha256sum "$d/web.qcow2" | cut -d' ' -f1)" "$sum" "a foreign XML file: the image unchanged"
+is "$(imgsum "$d/web.qcow2")" "$sum" "a foreign XML file: the image unchanged"
 ok "$([ ! -e "$d/web.cfg" ] && [ ! -e "$d/web.qcow2.img-tools-undo" ]; echo $?)" "a foreign XML file: no xl config, no undo record"
 img2pv --libvirt-xml "$d/web.cfg" "$d/web.qcow2" > /dev/null 2> same.err
 is "$?" 2 "--libvirt-xml naming the xl config's file: a usage error ($(head -c 120 same.err))"
@@ -158,11 +158,11 @@ ok "$([ -s "$k/db.vmlinuz-$KERNEL_VERSION" ] && [ -s "$k/db.initrd.img-$KERNEL_V
 n="$TMP/nl"$'\n'"dir"
 mkdir "$n"
 qemu-img create -q -f qcow2 -b "$dir/mbr-plain-hvm.qcow2" -F qcow2 "$n/g.qcow2"
-sum=$(sha256sum "$n/g.qcow2" | cut -d' ' -f1)
+sum=$(imgsum "$n/g.qcow2")
 img2pv --libvirt-xml "$TMP/nl.xml" "$n/g.qcow2" > nl.out 2> nl.err
 is $? 1 "a newline in the image's path: exit 1"
 grep -q 'libvirt XML: image .*\\n.*a control byte' nl.err; ok $? "... the line says why ($(tr '\n' ' ' < nl.err | head -c 200))"
-is "$(sha256sum "$n/g.qcow2" | cut -d' ' -f1)" "$sum" "... the image unchanged"
+is "$(imgsum "$n/g.qcow2")" "$sum" "... the image unchanged"
 ok "$([ ! -e "$TMP/nl.xml" ] && [ ! -e "$n/g.cfg" ] && [ ! -e "$n/g.qcow2.img-tools-undo" ]; echo $?)" \
    "... no XML, no xl config, no undo record"
 
@@ -177,11 +177,11 @@ printf 'rm /grub/grub.cfg\nwrite grub.cfg /grub/grub.cfg\n' > dfs.cmd
 debugfs -w -f dfs.cmd "arg.img?offset=$BOOT_OFFSET" > /dev/null 2>&1
 debugfs -R "cat /grub/grub.cfg" "arg.img?offset=$BOOT_OFFSET" 2>/dev/null | grep -qF "x=']]><cmdline>"
 ok $? "a guest whose grub.cfg passes x=']]><cmdline>&amp;</cmdline>' to the kernel"
-sum=$(sha256sum arg.img | cut -d' ' -f1)
+sum=$(imgsum arg.img)
 img2pv --extract-kernel --no-xl-config --libvirt-xml arg.xml arg.img > arg.out 2> arg.err
 is "$?:$(grep -c '' arg.err)" "1:1" "hostile kernel arguments: exit 1, one line"
 grep -q 'arg\.img: boot-entry: kernel argument' arg.err; ok $? "... naming the image, the edit and the argument ($(head -c 200 arg.err))"
-is "$(sha256sum arg.img | cut -d' ' -f1)" "$sum" "... the image unchanged"
+is "$(imgsum arg.img)" "$sum" "... the image unchanged"
 ok "$([ ! -e arg.xml ]; echo $?)" "... no XML written"
 
 done_testing

@@ -82,9 +82,9 @@ debugfs -w -R "ea_set -f capval /usr/bin/img-caps security.capability" "a.img?of
 debugfs -w -R "write sparse /var/sparse" "a.img?offset=$ROOT_OFFSET" > /dev/null 2>&1
 blocks=$(dfs a.img "$ROOT_OFFSET" "stat /var/sparse" | sed -n 's/.*Blockcount: \([0-9]*\).*/\1/p')
 ok "$([ -n "$blocks" ] && [ "$blocks" -lt 1000 ]; echo $?)" "the guest's /var/sparse is sparse ($blocks sectors for 64 MiB)"
-before=$(sha256sum a.img | cut -d' ' -f1)
+before=$(imgsum a.img)
 "$RAMIFY" --dry-run --archive a.img > a-dry.out 2>&1; ok $? "--archive: dry run"
-is "$(sha256sum a.img | cut -d' ' -f1)" "$before" "--archive: dry run changed no byte"
+is "$(imgsum a.img)" "$before" "--archive: dry run changed no byte"
 grep -q '^\[root-archive\] add /boot/ramboot-root.tar.zst' a-dry.out; ok $? "--archive: the dry run shows the archive"
 "$RAMIFY" --json --archive a.img > a.json 2> a.err; ok $? "--archive: ramified"
 [ -s a.err ] && sed 's/^/# /' a.err
@@ -118,13 +118,13 @@ cpio_conf=$(dfs a.img "$BOOT_OFFSET" "cat /initrd.img-$KERNEL_VERSION.ramboot-la
 grep -qx 'RAMBOOT_ARCHIVE="/boot/ramboot-root.tar.zst"' <<< "$cpio_conf"; ok $? "--archive: the boot script is told where the archive is"
 e2fsck -fn "a.img?offset=$BOOT_OFFSET" > /dev/null 2>&1; ok $? "--archive: e2fsck -fn clean on /boot"
 e2fsck -fn "a.img?offset=$ROOT_OFFSET" > /dev/null 2>&1; ok $? "--archive: e2fsck -fn clean on /"
-mid=$(sha256sum a.img | cut -d' ' -f1)
+mid=$(imgsum a.img)
 "$RAMIFY" --archive a.img > a2.out 2>&1; is $? 3 "--archive: second run: nothing to do (the same tree gives the same archive)"
-is "$(sha256sum a.img | cut -d' ' -f1)" "$mid" "--archive: second run changed no byte"
+is "$(imgsum a.img)" "$mid" "--archive: second run changed no byte"
 "$RAMIFY" a.img > a3.out 2>&1; ok $? "without --archive again: done"
 grep -q '^\[root-archive\] remove /boot/ramboot-root.tar.zst' a3.out; ok $? "without --archive: the stale archive is removed"
 "$RAMIFY" --rollback a.img.img-tools-undo > /dev/null 2>&1; ok $? "--archive: rollback of the last run"
-is "$(sha256sum a.img | cut -d' ' -f1)" "$before" "--archive: rolled back (all three runs) byte-identical"
+is "$(imgsum a.img)" "$before" "--archive: rolled back (all three runs) byte-identical"
 "$RAMIFY" a.img > /dev/null 2> a4.err; ok $? "after a rollback: ramified again"
 ls a.img.img-tools-undo.rolled-back-* > /dev/null 2>&1; ok $? "after a rollback: the used undo record is kept aside"
 # The guest boots from its disk (here: a file appears in /boot); the record is stale.
@@ -155,9 +155,9 @@ ln -s ./grub.conf $c/boot/grub/menu.lst
 echo '#!/bin/sh' > iC/init; printf 'getarg () { :; }\n' > iC/lib/dracut-lib.sh
 initrd_from iC $c/boot/initramfs-$v.img gzip
 mkguest_dir $c c6.img $CU
-before=$(sha256sum c6.img | cut -d' ' -f1)
+before=$(imgsum c6.img)
 "$RAMIFY" --dry-run c6.img > c6-dry.out 2>&1; ok $? "GRUB legacy: dry run"
-is "$(sha256sum c6.img | cut -d' ' -f1)" "$before" "GRUB legacy: dry run changed no byte"
+is "$(imgsum c6.img)" "$before" "GRUB legacy: dry run changed no byte"
 "$RAMIFY" --default c6.img > c6.out 2> c6.err; ok $? "GRUB legacy + old dracut: ramified with --default"
 [ -s c6.err ] && sed 's/^/# /' c6.err
 "$PYGRUB" -l c6.img > c6-pg.out 2>/dev/null; ok $? "GRUB legacy: pygrub reads grub.conf"
@@ -211,12 +211,12 @@ e2fsck -fn "fedora.img?offset=1048576" > /dev/null 2>&1; ok $? "BLS: e2fsck -fn 
 # ---- --archive without room for it: one clear line, nothing changed ---------------------------
 cp -a $f fz; head -c 36M /dev/urandom > fz/var.bin
 mkguest_dir fz full.img $FU
-before=$(sha256sum full.img | cut -d' ' -f1)
+before=$(imgsum full.img)
 "$RAMIFY" --archive full.img > /dev/null 2> full.err; rc=$?
 is "$rc:$(wc -l < full.err)" "1:1" "--archive with no room: refused with one error line ($(head -c 200 full.err))"
 grep -q 'full.img: /boot: no room for the archive: it takes [0-9]* MiB, the filesystem has [0-9]* MiB free' full.err
 ok $? "... saying how much it takes and how much is free"
-is "$(sha256sum full.img | cut -d' ' -f1)" "$before" "... the image untouched"
+is "$(imgsum full.img)" "$before" "... the image untouched"
 # Refused before the whole tree was compressed: from a sample, or as soon
 # as the archive outgrew the room.
 nm=$(sed -n 's/.*(\(estimated from the first\|stopped after\) \([0-9]*\) of \([0-9]*\) MiB of the tree.*/\2 \3/p' full.err)
@@ -236,11 +236,11 @@ printf 'default=0\ntitle RHEL 5\n\troot (hd0,0)\n\tkernel /boot/vmlinuz-%s ro ro
 printf '#!/bin/nash\nmkrootdev -t ext3 -o defaults,ro LABEL=/\n' > iR/init; : > iR/bin/nash
 initrd_from iR $r/boot/initrd-$v.img gzip
 mkguest_dir $r rhel5.img $RU
-before=$(sha256sum rhel5.img | cut -d' ' -f1)
+before=$(imgsum rhel5.img)
 "$RAMIFY" rhel5.img > /dev/null 2> r.err; rc=$?
 is "$rc:$(wc -l < r.err)" "1:1" "mkinitrd/nash guest: refused with one error line ($(head -c 160 r.err))"
 grep -q 'rhel5.img: .*initramfs-tools and dracut' r.err; ok $? "... naming the image and what is handled"
-is "$(sha256sum rhel5.img | cut -d' ' -f1)" "$before" "... the image untouched"
+is "$(imgsum rhel5.img)" "$before" "... the image untouched"
 # ---- a guest pygrub boots: one initrd file, switched both ways -------------------------------
 # img2pv's PV entry in grub.cfg means Xen's pygrub boots the guest, and
 # pygrub reads an initrd line as one file: img-ramify then writes the

@@ -25,9 +25,9 @@ for name in mbr-plain mbr-lvm; do
     else
         cp --sparse=always "$dir/$name.img" "$t"
     fi
-    before=$(sha256sum "$t" | cut -d' ' -f1)
+    before=$(imgsum "$t")
     "$RAMIFY" --dry-run "$t" > dry.out 2>&1; ok $? "$t: dry run"
-    is "$(sha256sum "$t" | cut -d' ' -f1)" "$before" "$t: dry run changed no byte"
+    is "$(imgsum "$t")" "$before" "$t: dry run changed no byte"
     "$RAMIFY" --json "$t" > run.json 2> run.err; ok $? "$t: ramified"
     [ -s run.err ] && sed 's/^/# /' run.err
     is "$(jq -r .facts.copy run.json)" "/ /boot" "$t: copies / and /boot"
@@ -80,9 +80,9 @@ for name in mbr-plain mbr-lvm; do
     ok $? "$t: the initramfs-tools hook and its files (the helper: cmp) for the initrds the guest builds"
     e2fsck -fn "$raw?offset=$BOOT_OFFSET" > /dev/null 2>&1; ok $? "$t: e2fsck -fn clean on /boot"
     e2fsck -fn "$raw?offset=$ROOT_OFFSET" > /dev/null 2>&1; ok $? "$t: e2fsck -fn clean on /"
-    mid=$(sha256sum "$t" | cut -d' ' -f1)
+    mid=$(imgsum "$t")
     "$RAMIFY" "$t" > again.out 2>&1; is $? 3 "$t: second run: nothing to do"
-    is "$(sha256sum "$t" | cut -d' ' -f1)" "$mid" "$t: second run changed no byte"
+    is "$(imgsum "$t")" "$mid" "$t: second run changed no byte"
     "$RAMIFY" --default "$t" > def.out 2>&1; ok $? "$t: --default"
     grep -q '^+   set default="img-ramify-ramboot"' def.out && grep -q '^+GRUB_DEFAULT=img-ramify-ramboot' def.out
     ok $? "$t: --default: grub.cfg and /etc/default/grub name the RAM entry"
@@ -90,7 +90,7 @@ for name in mbr-plain mbr-lvm; do
     if [ "$fmt" = qcow2 ]; then
         qemu-img compare -q "$t" "$dir/$name.qcow2"; ok $? "$t: rolled back (qemu-img compare)"
     else
-        is "$(sha256sum "$t" | cut -d' ' -f1)" "$before" "$t: rolled back byte-identical"
+        is "$(imgsum "$t")" "$before" "$t: rolled back byte-identical"
     fi
     rm -f "$t" "$t.raw" "$t".img-tools-undo*
   done
@@ -98,10 +98,10 @@ done
 
 # --memory: refused when the copy will not fit, a warning with --force.
 qemu-img create -q -f qcow2 -b "$dir/mbr-plain.qcow2" -F qcow2 m.qcow2
-sum=$(sha256sum m.qcow2 | cut -d' ' -f1)
+sum=$(imgsum m.qcow2)
 "$RAMIFY" --memory 512M m.qcow2 > /dev/null 2> m.err; rc=$?
 is "$rc:$(wc -l < m.err)" "1:1" "--memory 512M: refused, one error line ($(head -c 150 m.err))"
-is "$(sha256sum m.qcow2 | cut -d' ' -f1)" "$sum" "--memory 512M: image untouched"
+is "$(imgsum m.qcow2)" "$sum" "--memory 512M: image untouched"
 "$RAMIFY" --memory 512M --force m.qcow2 > /dev/null 2> m.err; ok $? "--memory 512M --force: done"
 grep -q 'warning: .*below the' m.err; ok $? "--memory 512M --force: with a warning"
 "$RAMIFY" --memory 8G m.qcow2 > /dev/null 2>&1; is $? 3 "--memory 8G: fits (and nothing left to do)"

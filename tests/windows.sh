@@ -101,7 +101,7 @@ mkdir -p "$mnt/Windows/System32/config" "$mnt/Program Files" "$mnt/Users/Adminis
 cp "$TMP/cmd.exe" "$mnt/Windows/System32/cmd.exe"
 cp "$TMP/SOFTWARE" "$TMP/SYSTEM" "$mnt/Windows/System32/config/"
 unmount
-orig=$(sha256sum < "$img")
+orig=$(imgsum "$img")
 
 img-inspect --json "$img" > "$TMP/w.json" 2> "$TMP/w.err"; ok $? "inspect --json: exit 0"
 [ ! -s "$TMP/w.err" ]; ok $? "inspect --json: nothing on stderr"
@@ -147,7 +147,7 @@ fails_with "img2pv: refused in one line naming Windows" \
     img2pv "$img"
 fails_with "img-ramify: refused in one line naming Windows" \
     "^img-ramify: $img:p2 \(ntfs\): a Windows guest" img-ramify "$img"
-is "$(sha256sum < "$img")" "$orig" "Windows image: untouched by inspection and the refused conversions"
+is "$(imgsum "$img")" "$orig" "Windows image: untouched by inspection and the refused conversions"
 
 # Hostile: a /Windows that is a file and a /WINDOWS decoy without cmd.exe
 # before the real /WINNT (other case); a cmd.exe whose PE offset points
@@ -185,7 +185,7 @@ cp "$TMP/hcmd.exe" "$mnt/WINNT/SYSTEM32/CMD.EXE"
 cp "$TMP/hSOFTWARE" "$mnt/WINNT/SYSTEM32/CONFIG/software"
 cp "$TMP/hSYSTEM" "$mnt/WINNT/SYSTEM32/CONFIG/system"
 unmount
-horig=$(sha256sum < "$himg")
+horig=$(imgsum "$himg")
 
 img-inspect --json "$himg" > "$TMP/h.json" 2> "$TMP/h.err"; ok $? "hostile: inspect --json exit 0"
 h () { jq -r ".windows.$1" "$TMP/h.json"; }
@@ -202,6 +202,6 @@ is "$(grep -c '^guest: windows: ' "$TMP/h.txt")" 1 "hostile: one guest line"
 fails_with "hostile: img2pv refuses in one printable line" \
     "^img2pv: $himg:p1 \(ntfs\): a Windows guest \(Evil\"\\\\ \?\[31mA+ 6\.1, arch unknown\): not convertible" \
     img2pv "$himg"
-is "$(sha256sum < "$himg")" "$horig" "hostile: image untouched"
+is "$(imgsum "$himg")" "$horig" "hostile: image untouched"
 
 done_testing
