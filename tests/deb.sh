@@ -15,6 +15,9 @@ requires_root
 cd "$TMP"
 
 version=$(sed -n 's/^PACKAGE_VERSION = //p' "$top_builddir/Makefile")
+# libimg.so.0's file name, from libtool's CURRENT:REVISION:AGE
+IFS=: read -r lt_c lt_r lt_a < <(sed -n 's/^LIBIMG_LT_VERSION = //p' "$top_builddir/Makefile")
+libimg_file=libimg.so.$((lt_c - lt_a)).$lt_a.$lt_r
 [ -n "$version" ] || bail "no PACKAGE_VERSION in the Makefile"
 # The package's version is the project's (a native package: no revision).
 is "$(dpkg-parsechangelog -l "$top_srcdir/debian/changelog" -S Version)" "$version" \
@@ -53,7 +56,7 @@ grub/41_img-ramify.body img-ramify-detach initramfs-tools/hook initramfs-tools/r
     for f in $ramboot; do echo "$pkgdatadir/data/ramboot/$f"; done
     for t in img-inspect img-ramify img2pv; do echo "$pkgdatadir/schema/$t.schema.json"; done
     for h in libimg.h img-undo.h img-edit.h img-quote.h img-json.h; do echo "$includedir/img-tools/$h"; done
-    for l in libimg.la libimg.so libimg.so.0 libimg.so.0.0.0; do echo "$libdir/$l"; done
+    for l in libimg.la libimg.so libimg.so.0 "$libimg_file"; do echo "$libdir/$l"; done
     echo "$libdir/pkgconfig/img-tools.pc"
 } | sort > want.list
 (cd "$DEST" && find . -type f -o -type l) | sed 's|^\.||' | sort > got.list

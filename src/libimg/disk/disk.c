@@ -38,7 +38,10 @@ struct img_disk {
   bool blockdev;
   img_disk_write_hook write_hook;  /* called before each write (undo.c) */
   void *write_hook_data;
+  img_disk_batch_hook batch_hook;  /* img_disk_will_write's (undo.c) */
+  void *batch_hook_data;
   bool written;                 /* a write has reached the image */
+  bool unflushed;               /* ... and no flush since */
 };
 
 /* Magic numbers of the container formats qemu knows.  Everything else,
@@ -361,16 +364,22 @@ img_disk_flush (struct img_disk *disk)
 {
   int r;
 
-  if (!disk->writable)
+  /* Nothing written since the last flush: nothing for a barrier to order
+   * (over qemu-nbd, each costs the format's fdatasyncs). */
+  if (!disk->writable || !disk->unflushed)
     return 0;
   if (disk->nbd)
-    return img_internal_nbd_flush (disk->nbd);
-  if (fdatasync (disk->fd) == -1) {
+    r = img_internal_nbd_flush (disk->nbd);
+  else if (fdatasync (disk->fd) == -1) {
     r = -errno;
     return img_err (disk->ctx, r, "%s: disk: flush failed: %s", disk->name,
                     strerror (-r));
   }
-  return 0;
+  else
+    r = 0;
+  if (r == 0)
+    disk->unflushed = false;
+  return r;
 }
 
 int
@@ -457,6 +466,7 @@ img_disk_pwrite (struct img_disk *disk, const void *buf, size_t len,
       return r;
   }
   disk->written = true;
+  disk->unflushed = true;
   if (disk->nbd)
     return img_internal_nbd_pwrite (disk->nbd, buf, len, offset);
   while (len > 0) {
@@ -486,6 +496,44 @@ img_disk_set_write_hook (struct img_disk *disk, img_disk_write_hook fn,
   disk->write_hook = fn;
   disk->write_hook_data = data;
   return 0;
+}
+
+int
+img_disk_set_batch_hook (struct img_disk *disk, img_disk_batch_hook fn,
+                         void *data)
+{
+  if (fn && disk->written)
+    return img_err (disk->ctx, -EBUSY,
+                    "%s: disk: a write hook must be set before the first write",
+                    disk->name);
+  disk->batch_hook = fn;
+  disk->batch_hook_data = data;
+  return 0;
+}
+
+int
+img_disk_will_write (struct img_disk *disk, const struct img_range *ranges,
+                     size_t n)
+{
+  size_t i;
+  int r;
+
+  if (n == 0)
+    return 0;
+  if (!disk->writable)
+    return img_err (disk->ctx, -EROFS, "%s: disk: opened read-only",
+                    disk->name);
+  for (i = 0; i < n; i++) {
+    if (ranges[i].len > SIZE_MAX)
+      return img_err (disk->ctx, -EIO,
+                      "%s: disk: a write of %" PRIu64 " bytes is too long",
+                      disk->name, ranges[i].len);
+    r = check_range (disk, ranges[i].len, ranges[i].offset);
+    if (r < 0)
+      return r;
+  }
+  return disk->batch_hook ? disk->batch_hook (disk->batch_hook_data, disk,
+                                              ranges, n) : 0;
 }
 
 uint64_t

@@ -180,44 +180,74 @@ append_sync (struct img_undo *u, const struct buf *b)
   return 0;
 }
 
-/* The hook: save the chunks [OFFSET, OFFSET+LEN) touches that were not
- * saved before, durably, before the write goes on. */
 static int
-undo_hook (void *data, struct img_disk *disk, uint64_t offset, size_t len)
+cmp_u64 (const void *a, const void *b)
 {
-  struct udisk *ud = data;
+  uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+/* Saves the chunks the N RANGES of disk UD touch that were not saved
+ * before, all behind one barrier, before any of their writes goes on. */
+static int
+save_ranges (struct udisk *ud, const struct img_range *ranges, size_t n)
+{
   struct img_undo *u = ud->undo;
   size_t di = ud - u->disks;
-  uint64_t c, first, last;
+  uint64_t *todo = NULL;
+  size_t n_todo = 0, cap = 0, i, j;
   struct buf b = { 0 };
   int r = 0;
 
-  if (len == 0)
-    return 0;
-  first = offset / IMG_UNDO_CHUNK;
-  last = (offset + len - 1) / IMG_UNDO_CHUNK;
-  for (c = first; c <= last; c++) {
-    uint64_t off = c * IMG_UNDO_CHUNK;
-    uint32_t clen;
+  /* The chunks to save, in order, each once. */
+  for (i = 0; i < n; i++) {
+    uint64_t c, first, last;
+
+    if (ranges[i].len == 0)
+      continue;
+    first = ranges[i].offset / IMG_UNDO_CHUNK;
+    last = (ranges[i].offset + ranges[i].len - 1) / IMG_UNDO_CHUNK;
+    for (c = first; c <= last; c++) {
+      if (img_internal_undo_keyset_has (&u->saved, KEY (di, c)))
+        continue;
+      if (n_todo == cap) {
+        uint64_t *nt;
+
+        cap = cap ? 2 * cap : 64;
+        nt = reallocarray (todo, cap, sizeof *todo);
+        if (nt == NULL)
+          goto oom;
+        todo = nt;
+      }
+      todo[n_todo++] = c;
+    }
+  }
+  if (n_todo == 0)
+    goto out;
+  qsort (todo, n_todo, sizeof *todo, cmp_u64);
+  for (i = j = 0; i < n_todo; i++)
+    if (j == 0 || todo[i] != todo[j - 1])
+      todo[j++] = todo[i];
+  n_todo = j;
+
+  if (u->fd >= 0 && !u->started
+      && img_internal_undo_rec_add (&b, REC_STATE, 0, 0, IMG_UNDO_RUNNING, 0,
+                                    NULL, 0) < 0)
+    goto oom;
+  for (i = 0; i < n_todo; i++) {
+    uint64_t off = todo[i] * IMG_UNDO_CHUNK;
+    uint32_t clen = img_internal_undo_chunk_len (ud->disk, off);
     bool zero;
 
-    if (img_internal_undo_keyset_has (&u->saved, KEY (di, c)))
-      continue;
-    clen = img_internal_undo_chunk_len (disk, off);
-    r = img_disk_pread (disk, u->chunk, clen, off);
+    r = img_disk_pread (ud->disk, u->chunk, clen, off);
     if (r < 0)
       goto out;
     zero = img_internal_all_zero (u->chunk, clen);
-    if (b.len == 0 && u->fd >= 0 && !u->started
-        && img_internal_undo_rec_add (&b, REC_STATE, 0, 0, IMG_UNDO_RUNNING, 0,
-                                      NULL, 0) < 0)
-      goto oom;
     if (img_internal_undo_rec_add (&b, REC_DATA, di, zero ? REC_FLAG_ZERO : 0,
                                    off, clen, u->chunk, zero ? 0 : clen) < 0)
       goto oom;
   }
-  if (b.len == 0)
-    goto out;
   if (u->fd < 0) {
     r = create_file (u);
     if (r < 0)
@@ -227,20 +257,38 @@ undo_hook (void *data, struct img_disk *disk, uint64_t offset, size_t len)
   if (r < 0)
     goto out;
   u->started = true;
-  for (c = first; c <= last; c++)
-    if (!img_internal_undo_keyset_has (&u->saved, KEY (di, c))) {
-      if (img_internal_undo_keyset_add (&u->saved, KEY (di, c)) < 0
-          || img_internal_undo_keyset_add (&u->all, KEY (di, c)) < 0)
-        goto oom;
-      u->bytes += img_internal_undo_chunk_len (disk, c * IMG_UNDO_CHUNK);
-    }
+  for (i = 0; i < n_todo; i++) {
+    if (img_internal_undo_keyset_add (&u->saved, KEY (di, todo[i])) < 0
+        || img_internal_undo_keyset_add (&u->all, KEY (di, todo[i])) < 0)
+      goto oom;
+    u->bytes += img_internal_undo_chunk_len (ud->disk,
+                                             todo[i] * IMG_UNDO_CHUNK);
+  }
   goto out;
 
  oom:
   r = img_err (u->ctx, -ENOMEM, "%s: undo: out of memory", u->path);
  out:
+  free (todo);
   free (b.p);
   return r;
+}
+
+/* The write hook: a write of [OFFSET, OFFSET+LEN) is about to go on. */
+static int
+undo_hook (void *data, struct img_disk *disk, uint64_t offset, size_t len)
+{
+  struct img_range range = { offset, len };
+
+  return save_ranges (data, &range, 1);
+}
+
+/* The batch hook: img_disk_will_write's ranges, saved in one go. */
+static int
+undo_batch_hook (void *data, struct img_disk *disk,
+                 const struct img_range *ranges, size_t n)
+{
+  return save_ranges (data, ranges, n);
 }
 
 static int
@@ -381,9 +429,14 @@ img_undo_begin (struct img_ctx *ctx, const char *path,
 
   for (i = 0; i < n_disks; i++) {
     r = img_disk_set_write_hook (disks[i], undo_hook, &u->disks[i]);
+    if (r == 0)
+      r = img_disk_set_batch_hook (disks[i], undo_batch_hook, &u->disks[i]);
     if (r < 0) {
-      while (i-- > 0)
+      img_disk_set_write_hook (disks[i], NULL, NULL);
+      while (i-- > 0) {
         img_disk_set_write_hook (disks[i], NULL, NULL);
+        img_disk_set_batch_hook (disks[i], NULL, NULL);
+      }
       goto err;
     }
   }

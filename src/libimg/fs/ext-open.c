@@ -153,7 +153,9 @@ ext_sync (struct img_fs *fs)
       return img_internal_ext_fail (e, NULL,
                                     "writing the superblock and bitmaps", err);
   }
-  r = img_internal_ext_vol_flush (e->io.vol);
+  r = img_internal_ext_writeback (&e->io);
+  if (r == 0)
+    r = img_internal_ext_vol_flush (e->io.vol);
   return r;
 }
 
@@ -180,7 +182,12 @@ ext_close (struct img_fs *fs)
       r = img_internal_ext_fail (e, NULL, "writing the filesystem back", err);
   }
   if (e->base.writable) {
-    int r2 = img_internal_ext_vol_flush (e->io.vol);
+    /* What libext2fs wrote last and did not flush (file data, when the
+     * superblock had nothing to say). */
+    int r2 = img_internal_ext_writeback (&e->io);
+
+    if (r2 == 0)
+      r2 = img_internal_ext_vol_flush (e->io.vol);
     if (r == 0)
       r = r2;
   }

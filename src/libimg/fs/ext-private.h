@@ -15,11 +15,17 @@
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 
-/* The read cache: lines of the volume in a set-associative cache with LRU
+/* The cache: lines of the volume in a set-associative cache with LRU
  * replacement (direct mapping thrashes: libext2fs keeps going back to the
  * group descriptors and to the inode table, which are often a power of
- * two apart).  Every write goes to the volume first and then into any
- * cached copy, so the cache never holds anything the volume does not. */
+ * two apart).  Small writes (the metadata, small files) land in it and
+ * reach the volume together, when libext2fs flushes, when the filesystem
+ * is closed, or when the cache needs the room: all of them announced to
+ * the volume first (img_volume_will_write), so that the undo record saves
+ * what they overwrite behind one barrier, not one per write.  A cached
+ * line always holds the newest bytes: large writes go to the volume and
+ * into any cached copy, large reads come from the volume with the dirty
+ * parts of the cache laid over them. */
 #define CACHE_LINE_SIZE (32 * 1024)
 #define CACHE_WAYS 8
 #define CACHE_SETS 32                           /* 8 MiB at most */
@@ -27,10 +33,13 @@
 #define CACHE_BYPASS (4 * CACHE_LINE_SIZE)      /* larger reads go direct */
 #define EXT_IO_MAGIC 0x696d6745u
 
+#define CACHE_SUB_SIZE 1024                     /* dirty-tracking unit */
+
 struct cache_line {
   uint64_t tag;                 /* line number + 1; 0 when empty */
   uint64_t used;                /* for LRU: the cache's clock when last hit */
   size_t len;                   /* valid bytes (short at the volume's end) */
+  uint32_t dirty;               /* 1 KiB pieces not yet written, a bit each */
   unsigned char *data;
 };
 
@@ -43,6 +52,7 @@ struct ext_io {
   const struct img_volume *vol;
   struct cache_line lines[CACHE_LINES];
   uint64_t clock;
+  size_t n_dirty;               /* lines with dirty pieces */
   struct struct_io_stats stats;
   /* The volume layer records its own message on failure; libext2fs then
    * hands us back only an error code.  Keep the message so that the error
@@ -55,6 +65,7 @@ struct ext_io {
  * named by the device name. */
 extern struct struct_io_manager img_internal_ext_io_manager;
 void img_internal_ext_cache_free (struct ext_io *io);
+int img_internal_ext_writeback (struct ext_io *io);
 int img_internal_ext_vol_flush (const struct img_volume *vol);
 
 /* The filesystem: the shared part, libext2fs's handle, our channel. */

@@ -247,3 +247,84 @@ img_volume_pwrite (struct img_ctx *ctx, const struct img_volume *vol,
 {
   return volume_io (ctx, vol, (void *) buf, len, offset, true);
 }
+
+/* Maps the N ranges onto the disks and announces each disk's pieces in
+ * one img_disk_will_write. */
+int
+img_volume_will_write (struct img_ctx *ctx, const struct img_volume *vol,
+                       const struct img_range *ranges, size_t n)
+{
+  struct piece {
+    struct img_disk *disk;
+    struct img_range r;
+  } *pieces = NULL;
+  struct img_range *mine = NULL;
+  size_t n_pieces = 0, cap = 0, i, j, k;
+  int r = 0;
+
+  if (n == 0)
+    return 0;
+  if (vol->no_write != NULL)
+    return img_err (ctx, -EROFS, "%s: %s", vol->name, vol->no_write);
+  for (i = 0; i < n; i++) {
+    uint64_t offset = ranges[i].offset, len = ranges[i].len, end;
+
+    if (add_overflow_u64 (offset, len, &end) || end > vol->size) {
+      r = img_err (ctx, -EIO,
+                   "%s: volume: access of %" PRIu64 " bytes at offset %" PRIu64 " is past its end (%" PRIu64 " bytes)",
+                   vol->name, len, offset, vol->size);
+      goto out;
+    }
+    while (len > 0) {
+      const struct img_segment *s = find_segment (vol, offset);
+      struct img_disk *disk;
+      uint64_t doff, run;
+
+      if (s == NULL) {
+        r = img_err (ctx, -EIO, "%s: volume: no segment at offset %" PRIu64,
+                     vol->name, offset);
+        goto out;
+      }
+      map (s, offset, &disk, &doff, &run);
+      if (run > len)
+        run = len;
+      if (n_pieces == cap) {
+        struct piece *np;
+
+        cap = cap ? 2 * cap : 16;
+        np = reallocarray (pieces, cap, sizeof *pieces);
+        if (np == NULL) {
+          r = img_err (ctx, -ENOMEM, "%s: volume: out of memory", vol->name);
+          goto out;
+        }
+        pieces = np;
+      }
+      pieces[n_pieces++] = (struct piece) { disk, { doff, run } };
+      offset += run;
+      len -= run;
+    }
+  }
+  mine = calloc (n_pieces, sizeof *mine);
+  if (mine == NULL) {
+    r = img_err (ctx, -ENOMEM, "%s: volume: out of memory", vol->name);
+    goto out;
+  }
+  /* Each disk once, with all of its pieces (a volume has few disks). */
+  for (i = 0; i < n_pieces && r == 0; i++) {
+    struct img_disk *d = pieces[i].disk;
+    bool seen = false;
+
+    for (j = 0; j < i && !seen; j++)
+      seen = pieces[j].disk == d;
+    if (seen)
+      continue;
+    for (j = i, k = 0; j < n_pieces; j++)
+      if (pieces[j].disk == d)
+        mine[k++] = pieces[j].r;
+    r = img_disk_will_write (d, mine, k);
+  }
+ out:
+  free (mine);
+  free (pieces);
+  return r;
+}
