@@ -2,7 +2,7 @@
 # Install (as root, on Debian 12) everything img-tools needs to build and
 # to run its whole test suite; with --sample, only what scripts/sample.sh
 # needs (the build, the tools' run-time needs, and what lays out the
-# sample image).  Idempotent: apt is only asked when a package is missing.
+# sample image); with --tree, only debootstrap.  Idempotent: apt is only asked when a package is missing.
 set -euo pipefail
 
 sample=(
@@ -65,8 +65,11 @@ tests=(
 
 case ${1-} in
     --sample) packages=("${sample[@]}") ;;
+    # what tests/guests/debian-tree.sh needs, so that scripts/test.sh can
+    # start the guests' debootstrap while apt installs the rest
+    --tree) packages=(debootstrap) ;;
     '') packages=("${sample[@]}" "${tests[@]}") ;;
-    *) echo "usage: setup.sh [--sample]" >&2; exit 2 ;;
+    *) echo "usage: setup.sh [--sample|--tree]" >&2; exit 2 ;;
 esac
 
 missing=()
@@ -77,6 +80,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     [ "$(id -u)" = 0 ] || { echo "setup.sh: run as root to install: ${missing[*]}" >&2; exit 1; }
     echo "setup.sh: installing ${missing[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q >/dev/null
+    # once: the package lists of a run a moment ago are good enough
+    [ -n "$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mmin -30 -print -quit 2>/dev/null)" ] \
+        || apt-get update -q >/dev/null
     apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi

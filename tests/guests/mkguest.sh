@@ -119,6 +119,7 @@ cleanup() {
     # --one-file-system: should an unmount have failed, never descend into
     # the image, let alone the host's /dev bound inside it.
     if [ -n "$work" ]; then rm -rf --one-file-system "$work"; fi
+    if [ -n "${shared_initrd:-}" ]; then rm -f "$shared_initrd.tmp.$$"; fi
     if [ "$rc" != 0 ] && [ -n "$tmp_out" ]; then
         rm -f "$tmp_out" "$tmp_out.facts"
     fi
@@ -553,10 +554,26 @@ if [ "$dracut" = 1 ]; then
     in_guest dpkg --purge --force-depends initramfs-tools initramfs-tools-core >/dev/null
     in_guest sh -c 'dpkg -i /tmp/debs/*.deb' >"$work/dpkg.log" 2>&1 \
         || { tail -20 "$work/dpkg.log" >&2; die "dpkg -i dracut failed"; }
+    # The generic initrd does not depend on the guest's layout (it has
+    # every module and dracut module; nothing host-only: no fstab, no
+    # crypttab, no hostname), only on the tree, the kernel and dracut
+    # itself.  Each build takes minutes of emulation-free CPU, so the
+    # dracut guests share one, kept beside the tree under that key.
+    dracut_args=(-q -f --no-hostonly --no-hostonly-cmdline "/boot/initrd.img-$kver" "$kver")
+    initrd_key=$({ echo "$tree $kver ${dracut_args[*]}"; (cd "$mnt/tmp/debs" && ls); } \
+                 | sha1sum | cut -c1-12)
+    shared_initrd=$(dirname "$tree")/dracut-initrd-$initrd_key.img
     rm -rf "$mnt/tmp/debs"
     rm -f "$mnt/boot/initrd.img-$kver"
-    in_guest dracut -q -f --no-hostonly --no-hostonly-cmdline "/boot/initrd.img-$kver" "$kver" \
-        >"$work/dracut.log" 2>&1 || { tail -20 "$work/dracut.log" >&2; die "dracut failed"; }
+    if [ -f "$shared_initrd" ]; then
+        cp "$shared_initrd" "$mnt/boot/initrd.img-$kver"
+        echo "$prog: dracut's generic initrd from $shared_initrd" >&2
+    else
+        in_guest dracut "${dracut_args[@]}" >"$work/dracut.log" 2>&1 \
+            || { tail -20 "$work/dracut.log" >&2; die "dracut failed"; }
+        cp "$mnt/boot/initrd.img-$kver" "$shared_initrd.tmp.$$"
+        mv -f "$shared_initrd.tmp.$$" "$shared_initrd"
+    fi
     in_guest lsinitrd "/boot/initrd.img-$kver" >"$work/lsinitrd" 2>/dev/null || true
     if [ $lvm = 1 ]; then
         grep -E ' (usr/)?s?bin/lvm$' "$work/lsinitrd" >/dev/null || die "dracut's initrd has no lvm"
