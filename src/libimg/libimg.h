@@ -208,8 +208,6 @@ int img_disk_pread (struct img_disk *disk, void *buf, size_t len,
                     uint64_t offset);
 int img_disk_pwrite (struct img_disk *disk, const void *buf, size_t len,
                      uint64_t offset);
-/* Makes the writes made through DISK durable: a no-op when there was none
- * since the last flush. */
 int img_disk_flush (struct img_disk *disk);
 uint64_t img_disk_size (const struct img_disk *disk);
 /* "raw", "qcow2", "vmdk", ... (static string). */
@@ -234,31 +232,6 @@ typedef int (*img_disk_write_hook) (void *data, struct img_disk *disk,
  * missed a write could not undo it. */
 int img_disk_set_write_hook (struct img_disk *disk, img_disk_write_hook fn,
                              void *data);
-
-/* A byte range of a disk or volume. */
-struct img_range {
-  uint64_t offset;
-  uint64_t len;
-};
-
-/* Called by img_disk_will_write with the N ranges a caller is about to
- * write (in any order, overlapping or not), so that the work the write
- * hook would do for each write is done once for them all: the undo
- * record saves them behind one barrier where each write would take one.
- * A negative return fails the announcement (the hook records the
- * message); the caller must then not write.  Like the write hook, it may
- * read the disk but must not write it. */
-typedef int (*img_disk_batch_hook) (void *data, struct img_disk *disk,
-                                    const struct img_range *ranges, size_t n);
-/* Sets (or clears) the batch hook of DISK; refused with -EBUSY on a disk
- * already written, as for the write hook. */
-int img_disk_set_batch_hook (struct img_disk *disk, img_disk_batch_hook fn,
-                             void *data);
-/* Announces the N ranges the caller is about to write to the batch hook:
- * 0 (also when there is none, or N is 0), or its error.  The writes still
- * go through img_disk_pwrite and its write hook. */
-int img_disk_will_write (struct img_disk *disk, const struct img_range *ranges,
-                         size_t n);
 
 /* ---- volume: an extent map onto one or more disks --------------------- */
 
@@ -307,10 +280,6 @@ int img_volume_pread (struct img_ctx *ctx, const struct img_volume *vol,
                       void *buf, size_t len, uint64_t offset);
 int img_volume_pwrite (struct img_ctx *ctx, const struct img_volume *vol,
                        const void *buf, size_t len, uint64_t offset);
-/* img_disk_will_write for the N volume ranges: each disk under them hears
- * of its part in one call. */
-int img_volume_will_write (struct img_ctx *ctx, const struct img_volume *vol,
-                           const struct img_range *ranges, size_t n);
 
 /* ---- partition tables ------------------------------------------------- */
 

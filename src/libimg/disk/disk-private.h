@@ -11,6 +11,31 @@
 
 #include "private.h"
 
+/* A byte range of a disk or volume. */
+struct img_internal_range {
+  uint64_t offset;
+  uint64_t len;
+};
+
+/* The batch hook (undo.c): called by img_internal_disk_will_write with the
+ * N ranges a caller is about to write (any order, overlapping or not), so
+ * that what the write hook (libimg.h) would do for each write is done once
+ * for them all: the undo record saves them behind one barrier where each
+ * write would take one.  A negative return (the hook records the message)
+ * means nothing may be written.  It may read the disk, never write it. */
+typedef int (*img_internal_batch_hook) (void *data, struct img_disk *disk,
+                                        const struct img_internal_range *ranges,
+                                        size_t n);
+/* Sets (or clears) it; -EBUSY on a disk already written, as for the
+ * write hook. */
+int img_internal_disk_set_batch_hook (struct img_disk *disk,
+                                      img_internal_batch_hook fn, void *data);
+/* Announces the N ranges to the batch hook: 0 (also with no hook or N 0)
+ * or its error.  The writes still go through img_disk_pwrite. */
+int img_internal_disk_will_write (struct img_disk *disk,
+                                  const struct img_internal_range *ranges,
+                                  size_t n);
+
 /* Registers a disk with its context so that the signal handler can stop
  * its NBD server (nbd.c).  */
 struct img_nbd;

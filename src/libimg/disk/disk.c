@@ -38,7 +38,7 @@ struct img_disk {
   bool blockdev;
   img_disk_write_hook write_hook;  /* called before each write (undo.c) */
   void *write_hook_data;
-  img_disk_batch_hook batch_hook;  /* img_disk_will_write's (undo.c) */
+  img_internal_batch_hook batch_hook;  /* img_internal_disk_will_write's (undo.c) */
   void *batch_hook_data;
   bool written;                 /* a write has reached the image */
   bool unflushed;               /* ... and no flush since */
@@ -499,7 +499,7 @@ img_disk_set_write_hook (struct img_disk *disk, img_disk_write_hook fn,
 }
 
 int
-img_disk_set_batch_hook (struct img_disk *disk, img_disk_batch_hook fn,
+img_internal_disk_set_batch_hook (struct img_disk *disk, img_internal_batch_hook fn,
                          void *data)
 {
   if (fn && disk->written)
@@ -512,7 +512,7 @@ img_disk_set_batch_hook (struct img_disk *disk, img_disk_batch_hook fn,
 }
 
 int
-img_disk_will_write (struct img_disk *disk, const struct img_range *ranges,
+img_internal_disk_will_write (struct img_disk *disk, const struct img_internal_range *ranges,
                      size_t n)
 {
   size_t i;

@@ -191,7 +191,7 @@ cmp_u64 (const void *a, const void *b)
 /* Saves the chunks the N RANGES of disk UD touch that were not saved
  * before, all behind one barrier, before any of their writes goes on. */
 static int
-save_ranges (struct udisk *ud, const struct img_range *ranges, size_t n)
+save_ranges (struct udisk *ud, const struct img_internal_range *ranges, size_t n)
 {
   struct img_undo *u = ud->undo;
   size_t di = ud - u->disks;
@@ -278,15 +278,15 @@ save_ranges (struct udisk *ud, const struct img_range *ranges, size_t n)
 static int
 undo_hook (void *data, struct img_disk *disk, uint64_t offset, size_t len)
 {
-  struct img_range range = { offset, len };
+  struct img_internal_range range = { offset, len };
 
   return save_ranges (data, &range, 1);
 }
 
-/* The batch hook: img_disk_will_write's ranges, saved in one go. */
+/* The batch hook: img_internal_disk_will_write's ranges, saved in one go. */
 static int
 undo_batch_hook (void *data, struct img_disk *disk,
-                 const struct img_range *ranges, size_t n)
+                 const struct img_internal_range *ranges, size_t n)
 {
   return save_ranges (data, ranges, n);
 }
@@ -430,12 +430,12 @@ img_undo_begin (struct img_ctx *ctx, const char *path,
   for (i = 0; i < n_disks; i++) {
     r = img_disk_set_write_hook (disks[i], undo_hook, &u->disks[i]);
     if (r == 0)
-      r = img_disk_set_batch_hook (disks[i], undo_batch_hook, &u->disks[i]);
+      r = img_internal_disk_set_batch_hook (disks[i], undo_batch_hook, &u->disks[i]);
     if (r < 0) {
       img_disk_set_write_hook (disks[i], NULL, NULL);
       while (i-- > 0) {
         img_disk_set_write_hook (disks[i], NULL, NULL);
-        img_disk_set_batch_hook (disks[i], NULL, NULL);
+        img_internal_disk_set_batch_hook (disks[i], NULL, NULL);
       }
       goto err;
     }

@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "fs/ext-private.h"
+#include "disk/disk-private.h"
+#include "volume/volume-private.h"
 
 
 static errcode_t
@@ -106,7 +108,7 @@ line_runs (const struct cache_line *l,
 
 struct wb {
   struct ext_io *io;
-  struct img_range *ranges;
+  struct img_internal_range *ranges;
   size_t n;
 };
 
@@ -115,7 +117,7 @@ add_range (void *arg, const struct cache_line *l, size_t from, size_t to)
 {
   struct wb *w = arg;
 
-  w->ranges[w->n++] = (struct img_range) {
+  w->ranges[w->n++] = (struct img_internal_range) {
     (l->tag - 1) * CACHE_LINE_SIZE + from, to - from
   };
   return 0;
@@ -131,7 +133,7 @@ write_run (void *arg, const struct cache_line *l, size_t from, size_t to)
 }
 
 /* Writes every dirty piece of the cache to the volume, in the volume's
- * order, announced first in one img_volume_will_write.  On failure the
+ * order, announced first in one img_internal_volume_will_write.  On failure the
  * dirty lines are dropped: what they held is lost with the run, which
  * fails (and is rolled back). */
 int
@@ -156,7 +158,7 @@ img_internal_ext_writeback (struct ext_io *io)
   qsort (dirty, n, sizeof *dirty, cmp_line);
   for (i = 0; i < n; i++)
     line_runs (dirty[i], add_range, &w);
-  r = img_volume_will_write (io->ctx, io->vol, w.ranges, w.n);
+  r = img_internal_volume_will_write (io->ctx, io->vol, w.ranges, w.n);
   for (i = 0; i < n && r == 0; i++) {
     r = line_runs (dirty[i], write_run, &w);
     if (r == 0) {

@@ -21,7 +21,7 @@
  * two apart).  Small writes (the metadata, small files) land in it and
  * reach the volume together, when libext2fs flushes, when the filesystem
  * is closed, or when the cache needs the room: all of them announced to
- * the volume first (img_volume_will_write), so that the undo record saves
+ * the volume first (img_internal_volume_will_write), so that the undo record saves
  * what they overwrite behind one barrier, not one per write.  A cached
  * line always holds the newest bytes: large writes go to the volume and
  * into any cached copy, large reads come from the volume with the dirty

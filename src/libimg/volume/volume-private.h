@@ -104,4 +104,12 @@ int img_internal_volume_slice (struct img_ctx *ctx, const char *name,
                                const struct img_volume *src, uint64_t off,
                                uint64_t len, struct img_volume **vol);
 
+/* img_internal_disk_will_write for the N volume ranges: each disk under
+ * them hears of its part in one call (volume.c). */
+struct img_internal_range;
+int img_internal_volume_will_write (struct img_ctx *ctx,
+                                    const struct img_volume *vol,
+                                    const struct img_internal_range *ranges,
+                                    size_t n);
+
 #endif /* LIBIMG_VOLUME_PRIVATE_H */

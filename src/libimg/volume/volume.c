@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "private.h"
+#include "disk/disk-private.h"
 #include "volume/volume-private.h"
 
 int
@@ -249,16 +250,16 @@ img_volume_pwrite (struct img_ctx *ctx, const struct img_volume *vol,
 }
 
 /* Maps the N ranges onto the disks and announces each disk's pieces in
- * one img_disk_will_write. */
+ * one img_internal_disk_will_write. */
 int
-img_volume_will_write (struct img_ctx *ctx, const struct img_volume *vol,
-                       const struct img_range *ranges, size_t n)
+img_internal_volume_will_write (struct img_ctx *ctx, const struct img_volume *vol,
+                       const struct img_internal_range *ranges, size_t n)
 {
   struct piece {
     struct img_disk *disk;
-    struct img_range r;
+    struct img_internal_range r;
   } *pieces = NULL;
-  struct img_range *mine = NULL;
+  struct img_internal_range *mine = NULL;
   size_t n_pieces = 0, cap = 0, i, j, k;
   int r = 0;
 
@@ -321,7 +322,7 @@ img_volume_will_write (struct img_ctx *ctx, const struct img_volume *vol,
     for (j = i, k = 0; j < n_pieces; j++)
       if (pieces[j].disk == d)
         mine[k++] = pieces[j].r;
-    r = img_disk_will_write (d, mine, k);
+    r = img_internal_disk_will_write (d, mine, k);
   }
  out:
   free (mine);
