@@ -32,6 +32,7 @@ static const char *const refused[] = {
 
 struct args {
   unsigned jobs, shard_index, shard_count;
+  enum batch_pin pin;
   const char *outdir, *manifest, *tool;
   char **tool_opts, **images;
   size_t ntool_opts, nimages;
@@ -53,6 +54,9 @@ usage (void)
         "      --shard I/N       take the images k with k mod N = I; I may be 'env':\n"
         "                        JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID; plain\n"
         "                        'env' takes N from SLURM_ARRAY_TASK_COUNT\n"
+        "      --pin WHEN        pin each worker (the tool and its qemu-nbd) to a CPU\n"
+        "                        of its own: auto (default: when -j is the number of\n"
+        "                        CPUs allowed), yes, no\n"
         "  -q, --quiet           errors only: no line per image on stderr\n"
         "  -v, --verbose         pass -v to the tools (their debug lines in DIR/NAME.stderr)\n"
         "  -x, --trace           step lines, with each tool's command line\n"
@@ -162,6 +166,7 @@ parse_args (struct args *a, int argc, char **argv)
     { "manifest", required_argument, NULL, 'm' },
     { "outdir", required_argument, NULL, 'o' },
     { "shard", required_argument, NULL, 'S' },
+    { "pin", required_argument, NULL, 'P' },
     CLI_LONG_OPTIONS,
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
@@ -189,6 +194,10 @@ parse_args (struct args *a, int argc, char **argv)
     case 'S':
       if (batch_shard_parse (optarg, &a->shard_index, &a->shard_count, &why) < 0)
         return tool_usage_error (PROG, "%s", why);
+      break;
+    case 'P':
+      if (batch_pin_parse (optarg, &a->pin) < 0)
+        return tool_usage_error (PROG, "--pin wants auto, yes or no");
       break;
     case 'h': usage (); exit (0);
     case 'V': tool_version (PROG); exit (0);
@@ -271,7 +280,7 @@ main (int argc, char **argv)
     return r == -EINVAL ? BATCH_EXIT_USAGE : BATCH_EXIT_FAILED;
   }
   run = (struct batch_run) { .tool = a.tool, .tool_opts = a.tool_opts, .ntool_opts = a.ntool_opts,
-                             .jobs = a.jobs, .quiet = a.cli.quiet, .verbose = a.cli.verbose };
+                             .jobs = a.jobs, .pin = a.pin, .quiet = a.cli.quiet, .verbose = a.cli.verbose };
   cli_progress_start (&a.cli);
   if ((run.dirfd = open_outdir (a.outdir)) < 0)
     fprintf (stderr, "%s: %s: %s\n", PROG, a.outdir, strerror (-run.dirfd));

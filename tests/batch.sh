@@ -9,7 +9,7 @@
 . "$top_srcdir/tests/functions.sh"
 . "$top_srcdir/tests/fixtures.sh"
 requires_root; requires qemu-img; requires qemu-nbd; requires e2fsck; requires jq
-requires python3; requires sfdisk
+requires python3; requires sfdisk; requires strace; requires taskset
 python3 -c 'import yaml' 2>/dev/null || bail "python3-yaml is missing (scripts/setup.sh installs it)"
 BATCH=$top_builddir/src/img-batch
 
@@ -203,6 +203,28 @@ fails_with "--rollback refused among the TOOL-OPTIONs" "^img-batch: --rollback c
     "$BATCH" -o bad.out img2pv --rollback x -- imgs/good1.img
 fails_with "a bad --shard is a usage error" "^img-batch: --shard: the index is not below the count" \
     "$BATCH" --shard 2/2 -o bad.out img2pv -- imgs/good1.img
+
+# --pin: each worker pinned to a CPU of its own when -j is the number of
+# CPUs allowed (auto), always (yes), never (no); seen in the workers'
+# sched_setaffinity calls (before their exec: the tool and its qemu-nbd
+# inherit it).
+fails_with "a bad --pin is a usage error" "^img-batch: --pin wants auto, yes or no" \
+    "$BATCH" --pin=sometimes -o bad.out img-inspect -- imgs/good1.img
+# pins CPUS J PIN: under taskset -c CPUS, the CPUs the workers of
+# img-batch -j J [--pin=PIN] pinned themselves to, sorted, in $got.
+pins () {
+    rm -rf pin.out
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" taskset -c "$1" \
+        strace -f -qq -o pin.st -e trace=sched_setaffinity \
+        "$BATCH" -q -j "$2" ${3:+--pin="$3"} -o pin.out img-inspect -- imgs/good1.img imgs/good2.img > /dev/null 2>&1
+    is "$(jq -r '.counts.inspected' pin.out/summary.json)" 2 "-j $2 ${3:+--pin=$3 }on CPUs $1: both images inspected"
+    got=$(sed -n 's/.*sched_setaffinity(0, [0-9]*, \[\([0-9]*\)\]).*/\1/p' pin.st | sort | tr '\n' ' ')
+}
+pins 0,1 2; is "$got" "0 1 " "-j 2 on 2 CPUs: each worker pinned to a CPU of its own (auto)"
+pins 0,1 1; is "$got" "" "-j 1 on 2 CPUs: not pinned (auto)"
+pins 0,1 2 no; is "$got" "" "--pin=no: not pinned"
+pins 1 1 yes; is "$got" "1 1 " "--pin=yes -j 1 on CPU 1: both images' workers on the one CPU allowed"
+pins 0,1 1 auto; is "$got" "" "--pin=auto -j 1 on 2 CPUs: not pinned"
 
 # The contrib examples' exact command lines, run here with the index set.
 mkdir ex && cd ex

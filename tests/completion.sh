@@ -42,5 +42,6 @@ is "$(comp img-batch -o o)" "" "img-batch -o: a directory (there is none here)"
 mkdir outdir
 is "$(comp img-batch -o o)" "outdir " "img-batch -o: a directory"
 is "$(comp img-batch --sha)" "--shard " "img-batch: its own options before TOOL"
+is "$(comp img-batch --pin y)" "yes " "img-batch --pin: its values"
 is "$(comp img-batch -j 2 img-inspect dis)" "disk.qcow2 " "img-batch: images after the TOOL-OPTIONs"
 done_testing

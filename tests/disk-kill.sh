@@ -6,7 +6,7 @@
 # directory the killed one left behind (and only that).
 . "$top_srcdir/tests/functions.sh"
 . "$top_srcdir/tests/fixtures.sh"
-requires_root; requires qemu-img; requires sfdisk
+requires_root; requires qemu-img; requires sfdisk; requires strace
 INSPECT=$top_builddir/src/img-inspect
 IMG2PV=$top_builddir/src/img2pv
 HOLD=$top_builddir/tests/hold-disk
@@ -43,6 +43,14 @@ gone () {
 t0=$(date +%s%N); "$INSPECT" k.qcow2 > /dev/null 2>&1; t1=$(date +%s%N)
 run_ms=$(( (t1 - t0) / 1000000 ))
 diag "img-inspect on k.qcow2 takes $run_ms ms"
+
+# At the end the tool waits for qemu-nbd's exit woken by the exit itself
+# (a pidfd), not in steps of a sleep.
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" strace -qq -o reap.st \
+    -e trace=pidfd_open,nanosleep,clock_nanosleep "$INSPECT" k.qcow2 > /dev/null 2>&1
+ok $? "img-inspect on k.qcow2 under strace"
+grep -q '^pidfd_open(' reap.st; ok $? "it waits for qemu-nbd's exit on a pidfd"
+is "$(grep -c 'nanosleep(' reap.st)" 0 "... and never sleeps"
 
 bad=0 n=0 stale=0
 for ms in 0 1 2 3 5 8 12 16 20 30 40 60 80 100 150 200 $((run_ms / 2)) $((run_ms * 3 / 4)); do

@@ -87,12 +87,22 @@ int batch_journal_sync (struct batch_journal *j);
 void batch_journal_close (struct batch_journal *j);
 const char *batch_result_word (enum batch_result r, const char *tool);
 
+/* cpus.c: --pin=auto|yes|no, and the CPU of each worker slot (*CPUS, JOBS
+ * of them, or NULL when the workers are not pinned).  0 or JOBS, or
+ * -ENOMEM. */
+enum batch_pin { BATCH_PIN_AUTO = 0, BATCH_PIN_YES, BATCH_PIN_NO };
+int batch_pin_parse (const char *arg, enum batch_pin *pin);
+int batch_cpus_plan (enum batch_pin pin, unsigned jobs, int **cpus);
+/* Pins the calling process (a worker, before its exec) to CPU. */
+void batch_cpus_pin (int cpu);
+
 /* pool.c: runs TOOL on the images not skipped, JOBS at a time. */
 struct batch_run {
   const char *tool;             /* img2pv, img-ramify or img-inspect */
   char **tool_opts;             /* from the command line, for every image */
   size_t ntool_opts;
   unsigned jobs;
+  enum batch_pin pin;           /* --pin */
   int dirfd;                    /* OUTDIR */
   struct batch_journal *journal;
   bool quiet;                   /* -q: no line per image */

@@ -52,6 +52,7 @@ struct pool {
   struct batch_list *l;
   const char *path;             /* the tool to exec, or NULL: PATH */
   struct slot *slots;
+  int *cpus;                    /* each slot's CPU, or NULL: not pinned */
   sigset_t orig;                /* the mask to restore */
   sigset_t wait;                /* ORIG without the signals we wait for */
   unsigned running;
@@ -125,11 +126,13 @@ tool_argv (const struct batch_run *run, const struct batch_image *im)
 }
 
 static void __attribute__ ((noreturn))
-child (struct pool *p, char **argv, int out, int err, pid_t parent)
+child (struct pool *p, const struct slot *s, char **argv, int out, int err, pid_t parent)
 {
   int null = open ("/dev/null", O_RDONLY | O_CLOEXEC);
 
   setpgid (0, 0);
+  if (p->cpus)
+    batch_cpus_pin (p->cpus[s - p->slots]);
   prctl (PR_SET_PDEATHSIG, SIGTERM);
   if (getppid () != parent)
     _exit (127);
@@ -202,7 +205,7 @@ start (struct pool *p, struct slot *s, size_t i)
     if ((pid = fork ()) < 0)
       r = -errno;
     else if (pid == 0)
-      child (p, argv, out, err, parent);
+      child (p, s, argv, out, err, parent);
   }
   if (out >= 0)
     close (out);
@@ -371,6 +374,11 @@ batch_pool_run (const struct batch_run *run, struct batch_list *l)
   for (size_t i = 0; i < l->n; i++)
     p.todo += !l->v[i].skipped;
   p.path = find_tool (run->tool);
+  if (batch_cpus_plan (run->pin, run->jobs, &p.cpus) < 0) {
+    free ((char *) p.path);
+    free (p.slots);
+    return -ENOMEM;
+  }
   sigemptyset (&block);
   sigaddset (&block, SIGINT);
   sigaddset (&block, SIGTERM);
@@ -390,6 +398,7 @@ batch_pool_run (const struct batch_run *run, struct batch_list *l)
   sigaction (SIGCHLD, &old_chld, NULL);
   sigprocmask (SIG_SETMASK, &p.orig, NULL);
   free ((char *) p.path);
+  free (p.cpus);
   free (p.slots);
   return r;
 }

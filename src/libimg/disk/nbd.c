@@ -25,6 +25,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -102,26 +103,51 @@ server_message (struct img_nbd *nbd, char *out, size_t outlen)
   snprintf (out, outlen, "%.900s", line);
 }
 
+/* Waits up to MS milliseconds for child PID to end (without reaping it):
+ * woken by its exit through a pidfd, else (a kernel before 5.3) in steps
+ * of 10 ms. */
+static void
+wait_exit (pid_t pid, int ms)
+{
+  int fd = (int) syscall (SYS_pidfd_open, pid, 0);
+
+  if (fd >= 0) {
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+    while (poll (&pfd, 1, ms) == -1 && errno == EINTR)
+      ;
+    close (fd);
+    return;
+  }
+  for (; ms > 0; ms -= 10) {
+    siginfo_t si = { .si_pid = 0 };
+
+    if (waitid (P_PID, (id_t) pid, &si, WEXITED | WNOHANG | WNOWAIT) == -1 || si.si_pid == pid)
+      return;
+    usleep (10000);
+  }
+}
+
 static int
 reap (struct img_nbd *nbd, bool force)
 {
-  int status = 0, i;
+  int status = 0;
+  pid_t p;
 
   if (nbd->pid <= 0)
     return 0;
-  /* The server exits when we disconnect; give it a moment to flush. */
-  for (i = 0; i < 300; i++) {
-    pid_t p = waitpid (nbd->pid, &status, WNOHANG);
-    if (p == nbd->pid || (p == -1 && errno == ECHILD)) {
-      nbd->pid = 0;
-      return status;
-    }
-    if (force && i == 0)
+  /* The server exits when we disconnect; give it 3 s to flush. */
+  p = waitpid (nbd->pid, &status, WNOHANG);
+  if (p == 0) {
+    if (force)
       kill (nbd->pid, SIGTERM);
-    usleep (10000);
+    wait_exit (nbd->pid, 3000);
+    p = waitpid (nbd->pid, &status, WNOHANG);
   }
-  kill (nbd->pid, SIGKILL);
-  waitpid (nbd->pid, &status, 0);
+  if (p == 0) {
+    kill (nbd->pid, SIGKILL);
+    waitpid (nbd->pid, &status, 0);
+  }
   nbd->pid = 0;
   return status;
 }
