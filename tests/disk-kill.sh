@@ -45,12 +45,17 @@ run_ms=$(( (t1 - t0) / 1000000 ))
 diag "img-inspect on k.qcow2 takes $run_ms ms"
 
 # At the end the tool waits for qemu-nbd's exit woken by the exit itself
-# (a pidfd), not in steps of a sleep.
-ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" strace -qq -o reap.st \
-    -e trace=pidfd_open,nanosleep,clock_nanosleep "$INSPECT" k.qcow2 > /dev/null 2>&1
+# (a pidfd), never in steps of a sleep.  (qemu-nbd often exits before
+# the tool first looks, and then no pidfd is needed: reported, not
+# asserted.)  Only the tool's own calls count: its process is the one
+# whose execve strace shows first (the libtool wrapper execs it in place).
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" strace -f -qq -o reap.st \
+    -e trace=execve,pidfd_open,nanosleep,clock_nanosleep "$INSPECT" k.qcow2 > /dev/null 2>&1
 ok $? "img-inspect on k.qcow2 under strace"
-grep -q '^pidfd_open(' reap.st; ok $? "it waits for qemu-nbd's exit on a pidfd"
-is "$(grep -c 'nanosleep(' reap.st)" 0 "... and never sleeps"
+main=$(awk '$2 ~ /^execve\(/ { print $1; exit }' reap.st)
+awk -v p="$main" '$1 == p' reap.st > reap.main
+diag "pidfd_open calls of the tool: $(grep -c ' pidfd_open(' reap.main)"
+is "$(grep -c 'nanosleep(' reap.main)" 0 "the tool never sleeps waiting for qemu-nbd's exit"
 
 bad=0 n=0 stale=0
 for ms in 0 1 2 3 5 8 12 16 20 30 40 60 80 100 150 200 $((run_ms / 2)) $((run_ms * 3 / 4)); do
