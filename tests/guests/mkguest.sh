@@ -552,7 +552,10 @@ if [ "$dracut" = 1 ]; then
     get_debs || { apt-get update -q >/dev/null 2>&1; get_debs; } \
         || { cat "$work/apt.err" >&2; die "apt-get download dracut failed"; }
     in_guest dpkg --purge --force-depends initramfs-tools initramfs-tools-core >/dev/null
-    in_guest sh -c 'dpkg -i /tmp/debs/*.deb' >"$work/dpkg.log" 2>&1 \
+    # INITRD=No: dracut's postinst would otherwise run its kernel hook
+    # (/etc/kernel/postinst.d/dracut) for every kernel, a full dracut run
+    # (~100 s) whose initrd is replaced just below by the shared one.
+    in_guest INITRD=No sh -c 'dpkg -i /tmp/debs/*.deb' >"$work/dpkg.log" 2>&1 \
         || { tail -20 "$work/dpkg.log" >&2; die "dpkg -i dracut failed"; }
     # The generic initrd does not depend on the guest's layout (it has
     # every module and dracut module; nothing host-only: no fstab, no
