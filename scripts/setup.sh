@@ -83,5 +83,18 @@ if [ ${#missing[@]} -gt 0 ]; then
     # once: the package lists of a run a moment ago are good enough
     [ -n "$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mmin -30 -print -quit 2>/dev/null)" ] \
         || apt-get update -q >/dev/null
+    # The kernel package is there for libguestfs's appliance, which boots
+    # it with an initrd of its own (supermin's).  A machine that does not
+    # boot from /boot itself (a VM or container started with a kernel of
+    # the host's, as CI machines are) has no use for the initramfs-tools
+    # initrd its postinst would build, nor for the rebuild the later
+    # initramfs hooks (lvm2, mdadm, cryptsetup) trigger: minutes of
+    # compression on a new machine.  INITRD=No is the kernel hooks' own
+    # switch; with no initrd built, the trigger's update-initramfs -u
+    # finds none to update.  A machine that boots a Debian kernel from
+    # /boot gets its initrds as usual.
+    if [ ! -e "/boot/vmlinuz-$(uname -r)" ]; then
+        export INITRD=No
+    fi
     apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi

@@ -19,23 +19,32 @@ printf 'label: dos\ntype=83\n' | partition base.img
 # Many clusters: qemu-img check and the open take a few ms.
 qemu-img convert -O qcow2 -o cluster_size=4096 base.img k.qcow2
 
-# holders FILE: pids of processes with FILE open (any fd).
+# holders FILE [here]: pids of processes with FILE open (any fd); with
+# "here", only those that also hold a file of this test's directory, as
+# the tool and the qemu processes it starts do (qemu-nbd serving an
+# overlay of ours holds it beside the backing file; the test runs beside
+# others, which may hold a shared cached guest through overlays of theirs).
 holders () {
-    local real p
+    local real here p fds
     real=$(realpath "$1")
+    here=$(realpath "$TMP")
     for p in /proc/[0-9]*; do
         [ "${p#/proc/}" = "$$" ] && continue
-        ls -l "$p/fd" 2>/dev/null | grep -qF -- "-> $real" && echo "${p#/proc/}"
+        fds=$(ls -l "$p/fd" 2>/dev/null)
+        if [ "${2-}" = here ]; then
+            printf '%s\n' "$fds" | grep -qF -- "-> $here/" || continue
+        fi
+        printf '%s\n' "$fds" | grep -qF -- "-> $real" && echo "${p#/proc/}"
     done
 }
-# gone FILE: no holder within 3 s.
+# gone FILE [here]: no holder (as holders counts them) within 3 s.
 gone () {
     local i
     for i in $(seq 30); do
-        [ -z "$(holders "$1")" ] && return 0
+        [ -z "$(holders "$@")" ] && return 0
         sleep 0.1
     done
-    diag "still held by: $(for p in $(holders "$1"); do tr '\0' ' ' < /proc/$p/cmdline; echo " (ppid $(awk '{print $4}' /proc/$p/stat))"; done)"
+    diag "still held by: $(for p in $(holders "$@"); do tr '\0' ' ' < /proc/$p/cmdline; echo " (ppid $(awk '{print $4}' /proc/$p/stat))"; done)"
     return 1
 }
 
@@ -115,11 +124,19 @@ for ms in 300 800 1500 2500 4000; do
     kill -9 "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
     gone w.qcow2 || { bad=$((bad + 1)); diag "img2pv killed after $ms ms: the image is still held"; }
-    gone "$dir/mbr-plain-hvm.qcow2" || bad=$((bad + 1))
+    gone "$dir/mbr-plain-hvm.qcow2" here || bad=$((bad + 1))
 done
 is "$bad" 0 "img2pv killed while converting: no qemu process left with the image or its backing file"
 "$IMG2PV" --allow-backing --no-xl-config w.qcow2 > next.out 2>&1; rc=$?
 ok "$([ "$rc" = 0 ] || [ "$rc" = 3 ]; echo $?)" "the next run recovers and converts (exit $rc)"
+# The count of the backing file's holders sees ours: qemu-nbd serving the
+# overlay, started from this directory, holds it.
+coproc H { exec "$HOLD" w.qcow2; }
+read -r _ _ <&"${H[0]}"
+hpid=$H_PID
+[ -n "$(holders "$dir/mbr-plain-hvm.qcow2" here)" ]; ok $? "hold-disk on the overlay: its qemu-nbd, counted here, holds the backing file"
+kill -9 "$hpid"; wait "$hpid" 2>/dev/null
+gone "$dir/mbr-plain-hvm.qcow2" here; ok $? "... and, killed, no longer does"
 
 # Stale socket directories: only dead runs' own, mode 0700, are removed.
 mkdir -m 0700 "$TMPDIR/img-nbd-999999999-aaaaaa"; : > "$TMPDIR/img-nbd-999999999-aaaaaa/sock"

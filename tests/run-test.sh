@@ -3,8 +3,7 @@
 # script with the suite lock held shared, so tests run side by side; a
 # test named in SERIAL_TESTS holds it exclusively and runs alone, because
 # it counts host-wide things another test would change (qemu-nbd
-# processes, loop devices), measures its own timing (kills landed
-# mid-write) or installs packages into /usr (tests/deb.sh).  The test's
+# processes, loop devices) or installs packages into /usr (tests/deb.sh).  The test's
 # own run time (lock wait left out) ends its log as a TAP comment,
 # "# run-test: N s TEST", which scripts/test.sh sums up.
 #   run-test.sh SHELL TEST
