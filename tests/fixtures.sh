@@ -85,7 +85,8 @@ on_range () {
 # guest (/initrd.img-KVER on the ext /boot at BOOT_OFFSET) by the same
 # initrd without udev's 80-drivers.rules (unmkinitramfs, cpio, gzip;
 # debugfs writes it), so that img2pv has to extend it.  Leaves the new
-# initrd in ./new.initrd.
+# initrd in ./new.initrd.  gzip -1: -9 took 52 s of CPU over the 135 MB
+# the guest's initrd unpacks to, -1 about 2 s.
 strip_modalias_rule () {
     local img=$1 off=$2 kver=$3
     rm -rf unpacked.$$
@@ -93,7 +94,7 @@ strip_modalias_rule () {
     unmkinitramfs guest.initrd.$$ unpacked.$$ 2>/dev/null || return 1
     [ -e unpacked.$$/usr/lib/udev/rules.d/80-drivers.rules ] || return 1
     rm -f unpacked.$$/usr/lib/udev/rules.d/80-drivers.rules
-    (cd unpacked.$$ && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -9n) > new.initrd || return 1
+    (cd unpacked.$$ && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -1n) > new.initrd || return 1
     rm -rf unpacked.$$ guest.initrd.$$
     debugfs -w -R "rm /initrd.img-$kver" "$img?offset=$off" > /dev/null 2>&1 || return 1
     debugfs -w -R "write new.initrd /initrd.img-$kver" "$img?offset=$off" > /dev/null 2>&1 || return 1

@@ -145,13 +145,18 @@ done
 export LIBGUESTFS_BACKEND=${LIBGUESTFS_BACKEND:-direct}
 export LIBGUESTFS_BACKEND_SETTINGS=${LIBGUESTFS_BACKEND_SETTINGS:-force_tcg}
 R2=${lf[luks2-lvm:ROOT_DEVICE]} R1=${lf[luks1-plain:ROOT_DEVICE]}
+# The LUKS partitions by their UUIDs: the appliance's kernel probes its
+# disks side by side, and under load the appliance's own disk was once
+# sda, the fixtures sdb and sdc (libguestfs translates the names its API
+# is given; a script run inside sees the kernel's).
 cat >check.sh <<EOF
+p2=\$(blkid -U ${lf[luks2-lvm:LUKS_UUID]}); p1=\$(blkid -U ${lf[luks1-plain:LUKS_UUID]}); echo part2=\$p2; echo part1=\$p1
 printf %s wrong-key >/tmp/bad
-cryptsetup open --test-passphrase --key-file /tmp/bad /dev/sda2 >/dev/null 2>&1; echo wrongkey2=\$?
+cryptsetup open --test-passphrase --key-file /tmp/bad "\$p2" >/dev/null 2>&1; echo wrongkey2=\$?
 printf %s '${lf[luks2-lvm:KEY]}' >/tmp/k2
-cryptsetup open --key-file /tmp/k2 /dev/sda2 ${lf[luks2-lvm:CRYPTTAB_NAME]} >/tmp/e2 2>&1; echo open2=\$?; echo open2_out=\$(tr '\n' ' ' </tmp/e2)
+cryptsetup open --key-file /tmp/k2 "\$p2" ${lf[luks2-lvm:CRYPTTAB_NAME]} >/tmp/e2 2>&1; echo open2=\$?; echo open2_out=\$(tr '\n' ' ' </tmp/e2)
 printf %s '${lf[luks1-plain:KEY]}' >/tmp/k1
-cryptsetup open --readonly --key-file /tmp/k1 /dev/sdb2 ${lf[luks1-plain:CRYPTTAB_NAME]} >/tmp/e1 2>&1; echo open1=\$?; echo open1_out=\$(tr '\n' ' ' </tmp/e1)
+cryptsetup open --readonly --key-file /tmp/k1 "\$p1" ${lf[luks1-plain:CRYPTTAB_NAME]} >/tmp/e1 2>&1; echo open1=\$?; echo open1_out=\$(tr '\n' ' ' </tmp/e1)
 echo disks=\$(ls /dev/sd* | tr '\n' ' ')
 lvm vgchange -q -ay vgluks >/dev/null 2>&1
 echo vg=\$(lvm lvs --noheadings -o vg_name,lv_name 2>/dev/null | tr -s ' ' | sed 's/^ //')
@@ -182,9 +187,10 @@ isnt_zero () { [ -n "$1" ] && [ "$1" != 0 ]; }
 isnt_zero "$(gv wrongkey2)"; ok $? "luks2-lvm: a wrong key does not open it"
 is "$(gv open2) $(gv open1)" "0 0" "both: the facts' KEY opens the LUKS partition"
 if [ "$(gv open2) $(gv open1)" != "0 0" ]; then
-    # (seen failing, 2 and 4, only when run beside other tests: say why)
-    diag "cryptsetup on /dev/sda2: $(gv open2_out)"
-    diag "cryptsetup on /dev/sdb2: $(gv open1_out)"
+    # (seen failing, 2 and 4, when run beside other tests: the fixed
+    # sda2/sdb2 this opened then were not always the fixtures' partitions)
+    diag "cryptsetup on luks2-lvm's partition ($(gv part2)): $(gv open2_out)"
+    diag "cryptsetup on luks1-plain's partition ($(gv part1)): $(gv open1_out)"
     diag "the appliance's disks: $(gv disks)"
 fi
 is "$(gv vg)" "vgluks root" "luks2-lvm: VG vgluks with LV root inside the LUKS2 mapping"

@@ -69,7 +69,7 @@ meta () { (cd "$1" && find . -path ./lost+found -prune -o -print0 | LC_ALL=C sor
 xattrs () { (cd "$1" && find . -path ./lost+found -prune -o -print0 | LC_ALL=C sort -z \
              | xargs -0 getfattr -h -d -m - -e hex 2>/dev/null); }
 contents () { (cd "$1" && find . -path ./lost+found -prune -o -type f -print0 | LC_ALL=C sort -z \
-               | xargs -0 sha256sum); }
+               | xargs -0 python3 "$top_srcdir/tests/imgsum.py"); }
 meta src > src.meta; xattrs src > src.xattrs; contents src > src.sums
 is "$(grep -e '^security.capability=' -e '^user.bin=' -e '^trusted.t=' -e '^user.dir=' src.xattrs | sort -u | wc -l)" 4 \
    "the source has the xattrs to compare (capability, binary user, trusted, on a directory)"

@@ -5,7 +5,8 @@
 # it counts host-wide things another test would change (qemu-nbd
 # processes, loop devices) or installs packages into /usr (tests/deb.sh).  The test's
 # own run time (lock wait left out) ends its log as a TAP comment,
-# "# run-test: N s TEST", which scripts/test.sh sums up.
+# "# run-test: N s TEST", which scripts/test.sh sums up, and its CPU
+# time, "# run-test-cpu: N s TEST".
 #   run-test.sh SHELL TEST
 lock=${IMG_TOOLS_CHECK_LOCK:-/run/lock/img-tools-check.lock}
 mode=--shared
@@ -24,4 +25,11 @@ start=$(date +%s)
 "$@" 9>&-
 rc=$?
 echo "# run-test: $(( $(date +%s) - start )) s $2"
+# The CPU time of the test and all it waited for (user + system), to tell
+# a test that computes from one that waits (sleeps, a qemu at rest).
+# (times, a builtin, reads this shell's children only outside a pipeline.)
+t=$(mktemp) && times > "$t" &&
+    awk 'END { for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); s += t[1] * 60 + t[2] }
+               printf "# run-test-cpu: %.0f s %s\n", s, test }' test="$2" "$t"
+rm -f "$t"
 exit $rc

@@ -21,7 +21,7 @@
   X (free_dirent_list) X (pread) X (pwrite) X (mknod)                   \
   X (truncate_size) X (mkdir_mode) X (ln_s) X (ln) X (rm) X (rmdir)     \
   X (rename) X (chmod) X (lchown) X (utimens) X (lgetxattrs)            \
-  X (free_xattr_list) X (statvfs) X (free_statvfs)                      \
+  X (free_xattr_list) X (statvfs) X (free_statvfs) X (du)               \
   X (btrfs_subvolume_list) X (free_btrfssubvolume_list)                 \
   X (btrfs_subvolume_get_default) X (list_md_devices) X (md_detail)     \
   X (list_partitions)                                                   \

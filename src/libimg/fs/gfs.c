@@ -428,6 +428,23 @@ gfs_space (struct img_fs *fs, uint64_t *total, uint64_t *avail)
   return 0;
 }
 
+/* The bytes the filesystem's files take, hard links once: du(1) in the
+ * appliance, one call, where a walk makes a call per directory and per
+ * name (img-ramify's sizing of a Debian root on xfs: 97 s of its run).
+ * Directories and symbolic links count their own blocks here, not the
+ * walk's page each.  -ENOTSUP (no message) when du fails: then the tree
+ * is walked, which reports what it finds. */
+static int
+gfs_usage (struct img_fs *fs, uint64_t *bytes)
+{
+  int64_t kib = API (fs)->du (H (fs), GFS (fs)->mp);
+
+  if (kib < 0)
+    return -ENOTSUP;
+  *bytes = (uint64_t) kib * 1024;
+  return 0;
+}
+
 static const struct img_fs_ops gfs_ops = {
   .close = gfs_close, .sync = gfs_sync, .lstat = gfs_lstat,
   .readlink = gfs_readlink, .readdir = gfs_readdir, .pread = gfs_pread,
@@ -436,6 +453,7 @@ static const struct img_fs_ops gfs_ops = {
   .link = gfs_link, .unlink = gfs_unlink, .rmdir = gfs_rmdir,
   .rename = gfs_rename, .chmod = gfs_chmod, .chown = gfs_chown,
   .utimes = gfs_utimes, .xattrs = gfs_xattrs, .space = gfs_space,
+  .usage = gfs_usage,
 };
 
 int
