@@ -70,6 +70,31 @@ grep 'qemu-nbd' nbd.trace | grep -qF -- "$(printf '%s' "$want" | sed 's/"/\\"/g'
 ok $? "qemu-nbd opens the pinned chain ending in backing null"
 grep -E 'execve\("[^"]*qemu-(nbd|img)"' nbd.trace | grep -v '"json:{' | grep -q .
 is $? 1 "every qemu we run is given the json: name, never a bare file name"
+grep -E 'execve\("[^"]*qemu-img", \["[^"]*", "info"' nbd.trace | grep -q .
+is $? 1 "a plain qcow2 chain is read from its headers: no qemu-img info runs"
+
+# The headers read natively name what qemu-img info names, for the
+# headers qemu-img writes (the unusual ones go to qemu-img info).
+new_image b2.raw 1M
+long=$(printf 'd%.0s' $(seq 200))
+mkdir -p "$long"; cp b2.raw "$long/b2.raw"
+for opts in "compat=0.10" "compat=1.1" "cluster_size=512" "cluster_size=2M" \
+            "lazy_refcounts=on" "extended_l2=on" "compression_type=zstd" "refcount_bits=1"; do
+    for b in b2.raw "$long/b2.raw" "$TMP/b2.raw"; do
+        rm -f n.qcow2
+        qemu-img create -q -f qcow2 -o "$opts" -F raw -b "$b" n.qcow2 1M || bail "qemu-img create -o $opts"
+        want=$(qemu-img info --output=json n.qcow2 | jq -r '."full-backing-filename"')
+        st -f -qq -e trace=execve -o n.trace "$INSPECT" --json --allow-backing n.qcow2 > n.json 2>&1
+        got=$(jq -r '.images[0].backing_chain[0]' n.json)
+        infos=$(grep -cE 'execve\("[^"]*qemu-img", \["[^"]*", "info"' n.trace)
+        case $opts in
+            extended_l2=on|compression_type=zstd) wantinfo=1 ;;   # incompatible feature bits
+            *) wantinfo=0 ;;
+        esac
+        is "$got|$infos" "$(realpath "$want") (raw)|$wantinfo" \
+           "qcow2 -o $opts, backing ${b:0:20}...: the chain qemu-img info names ($wantinfo qemu-img info)"
+    done
+done
 
 for name in 'json:{"file":{"driver":"file","filename":"'"$TMP"'/secret"}}' \
             'nbd://127.0.0.1:10809/x' 'nbd+unix:///x?socket=/tmp/s' 'http://127.0.0.1/x' "file:$TMP/secret"; do
@@ -95,6 +120,9 @@ is "$?:$(grep -c backing_chain comma.out)" "0:1" "names with commas and colons a
 
 # ---- data files, VMDK extents --------------------------------------------
 qemu-img create -q -f qcow2 -o data_file=data.raw df.qcow2 16M
+st -f -qq -e trace=execve -o df.trace "$INSPECT" df.qcow2 > /dev/null 2>&1
+grep -qE 'execve\("[^"]*qemu-img", \["[^"]*", "info"' df.trace
+ok $? "a qcow2 with a data file is read by qemu-img info, not from its header"
 fails_with "an external data file is refused" \
     "^img-inspect: df.qcow2: disk: qcow2 image has an external data file; refusing" "$INSPECT" df.qcow2
 "$INSPECT" --allow-backing df.qcow2 > df.out 2>&1

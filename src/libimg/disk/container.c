@@ -7,6 +7,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 
 #include "img-json.h"
 #include "private.h"
+#include "base/fdio.h"
 #include "disk/disk-private.h"
 
 #define MAX_CHAIN 16
@@ -408,6 +410,33 @@ qemu_info (struct img_ctx *ctx, const char *image, const struct node *nd,
   return r;
 }
 
+/* What a plain qcow2 names (its backing file and format), read from its
+ * header as qemu reads it, sparing a `qemu-img info` (an exec of qemu's
+ * whole library stack per file of the chain).  1: answered; 0: ask
+ * qemu-img (not qcow2, or anything beyond a plain header: a data file,
+ * encryption, an unknown extension, a damaged header); -ENOMEM. */
+static int
+qcow2_names (const struct node *nd, char **backing, char **backing_fmt)
+{
+  unsigned char h[4096];
+  struct img_internal_qcow2 q;
+  struct stat st;
+  size_t got = 0;
+  char why[160];
+  int fd, r;
+
+  if (strcmp (nd->format, "qcow2") != 0)
+    return 0;
+  fd = open (nd->path, O_RDONLY | O_CLOEXEC);
+  if (fd == -1)
+    return 0;
+  r = fstat (fd, &st) == 0 && S_ISREG (st.st_mode)
+      && img_internal_pread_all (fd, h, sizeof h, 0, &got) == 0
+      && img_internal_qcow2_decode (h, got, st.st_size, &q, why, sizeof why) == 0;
+  close (fd);
+  return r ? img_internal_qcow2_names (h, got, &q, backing, backing_fmt) : 0;
+}
+
 /* Resolves NAME (relative names are relative to the directory of FROM,
  * as qemu does) to a local regular file; the result is malloc'd. */
 static int
@@ -529,7 +558,11 @@ img_internal_container_check (struct img_ctx *ctx, const char *path,
       if ((r = vmdk_check (ctx, path, h, got)) < 0)
         goto err;
     }
-    r = qemu_info (ctx, path, &nodes[i], &backing, &bfmt, &data);
+    r = qcow2_names (&nodes[i], &backing, &bfmt);
+    if (r == 0)
+      r = qemu_info (ctx, path, &nodes[i], &backing, &bfmt, &data);
+    else if (r < 0)
+      r = img_err (ctx, r, "%s: disk: out of memory", path);
     if (r < 0)
       goto err;
     if (data) {

@@ -101,4 +101,38 @@ int img_internal_disk_overlay_create (struct img_disk *disk, const char *path);
 int img_internal_disk_overlay_apply (struct img_disk *disk, const char *path,
                                      bool dry, uint64_t *changed);
 
+/* qcow2.c: a qcow2 header, decoded natively.  The fixed fields (version
+ * 2 or 3; incompat 0 and header_length 72 on version 2). */
+#define IMG_QCOW2_V2_LEN 72
+#define IMG_QCOW2_V3_LEN 104
+struct img_internal_qcow2 {
+  uint32_t version;
+  uint64_t cluster_size;
+  uint32_t header_length;
+  uint64_t incompat;
+  uint64_t backing_offset;
+  uint32_t backing_size;
+  uint64_t size;                /* virtual size */
+  uint32_t crypt_method;
+  uint32_t l1_size;
+  uint64_t l1_offset;
+};
+/* Decodes the header from H, the first LEN bytes of a file of FILE_SIZE
+ * bytes, and checks what every reader needs: length, magic, version,
+ * cluster size, version 3's header length.  0, or -EINVAL with the
+ * reason in WHY ("unsupported qcow2 version 4"). */
+int img_internal_qcow2_decode (const unsigned char *h, size_t len,
+                               uint64_t file_size,
+                               struct img_internal_qcow2 *q, char *why,
+                               size_t whylen);
+/* The backing file's name and format (each malloc'd, or NULL when the
+ * header names none) as qemu reads them from a plain header: no
+ * encryption, no incompatible feature, only the extensions qemu writes
+ * into the images it creates (backing format, feature names, bitmaps),
+ * every byte inside H's LEN.  1: answered; 0: not plain (a data file,
+ * anything unusual: ask qemu-img); -ENOMEM. */
+int img_internal_qcow2_names (const unsigned char *h, size_t len,
+                              const struct img_internal_qcow2 *q,
+                              char **backing, char **backing_fmt);
+
 #endif /* LIBIMG_DISK_PRIVATE_H */

@@ -25,19 +25,6 @@
 #define CHUNK ((size_t) 1 << 20)        /* read at a time */
 #define MAX_L1_BYTES ((uint64_t) 32 << 20)  /* qemu's own limit */
 
-/* qcow2 header fields (big-endian; docs/interop/qcow2.txt in qemu). */
-#define QH_MAGIC 0
-#define QH_VERSION 4
-#define QH_CLUSTER_BITS 20
-#define QH_SIZE 24
-#define QH_CRYPT 32
-#define QH_L1_SIZE 36
-#define QH_L1_OFFSET 40
-#define QH_INCOMPAT 72
-#define QH_HEADER_LENGTH 100
-#define QH_V2_LEN 72
-#define QH_V3_LEN 104
-
 #define L1E_OFFSET 0x00fffffffffffe00ULL
 #define L1E_RESERVED 0x7f000000000001ffULL
 #define L2E_OFFSET 0x00fffffffffffe00ULL
@@ -134,40 +121,25 @@ check_incompat (struct ovl *o, uint64_t bits)
 static int
 read_header (struct ovl *o, uint64_t want_size)
 {
-  unsigned char h[QH_V3_LEN];
-  uint32_t bits, l1_size;
+  unsigned char h[IMG_QCOW2_V3_LEN];
+  struct img_internal_qcow2 q;
+  char why[160];
+  uint32_t l1_size;
   uint64_t per_l1, end;
+  size_t len = o->file_size < sizeof h ? (size_t) o->file_size : sizeof h;
   int r;
 
-  if (o->file_size < QH_V2_LEN)
-    return img_err (o->ctx, -EINVAL, "%s: qcow2 overlay: file is truncated (%" PRIu64 " bytes, shorter than a qcow2 header)",
-                    o->path, o->file_size);
-  memset (h, 0, sizeof h);
-  r = ovl_read (o, h, o->file_size < sizeof h ? QH_V2_LEN : sizeof h, 0, "header");
-  if (r < 0)
+  if (len > 0 && (r = ovl_read (o, h, len, 0, "header")) < 0)
     return r;
-  if (memcmp (h + QH_MAGIC, "QFI\xfb", 4) != 0)
-    return img_err (o->ctx, -EINVAL, "%s: qcow2 overlay: not a qcow2 file (bad magic)", o->path);
-  o->version = get_be32 (h + QH_VERSION);
-  if (o->version != 2 && o->version != 3)
-    return img_err (o->ctx, -EINVAL, "%s: qcow2 overlay: unsupported qcow2 version %" PRIu32, o->path, o->version);
-  bits = get_be32 (h + QH_CLUSTER_BITS);
-  if (bits < 9 || bits > 21)
-    return img_err (o->ctx, -EINVAL, "%s: qcow2 overlay: cluster size 2^%" PRIu32 " is out of range (2^9 to 2^21)", o->path, bits);
-  o->cs = (uint64_t) 1 << bits;
-  if (get_be32 (h + QH_CRYPT) != 0)
+  if (img_internal_qcow2_decode (h, len, o->file_size, &q, why, sizeof why) < 0)
+    return img_err (o->ctx, -EINVAL, "%s: qcow2 overlay: %s", o->path, why);
+  o->version = q.version;
+  o->cs = q.cluster_size;
+  if (q.crypt_method != 0)
     return img_err (o->ctx, -EINVAL, "%s: qcow2 overlay: is encrypted; refusing", o->path);
-  if (o->version == 3) {
-    uint32_t hlen = get_be32 (h + QH_HEADER_LENGTH);
-    if (o->file_size < QH_V3_LEN)
-      return img_err (o->ctx, -EINVAL, "%s: qcow2 overlay: file is truncated (%" PRIu64 " bytes, shorter than a version 3 header)",
-                      o->path, o->file_size);
-    if (hlen < QH_V3_LEN || hlen % 8 != 0 || hlen > o->cs || hlen > o->file_size)
-      return img_err (o->ctx, -EINVAL, "%s: qcow2 overlay: header length %" PRIu32 " is invalid", o->path, hlen);
-    if ((r = check_incompat (o, get_be64 (h + QH_INCOMPAT))) < 0)
-      return r;
-  }
-  o->size = get_be64 (h + QH_SIZE);
+  if ((r = check_incompat (o, q.incompat)) < 0)
+    return r;
+  o->size = q.size;
   if (o->size != want_size)
     return img_err (o->ctx, -EINVAL, "%s: qcow2 overlay: virtual size %" PRIu64 " bytes differs from the image's %" PRIu64 "; refusing",
                     o->path, o->size, want_size);
@@ -176,8 +148,8 @@ read_header (struct ovl *o, uint64_t want_size)
    * virtual size are read (qemu ignores the others too). */
   per_l1 = o->cs * (o->cs / 8);
   o->l1_n = o->size / per_l1 + (o->size % per_l1 != 0);
-  l1_size = get_be32 (h + QH_L1_SIZE);
-  o->l1_off = get_be64 (h + QH_L1_OFFSET);
+  l1_size = q.l1_size;
+  o->l1_off = q.l1_offset;
   if (l1_size < o->l1_n)
     return img_err (o->ctx, -EINVAL, "%s: qcow2 overlay: L1 table of %" PRIu32 " entries is too small for the virtual size (%" PRIu64 " needed)",
                     o->path, l1_size, o->l1_n);
