@@ -80,6 +80,19 @@ names (size_t len, char *out, size_t outlen)
   return r;
 }
 
+/* A fresh header with the one extension TYPE (DATA, LEN bytes) before
+ * the end marker and no backing name: names()'s result. */
+static int
+one_ext (uint32_t type, const void *data, uint32_t len)
+{
+  char out[64];
+
+  fresh ();
+  ext (type, data, len);
+  ext (0, "", 0);
+  return names (sizeof h, out, sizeof out);
+}
+
 static const char *
 decode_why (size_t len, uint64_t file_size)
 {
@@ -127,15 +140,8 @@ main (void)
   tap_is_str (out, "/srv/images/b.raw|-", "v2: the name, no format");
 
   /* ---- anything beyond plain: back to qemu-img ---- */
-  fresh ();
-  ext (0x44415441, "data.raw", 8);
-  ext (0, "", 0);
-  tap_is_int (names (sizeof h, out, sizeof out), 0, "a data file name extension: ask qemu-img");
-
-  fresh ();
-  ext (0x12345678, "x", 1);
-  ext (0, "", 0);
-  tap_is_int (names (sizeof h, out, sizeof out), 0, "an unknown extension: ask qemu-img");
+  tap_is_int (one_ext (0x44415441, "data.raw", 8), 0, "a data file name extension: ask qemu-img");
+  tap_is_int (one_ext (0x12345678, "x", 1), 0, "an unknown extension: ask qemu-img");
 
   fresh ();
   be64 (72, 4);                 /* incompatible: external data file */
@@ -193,10 +199,7 @@ main (void)
   tap_is_int (names (sizeof h, out, sizeof out), 1, "a name size with no name offset: no backing (as qemu)");
   tap_is_str (out, "-|-", "  and no names");
 
-  fresh ();
-  ext (0xe2792aca, "raw", 3);
-  ext (0, "", 0);
-  tap_is_int (names (sizeof h, out, sizeof out), 0, "a backing format with no backing file: ask qemu-img");
+  tap_is_int (one_ext (0xe2792aca, "raw", 3), 0, "a backing format with no backing file: ask qemu-img");
 
   /* ---- decode: refused ---- */
   fresh ();
