@@ -427,7 +427,8 @@ qcow2_names (const struct node *nd, char **backing, char **backing_fmt)
 
   if (strcmp (nd->format, "qcow2") != 0)
     return 0;
-  fd = open (nd->path, O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: a FIFO swapped in for a checked file must not hang us. */
+  fd = open (nd->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd == -1)
     return 0;
   r = fstat (fd, &st) == 0 && S_ISREG (st.st_mode)
